@@ -1,0 +1,447 @@
+/* Graph building: the expression-style builder API, batching signatures, and common
+ * subexpression elimination across the samples of a minibatch.
+ *
+ * A node's signature (op, output and argument shapes, shared parameters) decides which
+ * nodes may share one batched kernel. With dedup on, a node equal to an existing node
+ * (same op, signature, per-node attribute and argument nodes) is not created again: the
+ * existing handle is returned, so e.g. the same word's embedding and input transform are
+ * computed once per minibatch. Inputs and losses are never merged.
+ * The graph borrows its model. Not thread-safe. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/graph.h"
+#include "core/model.h"
+#include "core/status.h"
+
+/* ---- hashing ----------------------------------------------------------------------------- */
+static inline uint64_t mix64(uint64_t h, uint64_t v)
+{
+    h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+    h *= 0xff51afd7ed558ccdULL;
+    return h ^ (h >> 32);
+}
+
+static uint64_t hash_ints(const int32_t *k, int n)
+{
+    uint64_t h = 0x243f6a8885a308d3ULL;
+    for (int i = 0; i < n; i++) h = mix64(h, (uint32_t)k[i]);
+    return h | 1; /* never 0 */
+}
+
+/* ---- lifetime -------------------------------------------------------------------------- */
+dbx_status dbx_graph_new(dbx_model *m, int dedup, dbx_graph **out)
+{
+    *out = NULL;
+    if (!m || !m->inited)
+        return dbx__fail(DBX_EINVAL, "dbx_graph_new: the model must be initialised first");
+    dbx_graph *g = calloc(1, sizeof *g);
+    if (!g) return dbx__fail(DBX_ENOMEM, "out of memory");
+    g->m = m;
+    g->dedup = dedup;
+    g->gen = 1;
+    *out = g;
+    return DBX_OK;
+}
+
+void dbx_graph_free(dbx_graph *g)
+{
+    if (!g) return;
+    free(g->nodes);
+    free(g->args);
+    free(g->terms);
+    free(g->data);
+    free(g->losses);
+    free(g->cse);
+    free(g->sigtab);
+    free(g->sigkeys);
+    free(g->sigkey_off);
+    free(g->keybuf);
+    free(g);
+}
+
+void dbx_graph_clear(dbx_graph *g)
+{
+    g->nnodes = g->nargs = g->nterms = g->ndata = g->nlosses = 0;
+    g->nsamples = 0;
+    g->requested = 0;
+    g->req_gemm_flops = 0;
+    g->err = DBX_OK;
+    g->errmsg[0] = 0;
+    if (++g->gen == 0) { /* wrapped: really clear the table */
+        if (g->cse) memset(g->cse, 0, g->cse_cap * sizeof *g->cse);
+        g->gen = 1;
+    }
+}
+
+void dbx_graph_begin_sample(dbx_graph *g) { g->nsamples++; }
+dbx_status dbx_graph_status(const dbx_graph *g) { return g->err; }
+int dbx_graph_num_nodes(const dbx_graph *g) { return (int)g->nnodes; }
+int dbx_graph_num_requested(const dbx_graph *g) { return (int)g->requested; }
+int dbx_graph_num_samples(const dbx_graph *g) { return g->nsamples; }
+
+int dbx_node_dim(const dbx_graph *g, dbx_node x)
+{
+    if (x < 0 || (size_t)x >= g->nnodes) return -1;
+    return g->nodes[x].dim;
+}
+
+/* Records the first builder error (sticky) and returns DBX_NONE. */
+static dbx_node bad(dbx_graph *g, dbx_status s, const char *msg)
+{
+    if (g->err == DBX_OK) {
+        g->err = s;
+        snprintf(g->errmsg, sizeof g->errmsg, "%s", msg);
+        dbx__fail(s, "graph builder: %s", msg);
+    }
+    return DBX_NONE;
+}
+
+static int valid_node(const dbx_graph *g, dbx_node x) { return x >= 0 && (size_t)x < g->nnodes; }
+
+static int valid_param(const dbx_graph *g, dbx_param p)
+{
+    return p >= 0 && (size_t)p < g->m->nparams;
+}
+
+/* ---- signatures ------------------------------------------------------------------------ */
+static dbx_status sig_intern(dbx_graph *g, const int32_t *key, int len, int32_t *out)
+{
+    uint64_t h = hash_ints(key, len);
+    if (g->nsigs * 2 + 2 > g->sigtab_cap) { /* grow and rehash */
+        size_t nc = g->sigtab_cap ? g->sigtab_cap * 2 : 64;
+        dbx__slot *t = calloc(nc, sizeof *t);
+        if (!t) return dbx__fail(DBX_ENOMEM, "out of memory");
+        for (size_t i = 0; i < g->sigtab_cap; i++) {
+            if (!g->sigtab[i].gen) continue;
+            size_t j = g->sigtab[i].h & (nc - 1);
+            while (t[j].gen) j = (j + 1) & (nc - 1);
+            t[j] = g->sigtab[i];
+        }
+        free(g->sigtab);
+        g->sigtab = t;
+        g->sigtab_cap = nc;
+    }
+    size_t mask = g->sigtab_cap - 1;
+    for (size_t j = h & mask;; j = (j + 1) & mask) {
+        dbx__slot *s = &g->sigtab[j];
+        if (!s->gen) {
+            DBX_TRY(DBX_GROW(g->sigkeys, g->cap_sigkeys, g->nsigkeys + (size_t)len));
+            DBX_TRY(DBX_GROW(g->sigkey_off, g->cap_sigs, g->nsigs + 2));
+            if (g->nsigs == 0) g->sigkey_off[0] = 0;
+            memcpy(g->sigkeys + g->nsigkeys, key, (size_t)len * sizeof *key);
+            g->nsigkeys += (size_t)len;
+            g->sigkey_off[g->nsigs + 1] = (int32_t)g->nsigkeys;
+            s->h = h;
+            s->gen = 1;
+            s->id = (int32_t)g->nsigs++;
+            *out = s->id;
+            return DBX_OK;
+        }
+        if (s->h == h) {
+            int l;
+            const int32_t *k = dbx__sig_key(g, s->id, &l);
+            if (l == len && memcmp(k, key, (size_t)len * sizeof *key) == 0) {
+                *out = s->id;
+                return DBX_OK;
+            }
+        }
+    }
+}
+
+/* ---- node creation --------------------------------------------------------------------- */
+typedef struct node_spec {
+    enum dbx_op op;
+    int dim;
+    int nargs;
+    const dbx_node *args;
+    int32_t attr, aux;
+    const int32_t *extra; /* op-specific signature items */
+    int nextra;
+    double gemm_flops;    /* forward GEMM FLOPs of this node */
+} node_spec;
+
+static int32_t cse_find(dbx_graph *g, uint64_t h, const node_spec *sp, int32_t sig)
+{
+    if (!g->cse_cap) return -1;
+    size_t mask = g->cse_cap - 1;
+    for (size_t j = h & mask;; j = (j + 1) & mask) {
+        dbx__slot *s = &g->cse[j];
+        if (s->gen != g->gen) return -1;
+        if (s->h != h) continue;
+        const dbx__node *n = &g->nodes[s->id];
+        if (n->op != sp->op || n->sig != sig || n->attr != sp->attr || n->nargs != sp->nargs)
+            continue;
+        if (memcmp(dbx__node_args(g, n), sp->args, (size_t)sp->nargs * sizeof(dbx_node)) == 0)
+            return s->id;
+    }
+}
+
+static dbx_status cse_insert(dbx_graph *g, uint64_t h, int32_t id)
+{
+    if (g->nnodes * 2 + 2 > g->cse_cap) {
+        size_t nc = g->cse_cap ? g->cse_cap * 2 : 1024;
+        dbx__slot *t = calloc(nc, sizeof *t);
+        if (!t) return dbx__fail(DBX_ENOMEM, "out of memory");
+        for (size_t i = 0; i < g->cse_cap; i++) {
+            if (g->cse[i].gen != g->gen) continue;
+            size_t j = g->cse[i].h & (nc - 1);
+            while (t[j].gen == g->gen) j = (j + 1) & (nc - 1);
+            t[j] = g->cse[i];
+        }
+        free(g->cse);
+        g->cse = t;
+        g->cse_cap = nc;
+    }
+    size_t mask = g->cse_cap - 1;
+    size_t j = h & mask;
+    while (g->cse[j].gen == g->gen) j = (j + 1) & mask;
+    g->cse[j].h = h;
+    g->cse[j].id = id;
+    g->cse[j].gen = g->gen;
+    return DBX_OK;
+}
+
+static dbx_node add_node(dbx_graph *g, const node_spec *sp)
+{
+    if (g->err) return DBX_NONE;
+    if (sp->nargs > DBX__MAX_ARGS) return bad(g, DBX_EINVAL, "too many arguments (max 255)");
+    g->requested++;
+    g->req_gemm_flops += sp->gemm_flops;
+    /* signature key: op, dim, nargs, arg dims, extra */
+    size_t klen = 3 + (size_t)sp->nargs + (size_t)sp->nextra;
+    if (DBX_GROW(g->keybuf, g->cap_keybuf, klen)) return bad(g, DBX_ENOMEM, "out of memory");
+    int32_t *key = g->keybuf;
+    int depth = 0;
+    key[0] = (int32_t)sp->op;
+    key[1] = sp->dim;
+    key[2] = sp->nargs;
+    for (int i = 0; i < sp->nargs; i++) {
+        const dbx__node *a = &g->nodes[sp->args[i]];
+        key[3 + i] = a->dim;
+        if (a->depth + 1 > depth) depth = a->depth + 1;
+    }
+    if (sp->nextra) memcpy(key + 3 + sp->nargs, sp->extra, (size_t)sp->nextra * sizeof *key);
+    int32_t sig = 0;
+    if (sig_intern(g, key, (int)klen, &sig)) return bad(g, DBX_ENOMEM, "out of memory");
+
+    int mergeable = g->dedup && sp->op != DBX_OP_INPUT && !dbx__op_is_loss[sp->op];
+    uint64_t h = 0;
+    if (mergeable) {
+        h = mix64(mix64((uint64_t)sig * 31 + 7, (uint32_t)sp->attr), hash_ints(sp->args, sp->nargs));
+        int32_t hit = cse_find(g, h, sp, sig);
+        if (hit >= 0) return hit;
+    }
+    if (DBX_GROW(g->nodes, g->cap_nodes, g->nnodes + 1) ||
+        DBX_GROW(g->args, g->cap_args, g->nargs + (size_t)sp->nargs))
+        return bad(g, DBX_ENOMEM, "out of memory");
+    int32_t id = (int32_t)g->nnodes;
+    dbx__node *n = &g->nodes[id];
+    n->op = (uint8_t)sp->op;
+    n->nargs = (uint8_t)sp->nargs;
+    n->flags = 0;
+    n->dim = sp->dim;
+    n->sig = sig;
+    n->args = (int32_t)g->nargs;
+    n->attr = sp->attr;
+    n->aux = sp->aux;
+    n->depth = depth;
+    n->sample = g->nsamples > 0 ? g->nsamples - 1 : 0;
+    if (sp->nargs) memcpy(g->args + g->nargs, sp->args, (size_t)sp->nargs * sizeof(dbx_node));
+    g->nargs += (size_t)sp->nargs;
+    g->nnodes++;
+    if (mergeable && cse_insert(g, h, id)) return bad(g, DBX_ENOMEM, "out of memory");
+    if (dbx__op_is_loss[sp->op]) {
+        if (DBX_GROW(g->losses, g->cap_losses, g->nlosses + 1))
+            return bad(g, DBX_ENOMEM, "out of memory");
+        g->losses[g->nlosses++] = id;
+    }
+    return id;
+}
+
+static int check_args(dbx_graph *g, int n, const dbx_node *xs)
+{
+    if (g->err) return 0;
+    for (int i = 0; i < n; i++)
+        if (!valid_node(g, xs[i])) {
+            bad(g, DBX_EINVAL, "argument is not a node of this graph");
+            return 0;
+        }
+    return 1;
+}
+
+/* ---- builder API ----------------------------------------------------------------------- */
+dbx_node dbx_input(dbx_graph *g, int dim, const float *data)
+{
+    if (g->err) return DBX_NONE;
+    if (dim <= 0 || !data) return bad(g, DBX_EINVAL, "input: dim must be > 0 and data non-NULL");
+    if (DBX_GROW(g->data, g->cap_data, g->ndata + (size_t)dim))
+        return bad(g, DBX_ENOMEM, "out of memory");
+    memcpy(g->data + g->ndata, data, (size_t)dim * sizeof *data);
+    node_spec sp = {.op = DBX_OP_INPUT, .dim = dim, .aux = (int32_t)g->ndata};
+    g->ndata += (size_t)dim;
+    return add_node(g, &sp);
+}
+
+dbx_node dbx_lookup(dbx_graph *g, dbx_param table, int32_t row)
+{
+    if (g->err) return DBX_NONE;
+    if (!valid_param(g, table) || !g->m->params[table].lookup)
+        return bad(g, DBX_EINVAL, "lookup: not a lookup table parameter");
+    const dbx__param *p = &g->m->params[table];
+    if (row < 0 || row >= p->rows) return bad(g, DBX_EINVAL, "lookup: row out of range");
+    int32_t extra[1] = {table};
+    node_spec sp = {.op = DBX_OP_LOOKUP, .dim = p->cols, .attr = row, .aux = table,
+                    .extra = extra, .nextra = 1};
+    return add_node(g, &sp);
+}
+
+dbx_node dbx_affine(dbx_graph *g, int dim, int nterms, const dbx_term *terms)
+{
+    if (g->err) return DBX_NONE;
+    if (dim <= 0 || nterms <= 0 || nterms > DBX__MAX_ARGS)
+        return bad(g, DBX_EINVAL, "affine: need dim > 0 and 1..255 terms");
+    dbx_node args[DBX__MAX_ARGS];
+    int32_t extra[3 * DBX__MAX_ARGS];
+    int nargs = 0;
+    double flops = 0;
+    for (int t = 0; t < nterms; t++) {
+        const dbx_term *tm = &terms[t];
+        if (!valid_param(g, tm->w) || g->m->params[tm->w].lookup)
+            return bad(g, DBX_EINVAL, "affine: term parameter is not a dense parameter");
+        const dbx__param *w = &g->m->params[tm->w];
+        if (tm->row_off < 0 || tm->row_off + w->rows > dim)
+            return bad(g, DBX_EINVAL, "affine: term rows exceed the output (row_off + rows > dim)");
+        if (tm->x == DBX_NONE) {
+            if (w->cols != 1) return bad(g, DBX_EINVAL, "affine: a bias term must be (rows, 1)");
+        } else {
+            if (!check_args(g, 1, &tm->x)) return DBX_NONE;
+            if (g->nodes[tm->x].dim != w->cols)
+                return bad(g, DBX_EINVAL, "affine: x's size does not match W's columns");
+            flops += 2.0 * w->rows * w->cols;
+            args[nargs++] = tm->x;
+        }
+        extra[3 * t] = tm->w;
+        extra[3 * t + 1] = tm->row_off;
+        extra[3 * t + 2] = tm->x != DBX_NONE;
+    }
+    if (DBX_GROW(g->terms, g->cap_terms, g->nterms + (size_t)nterms))
+        return bad(g, DBX_ENOMEM, "out of memory");
+    /* terms are appended tentatively; a deduplicated node leaves them unused until the next
+       node overwrites them */
+    int a = 0;
+    for (int t = 0; t < nterms; t++) {
+        dbx__term *dt = &g->terms[g->nterms + (size_t)t];
+        dt->w = terms[t].w;
+        dt->row_off = terms[t].row_off;
+        dt->arg = terms[t].x == DBX_NONE ? -1 : a++;
+    }
+    node_spec sp = {.op = DBX_OP_AFFINE, .dim = dim, .nargs = nargs, .args = args,
+                    .aux = (int32_t)g->nterms, .attr = nterms, .extra = extra,
+                    .nextra = 3 * nterms, .gemm_flops = flops};
+    size_t before = g->nnodes;
+    dbx_node id = add_node(g, &sp);
+    if (id != DBX_NONE && g->nnodes > before) g->nterms += (size_t)nterms;
+    return id;
+}
+
+dbx_node dbx_matvec(dbx_graph *g, dbx_param w, dbx_node x)
+{
+    if (g->err) return DBX_NONE;
+    if (!valid_param(g, w)) return bad(g, DBX_EINVAL, "matvec: bad parameter");
+    dbx_term t = {.w = w, .x = x, .row_off = 0};
+    return dbx_affine(g, g->m->params[w].rows, 1, &t);
+}
+
+static dbx_node unary(dbx_graph *g, enum dbx_op op, dbx_node x)
+{
+    if (!check_args(g, 1, &x)) return DBX_NONE;
+    node_spec sp = {.op = op, .dim = g->nodes[x].dim, .nargs = 1, .args = &x};
+    return add_node(g, &sp);
+}
+
+static dbx_node binary_same(dbx_graph *g, enum dbx_op op, dbx_node a, dbx_node b)
+{
+    dbx_node ab[2] = {a, b};
+    if (!check_args(g, 2, ab)) return DBX_NONE;
+    if (g->nodes[a].dim != g->nodes[b].dim)
+        return bad(g, DBX_EINVAL, "elementwise op: argument sizes differ");
+    node_spec sp = {.op = op, .dim = g->nodes[a].dim, .nargs = 2, .args = ab};
+    return add_node(g, &sp);
+}
+
+dbx_node dbx_add(dbx_graph *g, dbx_node a, dbx_node b) { return binary_same(g, DBX_OP_ADD, a, b); }
+dbx_node dbx_cmult(dbx_graph *g, dbx_node a, dbx_node b) { return binary_same(g, DBX_OP_CMULT, a, b); }
+dbx_node dbx_tanh(dbx_graph *g, dbx_node x) { return unary(g, DBX_OP_TANH, x); }
+dbx_node dbx_sigmoid(dbx_graph *g, dbx_node x) { return unary(g, DBX_OP_SIGMOID, x); }
+dbx_node dbx_relu(dbx_graph *g, dbx_node x) { return unary(g, DBX_OP_RELU, x); }
+
+dbx_node dbx_concat(dbx_graph *g, int n, const dbx_node *xs)
+{
+    if (g->err) return DBX_NONE;
+    if (n <= 0 || n > DBX__MAX_ARGS) return bad(g, DBX_EINVAL, "concat: need 1..255 arguments");
+    if (!check_args(g, n, xs)) return DBX_NONE;
+    int dim = 0;
+    for (int i = 0; i < n; i++) dim += g->nodes[xs[i]].dim;
+    node_spec sp = {.op = DBX_OP_CONCAT, .dim = dim, .nargs = n, .args = xs};
+    return add_node(g, &sp);
+}
+
+dbx_node dbx_sum(dbx_graph *g, int n, const dbx_node *xs)
+{
+    if (g->err) return DBX_NONE;
+    if (n <= 0 || n > DBX__MAX_ARGS) return bad(g, DBX_EINVAL, "sum: need 1..255 arguments");
+    if (!check_args(g, n, xs)) return DBX_NONE;
+    for (int i = 1; i < n; i++)
+        if (g->nodes[xs[i]].dim != g->nodes[xs[0]].dim)
+            return bad(g, DBX_EINVAL, "sum: argument sizes differ");
+    node_spec sp = {.op = DBX_OP_SUM, .dim = g->nodes[xs[0]].dim, .nargs = n, .args = xs};
+    return add_node(g, &sp);
+}
+
+dbx_node dbx_slice(dbx_graph *g, dbx_node x, int begin, int end)
+{
+    if (!check_args(g, 1, &x)) return DBX_NONE;
+    if (begin < 0 || end <= begin || end > g->nodes[x].dim)
+        return bad(g, DBX_EINVAL, "slice: need 0 <= begin < end <= dim");
+    int32_t extra[1] = {begin};
+    node_spec sp = {.op = DBX_OP_SLICE, .dim = end - begin, .nargs = 1, .args = &x,
+                    .aux = begin, .extra = extra, .nextra = 1};
+    return add_node(g, &sp);
+}
+
+dbx_node dbx_lstm_c(dbx_graph *g, dbx_node gates, int k, const dbx_node *cs)
+{
+    if (g->err) return DBX_NONE;
+    if (k < 0 || k > 64) return bad(g, DBX_EINVAL, "lstm_c: need 0 <= k <= 64");
+    dbx_node args[65];
+    args[0] = gates;
+    for (int i = 0; i < k; i++) args[1 + i] = cs[i];
+    if (!check_args(g, 1 + k, args)) return DBX_NONE;
+    int gd = g->nodes[gates].dim;
+    if (gd % (3 + k) != 0) return bad(g, DBX_EINVAL, "lstm_c: gates must have (3 + k) * H rows");
+    int H = gd / (3 + k);
+    for (int i = 0; i < k; i++)
+        if (g->nodes[cs[i]].dim != H) return bad(g, DBX_EINVAL, "lstm_c: cell size is not H");
+    node_spec sp = {.op = DBX_OP_LSTM_C, .dim = H, .nargs = 1 + k, .args = args, .aux = k};
+    return add_node(g, &sp);
+}
+
+dbx_node dbx_lstm_h(dbx_graph *g, dbx_node gates, dbx_node c)
+{
+    dbx_node args[2] = {gates, c};
+    if (!check_args(g, 2, args)) return DBX_NONE;
+    int H = g->nodes[c].dim, gd = g->nodes[gates].dim;
+    if (gd % H != 0 || gd / H < 3) return bad(g, DBX_EINVAL, "lstm_h: gates must be (3 + k) * H");
+    node_spec sp = {.op = DBX_OP_LSTM_H, .dim = H, .nargs = 2, .args = args, .aux = gd / H - 3};
+    return add_node(g, &sp);
+}
+
+dbx_node dbx_softmax_xent(dbx_graph *g, dbx_node logits, int label)
+{
+    if (!check_args(g, 1, &logits)) return DBX_NONE;
+    if (label < 0 || label >= g->nodes[logits].dim)
+        return bad(g, DBX_EINVAL, "softmax_xent: label out of range");
+    node_spec sp = {.op = DBX_OP_XENT, .dim = 1, .nargs = 1, .args = &logits, .attr = label};
+    return add_node(g, &sp);
+}

@@ -1,0 +1,91 @@
+/* Internal layout of the minibatch graph (include/dbx/dbx.h has the builder API).
+ * Nodes live in one growable array; argument lists, affine terms and input data in pools.
+ * A graph is reused across steps: dbx_graph_clear() keeps capacity, and the signature
+ * table persists, so signature ids are stable across steps. Not thread-safe. */
+#ifndef DBX_CORE_GRAPH_H
+#define DBX_CORE_GRAPH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/ops.h"
+#include "dbx/dbx.h"
+
+#define DBX__MAX_ARGS 255
+
+typedef struct dbx__node {
+    uint8_t op;       /* enum dbx_op */
+    uint8_t nargs;
+    uint16_t flags;
+    int32_t dim;      /* output floats */
+    int32_t sig;      /* signature id (graph-wide, stable) */
+    int32_t args;     /* first argument in g->args */
+    int32_t attr;     /* per-node integer: label (xent), row (lookup) */
+    int32_t aux;      /* affine: first term in g->terms; lookup: table; slice: begin;
+                         lstm_c: k; input: offset in g->data */
+    int32_t depth;    /* 0 for leaves, else 1 + max(arg depths) */
+    int32_t sample;   /* sample that created it */
+} dbx__node;
+
+typedef struct dbx__term {
+    int32_t w;        /* parameter */
+    int32_t row_off;
+    int32_t arg;      /* index into the node's args, or -1 for a bias */
+} dbx__term;
+
+typedef struct dbx__slot {
+    uint64_t h;
+    int32_t id;
+    uint32_t gen;
+} dbx__slot;
+
+struct dbx_graph {
+    dbx_model *m;
+    int dedup;
+    dbx_status err;
+    char errmsg[256];
+
+    dbx__node *nodes;
+    size_t nnodes, cap_nodes;
+    int32_t *args;
+    size_t nargs, cap_args;
+    dbx__term *terms;
+    size_t nterms, cap_terms;
+    float *data;
+    size_t ndata, cap_data;
+    int32_t *losses;
+    size_t nlosses, cap_losses;
+    int32_t nsamples;
+    int64_t requested;            /* nodes asked for, before deduplication */
+    double req_gemm_flops;        /* forward GEMM FLOPs asked for, before deduplication */
+
+    /* common-subexpression table, reset per step by bumping gen */
+    dbx__slot *cse;
+    size_t cse_cap;
+    uint32_t gen;
+
+    /* signature table (persistent) */
+    dbx__slot *sigtab;
+    size_t sigtab_cap;
+    int32_t *sigkeys;             /* concatenated keys */
+    size_t nsigkeys, cap_sigkeys;
+    int32_t *sigkey_off;          /* (nsigs + 1) */
+    size_t nsigs, cap_sigs;
+    int32_t *keybuf;              /* scratch for building a key */
+    size_t cap_keybuf;
+};
+
+/* The key of signature s: key[0] = op, key[1] = dim, key[2] = nargs, then arg dims, then
+ * op-specific shared items (affine terms: w, row_off, has_x; lookup: table; slice: begin). */
+static inline const int32_t *dbx__sig_key(const dbx_graph *g, int32_t s, int *len)
+{
+    *len = g->sigkey_off[s + 1] - g->sigkey_off[s];
+    return g->sigkeys + g->sigkey_off[s];
+}
+
+static inline const int32_t *dbx__node_args(const dbx_graph *g, const dbx__node *n)
+{
+    return g->args + n->args;
+}
+
+#endif /* DBX_CORE_GRAPH_H */

@@ -1,0 +1,230 @@
+/* dbx: a distributed batching executor for dynamic neural networks. Public C API.
+ *
+ * A user builds one computation graph per sample (a tree, a sentence) into a shared
+ * minibatch graph through expression-style builder calls; dbx merges, deduplicates,
+ * schedules (batches), plans memory for, and executes the whole minibatch forward and
+ * backward on a backend, then applies an optimizer to one flat parameter buffer.
+ *
+ * Ownership: every dbx_x_new() result is freed with dbx_x_free(), which accepts NULL.
+ * Thread safety: objects are not thread-safe; use one graph/executor per thread.
+ * Handles (dbx_node, dbx_param) are small integers, valid for the object that made them.
+ */
+#ifndef DBX_DBX_H
+#define DBX_DBX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- status ------------------------------------------------------------------------- */
+#define DBX_STATUS_MAP(X)                                                                    \
+    X(OK, "ok")                                                                              \
+    X(ENOMEM, "out of memory")                                                               \
+    X(EINVAL, "invalid argument")                                                            \
+    X(EPARSE, "malformed input")                                                             \
+    X(EIO, "I/O error")                                                                      \
+    X(ECUDA, "CUDA error")                                                                   \
+    X(ENCCL, "NCCL error")                                                                   \
+    X(EMPI, "MPI error")                                                                     \
+    X(ENOTSUP, "not supported")
+
+typedef enum dbx_status {
+#define DBX__STATUS_ENUM(name, str) DBX_##name,
+    DBX_STATUS_MAP(DBX__STATUS_ENUM)
+#undef DBX__STATUS_ENUM
+} dbx_status;
+
+/* A static string naming the status. */
+const char *dbx_status_str(dbx_status s);
+/* The detailed message of the last error set on this thread ("" if none); valid until the
+ * next failing dbx call on this thread. Parsers put "file:line:col: expected ..." here. */
+const char *dbx_last_error(void);
+
+/* ---- BLAS ------------------------------------------------------------------------------ */
+/* Loads the BLAS once per process (idempotent). On x86-64 CPUs with AVX-512 that Debian's
+ * OpenBLAS does not recognise, dbx selects the SkylakeX kernels itself before the BLAS
+ * initialises (unless OPENBLAS_CORETYPE is already set), and pins it to one thread unless
+ * OPENBLAS_NUM_THREADS is set. */
+dbx_status dbx_blas_init(void);
+/* "OpenBLAS 0.3.21 DYNAMIC_ARCH ... core=SkylakeX (set by dbx: CPU has AVX-512)"; valid for
+ * the process lifetime. dbx_blas_init() must have succeeded. */
+const char *dbx_blas_describe(void);
+/* Measures single-precision GEMM speed on an n x n x n product (best of reps), GFLOP/s. */
+double dbx_blas_measure_gflops(int n, int reps);
+
+/* ---- parameters and optimizers --------------------------------------------------------- */
+typedef int32_t dbx_param;  /* parameter handle; >= 0 */
+typedef int32_t dbx_node;   /* node handle in one graph; >= 0; DBX_NONE on error */
+#define DBX_NONE ((int32_t)-1)
+
+typedef struct dbx_model dbx_model;  /* parameters, gradients, optimizer state */
+
+typedef enum dbx_init {
+    DBX_INIT_ZERO,    /* all zeros */
+    DBX_INIT_GLOROT,  /* uniform(+-sqrt(6/(rows+cols))) */
+    DBX_INIT_UNIFORM  /* uniform(+-scale) */
+} dbx_init;
+
+typedef enum dbx_optim_kind { DBX_OPT_SGD, DBX_OPT_ADAGRAD, DBX_OPT_ADAM } dbx_optim_kind;
+
+typedef struct dbx_optim {
+    dbx_optim_kind kind;
+    float lr;      /* learning rate */
+    float beta1;   /* Adam; default 0.9 */
+    float beta2;   /* Adam; default 0.999 */
+    float eps;     /* Adam 1e-8, Adagrad 1e-8 */
+    float grad_scale; /* gradients are multiplied by this before the update (e.g. 1/batch) */
+} dbx_optim;
+
+/* Fills defaults for the kind (lr: sgd 0.1, adagrad 0.1, adam 0.001). */
+dbx_optim dbx_optim_default(dbx_optim_kind kind);
+/* Parses "sgd" | "adagrad" | "adam". */
+dbx_status dbx_optim_parse(const char *name, dbx_optim_kind *out);
+const char *dbx_optim_name(dbx_optim_kind kind);
+
+dbx_status dbx_model_new(dbx_model **out);
+void dbx_model_free(dbx_model *m);
+/* Adds a dense (rows, cols) parameter; vectors are (rows, 1). Must precede dbx_model_init. */
+dbx_status dbx_model_add(dbx_model *m, const char *name, int rows, int cols, dbx_init init,
+                         float scale, dbx_param *out);
+/* Adds a lookup table of `rows` vectors of size `dim` (stored (rows, dim), row-major).
+ * Lookup tables get sparse updates: only rows that a step touched are updated. */
+dbx_status dbx_model_add_lookup(dbx_model *m, const char *name, int rows, int dim, float scale,
+                                dbx_param *out);
+/* Allocates the flat parameter, gradient and optimizer buffers and initialises the values
+ * deterministically from seed. After this no parameter can be added. */
+dbx_status dbx_model_init(dbx_model *m, uint64_t seed);
+int dbx_model_num_params(const dbx_model *m);          /* parameter tensors */
+size_t dbx_model_num_floats(const dbx_model *m);       /* total scalar parameters */
+const char *dbx_model_param_name(const dbx_model *m, dbx_param p);
+void dbx_model_param_shape(const dbx_model *m, dbx_param p, int *rows, int *cols);
+/* Flat host views of all parameters / gradients (valid until dbx_model_free). Parameter p
+ * starts at dbx_model_param_offset(m, p) floats. */
+float *dbx_model_values(dbx_model *m);
+float *dbx_model_grads(dbx_model *m);
+size_t dbx_model_param_offset(const dbx_model *m, dbx_param p);
+/* Applies one optimizer step to all parameters from the accumulated gradients, then
+ * zeroes them. Lookup tables update only touched rows. */
+dbx_status dbx_model_update(dbx_model *m, const dbx_optim *opt);
+/* Zeroes gradients without updating. */
+void dbx_model_zero_grads(dbx_model *m);
+/* A 64-bit FNV-1a checksum of all parameter values (compare replicas bit for bit). */
+uint64_t dbx_model_checksum(const dbx_model *m);
+/* Saves names, shapes and values with a checksum (written to a temporary file, fsync'd and
+ * renamed, so a crash never leaves a half-written file). */
+dbx_status dbx_model_save(const dbx_model *m, const char *path);
+/* Loads values saved by dbx_model_save into a model with the same names and shapes;
+ * refuses truncated, corrupted or mismatching files with a clear error. */
+dbx_status dbx_model_load(dbx_model *m, const char *path);
+
+/* ---- graph building -------------------------------------------------------------------- */
+typedef struct dbx_graph dbx_graph;
+
+/* One term of an affine transform: out[row_off : row_off + rows(W)] += W * x, or, when x is
+ * DBX_NONE, out[row_off : row_off + rows(W)] += W (a bias; W must be (rows, 1)). */
+typedef struct dbx_term {
+    dbx_param w;
+    dbx_node x;
+    int row_off;
+} dbx_term;
+
+/* Creates an empty minibatch graph over the parameters of m (borrowed; m must outlive g).
+ * dedup: 1 merges structurally identical nodes across samples (common subexpression
+ * elimination: the same word's input transform is computed once per minibatch). */
+dbx_status dbx_graph_new(dbx_model *m, int dedup, dbx_graph **out);
+void dbx_graph_free(dbx_graph *g);
+/* Empties the graph, keeping its memory (no allocation in the step loop once warm). */
+void dbx_graph_clear(dbx_graph *g);
+/* Marks the start of a new sample; nodes built afterwards belong to it. */
+void dbx_graph_begin_sample(dbx_graph *g);
+/* Builder errors (shape mismatch, bad handle) are sticky: the call returns DBX_NONE, later
+ * calls return DBX_NONE, and dbx_graph_status() reports the first error. */
+dbx_status dbx_graph_status(const dbx_graph *g);
+int dbx_graph_num_nodes(const dbx_graph *g);      /* nodes after deduplication */
+int dbx_graph_num_requested(const dbx_graph *g);  /* nodes the model asked for */
+int dbx_graph_num_samples(const dbx_graph *g);
+int dbx_node_dim(const dbx_graph *g, dbx_node x);
+
+dbx_node dbx_input(dbx_graph *g, int dim, const float *data);  /* copies data */
+dbx_node dbx_lookup(dbx_graph *g, dbx_param table, int32_t row);
+dbx_node dbx_affine(dbx_graph *g, int dim, int nterms, const dbx_term *terms);
+dbx_node dbx_matvec(dbx_graph *g, dbx_param w, dbx_node x);   /* W x */
+dbx_node dbx_add(dbx_graph *g, dbx_node a, dbx_node b);
+dbx_node dbx_cmult(dbx_graph *g, dbx_node a, dbx_node b);     /* elementwise product */
+dbx_node dbx_tanh(dbx_graph *g, dbx_node x);
+dbx_node dbx_sigmoid(dbx_graph *g, dbx_node x);
+dbx_node dbx_relu(dbx_graph *g, dbx_node x);
+dbx_node dbx_concat(dbx_graph *g, int n, const dbx_node *xs);
+dbx_node dbx_sum(dbx_graph *g, int n, const dbx_node *xs);    /* x_1 + ... + x_n */
+dbx_node dbx_slice(dbx_graph *g, dbx_node x, int begin, int end);
+/* Fused LSTM cell update with k >= 0 predecessor cells c_1..c_k of size H. gates holds the
+ * pre-activations of (3 + k) * H rows in the order [f_1, i, o, u, f_2, ..., f_k] (k >= 1)
+ * or [i, o, u] (k = 0), so that a binary Tree-LSTM node's two stacked input terms each
+ * cover one contiguous row range. c = sigmoid(i) * tanh(u) + sum_j sigmoid(f_j) * c_j. */
+dbx_node dbx_lstm_c(dbx_graph *g, dbx_node gates, int k, const dbx_node *cs);
+/* h = sigmoid(o) * tanh(c), o taken from the same gate layout. */
+dbx_node dbx_lstm_h(dbx_graph *g, dbx_node gates, dbx_node c);
+/* Softmax cross-entropy of logits against label: a scalar loss node, added to the graph's
+ * total loss (the sum over all loss nodes). */
+dbx_node dbx_softmax_xent(dbx_graph *g, dbx_node logits, int label);
+
+/* ---- execution ------------------------------------------------------------------------- */
+typedef enum dbx_sched_policy {
+    DBX_SCHED_NONE,   /* node by node, in creation order: the unbatched baseline */
+    DBX_SCHED_DEPTH,  /* all ready nodes of equal depth and signature (TensorFlow Fold) */
+    DBX_SCHED_AGENDA  /* the ready signature with the lowest average depth (DyNet) */
+} dbx_sched_policy;
+
+dbx_status dbx_sched_parse(const char *name, dbx_sched_policy *out);
+const char *dbx_sched_name(dbx_sched_policy p);
+
+typedef struct dbx_exec dbx_exec;
+
+typedef struct dbx_exec_opts {
+    dbx_sched_policy sched;
+    int fuse;            /* 1: fuse elementwise signature chains (lstm_c -> lstm_h) */
+} dbx_exec_opts;
+
+/* Per-call statistics; times in seconds. */
+typedef struct dbx_exec_stats {
+    double t_sched;      /* scheduling */
+    double t_plan;       /* memory planning */
+    double t_forward;    /* forward execution */
+    double t_backward;   /* backward execution */
+    int64_t nodes;       /* executed nodes */
+    int64_t batches;     /* batched kernel launches (forward) */
+    int64_t gemm_batches;
+    int64_t gathered_bytes;  /* bytes copied to make operands contiguous (fwd + bwd) */
+    int64_t contiguous_operands; /* GEMM operands that needed no copy */
+    int64_t gathered_operands;   /* GEMM operands that needed a copy */
+    double flops_forward;    /* executed FLOPs, forward */
+    double flops_backward;   /* executed FLOPs, backward */
+    double gemm_flops;       /* executed GEMM FLOPs, forward + backward */
+    size_t arena_bytes;      /* value + gradient arena in use */
+} dbx_exec_stats;
+
+/* Creates an executor on the CPU backend. */
+dbx_status dbx_exec_new(const dbx_exec_opts *opts, dbx_exec **out);
+void dbx_exec_free(dbx_exec *ex);
+/* Schedules, plans and runs the forward pass of g; *loss receives the total loss. */
+dbx_status dbx_exec_forward(dbx_exec *ex, dbx_graph *g, double *loss);
+/* Runs the backward pass of the last forward (same graph), accumulating parameter
+ * gradients (times loss_scale) into the model. */
+dbx_status dbx_exec_backward(dbx_exec *ex, dbx_graph *g, float loss_scale);
+/* Copies the value of node x of the last forward into out (dim floats). */
+dbx_status dbx_exec_value(dbx_exec *ex, const dbx_graph *g, dbx_node x, float *out);
+/* Copies the gradient of node x of the last backward into out. */
+dbx_status dbx_exec_grad(dbx_exec *ex, const dbx_graph *g, dbx_node x, float *out);
+/* Statistics of the last forward/backward. */
+const dbx_exec_stats *dbx_exec_last_stats(const dbx_exec *ex);
+/* Visits the GEMM shapes of the last forward+backward (M, N, K per call), e.g. to time a
+ * GEMM-only bound. Returns the number of GEMM calls. */
+int dbx_exec_gemm_shapes(const dbx_exec *ex, int (*shapes)[3], int max);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* DBX_DBX_H */

@@ -1,0 +1,55 @@
+/* Built-in models that build one graph per sample through the public graph API:
+ *  - treelstm: binary N-ary Tree-LSTM (Tai et al. 2015) with a softmax loss on every node;
+ *  - tagger:   BiLSTM tagger (forward + backward LSTM, tanh MLP, softmax loss per token).
+ * A model object declares its parameters in a dbx_model (before dbx_model_init) and
+ * borrows it afterwards. Not thread-safe per object. */
+#ifndef DBX_MODELS_H
+#define DBX_MODELS_H
+
+#include "dbx/data.h"
+#include "dbx/dbx.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Tree-LSTM --------------------------------------------------------------------------- */
+typedef struct dbx_treelstm dbx_treelstm;
+
+typedef struct dbx_treelstm_opts {
+    int vocab;   /* word vocabulary size (including <unk>) */
+    int embed;   /* word embedding size E */
+    int hidden;  /* hidden size H */
+    int labels;  /* output classes (SST: 5) */
+} dbx_treelstm_opts;
+
+/* Declares the parameters: E (vocab, E) lookup; W_leaf (3H, E), b_leaf (3H); A_l (4H, H) =
+ * [F_l; W_iou_l] and A_r (4H, H) = [W_iou_r; F_r] (the gate matrices of a binary node,
+ * stacked so each child's transform is one GEMM), b_iou (3H), b_f (H, shared by both forget
+ * gates); W_out (labels, H). */
+dbx_status dbx_treelstm_new(dbx_model *m, const dbx_treelstm_opts *o, dbx_treelstm **out);
+void dbx_treelstm_free(dbx_treelstm *t);
+/* Builds tree's graph as a new sample of g: a loss on every node. If logits is not NULL it
+ * receives the logits node of each tree node (tree->n entries). Returns the graph status. */
+dbx_status dbx_treelstm_build(dbx_treelstm *t, dbx_graph *g, const dbx_tree *tree,
+                              dbx_node *logits);
+/* Forward FLOPs of the model's GEMMs for one tree, before any deduplication. */
+double dbx_treelstm_gemm_flops(const dbx_treelstm *t, const dbx_tree *tree);
+
+/* ---- BiLSTM tagger ----------------------------------------------------------------------- */
+typedef struct dbx_tagger dbx_tagger;
+
+typedef struct dbx_tagger_opts {
+    int vocab, embed, hidden, mlp, tags;
+} dbx_tagger_opts;
+
+dbx_status dbx_tagger_new(dbx_model *m, const dbx_tagger_opts *o, dbx_tagger **out);
+void dbx_tagger_free(dbx_tagger *t);
+/* Builds a sentence's graph as a new sample of g; logits (s->n entries) optional. */
+dbx_status dbx_tagger_build(dbx_tagger *t, dbx_graph *g, const dbx_sentence *s,
+                            dbx_node *logits);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* DBX_MODELS_H */

@@ -1,0 +1,83 @@
+/* Single-process training and evaluation drivers used by the `dbx` program, the benchmarks
+ * and the tests: data loading (or the embedded synthetic treebank), vocabulary files,
+ * minibatch loop, progress lines, JSON-lines metrics, save/load.
+ *
+ * Files written by training with save = P: P (parameters, see dbx_model_save) and P.vocab
+ * (text: a header line "dbx-vocab 1 model=M embed=E hidden=H mlp=X labels=L", then
+ * "words N" and N lines, then "tags T" and T lines; tags only for the tagger), both written
+ * atomically. Evaluation with load = P reads both. Not thread-safe. */
+#ifndef DBX_TRAIN_H
+#define DBX_TRAIN_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "dbx/dbx.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum dbx_model_kind { DBX_MODEL_TREELSTM, DBX_MODEL_TAGGER } dbx_model_kind;
+
+/* Parses "treelstm" | "bilstm-tagger". */
+dbx_status dbx_model_kind_parse(const char *name, dbx_model_kind *out);
+const char *dbx_model_kind_name(dbx_model_kind k);
+
+typedef struct dbx_train_opts {
+    dbx_model_kind model;    /* default treelstm */
+    const char *data;        /* training file; NULL: the embedded synthetic treebank */
+    const char *dev;         /* optional dev file, evaluated after each epoch */
+    int synth_trees;         /* synthetic treebank size when data is NULL (default 2000) */
+    int embed, hidden, mlp;  /* default 128, 128, mlp = hidden */
+    int batch;               /* samples per minibatch (default 64) */
+    dbx_sched_policy sched;  /* default agenda */
+    int dedup;               /* merge identical nodes across a minibatch (default 1) */
+    dbx_optim optim;         /* default Adam, lr 0.001 */
+    int epochs;              /* default 1; ignored when steps > 0 */
+    int64_t steps;           /* > 0: stop after this many minibatches (wrapping epochs) */
+    uint64_t seed;           /* default 1: parameter init and shuffling */
+    int shuffle;             /* default 1: reshuffle sample order every epoch (seeded) */
+    const char *metrics;     /* JSON-lines metrics file, or NULL */
+    const char *save;        /* parameter file to write at the end, or NULL */
+    const char *load;        /* parameter file to start from, or NULL */
+    int log_every;           /* progress line every N steps (default 10; 0: none) */
+    FILE *log;               /* progress output (default stderr) */
+} dbx_train_opts;
+
+void dbx_train_opts_default(dbx_train_opts *o);
+
+typedef struct dbx_train_result {
+    int64_t steps, samples;
+    int64_t labelled;           /* loss terms (labelled nodes / tokens) processed */
+    double first_loss;          /* loss per labelled node of the first step */
+    double last_epoch_loss;     /* mean loss per labelled node over the last epoch */
+    double t_total;             /* wall time of the training loop, s */
+    double t_build, t_sched, t_plan, t_forward, t_backward, t_update; /* sums, s */
+    int64_t batches;            /* batched kernel launches (forward), summed */
+    int64_t nodes;              /* executed nodes, summed */
+    int64_t requested_nodes;    /* nodes before deduplication, summed */
+    int64_t gathered_bytes;     /* summed */
+    double gemm_flops;          /* executed GEMM FLOPs (fwd + bwd), summed */
+    double model_gemm_flops;    /* GEMM FLOPs the model defines, no dedup (fwd + bwd) */
+    double sents_per_s;         /* samples / t_total */
+    double dev_loss, dev_acc;   /* last dev evaluation (NaN if none) */
+    uint64_t checksum;          /* dbx_model_checksum of the final parameters */
+} dbx_train_result;
+
+dbx_status dbx_train(const dbx_train_opts *o, dbx_train_result *r);
+
+typedef struct dbx_eval_result {
+    int64_t samples, labelled, correct;
+    double loss;                /* mean loss per labelled node */
+    double acc;                 /* correct / labelled */
+} dbx_eval_result;
+
+/* Evaluates o->data (NULL: the embedded synthetic treebank) with parameters o->load (and
+ * its .vocab file; sizes come from it). Uses o->batch, o->sched, o->dedup. */
+dbx_status dbx_evaluate(const dbx_train_opts *o, dbx_eval_result *r);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* DBX_TRAIN_H */

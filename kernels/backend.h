@@ -1,0 +1,80 @@
+/* The backend interface: a table of function pointers plus a context. A backend executes
+ * one batch at a time (it never sees a graph), on memory it allocated itself: pointers and
+ * offsets below address backend memory (host memory for the CPU backend, device memory for
+ * a CUDA backend). Calls may run asynchronously on the backend's stream; results are
+ * visible to the host only after sync(). Per-batch index arrays (arg_off, attr) are host
+ * memory, valid for the duration of the call; a device backend copies them.
+ * NULL entries mean "unsupported". */
+#ifndef DBX_KERNELS_BACKEND_H
+#define DBX_KERNELS_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/ops.h"
+#include "dbx/dbx.h"
+
+/* One affine term: out[row_off : row_off+rows] += W (rows, cols) * x, or += W when arg < 0. */
+typedef struct dbx_kterm {
+    const float *w;  /* (rows, cols) row-major, backend memory */
+    float *dw;       /* (rows, cols) gradient accumulator */
+    int rows, cols, row_off;
+    int arg;         /* index of the node argument x, or -1 for a bias term */
+} dbx_kterm;
+
+typedef struct dbx_kbatch {
+    enum dbx_op op;
+    int n;                          /* nodes in the batch (columns) */
+    int dim;                        /* output floats per node */
+    int nargs;
+    const int *arg_dim;             /* (nargs) floats per node of each argument */
+    const int64_t *arg_off;         /* (nargs, n) offsets (floats) of each node's args */
+    const unsigned char *arg_contig;/* (nargs) 1: arg a of node j at arg_off[a*n] + j*dim_a */
+    int64_t out_off;                /* node j's output at out_off + j * dim */
+    const int32_t *attr;            /* (n) per-node integers: labels, table rows */
+    int iparam;                     /* signature-level integer: slice begin, lstm k */
+    int nterms;
+    const dbx_kterm *terms;         /* affine terms */
+    const float *table;             /* lookup: (table_rows, dim) */
+    float *dtable;                  /* lookup: gradient rows */
+} dbx_kbatch;
+
+typedef struct dbx_koptim {
+    dbx_optim_kind kind;
+    float lr, beta1, beta2, eps, grad_scale;
+    float bc1, bc2;  /* Adam bias corrections 1 - beta^t */
+} dbx_koptim;
+
+typedef struct dbx_backend dbx_backend;
+
+typedef struct dbx_backend_ops {
+    const char *name;
+    dbx_status (*alloc)(dbx_backend *be, size_t bytes, void **out);
+    void (*free)(dbx_backend *be, void *p);
+    dbx_status (*upload)(dbx_backend *be, void *dst, const void *src, size_t bytes);
+    dbx_status (*download)(dbx_backend *be, void *dst, const void *src, size_t bytes);
+    dbx_status (*memset0)(dbx_backend *be, void *dst, size_t bytes);
+    dbx_status (*fill)(dbx_backend *be, float *dst, const int64_t *offs, int n, float v);
+    dbx_status (*sync)(dbx_backend *be);
+    /* Ensures scratch space for gathers of at least `floats` floats (call outside a step). */
+    dbx_status (*reserve)(dbx_backend *be, size_t floats);
+    dbx_status (*forward)(dbx_backend *be, float *vals, const dbx_kbatch *b);
+    /* Accumulates into grads (argument gradients) and into terms' dw / dtable. */
+    dbx_status (*backward)(dbx_backend *be, const float *vals, float *grads,
+                           const dbx_kbatch *b);
+    dbx_status (*optim_dense)(dbx_backend *be, const dbx_koptim *o, float *p, float *g,
+                              float *m, float *v, size_t n);
+    /* Sparse update of rows (each `dim` floats) of a lookup table; zeroes their gradient. */
+    dbx_status (*optim_rows)(dbx_backend *be, const dbx_koptim *o, float *p, float *g,
+                             float *m, float *v, const int32_t *rows, int nrows, int dim);
+} dbx_backend_ops;
+
+struct dbx_backend {
+    const dbx_backend_ops *ops;
+    void *ctx;
+};
+
+/* The process-wide CPU backend (BLAS + vectorised C). Initialises the BLAS on first use. */
+dbx_status dbx__cpu_backend(dbx_backend **out);
+
+#endif /* DBX_KERNELS_BACKEND_H */

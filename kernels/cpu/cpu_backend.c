@@ -1,0 +1,244 @@
+/* The CPU backend: host memory, batched affine transforms as one GEMM per term through the
+ * BLAS, embedding lookups, and dispatch to the elementwise and optimizer kernels.
+ * Operands the planner could not make contiguous are gathered into the backend's scratch
+ * buffer (and gradients scattered back). Execution is synchronous, so sync() is a no-op.
+ * One process-wide instance; it is used by one thread at a time. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/status.h"
+#include "kernels/cpu/blas.h"
+#include "kernels/cpu/cpu.h"
+
+typedef struct cpu_ctx {
+    float *scratch;
+    size_t scratch_floats;
+} cpu_ctx;
+
+static dbx_status cpu_alloc(dbx_backend *be, size_t bytes, void **out)
+{
+    (void)be;
+    *out = NULL;
+    if (!bytes) bytes = 64;
+    size_t rounded = (bytes + 63) & ~(size_t)63;
+    void *p = aligned_alloc(64, rounded);
+    if (!p) return dbx__fail(DBX_ENOMEM, "out of memory allocating %zu bytes", bytes);
+    *out = p;
+    return DBX_OK;
+}
+
+static void cpu_free(dbx_backend *be, void *p)
+{
+    (void)be;
+    free(p);
+}
+
+static dbx_status cpu_copy(dbx_backend *be, void *dst, const void *src, size_t bytes)
+{
+    (void)be;
+    if (bytes) memmove(dst, src, bytes);
+    return DBX_OK;
+}
+
+static dbx_status cpu_memset0(dbx_backend *be, void *dst, size_t bytes)
+{
+    (void)be;
+    if (bytes) memset(dst, 0, bytes);
+    return DBX_OK;
+}
+
+static dbx_status cpu_fill(dbx_backend *be, float *dst, const int64_t *offs, int n, float v)
+{
+    (void)be;
+    for (int i = 0; i < n; i++) dst[offs[i]] = v;
+    return DBX_OK;
+}
+
+static dbx_status cpu_sync(dbx_backend *be)
+{
+    (void)be;
+    return DBX_OK;
+}
+
+static dbx_status cpu_reserve(dbx_backend *be, size_t floats)
+{
+    cpu_ctx *c = be->ctx;
+    if (floats <= c->scratch_floats) return DBX_OK;
+    free(c->scratch);
+    c->scratch_floats = 0;
+    c->scratch = aligned_alloc(64, ((floats * sizeof(float)) + 63) & ~(size_t)63);
+    if (!c->scratch) return dbx__fail(DBX_ENOMEM, "out of memory for %zu scratch floats", floats);
+    c->scratch_floats = floats;
+    return DBX_OK;
+}
+
+/* Returns argument a of the batch as a contiguous (dim_a, n) block: in place when the
+ * planner laid it out so, else gathered into buf. */
+static const float *operand(const float *base, const dbx_kbatch *b, int a, float *buf)
+{
+    const int64_t *off = b->arg_off + (size_t)a * (size_t)b->n;
+    if (b->arg_contig[a]) return base + off[0];
+    const int d = b->arg_dim[a];
+    for (int j = 0; j < b->n; j++) memcpy(buf + (size_t)j * d, base + off[j], (size_t)d * sizeof *buf);
+    return buf;
+}
+
+static dbx_status affine_forward(cpu_ctx *c, float *vals, const dbx_kbatch *b)
+{
+    const int n = b->n, D = b->dim;
+    float *out = vals + b->out_off; /* (D, n) */
+    memset(out, 0, (size_t)n * (size_t)D * sizeof *out);
+    for (int t = 0; t < b->nterms; t++) {
+        const dbx_kterm *tm = &b->terms[t];
+        if (tm->arg >= 0) continue;
+        for (int j = 0; j < n; j++) {
+            float *y = out + (size_t)j * D + tm->row_off;
+            for (int i = 0; i < tm->rows; i++) y[i] += tm->w[i];
+        }
+    }
+    for (int t = 0; t < b->nterms; t++) {
+        const dbx_kterm *tm = &b->terms[t];
+        if (tm->arg < 0) continue;
+        const float *x = operand(vals, b, tm->arg, c->scratch); /* (cols, n) */
+        /* out[row_off:, :] += W (rows, cols) x: W row-major is W^T column-major */
+        dbx__gemm(DBX_CBLAS_TRANS, DBX_CBLAS_NOTRANS, tm->rows, n, tm->cols, tm->w, tm->cols, x,
+                  tm->cols, 1.0f, out + tm->row_off, D);
+    }
+    return DBX_OK;
+}
+
+static dbx_status affine_backward(cpu_ctx *c, const float *vals, float *grads,
+                                  const dbx_kbatch *b)
+{
+    const int n = b->n, D = b->dim;
+    const float *dy = grads + b->out_off; /* (D, n) */
+    for (int t = 0; t < b->nterms; t++) {
+        const dbx_kterm *tm = &b->terms[t];
+        const float *dyt = dy + tm->row_off;
+        if (tm->arg < 0) {
+            for (int j = 0; j < n; j++) {
+                const float *g = dyt + (size_t)j * D;
+                for (int i = 0; i < tm->rows; i++) tm->dw[i] += g[i];
+            }
+            continue;
+        }
+        const int a = tm->arg, K = tm->cols;
+        const float *x = operand(vals, b, a, c->scratch);
+        /* dW^T (cols, rows) += x (cols, n) dy_t^T (n, rows) */
+        dbx__gemm(DBX_CBLAS_NOTRANS, DBX_CBLAS_TRANS, K, tm->rows, n, x, K, dyt, D, 1.0f, tm->dw, K);
+        /* dx (cols, n) += W^T (cols, rows) dy_t (rows, n) */
+        const int64_t *off = b->arg_off + (size_t)a * (size_t)n;
+        if (b->arg_contig[a]) {
+            dbx__gemm(DBX_CBLAS_NOTRANS, DBX_CBLAS_NOTRANS, K, n, tm->rows, tm->w, K, dyt, D, 1.0f,
+                      grads + off[0], K);
+        } else {
+            float *tmp = c->scratch + (size_t)n * (size_t)K;
+            dbx__gemm(DBX_CBLAS_NOTRANS, DBX_CBLAS_NOTRANS, K, n, tm->rows, tm->w, K, dyt, D, 0.0f,
+                      tmp, K);
+            for (int j = 0; j < n; j++) {
+                float *dx = grads + off[j];
+                const float *s = tmp + (size_t)j * K;
+                for (int i = 0; i < K; i++) dx[i] += s[i];
+            }
+        }
+    }
+    return DBX_OK;
+}
+
+static dbx_status cpu_forward(dbx_backend *be, float *vals, const dbx_kbatch *b)
+{
+    cpu_ctx *c = be->ctx;
+    switch (b->op) {
+    case DBX_OP_AFFINE: return affine_forward(c, vals, b);
+    case DBX_OP_LOOKUP:
+        for (int j = 0; j < b->n; j++)
+            memcpy(vals + b->out_off + (int64_t)j * b->dim, b->table + (size_t)b->attr[j] * b->dim,
+                   (size_t)b->dim * sizeof(float));
+        return DBX_OK;
+    case DBX_OP_INPUT: return DBX_OK; /* uploaded by the executor */
+    case DBX_OP_ADD:
+    case DBX_OP_CMULT:
+    case DBX_OP_TANH:
+    case DBX_OP_SIGMOID:
+    case DBX_OP_RELU:
+    case DBX_OP_CONCAT:
+    case DBX_OP_SUM:
+    case DBX_OP_SLICE:
+    case DBX_OP_LSTM_C:
+    case DBX_OP_LSTM_H:
+    case DBX_OP_XENT: dbx__cpu_ew_forward(vals, b); return DBX_OK;
+    }
+    return dbx__fail(DBX_EINVAL, "cpu backend: unknown op %d", (int)b->op);
+}
+
+static dbx_status cpu_backward(dbx_backend *be, const float *vals, float *grads,
+                               const dbx_kbatch *b)
+{
+    cpu_ctx *c = be->ctx;
+    switch (b->op) {
+    case DBX_OP_AFFINE: return affine_backward(c, vals, grads, b);
+    case DBX_OP_LOOKUP:
+        for (int j = 0; j < b->n; j++) {
+            float *dt = b->dtable + (size_t)b->attr[j] * b->dim;
+            const float *g = grads + b->out_off + (int64_t)j * b->dim;
+            for (int i = 0; i < b->dim; i++) dt[i] += g[i];
+        }
+        return DBX_OK;
+    case DBX_OP_INPUT: return DBX_OK;
+    case DBX_OP_ADD:
+    case DBX_OP_CMULT:
+    case DBX_OP_TANH:
+    case DBX_OP_SIGMOID:
+    case DBX_OP_RELU:
+    case DBX_OP_CONCAT:
+    case DBX_OP_SUM:
+    case DBX_OP_SLICE:
+    case DBX_OP_LSTM_C:
+    case DBX_OP_LSTM_H:
+    case DBX_OP_XENT: dbx__cpu_ew_backward(vals, grads, b); return DBX_OK;
+    }
+    return dbx__fail(DBX_EINVAL, "cpu backend: unknown op %d", (int)b->op);
+}
+
+static dbx_status cpu_optim_dense(dbx_backend *be, const dbx_koptim *o, float *p, float *g,
+                                  float *m, float *v, size_t n)
+{
+    (void)be;
+    dbx__cpu_optim_dense(o, p, g, m, v, n);
+    return DBX_OK;
+}
+
+static dbx_status cpu_optim_rows(dbx_backend *be, const dbx_koptim *o, float *p, float *g,
+                                 float *m, float *v, const int32_t *rows, int nrows, int dim)
+{
+    (void)be;
+    dbx__cpu_optim_rows(o, p, g, m, v, rows, nrows, dim);
+    return DBX_OK;
+}
+
+static const dbx_backend_ops cpu_ops = {
+    .name = "cpu",
+    .alloc = cpu_alloc,
+    .free = cpu_free,
+    .upload = cpu_copy,
+    .download = cpu_copy,
+    .memset0 = cpu_memset0,
+    .fill = cpu_fill,
+    .sync = cpu_sync,
+    .reserve = cpu_reserve,
+    .forward = cpu_forward,
+    .backward = cpu_backward,
+    .optim_dense = cpu_optim_dense,
+    .optim_rows = cpu_optim_rows,
+};
+
+static _Thread_local cpu_ctx cpu_context;
+static _Thread_local dbx_backend cpu_backend = {.ops = &cpu_ops, .ctx = NULL};
+
+dbx_status dbx__cpu_backend(dbx_backend **out)
+{
+    DBX_TRY(dbx_blas_init());
+    cpu_backend.ctx = &cpu_context;
+    *out = &cpu_backend;
+    return DBX_OK;
+}

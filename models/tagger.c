@@ -1,0 +1,97 @@
+/* BiLSTM tagger, as in the DyNet benchmark suite: word embeddings, a forward and a backward
+ * LSTM, a tanh MLP over [h_fwd; h_bwd] and a softmax loss per token.
+ * LSTM step: gates [f, i, o, u] = b + Wx x_t + Wh h_{t-1} (one affine node, two GEMM
+ * terms); c_t = sigmoid(i)*tanh(u) + sigmoid(f)*c_{t-1}; h_t = sigmoid(o)*tanh(c_t); the
+ * first step has no Wh term and a zero c_0. The MLP's W [h_f; h_b] is two terms, so no
+ * concatenation is materialised. */
+#include <stdlib.h>
+
+#include "core/status.h"
+#include "dbx/models.h"
+
+struct dbx_tagger {
+    dbx_tagger_opts o;
+    dbx_param E, Wx[2], Wh[2], b[2], W_af, W_ab, b_a, W_o, b_o;
+    dbx_node *h[2];
+    float *zeros;
+    size_t cap;
+};
+
+dbx_status dbx_tagger_new(dbx_model *m, const dbx_tagger_opts *o, dbx_tagger **out)
+{
+    *out = NULL;
+    if (o->vocab <= 0 || o->embed <= 0 || o->hidden <= 0 || o->mlp <= 0 || o->tags <= 1)
+        return dbx__fail(DBX_EINVAL, "tagger: sizes must be positive and tags > 1");
+    dbx_tagger *t = calloc(1, sizeof *t);
+    if (!t) return dbx__fail(DBX_ENOMEM, "out of memory");
+    t->o = *o;
+    t->zeros = calloc((size_t)o->hidden, sizeof(float));
+    int H = o->hidden, E = o->embed;
+    static const char *const nx[2] = {"Wx_fwd", "Wx_bwd"}, *const nh[2] = {"Wh_fwd", "Wh_bwd"},
+                             *const nb[2] = {"b_fwd", "b_bwd"};
+    dbx_status s = t->zeros ? DBX_OK : dbx__fail(DBX_ENOMEM, "out of memory");
+    if (!s) s = dbx_model_add_lookup(m, "E", o->vocab, E, 0.1f, &t->E);
+    for (int d = 0; d < 2 && !s; d++) {
+        if (!s) s = dbx_model_add(m, nx[d], 4 * H, E, DBX_INIT_GLOROT, 0, &t->Wx[d]);
+        if (!s) s = dbx_model_add(m, nh[d], 4 * H, H, DBX_INIT_GLOROT, 0, &t->Wh[d]);
+        if (!s) s = dbx_model_add(m, nb[d], 4 * H, 1, DBX_INIT_ZERO, 0, &t->b[d]);
+    }
+    if (!s) s = dbx_model_add(m, "W_af", o->mlp, H, DBX_INIT_GLOROT, 0, &t->W_af);
+    if (!s) s = dbx_model_add(m, "W_ab", o->mlp, H, DBX_INIT_GLOROT, 0, &t->W_ab);
+    if (!s) s = dbx_model_add(m, "b_a", o->mlp, 1, DBX_INIT_ZERO, 0, &t->b_a);
+    if (!s) s = dbx_model_add(m, "W_o", o->tags, o->mlp, DBX_INIT_GLOROT, 0, &t->W_o);
+    if (!s) s = dbx_model_add(m, "b_o", o->tags, 1, DBX_INIT_ZERO, 0, &t->b_o);
+    if (s) {
+        dbx_tagger_free(t);
+        return s;
+    }
+    *out = t;
+    return DBX_OK;
+}
+
+void dbx_tagger_free(dbx_tagger *t)
+{
+    if (!t) return;
+    free(t->h[0]);
+    free(t->h[1]);
+    free(t->zeros);
+    free(t);
+}
+
+dbx_status dbx_tagger_build(dbx_tagger *t, dbx_graph *g, const dbx_sentence *s,
+                            dbx_node *logits)
+{
+    const int H = t->o.hidden, n = s->n;
+    if ((size_t)n > t->cap) {
+        size_t cap = t->cap;
+        DBX_TRY(DBX_GROW(t->h[0], cap, (size_t)n));
+        cap = t->cap;
+        DBX_TRY(DBX_GROW(t->h[1], cap, (size_t)n));
+        t->cap = cap;
+    }
+    dbx_graph_begin_sample(g);
+    for (int i = 0; i < n; i++)
+        if (s->word[i] < 0 || s->word[i] >= t->o.vocab || s->tag[i] < 0 || s->tag[i] >= t->o.tags)
+            return dbx__fail(DBX_EINVAL, "tagger: word or tag id outside the vocabulary");
+    for (int d = 0; d < 2; d++) {
+        dbx_node c = dbx_input(g, H, t->zeros), h = DBX_NONE;
+        for (int k = 0; k < n; k++) {
+            int i = d == 0 ? k : n - 1 - k;
+            dbx_node x = dbx_lookup(g, t->E, s->word[i]);
+            dbx_term tm[3] = {{t->b[d], DBX_NONE, 0}, {t->Wx[d], x, 0}, {t->Wh[d], h, 0}};
+            dbx_node gates = dbx_affine(g, 4 * H, k == 0 ? 2 : 3, tm);
+            c = dbx_lstm_c(g, gates, 1, &c);
+            h = dbx_lstm_h(g, gates, c);
+            t->h[d][i] = h;
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        dbx_term tm[3] = {{t->b_a, DBX_NONE, 0}, {t->W_af, t->h[0][i], 0}, {t->W_ab, t->h[1][i], 0}};
+        dbx_node a = dbx_tanh(g, dbx_affine(g, t->o.mlp, 3, tm));
+        dbx_term to[2] = {{t->b_o, DBX_NONE, 0}, {t->W_o, a, 0}};
+        dbx_node lg = dbx_affine(g, t->o.tags, 2, to);
+        if (logits) logits[i] = lg;
+        dbx_softmax_xent(g, lg, s->tag[i]);
+    }
+    return dbx_graph_status(g);
+}

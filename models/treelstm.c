@@ -1,0 +1,111 @@
+/* Binary N-ary Tree-LSTM (Tai et al. 2015), as in the DyNet benchmark suite.
+ * Preterminal:  i, o, u = sigmoid/sigmoid/tanh(W_leaf x + b_leaf); c = i*u; h = o*tanh(c).
+ * Binary node:  i, o, u from e = [h_l; h_r]; f_l = sigmoid(F_l h_l + b_f),
+ *               f_r = sigmoid(F_r h_r + b_f); c = i*u + f_l*c_l + f_r*c_r; h = o*tanh(c).
+ * Gate pre-activations of a binary node are one affine node with rows [f_l, i, o, u, f_r]:
+ * A_l = [F_l; W_iou_l] covers rows 0..4H and A_r = [W_iou_r; F_r] rows H..5H, so each
+ * child costs one GEMM and no FLOP is wasted; the shared forget bias is added twice.
+ * A unary inner node (allowed when the reader accepts it) uses A_l alone with one cell.
+ * Every node carries a softmax loss through W_out (no bias). */
+#include <stdlib.h>
+
+#include "core/status.h"
+#include "dbx/models.h"
+
+struct dbx_treelstm {
+    dbx_treelstm_opts o;
+    dbx_param E, W_leaf, b_leaf, A_l, A_r, b_iou, b_f, W_out;
+    dbx_node *h, *c;     /* per tree node, reused */
+    size_t cap;
+};
+
+dbx_status dbx_treelstm_new(dbx_model *m, const dbx_treelstm_opts *o, dbx_treelstm **out)
+{
+    *out = NULL;
+    if (o->vocab <= 0 || o->embed <= 0 || o->hidden <= 0 || o->labels <= 1)
+        return dbx__fail(DBX_EINVAL, "treelstm: vocab, embed, hidden > 0 and labels > 1 required");
+    dbx_treelstm *t = calloc(1, sizeof *t);
+    if (!t) return dbx__fail(DBX_ENOMEM, "out of memory");
+    t->o = *o;
+    int H = o->hidden, E = o->embed;
+    dbx_status s;
+    if ((s = dbx_model_add_lookup(m, "E", o->vocab, E, 0.1f, &t->E)) ||
+        (s = dbx_model_add(m, "W_leaf", 3 * H, E, DBX_INIT_GLOROT, 0, &t->W_leaf)) ||
+        (s = dbx_model_add(m, "b_leaf", 3 * H, 1, DBX_INIT_ZERO, 0, &t->b_leaf)) ||
+        (s = dbx_model_add(m, "A_l", 4 * H, H, DBX_INIT_GLOROT, 0, &t->A_l)) ||
+        (s = dbx_model_add(m, "A_r", 4 * H, H, DBX_INIT_GLOROT, 0, &t->A_r)) ||
+        (s = dbx_model_add(m, "b_iou", 3 * H, 1, DBX_INIT_ZERO, 0, &t->b_iou)) ||
+        (s = dbx_model_add(m, "b_f", H, 1, DBX_INIT_ZERO, 0, &t->b_f)) ||
+        (s = dbx_model_add(m, "W_out", o->labels, H, DBX_INIT_GLOROT, 0, &t->W_out))) {
+        free(t);
+        return s;
+    }
+    *out = t;
+    return DBX_OK;
+}
+
+void dbx_treelstm_free(dbx_treelstm *t)
+{
+    if (!t) return;
+    free(t->h);
+    free(t->c);
+    free(t);
+}
+
+dbx_status dbx_treelstm_build(dbx_treelstm *t, dbx_graph *g, const dbx_tree *tree,
+                              dbx_node *logits)
+{
+    const int H = t->o.hidden;
+    if ((size_t)tree->n > t->cap) {
+        size_t cap = t->cap;
+        DBX_TRY(DBX_GROW(t->h, cap, (size_t)tree->n));
+        cap = t->cap;
+        DBX_TRY(DBX_GROW(t->c, cap, (size_t)tree->n));
+        t->cap = cap;
+    }
+    dbx_graph_begin_sample(g);
+    for (int v = 0; v < tree->n; v++) {
+        int l = tree->left[v], r = tree->right[v];
+        dbx_node gates, c;
+        if (l < 0) { /* preterminal */
+            if (tree->word[v] < 0 || tree->word[v] >= t->o.vocab)
+                return dbx__fail(DBX_EINVAL, "treelstm: word id %d outside the vocabulary (%d)",
+                                 tree->word[v], t->o.vocab);
+            dbx_node x = dbx_lookup(g, t->E, tree->word[v]);
+            dbx_term tm[2] = {{t->b_leaf, DBX_NONE, 0}, {t->W_leaf, x, 0}};
+            gates = dbx_affine(g, 3 * H, 2, tm);
+            c = dbx_lstm_c(g, gates, 0, NULL);
+        } else if (r < 0) { /* unary: [f, i, o, u] from A_l */
+            dbx_term tm[3] = {{t->b_f, DBX_NONE, 0}, {t->b_iou, DBX_NONE, H}, {t->A_l, t->h[l], 0}};
+            gates = dbx_affine(g, 4 * H, 3, tm);
+            c = dbx_lstm_c(g, gates, 1, &t->c[l]);
+        } else {
+            dbx_term tm[5] = {{t->b_f, DBX_NONE, 0},
+                              {t->b_iou, DBX_NONE, H},
+                              {t->b_f, DBX_NONE, 4 * H},
+                              {t->A_l, t->h[l], 0},
+                              {t->A_r, t->h[r], H}};
+            gates = dbx_affine(g, 5 * H, 5, tm);
+            dbx_node cs[2] = {t->c[l], t->c[r]};
+            c = dbx_lstm_c(g, gates, 2, cs);
+        }
+        t->c[v] = c;
+        t->h[v] = dbx_lstm_h(g, gates, c);
+        dbx_node lg = dbx_matvec(g, t->W_out, t->h[v]);
+        if (logits) logits[v] = lg;
+        dbx_softmax_xent(g, lg, tree->label[v] < t->o.labels ? tree->label[v] : 0);
+    }
+    return dbx_graph_status(g);
+}
+
+double dbx_treelstm_gemm_flops(const dbx_treelstm *t, const dbx_tree *tree)
+{
+    double H = t->o.hidden, E = t->o.embed, L = t->o.labels, f = 0;
+    for (int v = 0; v < tree->n; v++) {
+        if (tree->left[v] < 0) f += 2 * 3 * H * E;
+        else if (tree->right[v] < 0) f += 2 * 4 * H * H;
+        else f += 2 * 8 * H * H;
+        f += 2 * L * H;
+    }
+    return f;
+}

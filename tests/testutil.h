@@ -1,0 +1,32 @@
+/* Shared helpers for the CUnit suites: a runner that exits non-zero on any failure
+ * (CU_basic_run_tests alone returns 0 even when assertions fail), float comparison with
+ * tolerances, and paths to the source tree and to shared data. */
+#ifndef DBX_TESTS_TESTUTIL_H
+#define DBX_TESTS_TESTUTIL_H
+
+#include <CUnit/Basic.h>
+#include <stddef.h>
+
+typedef struct dbx_test_case {
+    const char *name;
+    void (*fn)(void);
+} dbx_test_case;
+
+/* Registers one suite with the given tests (NULL-terminated) and runs it; returns the
+ * process exit code (0 when every assertion passed). */
+int dbx_test_run(const char *suite, const dbx_test_case *tests);
+
+/* |a - b| <= atol + rtol * max(|a|, |b|) */
+int dbx_test_close(double a, double b, double atol, double rtol);
+/* Largest relative difference max_i |a_i - b_i| / max(|a_i|, |b_i|, floor). */
+double dbx_test_max_rel(const float *a, const float *b, size_t n, double floor);
+
+/* The source tree (DBX_SOURCE_DIR, set by ctest) joined with rel; static buffer. */
+const char *dbx_test_src_path(const char *rel);
+/* A path for temporary files of this test: $TMPDIR/dbx-test-<pid>-<name>; static buffer. */
+const char *dbx_test_tmp_path(const char *name);
+
+#define DBX_TEST(fn) {#fn, fn}
+#define DBX_TEST_END {NULL, NULL}
+
+#endif /* DBX_TESTS_TESTUTIL_H */
