@@ -1,0 +1,497 @@
+/* Batching correctness on real model graphs (generated treebanks, generated tagged
+ * sentences): batched execution (depth, agenda) equals node-by-node execution, forward
+ * and gradients; deduplication does not change the mathematics; scheduler invariants (each
+ * node once, after its inputs, batches homogeneous); planner invariants (no two tensors
+ * overlap, offsets consistent with contiguity flags); full-model gradient checks;
+ * bit-for-bit determinism. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/exec.h"
+#include "core/graph.h"
+#include "core/model.h"
+#include "dbx/data.h"
+#include "dbx/models.h"
+#include "gradcheck.h"
+#include "testutil.h"
+
+/* ---- fixtures ---------------------------------------------------------------------------- */
+static dbx_treebank *make_trees(int n, uint64_t seed, dbx_vocab **vocab)
+{
+    dbx_gen_opts go = {.ntrees = n, .vocab = 60, .seed = seed};
+    char *text = NULL;
+    size_t len = 0;
+    dbx_treebank *tb = NULL;
+    CU_ASSERT_FATAL(dbx_treebank_generate(&go, &text, &len) == DBX_OK);
+    CU_ASSERT_FATAL(dbx_vocab_new(vocab) == DBX_OK);
+    CU_ASSERT_FATAL(dbx_treebank_parse("<gen>", text, len, NULL, *vocab, &tb) == DBX_OK);
+    free(text);
+    return tb;
+}
+
+typedef struct tree_setup {
+    dbx_model *m;
+    dbx_treelstm *t;
+    dbx_treebank *tb;
+    dbx_vocab *v;
+} tree_setup;
+
+static void tree_setup_new(tree_setup *s, int ntrees, int E, int H, uint64_t seed)
+{
+    memset(s, 0, sizeof *s);
+    s->tb = make_trees(ntrees, seed, &s->v);
+    CU_ASSERT_FATAL(dbx_model_new(&s->m) == DBX_OK);
+    dbx_treelstm_opts o = {.vocab = dbx_vocab_size(s->v), .embed = E, .hidden = H, .labels = 5};
+    CU_ASSERT_FATAL(dbx_treelstm_new(s->m, &o, &s->t) == DBX_OK);
+    CU_ASSERT_FATAL(dbx_model_init(s->m, seed) == DBX_OK);
+}
+
+static void tree_setup_free(tree_setup *s)
+{
+    dbx_treelstm_free(s->t);
+    dbx_model_free(s->m);
+    dbx_treebank_free(s->tb);
+    dbx_vocab_free(s->v);
+}
+
+/* Runs forward + backward over trees [lo, hi) and returns the loss; gradients are left in
+ * the model (copied to grads_out if not NULL) and then zeroed. */
+static double run_trees(tree_setup *s, dbx_sched_policy sched, int dedup, int lo, int hi,
+                        float *grads_out, dbx_exec_stats *stats)
+{
+    dbx_exec_opts eo = {.sched = sched};
+    dbx_exec *ex = NULL;
+    dbx_graph *g = NULL;
+    CU_ASSERT_FATAL(dbx_exec_new(&eo, &ex) == DBX_OK);
+    CU_ASSERT_FATAL(dbx_graph_new(s->m, dedup, &g) == DBX_OK);
+    for (int i = lo; i < hi; i++) CU_ASSERT(dbx_treelstm_build(s->t, g, &s->tb->trees[i], NULL) == DBX_OK);
+    double loss = NAN;
+    CU_ASSERT(dbx_exec_forward(ex, g, &loss) == DBX_OK);
+    CU_ASSERT(dbx_exec_backward(ex, g, 1.0f) == DBX_OK);
+    if (stats) *stats = *dbx_exec_last_stats(ex);
+    if (grads_out) memcpy(grads_out, dbx_model_grads(s->m), s->m->nfloats * sizeof(float));
+    dbx_model_zero_grads(s->m);
+    dbx_graph_free(g);
+    dbx_exec_free(ex);
+    return loss;
+}
+
+/* Normwise relative difference per parameter tensor, worst over tensors. */
+static double worst_param_diff(const dbx_model *m, const float *a, const float *b, int *which)
+{
+    double worst = 0;
+    for (int p = 0; p < dbx_model_num_params(m); p++) {
+        int rows, cols;
+        dbx_model_param_shape(m, p, &rows, &cols);
+        size_t off = dbx_model_param_offset(m, p), n = (size_t)rows * cols;
+        double maxref = 0, maxdiff = 0;
+        for (size_t i = 0; i < n; i++) {
+            maxref = fmax(maxref, fabs(b[off + i]));
+            maxdiff = fmax(maxdiff, fabs((double)a[off + i] - b[off + i]));
+        }
+        double rel = maxref > 0 ? maxdiff / maxref : maxdiff;
+        if (!(rel <= worst)) {
+            worst = rel;
+            if (which) *which = p;
+        }
+    }
+    return worst;
+}
+
+/* ---- batched == unbatched ---------------------------------------------------------------- */
+static void check_equivalence(int dedup_ref, int dedup)
+{
+    tree_setup s;
+    tree_setup_new(&s, 200, 12, 16, 7);
+    size_t nf = s.m->nfloats;
+    float *ref = malloc(nf * sizeof *ref), *got = malloc(nf * sizeof *got);
+    double worst_loss = 0, worst_grad = 0;
+    int worst_p = 0;
+    /* 200 trees in 10 minibatches of 20 */
+    for (int b = 0; b < 10; b++) {
+        double lref = run_trees(&s, DBX_SCHED_NONE, dedup_ref, b * 20, b * 20 + 20, ref, NULL);
+        for (int k = 1; k <= 2; k++) {
+            double l = run_trees(&s, (dbx_sched_policy)k, dedup, b * 20, b * 20 + 20, got, NULL);
+            worst_loss = fmax(worst_loss, fabs(l - lref) / fabs(lref));
+            int p = 0;
+            double d = worst_param_diff(s.m, got, ref, &p);
+            if (d > worst_grad) {
+                worst_grad = d;
+                worst_p = p;
+            }
+        }
+    }
+    printf("\n  dedup %d vs %d: worst loss rel diff %.2e, worst gradient rel diff %.2e (%s)",
+           dedup_ref, dedup, worst_loss, worst_grad, dbx_model_param_name(s.m, worst_p));
+    CU_ASSERT(worst_loss < 1e-5);
+    CU_ASSERT(worst_grad < 1e-5);
+    free(ref);
+    free(got);
+    tree_setup_free(&s);
+}
+
+static void test_batched_equals_unbatched_treelstm(void) { check_equivalence(0, 0); }
+static void test_dedup_equals_no_dedup_treelstm(void) { check_equivalence(0, 1); }
+
+static void test_batching_reduces_launches(void)
+{
+    tree_setup s;
+    tree_setup_new(&s, 64, 8, 8, 3);
+    dbx_exec_stats none, depth, agenda, nodedup;
+    run_trees(&s, DBX_SCHED_NONE, 1, 0, 64, NULL, &none);
+    run_trees(&s, DBX_SCHED_DEPTH, 1, 0, 64, NULL, &depth);
+    run_trees(&s, DBX_SCHED_AGENDA, 1, 0, 64, NULL, &agenda);
+    run_trees(&s, DBX_SCHED_AGENDA, 0, 0, 64, NULL, &nodedup);
+    printf("\n  launches: none %lld depth %lld agenda %lld; nodes dedup %lld vs %lld",
+           (long long)none.batches, (long long)depth.batches, (long long)agenda.batches,
+           (long long)agenda.nodes, (long long)nodedup.nodes);
+    CU_ASSERT(none.batches == none.nodes);
+    CU_ASSERT(depth.batches * 10 < none.batches);
+    CU_ASSERT(agenda.batches * 10 < none.batches);
+    CU_ASSERT(agenda.nodes < nodedup.nodes); /* repeated words merged */
+    /* executed GEMM work equals the model's when nothing is merged */
+    CU_ASSERT(nodedup.gemm_flops > agenda.gemm_flops);
+    tree_setup_free(&s);
+}
+
+/* ---- scheduler and planner invariants ------------------------------------------------------- */
+static void check_invariants(const dbx_exec *ex, const dbx_graph *g)
+{
+    size_t nn = g->nnodes;
+    unsigned char *seen = calloc(nn, 1);
+    size_t total = 0;
+    int ok_once = 1, ok_order = 1, ok_homog = 1, ok_block = 1, ok_contig = 1;
+    for (size_t b = 0; b < ex->nbatches; b++) {
+        const dbx__batch *bt = &ex->batches[b];
+        CU_ASSERT(bt->n > 0);
+        for (int32_t i = 0; i < bt->n; i++) {
+            int32_t v = ex->order[bt->first + i];
+            if (seen[v]) ok_once = 0;
+            seen[v] = 1;
+            total++;
+            const dbx__node *nd = &g->nodes[v];
+            if (nd->sig != bt->sig || nd->op != bt->op || nd->dim != bt->dim) ok_homog = 0;
+            const int32_t *a = dbx__node_args(g, nd);
+            for (int k = 0; k < nd->nargs; k++)
+                if (ex->batch_of[a[k]] >= (int32_t)b) ok_order = 0;
+            if (ex->off[v] != bt->out_off + (int64_t)i * bt->dim) ok_block = 0;
+        }
+        for (int a = 0; a < bt->nargs; a++) {
+            const int64_t *off = ex->argoff + bt->argoff_at + (int64_t)a * bt->n;
+            int d = ex->argdim[bt->argdim_at + a];
+            int really = 1;
+            for (int32_t i = 0; i < bt->n; i++)
+                if (off[i] != off[0] + (int64_t)i * d) really = 0;
+            if (really != ex->contig[bt->argdim_at + a]) ok_contig = 0;
+        }
+    }
+    /* no two batches' blocks overlap, and all lie inside the arena */
+    int ok_overlap = 1;
+    for (size_t b = 1; b < ex->nbatches; b++) {
+        const dbx__batch *p = &ex->batches[b - 1], *q = &ex->batches[b];
+        if (p->out_off + (int64_t)p->n * p->dim > q->out_off) ok_overlap = 0;
+    }
+    const dbx__batch *last = &ex->batches[ex->nbatches - 1];
+    if ((size_t)(last->out_off + (int64_t)last->n * last->dim) > ex->arena_floats) ok_overlap = 0;
+    CU_ASSERT(total == nn);
+    CU_ASSERT(ok_once);
+    CU_ASSERT(ok_order);
+    CU_ASSERT(ok_homog);
+    CU_ASSERT(ok_block);
+    CU_ASSERT(ok_contig);
+    CU_ASSERT(ok_overlap);
+    free(seen);
+}
+
+static void test_scheduler_and_planner_invariants(void)
+{
+    tree_setup s;
+    tree_setup_new(&s, 300, 8, 8, 11);
+    for (int k = 0; k < 3; k++) {
+        for (int dedup = 0; dedup < 2; dedup++) {
+            dbx_exec_opts eo = {.sched = (dbx_sched_policy)k};
+            dbx_exec *ex = NULL;
+            dbx_graph *g = NULL;
+            CU_ASSERT_FATAL(dbx_exec_new(&eo, &ex) == DBX_OK);
+            CU_ASSERT_FATAL(dbx_graph_new(s.m, dedup, &g) == DBX_OK);
+            for (int b = 0; b < 300; b += 50) { /* graphs of growing size reuse the executor */
+                dbx_graph_clear(g);
+                for (int i = 0; i < 50 + b / 5 && b + i < 300; i++)
+                    dbx_treelstm_build(s.t, g, &s.tb->trees[b + i], NULL);
+                double loss;
+                CU_ASSERT_FATAL(dbx_exec_forward(ex, g, &loss) == DBX_OK);
+                check_invariants(ex, g);
+            }
+            dbx_graph_free(g);
+            dbx_exec_free(ex);
+        }
+    }
+    tree_setup_free(&s);
+}
+
+/* the planner makes chains (lookup -> leaf transform, h -> logits) contiguous: every GEMM
+   operand of a single-input affine batch needs no gather; only tree merges (a binary node's
+   children come from batches of different heights) are gathered, and counted */
+static void test_planner_avoids_gathers(void)
+{
+    tree_setup s;
+    tree_setup_new(&s, 64, 8, 8, 5);
+    for (int k = 1; k <= 2; k++) {
+        dbx_exec_opts eo = {.sched = (dbx_sched_policy)k};
+        dbx_exec *ex = NULL;
+        dbx_graph *g = NULL;
+        CU_ASSERT_FATAL(dbx_exec_new(&eo, &ex) == DBX_OK);
+        CU_ASSERT_FATAL(dbx_graph_new(s.m, 0, &g) == DBX_OK);
+        for (int i = 0; i < 64; i++) dbx_treelstm_build(s.t, g, &s.tb->trees[i], NULL);
+        double loss;
+        CU_ASSERT_FATAL(dbx_exec_forward(ex, g, &loss) == DBX_OK);
+        int single = 0, single_contig = 0;
+        for (size_t b = 0; b < ex->nbatches; b++) {
+            const dbx__batch *bt = &ex->batches[b];
+            if (bt->op != DBX_OP_AFFINE || bt->nargs != 1) continue;
+            single++;
+            single_contig += ex->contig[bt->argdim_at];
+        }
+        const dbx_exec_stats *st = dbx_exec_last_stats(ex);
+        printf("\n  %s: single-input GEMM batches %d, contiguous %d; all operands %lld "
+               "contiguous, %lld gathered (%lld bytes)", dbx_sched_name(k), single,
+               single_contig, (long long)st->contiguous_operands,
+               (long long)st->gathered_operands, (long long)st->gathered_bytes);
+        CU_ASSERT(single > 2);
+        CU_ASSERT(single_contig == single);
+        CU_ASSERT(st->gathered_bytes > 0);
+        dbx_graph_free(g);
+        dbx_exec_free(ex);
+    }
+    tree_setup_free(&s);
+}
+
+/* ---- full-model gradient checks ------------------------------------------------------------ */
+typedef struct model_ctx {
+    tree_setup *s;
+    dbx_tagger *tg;
+    dbx_tagset *ts;
+} model_ctx;
+
+static void build_trees_gc(dbx_graph *g, void *vctx, const float *in, dbx_node *nodes)
+{
+    (void)in;
+    (void)nodes;
+    model_ctx *c = vctx;
+    for (int i = 0; i < 3; i++) dbx_treelstm_build(c->s->t, g, &c->s->tb->trees[i], NULL);
+}
+
+static void test_gradcheck_treelstm(void)
+{
+    tree_setup s;
+    tree_setup_new(&s, 3, 5, 6, 21);
+    model_ctx c = {.s = &s};
+    for (int k = 0; k < 3; k++) {
+        dbx_gc_spec spec = {.m = s.m, .build = build_trees_gc, .ctx = &c,
+                            .sched = (dbx_sched_policy)k, .dedup = 1, .max_checks = 40,
+                            .eps = 1e-2};
+        dbx_gc_result r;
+        int bad = dbx_gc_run(&spec, 3e-3, 3e-2, &r);
+        printf("\n  treelstm %-6s checked %d failed %d worst %.2e %s", dbx_sched_name(k),
+               r.checked, r.failed, r.worst, r.where);
+        CU_ASSERT(bad == 0);
+        CU_ASSERT(r.checked > 200);
+    }
+    tree_setup_free(&s);
+}
+
+static const char *tag_text =
+    "the|D cat|N sat|V on|P the|D mat|N .|O\n"
+    "a|D dog|N ran|V .|O\n"
+    "dogs|N and|C cats|N sat|V on|P a|D mat|N\n";
+
+static void build_tagger_gc(dbx_graph *g, void *vctx, const float *in, dbx_node *nodes)
+{
+    (void)in;
+    (void)nodes;
+    model_ctx *c = vctx;
+    for (int i = 0; i < c->ts->nsent; i++) dbx_tagger_build(c->tg, g, &c->ts->sents[i], NULL);
+}
+
+static void test_gradcheck_tagger(void)
+{
+    dbx_vocab *wv = NULL, *tv = NULL;
+    dbx_tagset *ts = NULL;
+    dbx_model *m = NULL;
+    dbx_tagger *tg = NULL;
+    CU_ASSERT_FATAL(dbx_vocab_new(&wv) == DBX_OK && dbx_vocab_new(&tv) == DBX_OK);
+    CU_ASSERT_FATAL(dbx_tagset_parse("<tags>", tag_text, strlen(tag_text), wv, tv, &ts) == DBX_OK);
+    CU_ASSERT_FATAL(dbx_model_new(&m) == DBX_OK);
+    dbx_tagger_opts o = {.vocab = dbx_vocab_size(wv), .embed = 4, .hidden = 5, .mlp = 6,
+                         .tags = dbx_vocab_size(tv)};
+    CU_ASSERT_FATAL(dbx_tagger_new(m, &o, &tg) == DBX_OK);
+    CU_ASSERT_FATAL(dbx_model_init(m, 3) == DBX_OK);
+    model_ctx c = {.tg = tg, .ts = ts};
+    for (int k = 0; k < 3; k++) {
+        dbx_gc_spec spec = {.m = m, .build = build_tagger_gc, .ctx = &c,
+                            .sched = (dbx_sched_policy)k, .dedup = 1, .max_checks = 30,
+                            .eps = 1e-2};
+        dbx_gc_result r;
+        int bad = dbx_gc_run(&spec, 3e-3, 3e-2, &r);
+        printf("\n  tagger %-6s checked %d failed %d worst %.2e %s", dbx_sched_name(k), r.checked,
+               r.failed, r.worst, r.where);
+        CU_ASSERT(bad == 0);
+        CU_ASSERT(r.checked > 200);
+    }
+    dbx_tagger_free(tg);
+    dbx_model_free(m);
+    dbx_tagset_free(ts);
+    dbx_vocab_free(wv);
+    dbx_vocab_free(tv);
+}
+
+/* tagger batched == unbatched */
+static void test_batched_equals_unbatched_tagger(void)
+{
+    dbx_vocab *wv = NULL, *tv = NULL;
+    dbx_tagset *ts = NULL;
+    dbx_model *m = NULL;
+    dbx_tagger *tg = NULL;
+    /* sentences of varied length from a small generated corpus */
+    char *text = malloc(1 << 16);
+    size_t at = 0;
+    uint64_t st = 99;
+    for (int sidx = 0; sidx < 40; sidx++) {
+        st = st * 6364136223846793005ULL + 1442695040888963407ULL;
+        int len = 1 + (int)((st >> 33) % 25);
+        for (int i = 0; i < len; i++) {
+            st = st * 6364136223846793005ULL + 1442695040888963407ULL;
+            int w = (int)((st >> 33) % 50);
+            at += (size_t)snprintf(text + at, 64, "%sw%d|T%d", i ? " " : "", w, w % 7);
+        }
+        text[at++] = '\n';
+    }
+    CU_ASSERT_FATAL(dbx_vocab_new(&wv) == DBX_OK && dbx_vocab_new(&tv) == DBX_OK);
+    CU_ASSERT_FATAL(dbx_tagset_parse("<tags>", text, at, wv, tv, &ts) == DBX_OK);
+    CU_ASSERT_FATAL(dbx_model_new(&m) == DBX_OK);
+    dbx_tagger_opts o = {.vocab = dbx_vocab_size(wv), .embed = 8, .hidden = 12, .mlp = 10,
+                         .tags = dbx_vocab_size(tv)};
+    CU_ASSERT_FATAL(dbx_tagger_new(m, &o, &tg) == DBX_OK);
+    CU_ASSERT_FATAL(dbx_model_init(m, 5) == DBX_OK);
+    size_t nf = m->nfloats;
+    float *ref = malloc(nf * sizeof *ref);
+    double worst_loss = 0, worst_grad = 0;
+    double lref = 0;
+    for (int k = 0; k < 3; k++) {
+        dbx_exec_opts eo = {.sched = (dbx_sched_policy)k};
+        dbx_exec *ex = NULL;
+        dbx_graph *g = NULL;
+        CU_ASSERT_FATAL(dbx_exec_new(&eo, &ex) == DBX_OK);
+        CU_ASSERT_FATAL(dbx_graph_new(m, k == 0 ? 0 : 1, &g) == DBX_OK);
+        for (int i = 0; i < ts->nsent; i++) dbx_tagger_build(tg, g, &ts->sents[i], NULL);
+        double loss;
+        CU_ASSERT_FATAL(dbx_exec_forward(ex, g, &loss) == DBX_OK);
+        CU_ASSERT_FATAL(dbx_exec_backward(ex, g, 1.0f) == DBX_OK);
+        if (k == 0) {
+            lref = loss;
+            memcpy(ref, dbx_model_grads(m), nf * sizeof *ref);
+        } else {
+            worst_loss = fmax(worst_loss, fabs(loss - lref) / fabs(lref));
+            worst_grad = fmax(worst_grad, worst_param_diff(m, dbx_model_grads(m), ref, NULL));
+            check_invariants(ex, g);
+        }
+        dbx_model_zero_grads(m);
+        dbx_graph_free(g);
+        dbx_exec_free(ex);
+    }
+    printf("\n  tagger: worst loss rel diff %.2e, worst gradient rel diff %.2e", worst_loss,
+           worst_grad);
+    CU_ASSERT(worst_loss < 1e-5);
+    CU_ASSERT(worst_grad < 1e-5);
+    free(ref);
+    free(text);
+    dbx_tagger_free(tg);
+    dbx_model_free(m);
+    dbx_tagset_free(ts);
+    dbx_vocab_free(wv);
+    dbx_vocab_free(tv);
+}
+
+/* ---- determinism ---------------------------------------------------------------------------- */
+static uint64_t train_steps(uint64_t seed, dbx_sched_policy sched)
+{
+    tree_setup s;
+    tree_setup_new(&s, 96, 8, 8, seed);
+    dbx_optim opt = dbx_optim_default(DBX_OPT_ADAM);
+    opt.grad_scale = 1.0f / 32;
+    dbx_exec_opts eo = {.sched = sched};
+    dbx_exec *ex = NULL;
+    dbx_graph *g = NULL;
+    CU_ASSERT_FATAL(dbx_exec_new(&eo, &ex) == DBX_OK);
+    CU_ASSERT_FATAL(dbx_graph_new(s.m, 1, &g) == DBX_OK);
+    for (int b = 0; b < 3; b++) {
+        dbx_graph_clear(g);
+        for (int i = 0; i < 32; i++) dbx_treelstm_build(s.t, g, &s.tb->trees[b * 32 + i], NULL);
+        double loss;
+        CU_ASSERT(dbx_exec_forward(ex, g, &loss) == DBX_OK);
+        CU_ASSERT(dbx_exec_backward(ex, g, 1.0f) == DBX_OK);
+        CU_ASSERT(dbx_model_update(s.m, &opt) == DBX_OK);
+    }
+    uint64_t h = dbx_model_checksum(s.m);
+    dbx_graph_free(g);
+    dbx_exec_free(ex);
+    tree_setup_free(&s);
+    return h;
+}
+
+static void test_determinism_bit_exact(void)
+{
+    for (int k = 0; k < 3; k++) {
+        uint64_t a = train_steps(17, (dbx_sched_policy)k), b = train_steps(17, (dbx_sched_policy)k);
+        CU_ASSERT(a == b);
+    }
+    CU_ASSERT(train_steps(17, DBX_SCHED_AGENDA) != train_steps(18, DBX_SCHED_AGENDA));
+}
+
+/* ---- builder errors ---------------------------------------------------------------------------- */
+static void test_builder_errors_are_sticky(void)
+{
+    dbx_model *m = NULL;
+    dbx_param W;
+    CU_ASSERT_FATAL(dbx_model_new(&m) == DBX_OK);
+    dbx_model_add(m, "W", 3, 4, DBX_INIT_GLOROT, 0, &W);
+    CU_ASSERT_FATAL(dbx_model_init(m, 1) == DBX_OK);
+    dbx_graph *g = NULL;
+    CU_ASSERT_FATAL(dbx_graph_new(m, 1, &g) == DBX_OK);
+    float x[5] = {0};
+    dbx_node a = dbx_input(g, 5, x);
+    CU_ASSERT(dbx_matvec(g, W, a) == DBX_NONE); /* 5 != 4 columns */
+    CU_ASSERT(dbx_graph_status(g) == DBX_EINVAL);
+    CU_ASSERT(strstr(dbx_last_error(), "columns") != NULL);
+    CU_ASSERT(dbx_tanh(g, a) == DBX_NONE); /* sticky */
+    dbx_exec *ex = NULL;
+    CU_ASSERT_FATAL(dbx_exec_new(NULL, &ex) == DBX_OK);
+    double loss;
+    CU_ASSERT(dbx_exec_forward(ex, g, &loss) == DBX_EINVAL);
+    dbx_graph_clear(g);
+    CU_ASSERT(dbx_graph_status(g) == DBX_OK);
+    CU_ASSERT(dbx_slice(g, dbx_input(g, 5, x), 3, 9) == DBX_NONE);
+    CU_ASSERT(dbx_add(g, 0, 1234) == DBX_NONE);
+    dbx_exec_free(ex);
+    dbx_graph_free(g);
+    dbx_model_free(m);
+}
+
+int main(void)
+{
+    static const dbx_test_case tests[] = {
+        DBX_TEST(test_batched_equals_unbatched_treelstm),
+        DBX_TEST(test_dedup_equals_no_dedup_treelstm),
+        DBX_TEST(test_batched_equals_unbatched_tagger),
+        DBX_TEST(test_batching_reduces_launches),
+        DBX_TEST(test_scheduler_and_planner_invariants),
+        DBX_TEST(test_planner_avoids_gathers),
+        DBX_TEST(test_gradcheck_treelstm),
+        DBX_TEST(test_gradcheck_tagger),
+        DBX_TEST(test_determinism_bit_exact),
+        DBX_TEST(test_builder_errors_are_sticky),
+        DBX_TEST_END};
+    return dbx_test_run("batching", tests);
+}
