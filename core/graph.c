@@ -62,7 +62,7 @@ void dbx_graph_free(dbx_graph *g)
 
 void dbx_graph_clear(dbx_graph *g)
 {
-    g->nnodes = g->nargs = g->nterms = g->ndata = g->nlosses = 0;
+    g->nnodes = g->nargs = g->nterms = g->ndata = g->nlosses = g->ncse = 0;
     g->nsamples = 0;
     g->requested = 0;
     g->req_gemm_flops = 0;
@@ -161,25 +161,44 @@ typedef struct node_spec {
     double gemm_flops;    /* forward GEMM FLOPs of this node */
 } node_spec;
 
+/* Longest use chain scanned for a duplicate: bounds the cost for nodes with very many
+   consumers (such nodes then simply are not merged). */
+#define DBX__DEDUP_SCAN 64
+
+static int same_node(const dbx_graph *g, const dbx__node *n, const node_spec *sp, int32_t sig)
+{
+    return n->op == sp->op && n->sig == sig && n->attr == sp->attr && n->nargs == sp->nargs &&
+           memcmp(dbx__node_args(g, n), sp->args, (size_t)sp->nargs * sizeof(dbx_node)) == 0;
+}
+
 static int32_t cse_find(dbx_graph *g, uint64_t h, const node_spec *sp, int32_t sig)
 {
+    if (sp->nargs > 0) { /* a duplicate is an earlier consumer of the same first argument */
+        int steps = 0;
+        for (int32_t u = g->nodes[sp->args[0]].use_head; u >= 0 && steps < DBX__DEDUP_SCAN;
+             u = g->nodes[u].use_next, steps++)
+            if (same_node(g, &g->nodes[u], sp, sig)) return u;
+        return -1;
+    }
     if (!g->cse_cap) return -1;
     size_t mask = g->cse_cap - 1;
     for (size_t j = h & mask;; j = (j + 1) & mask) {
         dbx__slot *s = &g->cse[j];
         if (s->gen != g->gen) return -1;
-        if (s->h != h) continue;
-        const dbx__node *n = &g->nodes[s->id];
-        if (n->op != sp->op || n->sig != sig || n->attr != sp->attr || n->nargs != sp->nargs)
-            continue;
-        if (memcmp(dbx__node_args(g, n), sp->args, (size_t)sp->nargs * sizeof(dbx_node)) == 0)
-            return s->id;
+        if (s->h == h && same_node(g, &g->nodes[s->id], sp, sig)) return s->id;
     }
 }
 
 static dbx_status cse_insert(dbx_graph *g, uint64_t h, int32_t id)
 {
-    if (g->nnodes * 2 + 2 > g->cse_cap) {
+    dbx__node *n = &g->nodes[id];
+    if (n->nargs > 0) {
+        dbx__node *a = &g->nodes[dbx__node_args(g, n)[0]];
+        n->use_next = a->use_head;
+        a->use_head = id;
+        return DBX_OK;
+    }
+    if (++g->ncse * 2 + 2 > g->cse_cap) {
         size_t nc = g->cse_cap ? g->cse_cap * 2 : 1024;
         dbx__slot *t = calloc(nc, sizeof *t);
         if (!t) return dbx__fail(DBX_ENOMEM, "out of memory");
@@ -228,7 +247,7 @@ static dbx_node add_node(dbx_graph *g, const node_spec *sp)
     int mergeable = g->dedup && sp->op != DBX_OP_INPUT && !dbx__op_is_loss[sp->op];
     uint64_t h = 0;
     if (mergeable) {
-        h = mix64(mix64((uint64_t)sig * 31 + 7, (uint32_t)sp->attr), hash_ints(sp->args, sp->nargs));
+        if (sp->nargs == 0) h = mix64((uint64_t)sig * 31 + 7, (uint32_t)sp->attr);
         int32_t hit = cse_find(g, h, sp, sig);
         if (hit >= 0) return hit;
     }
@@ -247,6 +266,7 @@ static dbx_node add_node(dbx_graph *g, const node_spec *sp)
     n->aux = sp->aux;
     n->depth = depth;
     n->sample = g->nsamples > 0 ? g->nsamples - 1 : 0;
+    n->use_head = n->use_next = -1;
     if (sp->nargs) memcpy(g->args + g->nargs, sp->args, (size_t)sp->nargs * sizeof(dbx_node));
     g->nargs += (size_t)sp->nargs;
     g->nnodes++;

@@ -25,6 +25,8 @@ typedef struct dbx__node {
                          lstm_c: k; input: offset in g->data */
     int32_t depth;    /* 0 for leaves, else 1 + max(arg depths) */
     int32_t sample;   /* sample that created it */
+    int32_t use_head; /* dedup: latest node whose first argument is this node, or -1 */
+    int32_t use_next; /* dedup: next older node with the same first argument, or -1 */
 } dbx__node;
 
 typedef struct dbx__term {
@@ -59,9 +61,10 @@ struct dbx_graph {
     int64_t requested;            /* nodes asked for, before deduplication */
     double req_gemm_flops;        /* forward GEMM FLOPs asked for, before deduplication */
 
-    /* common-subexpression table, reset per step by bumping gen */
+    /* dedup of argument-less nodes (lookups): hash table, reset per step by bumping gen;
+       nodes with arguments are deduplicated through their first argument's use chain */
     dbx__slot *cse;
-    size_t cse_cap;
+    size_t cse_cap, ncse;
     uint32_t gen;
 
     /* signature table (persistent) */

@@ -1,7 +1,10 @@
 /* Vectorisable single-precision exp, sigmoid and tanh: branch-free arithmetic that the
  * compiler turns into SIMD code inside loops (libm's expf/tanhf are scalar calls).
  * exp: Cody-Waite range reduction x = n ln2 + r, degree-6 polynomial for e^r, exponent
- * built in the float's bits; relative error about 2 ulp over [-87, 88]. */
+ * built in the float's bits; relative error about 2 ulp over [-87, 88].
+ * Files using these must be compiled with -ffinite-math-only -fno-trapping-math
+ * -fno-math-errno (set in CMakeLists.txt): without them GCC keeps the clamps and the
+ * rounding as scalar branches. Inputs are assumed finite. */
 #ifndef DBX_KERNELS_CPU_VMATH_H
 #define DBX_KERNELS_CPU_VMATH_H
 
@@ -10,9 +13,8 @@
 
 static inline float dbx__expf(float x)
 {
-    x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
-    float t = x * 1.44269504088896341f;
-    float fn = (float)(int32_t)(t + (t >= 0.0f ? 0.5f : -0.5f));
+    x = __builtin_fminf(__builtin_fmaxf(x, -87.0f), 88.0f);
+    float fn = __builtin_rintf(x * 1.44269504088896341f);
     float r = x - fn * 0.693359375f;
     r = r - fn * -2.12194440e-4f;
     float p = 1.9875691500e-4f;
@@ -32,10 +34,8 @@ static inline float dbx__sigmoidf(float x) { return 1.0f / (1.0f + dbx__expf(-x)
 
 static inline float dbx__tanhf(float x)
 {
-    float a = x < 0.0f ? -x : x;
-    float e = dbx__expf(-2.0f * a);
-    float t = (1.0f - e) / (1.0f + e);
-    return x < 0.0f ? -t : t;
+    float e = dbx__expf(-2.0f * __builtin_fabsf(x));
+    return __builtin_copysignf((1.0f - e) / (1.0f + e), x);
 }
 
 #endif /* DBX_KERNELS_CPU_VMATH_H */
