@@ -29,7 +29,7 @@ typedef struct dbx_train_opts {
     const char *data;        /* training file; NULL: the embedded synthetic treebank */
     const char *dev;         /* optional dev file, evaluated after each epoch */
     int synth_trees;         /* synthetic treebank size when data is NULL (default 2000) */
-    int embed, hidden, mlp;  /* default 128, 128, mlp = hidden */
+    int embed, hidden, mlp;  /* default 128, 128, mlp 0 (= hidden; used by the tagger only) */
     int batch;               /* samples per minibatch (default 64) */
     dbx_sched_policy sched;  /* default agenda */
     int dedup;               /* merge identical nodes across a minibatch (default 1) */
@@ -43,6 +43,7 @@ typedef struct dbx_train_opts {
     const char *load;        /* parameter file to start from, or NULL */
     int log_every;           /* progress line every N steps (default 10; 0: none) */
     FILE *log;               /* progress output (default stderr) */
+    int quiet;               /* 1: no header, progress or epoch lines (default 0) */
 } dbx_train_opts;
 
 void dbx_train_opts_default(dbx_train_opts *o);
@@ -52,7 +53,7 @@ typedef struct dbx_train_result {
     int64_t labelled;           /* loss terms (labelled nodes / tokens) processed */
     double first_loss;          /* loss per labelled node of the first step */
     double last_epoch_loss;     /* mean loss per labelled node over the last epoch */
-    double t_total;             /* wall time of the training loop, s */
+    double t_total;             /* wall time of the training loop, s (dev evaluation excluded) */
     double t_build, t_sched, t_plan, t_forward, t_backward, t_update; /* sums, s */
     int64_t batches;            /* batched kernel launches (forward), summed */
     int64_t nodes;              /* executed nodes, summed */
@@ -73,8 +74,9 @@ typedef struct dbx_eval_result {
     double acc;                 /* correct / labelled */
 } dbx_eval_result;
 
-/* Evaluates o->data (NULL: the embedded synthetic treebank) with parameters o->load (and
- * its .vocab file; sizes come from it). Uses o->batch, o->sched, o->dedup. */
+/* Evaluates o->data (NULL: the embedded synthetic treebank of o->synth_trees trees generated
+ * with o->seed, as in training) with parameters o->load (and its .vocab file; sizes come
+ * from it, and its model kind must equal o->model). Uses o->batch, o->sched, o->dedup. */
 dbx_status dbx_evaluate(const dbx_train_opts *o, dbx_eval_result *r);
 
 #ifdef __cplusplus

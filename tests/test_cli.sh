@@ -1,0 +1,221 @@
+#!/usr/bin/env bash
+# Tests of the `dbx` command-line program (tools/), run on the real binary by ctest ("cli"):
+# help texts, usage errors (exit 2 with the expected message), gen-data | check-data round
+# trips, malformed data files (non-zero exit below 128, "file:line:col: expected" on
+# stderr), a short train -> eval run with metrics and saved parameters, refusal of a
+# truncated parameter file, and the tagger. Self-contained: all files live in a temporary
+# directory that is removed at the end. Usage: test_cli.sh path/to/dbx
+set -u
+DBX=${1:?usage: test_cli.sh path/to/dbx}
+T=$(mktemp -d "${TMPDIR:-/tmp}/dbx-cli.XXXXXX") || exit 1
+trap 'rm -rf "$T"' EXIT
+pass=0
+fail=0
+rc=0
+
+ok() { pass=$((pass + 1)); }
+bad() {
+    fail=$((fail + 1))
+    echo "FAIL: $*"
+    if [ -s "$T/err" ]; then sed 's/^/    stderr: /' "$T/err" | head -n 5; fi
+}
+# run CMD...: stdout -> $T/out, stderr -> $T/err, exit status -> $rc
+run() {
+    "$@" >"$T/out" 2>"$T/err"
+    rc=$?
+}
+# expect WANT_RC DESC CMD...
+expect() {
+    local want=$1 desc=$2
+    shift 2
+    run "$@"
+    if [ "$rc" -eq "$want" ]; then ok; else bad "$desc: exit $rc, want $want"; fi
+}
+# has FILE FIXED-STRING DESC
+has() {
+    if grep -qF -- "$2" "$1"; then ok; else bad "$3: $(basename "$1") lacks '$2'"; fi
+}
+# has_re FILE EXTENDED-REGEX DESC
+has_re() {
+    if grep -qE -- "$2" "$1"; then ok; else bad "$3: $(basename "$1") lacks /$2/"; fi
+}
+# usage_error DESC EXPECTED-STDERR CMD...: exit 2 with the message
+usage_error() {
+    local desc=$1 msg=$2
+    shift 2
+    expect 2 "$desc" "$@"
+    has "$T/err" "$msg" "$desc"
+}
+# runtime_error DESC CMD...: non-zero exit below 128 (no crash) with "dbx: error:"
+runtime_error() {
+    local desc=$1
+    shift
+    run "$@"
+    if [ "$rc" -ne 0 ] && [ "$rc" -lt 128 ]; then ok; else bad "$desc: exit $rc"; fi
+    has "$T/err" "dbx: error: " "$desc"
+}
+
+# ---- top level ---------------------------------------------------------------------------
+expect 2 "no arguments" "$DBX"
+has "$T/err" "usage: dbx" "no arguments"
+expect 0 "--help" "$DBX" --help
+for c in train eval gen-data check-data; do has "$T/out" "$c" "--help lists $c"; done
+expect 0 "--version" "$DBX" --version
+has_re "$T/out" '^dbx [0-9]+\.[0-9]+' "--version"
+usage_error "unknown command" "unknown command 'frobnicate'" "$DBX" frobnicate
+
+# ---- help of every subcommand mentions each flag --------------------------------------------
+check_help() {
+    local cmd=$1
+    shift
+    expect 0 "$cmd --help" "$DBX" "$cmd" --help
+    for f in "$@"; do has "$T/out" "$f" "$cmd --help mentions $f"; done
+    has "$T/out" "default" "$cmd --help gives defaults"
+}
+check_help train --model --data --dev --embed --hidden --mlp --batch --scheduler --optimizer \
+    --lr --epochs --steps --seed --metrics --save --load --no-dedup --log-every --synthetic \
+    --quiet --help
+check_help eval --model --data --load --batch --scheduler --synthetic --seed --no-dedup --help
+check_help gen-data --trees --vocab --seed --out --help
+check_help check-data --format --help
+
+# ---- bad flags and values ---------------------------------------------------------------------
+usage_error "batch x" "dbx train: --batch: expected a positive integer, got 'x'" \
+    "$DBX" train --batch x
+usage_error "batch 0" "dbx train: --batch: expected a positive integer, got '0'" \
+    "$DBX" train --batch 0
+usage_error "batch 1e3" "--batch: expected a positive integer, got '1e3'" "$DBX" train --batch 1e3
+usage_error "batch too big" "--batch: expected a positive integer <= 1000000" \
+    "$DBX" train --batch 2000000
+usage_error "embed too big" "--embed: expected a positive integer <= 65536, got '65537'" \
+    "$DBX" train --embed 65537
+usage_error "hidden empty" "--hidden: expected a positive integer, got ''" "$DBX" train --hidden=
+usage_error "lr abc" "--lr: expected a positive number, got 'abc'" "$DBX" train --lr abc
+usage_error "lr 0" "--lr: expected a positive number, got '0'" "$DBX" train --lr 0
+usage_error "lr nan" "--lr: expected a positive number, got 'nan'" "$DBX" train --lr nan
+usage_error "seed -1" "--seed: expected a non-negative 64-bit integer, got '-1'" \
+    "$DBX" train --seed -1
+usage_error "steps -3" "--steps: expected a non-negative integer, got '-3'" \
+    "$DBX" train --steps -3
+usage_error "scheduler" "--scheduler: expected none, depth or agenda, got 'fifo'" \
+    "$DBX" train --scheduler fifo
+usage_error "model" "--model: expected treelstm or bilstm-tagger, got 'rnn'" \
+    "$DBX" train --model rnn
+usage_error "optimizer" "--optimizer: expected adam, sgd or adagrad, got 'lbfgs'" \
+    "$DBX" train --optimizer lbfgs
+usage_error "unknown flag" "dbx train: unknown option '--bogus'" "$DBX" train --bogus
+has "$T/err" "dbx train --help" "unknown flag hints at --help"
+usage_error "missing value" "dbx train: --batch: missing value" "$DBX" train --batch
+usage_error "stray argument" "unexpected argument 'extra'" "$DBX" train extra
+usage_error "eval without --load" "--load is required" "$DBX" eval
+usage_error "eval batch" "dbx eval: --batch: expected a positive integer, got 'y'" \
+    "$DBX" eval --load x --batch y
+usage_error "gen-data trees" "dbx gen-data: --trees: expected a positive integer, got '-5'" \
+    "$DBX" gen-data --trees -5
+usage_error "check-data format" "--format: expected sst or tags, got 'xml'" \
+    "$DBX" check-data --format xml x
+usage_error "check-data without files" "expected at least one FILE" "$DBX" check-data
+
+# ---- gen-data | check-data ----------------------------------------------------------------
+expect 0 "gen-data to stdout" "$DBX" gen-data --trees 50 --vocab 300 --seed 3
+cp "$T/out" "$T/gen_stdout.txt"
+expect 0 "gen-data --out" "$DBX" gen-data --trees 50 --vocab 300 --seed 3 --out "$T/gen.txt"
+if cmp -s "$T/gen.txt" "$T/gen_stdout.txt"; then ok; else bad "gen-data --out differs"; fi
+n=$(cat "$T/gen.txt" 2>/dev/null | wc -l)
+if [ "$n" -eq 50 ]; then ok; else bad "gen-data wrote $n lines"; fi
+if ls "$T"/gen.txt.tmp.* >/dev/null 2>&1; then bad "gen-data left a temporary file"; else ok; fi
+expect 0 "check-data on generated data" "$DBX" check-data "$T/gen.txt"
+has "$T/out" "gen.txt: 50 trees" "check-data counts"
+has_re "$T/out" "vocab [0-9]+, mean leaves [0-9.]+, height mean [0-9.]+ max [0-9]+" \
+    "check-data stats"
+"$DBX" gen-data --trees 20 2>"$T/err" | "$DBX" check-data /dev/stdin >"$T/out" 2>>"$T/err"
+if [ "${PIPESTATUS[1]}" -eq 0 ]; then ok; else bad "gen-data | check-data /dev/stdin"; fi
+has "$T/out" "20 trees" "gen-data | check-data"
+"$DBX" gen-data --trees 10 --seed 4 --out "$T/g4a.txt"
+"$DBX" gen-data --trees 10 --seed 4 >"$T/g4b.txt"
+if cmp -s "$T/g4a.txt" "$T/g4b.txt"; then ok; else bad "gen-data is not deterministic"; fi
+"$DBX" gen-data --trees 10 --seed 5 >"$T/g5.txt"
+if cmp -s "$T/g4a.txt" "$T/g5.txt"; then bad "gen-data ignores --seed"; else ok; fi
+
+# ---- malformed data files ----------------------------------------------------------------
+printf '(2 (2 a) (2 b))\n(3 (2 a) (2 b)\n' >"$T/unbalanced.txt"
+printf '((2 a) (2 b))\n' >"$T/nolabel.txt"
+printf '(2 (2 a) (2 b) (2 c))\n' >"$T/three.txt"
+printf '(7 (2 a) (2 b))\n' >"$T/badlabel.txt"
+printf '(2 (2 a) (2 b))) junk\n' >"$T/trailing.txt"
+printf '\x00\x01' >"$T/binary.txt"
+: >"$T/empty.txt"
+for f in unbalanced nolabel three badlabel trailing binary; do
+    runtime_error "check-data $f" "$DBX" check-data "$T/$f.txt"
+    has_re "$T/err" "$f\.txt:[0-9]+:[0-9]+: expected" "check-data $f"
+    runtime_error "train on $f" "$DBX" train --data "$T/$f.txt" --steps 1 --quiet
+    has_re "$T/err" "$f\.txt:[0-9]+:[0-9]+: expected" "train on $f"
+done
+runtime_error "check-data empty" "$DBX" check-data "$T/empty.txt"
+has_re "$T/err" "empty\.txt(:[0-9]+:[0-9]+)?: expected" "check-data empty"
+runtime_error "train on empty" "$DBX" train --data "$T/empty.txt" --steps 1 --quiet
+runtime_error "check-data missing file" "$DBX" check-data "$T/nonexistent.txt"
+has "$T/err" "nonexistent.txt" "check-data missing file"
+run "$DBX" check-data "$T/gen.txt" "$T/three.txt"
+if [ "$rc" -eq 1 ]; then ok; else bad "check-data good+bad: exit $rc, want 1"; fi
+has "$T/out" "gen.txt: 50 trees" "check-data good+bad still reports the good file"
+runtime_error "train with a missing --data" "$DBX" train --data "$T/nonexistent.txt" --quiet
+runtime_error "metrics on failure" "$DBX" train --data "$T/three.txt" --metrics "$T/fail.jsonl"
+if [ -e "$T/fail.jsonl" ] || ls "$T"/fail.jsonl.tmp.* >/dev/null 2>&1; then
+    bad "a failed run left a metrics file"
+else ok; fi
+
+# ---- train -> eval -----------------------------------------------------------------------
+expect 0 "train" "$DBX" train --steps 5 --embed 16 --hidden 16 --batch 8 --synthetic 200 \
+    --metrics "$T/m.jsonl" --save "$T/p.bin" --log-every 1
+has "$T/out" "train: 5 steps, 40 samples" "train summary line"
+has_re "$T/out" "checksum 0x[0-9a-f]{16}" "train summary checksum"
+has "$T/err" "blas: " "train header"
+has_re "$T/err" "^step 5/5 epoch 1 \| loss/node [0-9.]+ \| [0-9.]+ sent/s" "train progress"
+has "$T/err" "analysis " "train progress"
+for f in m.jsonl p.bin p.bin.vocab; do
+    if [ -s "$T/$f" ]; then ok; else bad "train did not write $f"; fi
+done
+if [ -s "$T/m.jsonl" ]; then
+    if grep -qvE '^\{"type":"[a-z]+".*\}$' "$T/m.jsonl"; then bad "m.jsonl: bad line"; else ok; fi
+    n=$(grep -c '"type":"step"' "$T/m.jsonl")
+    if [ "$n" -eq 5 ]; then ok; else bad "m.jsonl has $n step lines"; fi
+    has "$T/m.jsonl" '"type":"summary"' "m.jsonl summary"
+    if grep -qiE 'nan|inf[^o]' "$T/m.jsonl"; then bad "m.jsonl has NaN/inf"; else ok; fi
+fi
+expect 0 "eval --synthetic" "$DBX" eval --load "$T/p.bin" --synthetic 200 --batch 32
+has_re "$T/out" "^eval: 200 samples, [0-9]+ labelled nodes, loss/node [0-9.]+, accuracy [0-9.]+%$" \
+    "eval output"
+expect 0 "eval --data" "$DBX" eval --load "$T/p.bin" --data "$T/gen.txt" --scheduler depth
+has "$T/out" "eval: 50 samples" "eval --data"
+has "$T/out" "accuracy" "eval --data"
+runtime_error "eval wrong model" "$DBX" eval --load "$T/p.bin" --model bilstm-tagger \
+    --data "$T/gen.txt"
+has "$T/err" "treelstm" "eval wrong model"
+expect 0 "train --load" "$DBX" train --load "$T/p.bin" --steps 2 --batch 8 --synthetic 200 --quiet
+head -c 1000 "$T/p.bin" >"$T/trunc.bin"
+cp "$T/p.bin.vocab" "$T/trunc.bin.vocab"
+expect 1 "eval of a truncated file" "$DBX" eval --load "$T/trunc.bin" --synthetic 200
+has "$T/err" "dbx: error: " "truncated file"
+has "$T/err" "trunc.bin" "truncated file"
+expect 1 "train --load of a truncated file" "$DBX" train --load "$T/trunc.bin" --steps 1 --quiet
+runtime_error "eval without .vocab" "$DBX" eval --load "$T/m.jsonl"
+
+# ---- tagger ---------------------------------------------------------------------------------
+for i in $(seq 1 60); do
+    echo "the|DET w$((i % 7))|NOUN runs|VERB fast|ADV ."
+done | sed 's/ \.$/ .|PUNCT/' >"$T/tags.txt"
+expect 0 "check-data tags" "$DBX" check-data --format tags "$T/tags.txt"
+has "$T/out" "60 sentences, 300 tokens" "check-data tags"
+runtime_error "check-data tags as sst" "$DBX" check-data "$T/tags.txt"
+expect 0 "tagger train" "$DBX" train --model bilstm-tagger --data "$T/tags.txt" \
+    --dev "$T/tags.txt" --embed 16 --hidden 16 --mlp 8 --batch 10 --epochs 2 \
+    --save "$T/t.bin" --quiet
+has "$T/out" "dev accuracy" "tagger train"
+expect 0 "tagger eval" "$DBX" eval --model bilstm-tagger --load "$T/t.bin" --data "$T/tags.txt"
+has "$T/out" "eval: 60 samples, 300 labelled nodes" "tagger eval"
+runtime_error "tagger without data" "$DBX" train --model bilstm-tagger --quiet
+has "$T/err" "needs --data" "tagger without data"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,468 @@
+/* Tests for the training and evaluation drivers (include/dbx/train.h, worker/): loss falls
+ * on the synthetic treebank and on a small tagging file, determinism by seed, save -> eval
+ * and save -> load round trips, refusal of truncated or corrupted parameter files, the
+ * metrics file, progress output, step wrapping, dev evaluation and bad options.
+ * Self-contained: data is generated or written into temporary files. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dbx/data.h"
+#include "dbx/models.h"
+#include "dbx/train.h"
+#include "testutil.h"
+
+/* Small, fast treelstm options on the synthetic treebank. */
+static dbx_train_opts small_opts(int trees)
+{
+    dbx_train_opts o;
+    dbx_train_opts_default(&o);
+    o.synth_trees = trees;
+    o.embed = o.hidden = 32;
+    o.batch = 16;
+    o.quiet = 1;
+    return o;
+}
+
+/* A copy of dbx_test_tmp_path (which returns a static buffer). */
+static char *tmp_path(const char *name)
+{
+    const char *p = dbx_test_tmp_path(name);
+    char *s = malloc(strlen(p) + 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    strcpy(s, p);
+    return s;
+}
+
+static void write_text(const char *path, const char *text, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    CU_ASSERT_EQUAL(fwrite(text, 1, len, f), len);
+    CU_ASSERT_EQUAL(fclose(f), 0);
+}
+
+static int file_exists(const char *path) { return access(path, F_OK) == 0; }
+
+/* Removes path and path.vocab. */
+static void remove_params(const char *path)
+{
+    char v[4200];
+    snprintf(v, sizeof v, "%s.vocab", path);
+    unlink(path);
+    unlink(v);
+}
+
+static void expect_error(dbx_status got, dbx_status want, const char *needle)
+{
+    CU_ASSERT_EQUAL(got, want);
+    const char *e = dbx_last_error();
+    int ok = strstr(e, needle) != NULL;
+    CU_ASSERT(ok);
+    if (got != want || !ok)
+        printf("\n  got status %d '%s', want %d with '%s'\n", (int)got, e, (int)want, needle);
+}
+
+/* ---- tests --------------------------------------------------------------------------------- */
+static void test_kind_names(void)
+{
+    dbx_model_kind k;
+    CU_ASSERT_EQUAL(dbx_model_kind_parse("treelstm", &k), DBX_OK);
+    CU_ASSERT_EQUAL(k, DBX_MODEL_TREELSTM);
+    CU_ASSERT_EQUAL(dbx_model_kind_parse("bilstm-tagger", &k), DBX_OK);
+    CU_ASSERT_EQUAL(k, DBX_MODEL_TAGGER);
+    CU_ASSERT_STRING_EQUAL(dbx_model_kind_name(DBX_MODEL_TAGGER), "bilstm-tagger");
+    expect_error(dbx_model_kind_parse("lstm", &k), DBX_EINVAL, "unknown model 'lstm'");
+    dbx_train_opts o;
+    dbx_train_opts_default(&o);
+    CU_ASSERT_EQUAL(o.batch, 64);
+    CU_ASSERT_EQUAL(o.embed, 128);
+    CU_ASSERT_EQUAL(o.sched, DBX_SCHED_AGENDA);
+    CU_ASSERT_EQUAL(o.optim.kind, DBX_OPT_ADAM);
+    CU_ASSERT_EQUAL(o.synth_trees, 2000);
+}
+
+static void test_treelstm_learns(void)
+{
+    dbx_train_opts o = small_opts(300);
+    o.epochs = 3;
+    dbx_train_result r;
+    dbx_status s = dbx_train(&o, &r);
+    CU_ASSERT_EQUAL_FATAL(s, DBX_OK);
+    CU_ASSERT_EQUAL(r.steps, 3 * 19); /* ceil(300 / 16) per epoch */
+    CU_ASSERT_EQUAL(r.samples, 900);
+    CU_ASSERT(r.labelled > 900);
+    CU_ASSERT(isfinite(r.first_loss) && isfinite(r.last_epoch_loss));
+    CU_ASSERT(r.last_epoch_loss < r.first_loss - 0.1);
+    printf("\n  first step %.4f, last epoch %.4f per node\n", r.first_loss, r.last_epoch_loss);
+    CU_ASSERT(r.batches > 0 && r.nodes > 0 && r.nodes <= r.requested_nodes);
+    CU_ASSERT(r.gemm_flops > 0 && r.model_gemm_flops > 0);
+    CU_ASSERT(r.t_total > 0 && r.sents_per_s > 0);
+    CU_ASSERT(isnan(r.dev_loss) && isnan(r.dev_acc));
+    CU_ASSERT(r.checksum != 0);
+}
+
+static void test_determinism(void)
+{
+    dbx_train_opts o = small_opts(120);
+    dbx_train_result a, b, c;
+    CU_ASSERT_EQUAL_FATAL(dbx_train(&o, &a), DBX_OK);
+    CU_ASSERT_EQUAL_FATAL(dbx_train(&o, &b), DBX_OK);
+    CU_ASSERT_EQUAL(a.checksum, b.checksum);
+    CU_ASSERT_EQUAL(a.labelled, b.labelled);
+    CU_ASSERT_DOUBLE_EQUAL(a.last_epoch_loss, b.last_epoch_loss, 0.0);
+    o.seed = 2;
+    CU_ASSERT_EQUAL_FATAL(dbx_train(&o, &c), DBX_OK);
+    CU_ASSERT_NOT_EQUAL(a.checksum, c.checksum);
+    /* no shuffling and a different scheduler still train deterministically */
+    o.seed = 1;
+    o.shuffle = 0;
+    o.sched = DBX_SCHED_DEPTH;
+    CU_ASSERT_EQUAL_FATAL(dbx_train(&o, &b), DBX_OK);
+    CU_ASSERT_EQUAL_FATAL(dbx_train(&o, &c), DBX_OK);
+    CU_ASSERT_EQUAL(b.checksum, c.checksum);
+}
+
+static void test_steps_wrap_epochs(void)
+{
+    dbx_train_opts o = small_opts(100); /* 7 steps per epoch: 6 x 16 + 4 */
+    o.steps = 25;
+    o.epochs = 99; /* ignored */
+    dbx_train_result r;
+    CU_ASSERT_EQUAL_FATAL(dbx_train(&o, &r), DBX_OK);
+    CU_ASSERT_EQUAL(r.steps, 25);
+    CU_ASSERT_EQUAL(r.samples, 3 * 100 + 4 * 16);
+}
+
+/* Reads the vocabulary size from P.vocab ("words N" on line 2). */
+static int vocab_words(const char *params)
+{
+    char v[4200], line[256];
+    snprintf(v, sizeof v, "%s.vocab", params);
+    FILE *f = fopen(v, "r");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    int n = -1;
+    CU_ASSERT_PTR_NOT_NULL(fgets(line, sizeof line, f));
+    CU_ASSERT(strncmp(line, "dbx-vocab 1 model=treelstm embed=32 hidden=32", 45) == 0);
+    if (fgets(line, sizeof line, f)) CU_ASSERT_EQUAL(sscanf(line, "words %d", &n), 1);
+    fclose(f);
+    return n;
+}
+
+static void test_save_eval_load(void)
+{
+    char *p = tmp_path("params.bin");
+    dbx_train_opts o = small_opts(150);
+    o.epochs = 2;
+    o.save = p;
+    dbx_train_result r;
+    CU_ASSERT_EQUAL_FATAL(dbx_train(&o, &r), DBX_OK);
+    CU_ASSERT(file_exists(p));
+
+    /* evaluate the training data through the saved files */
+    dbx_train_opts e = small_opts(150);
+    e.embed = e.hidden = 7; /* ignored: sizes come from P.vocab */
+    e.load = p;
+    dbx_eval_result er;
+    CU_ASSERT_EQUAL_FATAL(dbx_evaluate(&e, &er), DBX_OK);
+    CU_ASSERT_EQUAL(er.samples, 150);
+    CU_ASSERT(er.labelled > 150 && er.correct <= er.labelled);
+    CU_ASSERT(isfinite(er.loss) && er.loss > 0);
+    CU_ASSERT(er.acc >= 0 && er.acc <= 1);
+    CU_ASSERT(er.loss < r.first_loss);
+    /* evaluation is independent of batch size and scheduler */
+    dbx_eval_result er2;
+    e.batch = 7;
+    e.sched = DBX_SCHED_NONE;
+    e.dedup = 0;
+    CU_ASSERT_EQUAL_FATAL(dbx_evaluate(&e, &er2), DBX_OK);
+    CU_ASSERT_EQUAL(er2.correct, er.correct);
+    CU_ASSERT(dbx_test_close(er2.loss, er.loss, 1e-5, 1e-4));
+
+    /* a fresh model with the saved sizes reproduces the checksum bit for bit */
+    int V = vocab_words(p);
+    CU_ASSERT_FATAL(V > 1);
+    dbx_model *m = NULL;
+    dbx_treelstm *t = NULL;
+    CU_ASSERT_EQUAL_FATAL(dbx_model_new(&m), DBX_OK);
+    dbx_treelstm_opts to = {.vocab = V, .embed = 32, .hidden = 32, .labels = 5};
+    CU_ASSERT_EQUAL_FATAL(dbx_treelstm_new(m, &to, &t), DBX_OK);
+    CU_ASSERT_EQUAL_FATAL(dbx_model_init(m, 99), DBX_OK);
+    CU_ASSERT_NOT_EQUAL(dbx_model_checksum(m), r.checksum);
+    CU_ASSERT_EQUAL(dbx_model_load(m, p), DBX_OK);
+    CU_ASSERT_EQUAL(dbx_model_checksum(m), r.checksum);
+    dbx_treelstm_free(t);
+    dbx_model_free(m);
+
+    /* continue training from the saved parameters */
+    dbx_train_opts c = small_opts(150);
+    c.load = p;
+    c.steps = 2;
+    dbx_train_result rc;
+    CU_ASSERT_EQUAL(dbx_train(&c, &rc), DBX_OK);
+    CU_ASSERT(rc.first_loss < r.first_loss);
+
+    /* wrong model kind and missing --load */
+    e.model = DBX_MODEL_TAGGER;
+    e.data = p; /* never read: the kind check comes first */
+    expect_error(dbx_evaluate(&e, &er), DBX_EINVAL, "treelstm");
+    e.model = DBX_MODEL_TREELSTM;
+    e.data = NULL;
+    e.load = NULL;
+    expect_error(dbx_evaluate(&e, &er), DBX_EINVAL, "eval needs --load");
+    remove_params(p);
+    free(p);
+}
+
+static void test_corrupt_params(void)
+{
+    char *p = tmp_path("corrupt.bin");
+    dbx_train_opts o = small_opts(60);
+    o.save = p;
+    dbx_train_result r;
+    CU_ASSERT_EQUAL_FATAL(dbx_train(&o, &r), DBX_OK);
+    char *text = NULL;
+    size_t len = 0;
+    CU_ASSERT_EQUAL_FATAL(dbx_read_file(p, &text, &len), DBX_OK);
+    CU_ASSERT_FATAL(len > 100);
+
+    dbx_train_opts e = small_opts(60);
+    e.load = p;
+    dbx_eval_result er;
+    CU_ASSERT_EQUAL(dbx_evaluate(&e, &er), DBX_OK);
+    /* truncated */
+    CU_ASSERT_EQUAL(truncate(p, (off_t)(len / 2)), 0);
+    expect_error(dbx_evaluate(&e, &er), DBX_EPARSE, p);
+    CU_ASSERT(isnan(er.loss));
+    CU_ASSERT_EQUAL(truncate(p, 0), 0);
+    expect_error(dbx_evaluate(&e, &er), DBX_EPARSE, p);
+    /* one flipped byte in the values */
+    text[len / 2] ^= 0x40;
+    write_text(p, text, len);
+    expect_error(dbx_evaluate(&e, &er), DBX_EPARSE, "checksum");
+    dbx_train_opts c = small_opts(60);
+    c.load = p;
+    expect_error(dbx_train(&c, &r), DBX_EPARSE, "checksum");
+    /* a damaged .vocab file */
+    text[len / 2] ^= 0x40;
+    write_text(p, text, len);
+    char v[4200];
+    snprintf(v, sizeof v, "%s.vocab", p);
+    const char *bad =
+        "dbx-vocab 1 model=treelstm embed=32 hidden=32 mlp=32 labels=5\nwords 9\n<unk>\n";
+    write_text(v, bad, strlen(bad));
+    expect_error(dbx_evaluate(&e, &er), DBX_EPARSE, "expected 9 words, found 1");
+    unlink(v);
+    expect_error(dbx_evaluate(&e, &er), DBX_EIO, ".vocab");
+    remove_params(p);
+    free(text);
+    free(p);
+}
+
+/* A token|TAG file whose tags follow the words (and, for some words, the previous word). */
+static void write_tag_file(const char *path, int nsent, unsigned seed)
+{
+    static const char *const tags[] = {"DET", "NOUN", "VERB", "ADJ"};
+    FILE *f = fopen(path, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    uint64_t x = seed;
+    for (int s = 0; s < nsent; s++) {
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        int n = 3 + (int)((x >> 33) % 10), prev = 0;
+        for (int i = 0; i < n; i++) {
+            x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+            int w = (int)((x >> 33) % 40);
+            int tag = w < 30 ? w % 4 : (prev + 1) % 4;
+            fprintf(f, "%sw%d|%s", i ? " " : "", w, tags[tag]);
+            prev = tag;
+        }
+        fputc('\n', f);
+    }
+    CU_ASSERT_EQUAL(fclose(f), 0);
+}
+
+static void test_tagger(void)
+{
+    char *data = tmp_path("tags.txt"), *p = tmp_path("tagger.bin");
+    write_tag_file(data, 200, 7);
+    dbx_train_opts o = small_opts(0);
+    o.model = DBX_MODEL_TAGGER;
+    o.data = data;
+    o.dev = data;
+    o.epochs = 4;
+    o.optim.lr = 0.01f;
+    o.save = p;
+    dbx_train_result r;
+    dbx_status s = dbx_train(&o, &r);
+    CU_ASSERT_EQUAL_FATAL(s, DBX_OK);
+    printf("\n  tagger: first step %.4f, last epoch %.4f, dev acc %.3f\n", r.first_loss,
+           r.last_epoch_loss, r.dev_acc);
+    CU_ASSERT(r.last_epoch_loss < r.first_loss - 0.3);
+    CU_ASSERT(r.dev_acc > 0.5 && r.dev_acc <= 1);
+    CU_ASSERT(r.model_gemm_flops > 0);
+
+    dbx_train_opts e = small_opts(0);
+    e.model = DBX_MODEL_TAGGER;
+    e.data = data;
+    e.load = p;
+    dbx_eval_result er;
+    CU_ASSERT_EQUAL_FATAL(dbx_evaluate(&e, &er), DBX_OK);
+    CU_ASSERT_EQUAL(er.samples, 200);
+    CU_ASSERT(dbx_test_close(er.acc, r.dev_acc, 1e-9, 0));
+    CU_ASSERT(dbx_test_close(er.loss, r.dev_loss, 1e-6, 1e-5));
+    e.model = DBX_MODEL_TREELSTM;
+    expect_error(dbx_evaluate(&e, &er), DBX_EINVAL, "bilstm-tagger");
+    /* the tagger needs a data file */
+    o.data = NULL;
+    o.save = NULL;
+    expect_error(dbx_train(&o, &r), DBX_EINVAL, "bilstm-tagger needs --data");
+    remove_params(p);
+    unlink(data);
+    free(data);
+    free(p);
+}
+
+static void test_dev_and_log(void)
+{
+    char *dev = tmp_path("dev.txt");
+    dbx_gen_opts go = {.ntrees = 40, .seed = 1};
+    char *text = NULL;
+    size_t len = 0;
+    CU_ASSERT_EQUAL_FATAL(dbx_treebank_generate(&go, &text, &len), DBX_OK);
+    write_text(dev, text, len);
+    free(text);
+    FILE *log = tmpfile();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(log);
+    dbx_train_opts o = small_opts(64);
+    o.dev = dev;
+    o.quiet = 0;
+    o.log = log;
+    o.log_every = 2;
+    o.epochs = 2;
+    dbx_train_result r;
+    CU_ASSERT_EQUAL_FATAL(dbx_train(&o, &r), DBX_OK);
+    CU_ASSERT(r.dev_acc >= 0 && r.dev_acc <= 1 && isfinite(r.dev_loss));
+    rewind(log);
+    char buf[8192];
+    size_t n = fread(buf, 1, sizeof buf - 1, log);
+    buf[n] = '\0';
+    fclose(log);
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "train treelstm on <synthetic>: 64 trees"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "blas: "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "step 2/8 epoch 1 | loss/node "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "step 8/8 epoch 2 |"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "batches/step"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "analysis "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "epoch 2: loss/node"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "dev loss/node"));
+    unlink(dev);
+    free(dev);
+}
+
+static void test_metrics_file(void)
+{
+    char *m = tmp_path("metrics.jsonl");
+    dbx_train_opts o = small_opts(50);
+    o.metrics = m;
+    o.steps = 6;
+    dbx_train_result r;
+    CU_ASSERT_EQUAL_FATAL(dbx_train(&o, &r), DBX_OK);
+    FILE *f = fopen(m, "r");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    char line[8192];
+    int steps = 0, epochs = 0, summaries = 0, lines = 0;
+    while (fgets(line, sizeof line, f)) {
+        size_t n = strlen(line);
+        CU_ASSERT(n > 2 && line[n - 1] == '\n');
+        line[--n] = '\0';
+        lines++;
+        CU_ASSERT(line[0] == '{' && line[n - 1] == '}');
+        CU_ASSERT_PTR_NOT_NULL(strstr(line, "\"type\":"));
+        CU_ASSERT_PTR_NULL(strstr(line, "nan"));
+        CU_ASSERT_PTR_NULL(strstr(line, "inf"));
+        steps += strstr(line, "\"type\":\"step\"") != NULL;
+        epochs += strstr(line, "\"type\":\"epoch\"") != NULL;
+        summaries += strstr(line, "\"type\":\"summary\"") != NULL;
+        if (strstr(line, "\"type\":\"step\"")) {
+            CU_ASSERT_PTR_NOT_NULL(strstr(line, "\"loss_per_node\":"));
+            CU_ASSERT_PTR_NOT_NULL(strstr(line, "\"t_backward\":"));
+            CU_ASSERT_PTR_NOT_NULL(strstr(line, "\"sents_per_s\":"));
+        }
+    }
+    fclose(f);
+    CU_ASSERT_EQUAL(steps, 6);
+    CU_ASSERT_EQUAL(epochs, 2); /* 4 steps per epoch: one full, one partial */
+    CU_ASSERT_EQUAL(summaries, 1);
+    CU_ASSERT_EQUAL(lines, 9);
+    unlink(m);
+
+    /* a run failing at the end leaves neither the metrics file nor its temporary file */
+    o.save = "/nonexistent/dbx/p.bin";
+    expect_error(dbx_train(&o, &r), DBX_EIO, "/nonexistent/dbx/p.bin");
+    CU_ASSERT(!file_exists(m));
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", m, (long)getpid());
+    CU_ASSERT(!file_exists(tmp));
+    free(m);
+}
+
+static void test_bad_options(void)
+{
+    dbx_train_result r;
+    dbx_train_opts o = small_opts(20);
+    o.batch = 0;
+    expect_error(dbx_train(&o, &r), DBX_EINVAL, "batch");
+    o = small_opts(20);
+    o.embed = 0;
+    expect_error(dbx_train(&o, &r), DBX_EINVAL, "embed");
+    o = small_opts(20);
+    o.optim.lr = 0;
+    expect_error(dbx_train(&o, &r), DBX_EINVAL, "learning rate");
+    o = small_opts(0);
+    expect_error(dbx_train(&o, &r), DBX_EINVAL, "synthetic");
+    o = small_opts(20);
+    o.epochs = 0;
+    expect_error(dbx_train(&o, &r), DBX_EINVAL, "epochs");
+    o = small_opts(20);
+    o.dev = "/nonexistent/dev.txt";
+    expect_error(dbx_train(&o, &r), DBX_EIO, "/nonexistent/dev.txt");
+    o = small_opts(20);
+    o.save = "/nonexistent/dir/p.bin";
+    expect_error(dbx_train(&o, &r), DBX_EIO, "/nonexistent/dir/p.bin");
+    CU_ASSERT_EQUAL(dbx_train(NULL, &r), DBX_EINVAL);
+
+    /* malformed training data */
+    char *bad = tmp_path("bad.txt");
+    const char *text = "(2 (2 a) (2 b))\n(3 (2 a)\n";
+    write_text(bad, text, strlen(text));
+    o = small_opts(20);
+    o.data = bad;
+    dbx_status s = dbx_train(&o, &r);
+    CU_ASSERT_EQUAL(s, DBX_EPARSE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(dbx_last_error(), ":2:"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(dbx_last_error(), "expected"));
+    unlink(bad);
+    free(bad);
+
+    /* a diverging run stops with an error */
+    o = small_opts(40);
+    o.optim = dbx_optim_default(DBX_OPT_SGD);
+    o.optim.lr = 3e38f;
+    o.steps = 6;
+    expect_error(dbx_train(&o, &r), DBX_EINVAL, "loss became");
+}
+
+int main(void)
+{
+    static const dbx_test_case tests[] = {
+        DBX_TEST(test_kind_names),     DBX_TEST(test_treelstm_learns),
+        DBX_TEST(test_determinism),    DBX_TEST(test_steps_wrap_epochs),
+        DBX_TEST(test_save_eval_load), DBX_TEST(test_corrupt_params),
+        DBX_TEST(test_tagger),         DBX_TEST(test_dev_and_log),
+        DBX_TEST(test_metrics_file),   DBX_TEST(test_bad_options),
+        DBX_TEST_END,
+    };
+    return dbx_test_run("train", tests);
+}

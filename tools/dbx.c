@@ -1,0 +1,277 @@
+/* dbx: the command-line program. Subcommands: train, eval, gen-data, check-data (the last two
+ * in tools/data_cmds.c). Options are parsed with getopt_long and validated strictly; usage
+ * errors exit 2, runtime errors print "dbx: error: <message>" and exit 1. Owned by tools/;
+ * a single-threaded program (the only place in the project that calls exit codes into the
+ * shell: library code returns dbx_status). */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dbx/dbx.h"
+#include "dbx/train.h"
+#include "tools/cli.h"
+
+#define DBX_CLI_VERSION "0.1.0" /* keep in step with project(VERSION) in CMakeLists.txt */
+
+static void usage(FILE *f)
+{
+    fputs("usage: dbx <command> [options]\n"
+          "\n"
+          "A batching executor for dynamic neural networks.\n"
+          "\n"
+          "Commands:\n"
+          "  train        train a Tree-LSTM or BiLSTM tagger on one process\n"
+          "  eval         evaluate saved parameters on a data set\n"
+          "  gen-data     write a synthetic SST-like treebank\n"
+          "  check-data   parse data files and print their statistics\n"
+          "\n"
+          "  dbx --help              this help\n"
+          "  dbx --version           the version\n"
+          "  dbx <command> --help    the options of a command\n",
+          f);
+}
+
+/* ---- shared option values --------------------------------------------------------------- */
+enum {
+    OPT_MODEL = 256, OPT_DATA, OPT_DEV, OPT_EMBED, OPT_HIDDEN, OPT_MLP, OPT_BATCH, OPT_SCHED,
+    OPT_OPTIM, OPT_LR, OPT_EPOCHS, OPT_STEPS, OPT_SEED, OPT_METRICS, OPT_SAVE, OPT_LOAD,
+    OPT_NO_DEDUP, OPT_LOG_EVERY, OPT_SYNTH, OPT_QUIET, OPT_HELP
+};
+
+#define MAX_SIZE 65536
+#define MAX_BATCH 1000000
+#define MAX_SYNTH 10000000
+
+static int parse_model(const char *cmd, const char *s, dbx_model_kind *k)
+{
+    if (dbx_model_kind_parse(s, k) == DBX_OK) return 0;
+    fprintf(stderr, "dbx %s: --model: expected treelstm or bilstm-tagger, got '%s'\n", cmd, s);
+    return -1;
+}
+
+static int parse_sched(const char *cmd, const char *s, dbx_sched_policy *p)
+{
+    if (dbx_sched_parse(s, p) == DBX_OK) return 0;
+    fprintf(stderr, "dbx %s: --scheduler: expected none, depth or agenda, got '%s'\n", cmd, s);
+    return -1;
+}
+
+/* Options common to train and eval; returns 1 if handled, 0 if not, -1 on a bad value. */
+static int common_opt(const char *cmd, int c, const char *arg, dbx_train_opts *o)
+{
+    switch (c) {
+    case OPT_MODEL: return parse_model(cmd, arg, &o->model) ? -1 : 1;
+    case OPT_DATA: o->data = arg; return 1;
+    case OPT_LOAD: o->load = arg; return 1;
+    case OPT_BATCH: return cli_int32(cmd, "--batch", arg, 1, MAX_BATCH, &o->batch) ? -1 : 1;
+    case OPT_SCHED: return parse_sched(cmd, arg, &o->sched) ? -1 : 1;
+    case OPT_SEED: return cli_u64(cmd, "--seed", arg, &o->seed) ? -1 : 1;
+    case OPT_NO_DEDUP: o->dedup = 0; return 1;
+    case OPT_SYNTH:
+        return cli_int32(cmd, "--synthetic", arg, 1, MAX_SYNTH, &o->synth_trees) ? -1 : 1;
+    default: return 0;
+    }
+}
+
+/* ---- train -------------------------------------------------------------------------------- */
+static void train_help(void)
+{
+    printf("usage: dbx train [options]\n"
+           "\n"
+           "Trains a model on one process: progress lines go to stderr, a summary line to\n"
+           "stdout.\n"
+           "\n"
+           "  --model M        treelstm | bilstm-tagger (default treelstm)\n"
+           "  --data FILE      training data: SST trees (treelstm) or token|TAG lines\n"
+           "                   (bilstm-tagger) (default: the embedded synthetic treebank)\n"
+           "  --dev FILE       dev data, evaluated after each epoch (default: none)\n"
+           "  --synthetic N    trees in the embedded synthetic treebank (default 2000)\n"
+           "  --embed E        embedding size, 1..%d (default 128)\n"
+           "  --hidden H       hidden size, 1..%d (default 128)\n"
+           "  --mlp M          tagger MLP size, 1..%d (default: the hidden size)\n"
+           "  --batch B        samples per minibatch, 1..%d (default 64)\n"
+           "  --scheduler S    none | depth | agenda (default agenda)\n"
+           "  --optimizer O    adam | sgd | adagrad (default adam)\n"
+           "  --lr X           learning rate > 0 (default: adam 0.001, sgd 0.1, adagrad 0.1)\n"
+           "  --epochs N       passes over the data (default 1; ignored with --steps)\n"
+           "  --steps N        stop after N minibatches, wrapping epochs (default 0: off)\n"
+           "  --seed S         initialisation, shuffling, synthetic data (default 1)\n"
+           "  --metrics FILE   JSON-lines metrics, one object per step (default: none)\n"
+           "  --save FILE      write parameters to FILE and FILE.vocab (default: none)\n"
+           "  --load FILE      start from FILE and FILE.vocab, whose sizes and vocabulary\n"
+           "                   define the model (default: none)\n"
+           "  --no-dedup       do not merge identical nodes in a minibatch (default: merge)\n"
+           "  --log-every N    a progress line every N steps, 0: none (default 10)\n"
+           "  --quiet          no header, progress or epoch lines (default: off)\n"
+           "  --help           this help\n",
+           MAX_SIZE, MAX_SIZE, MAX_SIZE, MAX_BATCH);
+}
+
+static const struct option train_longopts[] = {
+    {"model", required_argument, NULL, OPT_MODEL},
+    {"data", required_argument, NULL, OPT_DATA},
+    {"dev", required_argument, NULL, OPT_DEV},
+    {"embed", required_argument, NULL, OPT_EMBED},
+    {"hidden", required_argument, NULL, OPT_HIDDEN},
+    {"mlp", required_argument, NULL, OPT_MLP},
+    {"batch", required_argument, NULL, OPT_BATCH},
+    {"scheduler", required_argument, NULL, OPT_SCHED},
+    {"optimizer", required_argument, NULL, OPT_OPTIM},
+    {"lr", required_argument, NULL, OPT_LR},
+    {"epochs", required_argument, NULL, OPT_EPOCHS},
+    {"steps", required_argument, NULL, OPT_STEPS},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"metrics", required_argument, NULL, OPT_METRICS},
+    {"save", required_argument, NULL, OPT_SAVE},
+    {"load", required_argument, NULL, OPT_LOAD},
+    {"no-dedup", no_argument, NULL, OPT_NO_DEDUP},
+    {"log-every", required_argument, NULL, OPT_LOG_EVERY},
+    {"synthetic", required_argument, NULL, OPT_SYNTH},
+    {"quiet", no_argument, NULL, OPT_QUIET},
+    {"help", no_argument, NULL, OPT_HELP},
+    {NULL, 0, NULL, 0},
+};
+
+static int cmd_train(int argc, char **argv)
+{
+    const char *cmd = "train";
+    dbx_train_opts o;
+    dbx_train_opts_default(&o);
+    dbx_optim_kind okind = DBX_OPT_ADAM;
+    double lr = 0;
+    int c, bad = 0;
+    while ((c = getopt_long(argc, argv, ":h", train_longopts, NULL)) != -1) {
+        int r = common_opt(cmd, c, optarg, &o);
+        if (r < 0) return CLI_USAGE;
+        if (r > 0) continue;
+        switch (c) {
+        case 'h':
+        case OPT_HELP: train_help(); return CLI_OK;
+        case OPT_DEV: o.dev = optarg; break;
+        case OPT_EMBED: bad = cli_int32(cmd, "--embed", optarg, 1, MAX_SIZE, &o.embed); break;
+        case OPT_HIDDEN: bad = cli_int32(cmd, "--hidden", optarg, 1, MAX_SIZE, &o.hidden); break;
+        case OPT_MLP: bad = cli_int32(cmd, "--mlp", optarg, 1, MAX_SIZE, &o.mlp); break;
+        case OPT_OPTIM:
+            if (dbx_optim_parse(optarg, &okind) != DBX_OK) {
+                fprintf(stderr, "dbx train: --optimizer: expected adam, sgd or adagrad, got '%s'\n",
+                        optarg);
+                bad = -1;
+            }
+            break;
+        case OPT_LR: bad = cli_pos_double(cmd, "--lr", optarg, &lr); break;
+        case OPT_EPOCHS: bad = cli_int32(cmd, "--epochs", optarg, 1, 1000000, &o.epochs); break;
+        case OPT_STEPS: bad = cli_int(cmd, "--steps", optarg, 0, INT64_C(1) << 40, &o.steps); break;
+        case OPT_METRICS: o.metrics = optarg; break;
+        case OPT_SAVE: o.save = optarg; break;
+        case OPT_LOG_EVERY:
+            bad = cli_int32(cmd, "--log-every", optarg, 0, 1000000000, &o.log_every);
+            break;
+        case OPT_QUIET: o.quiet = 1; break;
+        default: return cli_opt_error(cmd, c, argv, train_longopts);
+        }
+        if (bad) return CLI_USAGE;
+    }
+    if (optind < argc) return cli_extra_arg(cmd, argv[optind]);
+    o.optim = dbx_optim_default(okind);
+    if (lr > 0) o.optim.lr = (float)lr;
+    dbx_train_result r;
+    dbx_status s = dbx_train(&o, &r);
+    if (s != DBX_OK) return cli_fail(s);
+    printf("train: %lld steps, %lld samples, %.1f sents/s, last-epoch loss/node %.4f",
+           (long long)r.steps, (long long)r.samples, r.sents_per_s, r.last_epoch_loss);
+    if (o.dev) printf(", dev loss/node %.4f, dev accuracy %.2f%%", r.dev_loss, 100 * r.dev_acc);
+    printf(", checksum 0x%016llx\n", (unsigned long long)r.checksum);
+    if (fflush(stdout) != 0) return cli_fail(DBX_EIO);
+    return CLI_OK;
+}
+
+/* ---- eval --------------------------------------------------------------------------------- */
+static void eval_help(void)
+{
+    printf("usage: dbx eval --load FILE [options]\n"
+           "\n"
+           "Evaluates saved parameters (FILE and FILE.vocab, written by 'dbx train --save')\n"
+           "and prints the loss per labelled node and the argmax accuracy.\n"
+           "\n"
+           "  --load FILE      parameter file (required)\n"
+           "  --model M        treelstm | bilstm-tagger; must match FILE (default treelstm)\n"
+           "  --data FILE      data to evaluate (default: the embedded synthetic treebank)\n"
+           "  --synthetic N    trees in the embedded synthetic treebank (default 2000)\n"
+           "  --seed S         seed of the synthetic treebank (default 1, as in training)\n"
+           "  --batch B        samples per minibatch, 1..%d (default 64)\n"
+           "  --scheduler S    none | depth | agenda (default agenda)\n"
+           "  --no-dedup       do not merge identical nodes in a minibatch (default: merge)\n"
+           "  --help           this help\n",
+           MAX_BATCH);
+}
+
+static const struct option eval_longopts[] = {
+    {"model", required_argument, NULL, OPT_MODEL},
+    {"data", required_argument, NULL, OPT_DATA},
+    {"load", required_argument, NULL, OPT_LOAD},
+    {"batch", required_argument, NULL, OPT_BATCH},
+    {"scheduler", required_argument, NULL, OPT_SCHED},
+    {"synthetic", required_argument, NULL, OPT_SYNTH},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"no-dedup", no_argument, NULL, OPT_NO_DEDUP},
+    {"help", no_argument, NULL, OPT_HELP},
+    {NULL, 0, NULL, 0},
+};
+
+static int cmd_eval(int argc, char **argv)
+{
+    const char *cmd = "eval";
+    dbx_train_opts o;
+    dbx_train_opts_default(&o);
+    int c;
+    while ((c = getopt_long(argc, argv, ":h", eval_longopts, NULL)) != -1) {
+        int r = common_opt(cmd, c, optarg, &o);
+        if (r < 0) return CLI_USAGE;
+        if (r > 0) continue;
+        if (c == 'h' || c == OPT_HELP) {
+            eval_help();
+            return CLI_OK;
+        }
+        return cli_opt_error(cmd, c, argv, eval_longopts);
+    }
+    if (optind < argc) return cli_extra_arg(cmd, argv[optind]);
+    if (!o.load) {
+        fprintf(stderr, "dbx eval: --load is required\n"
+                        "Try 'dbx eval --help' for the list of options.\n");
+        return CLI_USAGE;
+    }
+    dbx_eval_result r;
+    dbx_status s = dbx_evaluate(&o, &r);
+    if (s != DBX_OK) return cli_fail(s);
+    printf("eval: %lld samples, %lld labelled nodes, loss/node %.4f, accuracy %.2f%%\n",
+           (long long)r.samples, (long long)r.labelled, r.loss, 100 * r.acc);
+    if (fflush(stdout) != 0) return cli_fail(DBX_EIO);
+    return CLI_OK;
+}
+
+/* ---- main --------------------------------------------------------------------------------- */
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return CLI_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        usage(stdout);
+        return CLI_OK;
+    }
+    if (!strcmp(cmd, "--version") || !strcmp(cmd, "-V")) {
+        printf("dbx %s\n", DBX_CLI_VERSION);
+        return CLI_OK;
+    }
+    if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);
+    if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);
+    if (!strcmp(cmd, "gen-data")) return cli_gen_data(argc - 1, argv + 1);
+    if (!strcmp(cmd, "check-data")) return cli_check_data(argc - 1, argv + 1);
+    fprintf(stderr, "dbx: unknown command '%s'\nTry 'dbx --help' for the list of commands.\n",
+            cmd);
+    return CLI_USAGE;
+}
