@@ -155,7 +155,7 @@ static void print_header(const trainer *t)
                  r->mlp, r->labels);
     fprintf(t->log,
             "train %s on %s: %d %s, %lld %s, vocab %d%s | %s, %.2fM params%s | batch %d, %s, "
-            "%s lr %g, dedup %s | blas: %s\n",
+            "%s lr %g, dedup %s\nblas: %s\n",
             dbx_model_kind_name(r->kind), o->data ? o->data : "<synthetic>", (int)t->train.n,
             r->tl ? "trees" : "sentences", (long long)t->train.nodes,
             r->tl ? "nodes" : "tokens", (int)dbx_vocab_size(r->words), dev, sizes,
