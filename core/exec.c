@@ -54,6 +54,8 @@ void dbx_exec_free(dbx_exec *ex)
     free(ex->argdim);
     free(ex->contig);
     free(ex->kterms);
+    free(ex->tparams);
+    free(ex->tmark);
     free(ex->lossoff);
     free(ex->losshost);
     free(ex->gemms);
@@ -100,6 +102,14 @@ dbx_status dbx_exec_forward(dbx_exec *ex, dbx_graph *g, double *loss)
     st->batches = (int64_t)ex->nbatches;
 
     const dbx_backend_ops *ops = ex->be->ops;
+    /* column-major weight copies for the forward GEMMs, from the current values (cheap:
+       one pass over the weights; always consistent, even after users write parameters) */
+    dbx_model *m = g->m;
+    for (size_t i = 0; i < ex->ntparams; i++) {
+        const dbx__param *p = &m->params[ex->tparams[i]];
+        DBX_TRY(ops->transpose(ex->be, m->valt + p->toff, p->tld, m->val + p->off, p->rows,
+                               p->cols));
+    }
     for (size_t b = 0; b < ex->nbatches; b++) {
         const dbx__batch *bt = &ex->batches[b];
         if (bt->op == DBX_OP_INPUT) {

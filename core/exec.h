@@ -59,6 +59,10 @@ struct dbx_exec {
     int *argdim;
     unsigned char *contig;
     size_t cap_argdim, nargdim;
+    int32_t *tparams;       /* dense matrices used by affine terms this step */
+    size_t ntparams, cap_tparams;
+    unsigned char *tmark;   /* (model params) scratch flags */
+    size_t cap_tmark;
     dbx_kterm *kterms;
     size_t cap_kterms, nkterms;
     int64_t *lossoff;       /* offsets of loss nodes */

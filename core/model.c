@@ -39,6 +39,7 @@ void dbx_model_free(dbx_model *m)
         m->be->ops->free(m->be, m->grad);
         m->be->ops->free(m->be, m->m1);
         m->be->ops->free(m->be, m->m2);
+        m->be->ops->free(m->be, m->valt);
     }
     free(m);
 }
@@ -66,6 +67,11 @@ static dbx_status add_param(dbx_model *m, const char *name, int rows, int cols, 
     p->off = m->nfloats;
     /* keep every tensor 64-byte aligned in the flat buffers */
     m->nfloats += ((size_t)rows * (size_t)cols + 15) & ~(size_t)15;
+    if (!lookup && cols > 1) {
+        p->tld = rows + 16;
+        p->toff = m->ntfloats;
+        m->ntfloats += (size_t)p->tld * (size_t)cols;
+    }
     if (lookup) {
         p->touched = calloc((size_t)rows, 1);
         if (!p->touched) return dbx__fail(DBX_ENOMEM, "out of memory");
@@ -96,6 +102,7 @@ dbx_status dbx_model_init(dbx_model *m, uint64_t seed)
         DBX_TRY(m->be->ops->alloc(m->be, bytes, (void **)bufs[i]));
         DBX_TRY(m->be->ops->memset0(m->be, *bufs[i], bytes));
     }
+    DBX_TRY(m->be->ops->alloc(m->be, (m->ntfloats + 16) * sizeof(float), (void **)&m->valt));
     float *host = calloc(m->nfloats, sizeof *host);
     if (!host) return dbx__fail(DBX_ENOMEM, "out of memory");
     for (size_t i = 0; i < m->nparams; i++) {

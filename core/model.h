@@ -17,6 +17,9 @@ typedef struct dbx__param {
     float scale;
     int lookup;           /* 1: lookup table with sparse updates */
     size_t off;           /* offset in the flat buffers (floats) */
+    size_t toff;          /* offset of the column-major copy in valt (dense matrices) */
+    int tld;              /* its leading dimension: rows + 16, so that no power-of-two
+                             stride makes GEMM loads alias in the cache */
     unsigned char *touched; /* lookup: (rows) flags */
     int32_t *trows;       /* lookup: touched rows this step */
     size_t ntrows, cap_trows;
@@ -29,6 +32,8 @@ struct dbx_model {
     int inited;
     dbx_backend *be;
     float *val, *grad, *m1, *m2;  /* (nfloats) each */
+    float *valt;                  /* (ntfloats) column-major copies of dense matrices */
+    size_t ntfloats;
     int64_t steps;                /* optimizer steps taken */
 };
 

@@ -131,6 +131,9 @@ dbx_status dbx__plan(dbx_exec *ex, const dbx_graph *g)
     st->gemm_batches = 0;
     ex->ngemms = 0;
     ex->nkterms = 0;
+    ex->ntparams = 0;
+    DBX_TRY(DBX_GROW(ex->tmark, ex->cap_tmark, m->nparams));
+    memset(ex->tmark, 0, m->nparams);
     ex->nargdim = 0;
 
     /* output blocks, 64-byte aligned */
@@ -198,6 +201,16 @@ dbx_status dbx__plan(dbx_exec *ex, const dbx_graph *g)
                 const dbx__param *p = &m->params[tm->w];
                 dbx_kterm *kt = &ex->kterms[ex->nkterms++];
                 kt->w = m->val + p->off;
+                kt->wt = NULL;
+                if (tm->arg >= 0 && p->cols > 1) {
+                    kt->wt = m->valt + p->toff;
+                    kt->wt_ld = p->tld;
+                    if (!ex->tmark[tm->w]) {
+                        ex->tmark[tm->w] = 1;
+                        DBX_TRY(DBX_GROW(ex->tparams, ex->cap_tparams, ex->ntparams + 1));
+                        ex->tparams[ex->ntparams++] = tm->w;
+                    }
+                }
                 kt->dw = m->grad + p->off;
                 kt->rows = p->rows;
                 kt->cols = p->cols;

@@ -17,6 +17,9 @@
 /* One affine term: out[row_off : row_off+rows] += W (rows, cols) * x, or += W when arg < 0. */
 typedef struct dbx_kterm {
     const float *w;  /* (rows, cols) row-major, backend memory */
+    const float *wt; /* the same matrix column-major, leading dimension wt_ld (refreshed
+                        before each forward), or NULL */
+    int wt_ld;
     float *dw;       /* (rows, cols) gradient accumulator */
     int rows, cols, row_off;
     int arg;         /* index of the node argument x, or -1 for a bias term */
@@ -62,6 +65,9 @@ typedef struct dbx_backend_ops {
     /* Accumulates into grads (argument gradients) and into terms' dw / dtable. */
     dbx_status (*backward)(dbx_backend *be, const float *vals, float *grads,
                            const dbx_kbatch *b);
+    /* dst = src (rows, cols) row-major stored column-major with leading dimension ld */
+    dbx_status (*transpose)(dbx_backend *be, float *dst, int ld, const float *src, int rows,
+                            int cols);
     dbx_status (*optim_dense)(dbx_backend *be, const dbx_koptim *o, float *p, float *g,
                               float *m, float *v, size_t n);
     /* Sparse update of rows (each `dim` floats) of a lookup table; zeroes their gradient. */

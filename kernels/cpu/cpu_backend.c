@@ -100,9 +100,14 @@ static dbx_status affine_forward(cpu_ctx *c, float *vals, const dbx_kbatch *b)
         const dbx_kterm *tm = &b->terms[t];
         if (tm->arg < 0) continue;
         const float *x = operand(vals, b, tm->arg, c->scratch); /* (cols, n) */
-        /* out[row_off:, :] += W (rows, cols) x: W row-major is W^T column-major */
-        dbx__gemm(DBX_CBLAS_TRANS, DBX_CBLAS_NOTRANS, tm->rows, n, tm->cols, tm->w, tm->cols, x,
-                  tm->cols, 1.0f, out + tm->row_off, D);
+        /* out[row_off:, :] += W (rows, cols) x. With the column-major copy this is an NN
+           GEMM, which OpenBLAS runs 2-3x faster than TN for narrow batches (n < 16). */
+        if (tm->wt)
+            dbx__gemm(DBX_CBLAS_NOTRANS, DBX_CBLAS_NOTRANS, tm->rows, n, tm->cols, tm->wt,
+                      tm->wt_ld, x, tm->cols, 1.0f, out + tm->row_off, D);
+        else
+            dbx__gemm(DBX_CBLAS_TRANS, DBX_CBLAS_NOTRANS, tm->rows, n, tm->cols, tm->w, tm->cols,
+                      x, tm->cols, 1.0f, out + tm->row_off, D);
     }
     return DBX_OK;
 }
@@ -200,6 +205,20 @@ static dbx_status cpu_backward(dbx_backend *be, const float *vals, float *grads,
     return dbx__fail(DBX_EINVAL, "cpu backend: unknown op %d", (int)b->op);
 }
 
+static dbx_status cpu_transpose(dbx_backend *be, float *dst, int ld, const float *src, int rows,
+                                int cols)
+{
+    (void)be;
+    enum { TB = 32 };
+    for (int r0 = 0; r0 < rows; r0 += TB)
+        for (int c0 = 0; c0 < cols; c0 += TB) {
+            int r1 = r0 + TB < rows ? r0 + TB : rows, c1 = c0 + TB < cols ? c0 + TB : cols;
+            for (int r = r0; r < r1; r++)
+                for (int c = c0; c < c1; c++) dst[(size_t)c * ld + r] = src[(size_t)r * cols + c];
+        }
+    return DBX_OK;
+}
+
 static dbx_status cpu_optim_dense(dbx_backend *be, const dbx_koptim *o, float *p, float *g,
                                   float *m, float *v, size_t n)
 {
@@ -228,6 +247,7 @@ static const dbx_backend_ops cpu_ops = {
     .reserve = cpu_reserve,
     .forward = cpu_forward,
     .backward = cpu_backward,
+    .transpose = cpu_transpose,
     .optim_dense = cpu_optim_dense,
     .optim_rows = cpu_optim_rows,
 };
