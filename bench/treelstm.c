@@ -1,0 +1,1352 @@
+/* bench_treelstm (and bench_tagger, which compiles this file with another default model):
+ * the dbx-versus-DyNet benchmark on one CPU core.
+ *
+ * Trains one epoch of a data set (SST train for the Tree-LSTM, the WikiNER tags dev set
+ * for the BiLSTM tagger) with batch 64 and Adam, for every requested size x scheduler x
+ * dedup configuration. Each configuration runs in its own fork()ed child so that its
+ * peak RSS is its own; the child sends its measurements back through a pipe. A GEMM-only
+ * lower bound on the epoch time is computed per size from the GEMM shapes that the depth
+ * scheduler really runs with deduplication off, each shape timed in isolation with the
+ * BLAS. Prints a table and writes bench/results/<model>.json and .md (atomically).
+ * This is a measurement program, never a pass/fail test. See bench/README.md. */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dbx/data.h"
+#include "dbx/dbx.h"
+#include "dbx/models.h"
+#include "kernels/cpu/blas.h"
+
+#ifndef BENCH_DEFAULT_MODEL
+#define BENCH_DEFAULT_MODEL "treelstm"
+#endif
+
+enum { MODEL_TREELSTM, MODEL_TAGGER };
+enum { MAX_SIZES = 8, MAX_ROWS = 64 };
+
+#define PROGRESS_EVERY_S 10.0
+#define BOUND_MIN_RUN_S 0.002 /* each timed run of a shape lasts at least this long */
+#define BOUND_RUNS 5          /* timed runs per shape; the median is kept */
+
+/* ---- options ------------------------------------------------------------------------- */
+typedef struct bench_opts {
+    int model;
+    const char *data;       /* NULL: the default file of the model */
+    int synthetic;          /* > 0: that many synthetic trees instead of a file */
+    int sizes[MAX_SIZES], nsizes;
+    dbx_sched_policy scheds[3];
+    int nscheds;
+    int dedups[2], ndedups;
+    int batch;
+    double max_seconds;
+    int bound;              /* 1: compute the GEMM bound per size */
+    int fuse;
+    uint64_t seed;
+    const char *out_dir;    /* NULL: <source root>/bench/results */
+} bench_opts;
+
+/* ---- small utilities ----------------------------------------------------------------- */
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void *xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p) {
+        fprintf(stderr, "bench: out of memory\n");
+        exit(1);
+    }
+    return p;
+}
+
+/* The source root, derived from this file's compile-time path (".../bench/treelstm.c"). */
+static void source_root(char *out, size_t cap)
+{
+    snprintf(out, cap, "%s", __FILE__);
+    for (int strip = 0; strip < 2; strip++) {
+        char *slash = strrchr(out, '/');
+        if (!slash) {
+            snprintf(out, cap, ".");
+            return;
+        }
+        *slash = '\0';
+    }
+    if (!out[0]) snprintf(out, cap, "/");
+}
+
+static int file_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static uint64_t splitmix64(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* Peak resident set size of this process, MB (VmHWM), or NaN. */
+static double peak_rss_mb(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return NAN;
+    char line[256];
+    double mb = NAN;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "VmHWM:", 6) == 0) {
+            mb = strtod(line + 6, NULL) / 1024.0;
+            break;
+        }
+    fclose(f);
+    return mb;
+}
+
+/* Resets the peak RSS to the current RSS (Linux >= 4.0), so that a forked child does not
+ * report its parent's peak. Failure is harmless. */
+static void reset_peak_rss(void)
+{
+    FILE *f = fopen("/proc/self/clear_refs", "w");
+    if (!f) return;
+    fputs("5", f);
+    fclose(f);
+}
+
+/* ---- data ---------------------------------------------------------------------------- */
+typedef struct bench_data {
+    int model;
+    char source[1024];      /* file path or "synthetic: N trees" */
+    dbx_vocab *words, *tags;
+    dbx_treebank *tb;       /* treelstm; also the source of synthetic tagger sentences */
+    dbx_tagset *ts;         /* tagger, read from a file */
+    dbx_sentence *sents;    /* tagger: ts->sents or synthetic sentences */
+    int32_t *pool;          /* synthetic sentence arrays */
+    int nsamples;
+    int vocab, labels;
+    int64_t nlabelled;      /* loss terms in one epoch */
+    int32_t *order;         /* (nsamples) the fixed shuffled sample order */
+} bench_data;
+
+static void data_free(bench_data *d)
+{
+    dbx_treebank_free(d->tb);
+    dbx_tagset_free(d->ts);
+    if (!d->ts) free(d->sents);
+    free(d->pool);
+    free(d->order);
+    dbx_vocab_free(d->words);
+    dbx_vocab_free(d->tags);
+}
+
+/* Tagger sentences from synthetic trees: the leaves left to right, tagged with their
+ * labels (post-order visits the leaves from left to right). */
+static void sentences_from_trees(bench_data *d)
+{
+    d->sents = xcalloc((size_t)d->tb->ntrees, sizeof *d->sents);
+    d->pool = xcalloc(2 * (size_t)d->tb->nwords, sizeof *d->pool);
+    int32_t *p = d->pool;
+    for (int32_t t = 0; t < d->tb->ntrees; t++) {
+        const dbx_tree *tr = &d->tb->trees[t];
+        dbx_sentence *s = &d->sents[t];
+        s->word = p;
+        for (int32_t v = 0; v < tr->n; v++)
+            if (tr->left[v] < 0) *p++ = tr->word[v];
+        s->n = (int32_t)(p - s->word);
+        s->tag = p;
+        for (int32_t v = 0; v < tr->n; v++)
+            if (tr->left[v] < 0) *p++ = tr->label[v];
+    }
+    d->labels = 5;
+}
+
+/* Loads the data set; returns 0, or prints the reason and returns 1. */
+static int data_load(const bench_opts *o, bench_data *d)
+{
+    memset(d, 0, sizeof *d);
+    d->model = o->model;
+    if (dbx_vocab_new(&d->words) || dbx_vocab_new(&d->tags)) {
+        fprintf(stderr, "bench: %s\n", dbx_last_error());
+        return 1;
+    }
+    dbx_status s;
+    if (o->synthetic > 0) {
+        dbx_gen_opts go = {.ntrees = o->synthetic, .vocab = 5000, .seed = 1};
+        char *text = NULL;
+        size_t len = 0;
+        s = dbx_treebank_generate(&go, &text, &len);
+        if (!s) s = dbx_treebank_parse("synthetic", text, len, NULL, d->words, &d->tb);
+        free(text);
+        if (s) {
+            fprintf(stderr, "bench: synthetic treebank: %s\n", dbx_last_error());
+            return 1;
+        }
+        snprintf(d->source, sizeof d->source, "synthetic (dbx_treebank_generate, %d trees)",
+                 o->synthetic);
+        if (o->model == MODEL_TAGGER) sentences_from_trees(d);
+    } else {
+        static const char *const rel[2] = {"../shared/data/sst/train.txt",
+                                           "../shared/data/tags/dev.txt"};
+        static const char *const what[2] = {"SST train", "WikiNER tags dev"};
+        const char *path = o->data;
+        char buf[1024];
+        if (!path) {
+            char root[900];
+            source_root(root, sizeof root);
+            snprintf(buf, sizeof buf, "%s/%s", root, rel[o->model]);
+            path = file_exists(buf) ? buf : rel[o->model];
+            if (!file_exists(path)) {
+                fprintf(stderr, "bench: missing %s (%s, see shared/data/README.md)\n",
+                        rel[o->model], what[o->model]);
+                return 1;
+            }
+        } else if (!file_exists(path)) {
+            fprintf(stderr, "bench: missing %s\n", path);
+            return 1;
+        }
+        if (o->model == MODEL_TREELSTM)
+            s = dbx_treebank_read(path, NULL, d->words, &d->tb);
+        else
+            s = dbx_tagset_read(path, d->words, d->tags, &d->ts);
+        if (s) {
+            fprintf(stderr, "bench: %s\n", dbx_last_error());
+            return 1;
+        }
+        /* a readable path for the reports: drop "<root>/" */
+        char root[900];
+        source_root(root, sizeof root);
+        size_t rl = strlen(root);
+        const char *shown = path;
+        if (strncmp(path, root, rl) == 0 && path[rl] == '/') shown = path + rl + 1;
+        snprintf(d->source, sizeof d->source, "%s", shown);
+        if (o->model == MODEL_TAGGER) {
+            d->sents = d->ts->sents;
+            d->labels = dbx_vocab_size(d->tags);
+        }
+    }
+    if (o->model == MODEL_TREELSTM) {
+        d->nsamples = d->tb->ntrees;
+        d->labels = 5;
+        d->nlabelled = d->tb->nnodes;
+    } else {
+        d->nsamples = d->ts ? d->ts->nsent : d->tb->ntrees;
+        for (int i = 0; i < d->nsamples; i++) d->nlabelled += d->sents[i].n;
+    }
+    d->vocab = dbx_vocab_size(d->words);
+    d->order = xcalloc((size_t)d->nsamples, sizeof *d->order);
+    for (int i = 0; i < d->nsamples; i++) d->order[i] = i;
+    uint64_t st = o->seed ^ 0x243f6a8885a308d3ull;
+    for (int i = d->nsamples - 1; i > 0; i--) {
+        int j = (int)(splitmix64(&st) % (uint64_t)(i + 1));
+        int32_t t = d->order[i];
+        d->order[i] = d->order[j];
+        d->order[j] = t;
+    }
+    return 0;
+}
+
+/* ---- models -------------------------------------------------------------------------- */
+typedef struct bench_model {
+    const bench_data *d;
+    int size;
+    dbx_model *m;
+    dbx_treelstm *tl;
+    dbx_tagger *tg;
+} bench_model;
+
+static void bm_free(bench_model *bm)
+{
+    dbx_treelstm_free(bm->tl);
+    dbx_tagger_free(bm->tg);
+    dbx_model_free(bm->m);
+    memset(bm, 0, sizeof *bm);
+}
+
+static dbx_status bm_new(bench_model *bm, const bench_data *d, int size, uint64_t seed)
+{
+    memset(bm, 0, sizeof *bm);
+    bm->d = d;
+    bm->size = size;
+    dbx_status s = dbx_model_new(&bm->m);
+    if (!s && d->model == MODEL_TREELSTM) {
+        dbx_treelstm_opts to = {.vocab = d->vocab, .embed = size, .hidden = size,
+                                .labels = d->labels};
+        s = dbx_treelstm_new(bm->m, &to, &bm->tl);
+    } else if (!s) {
+        dbx_tagger_opts to = {.vocab = d->vocab, .embed = size, .hidden = size, .mlp = size,
+                              .tags = d->labels};
+        s = dbx_tagger_new(bm->m, &to, &bm->tg);
+    }
+    if (!s) s = dbx_model_init(bm->m, seed);
+    if (s) bm_free(bm);
+    return s;
+}
+
+static dbx_status bm_build(bench_model *bm, dbx_graph *g, int sample)
+{
+    if (bm->tl) return dbx_treelstm_build(bm->tl, g, &bm->d->tb->trees[sample], NULL);
+    return dbx_tagger_build(bm->tg, g, &bm->d->sents[sample], NULL);
+}
+
+/* Loss terms of one sample. */
+static int bm_labelled(const bench_model *bm, int sample)
+{
+    return bm->tl ? bm->d->tb->trees[sample].n : bm->d->sents[sample].n;
+}
+
+/* Forward GEMM FLOPs the model defines for one sample, before deduplication. For the
+ * tagger: per direction n input transforms (4H x E) and n - 1 recurrent ones (4H x H),
+ * then per token the MLP's two (mlp x H) terms and the output layer (tags x mlp). */
+static double bm_gemm_flops(const bench_model *bm, int sample)
+{
+    if (bm->tl) return dbx_treelstm_gemm_flops(bm->tl, &bm->d->tb->trees[sample]);
+    double n = bm->d->sents[sample].n, H = bm->size, E = bm->size, A = bm->size;
+    double T = bm->d->labels;
+    double f = 2 * (n * 2 * 4 * H * E + (n > 0 ? n - 1 : 0) * 2 * 4 * H * H);
+    return f + n * 2 * (2 * A * H + T * A);
+}
+
+/* ---- one training configuration (runs in a child) ------------------------------------ */
+typedef struct config {
+    int size;
+    dbx_sched_policy sched;
+    int dedup;
+} config;
+
+typedef struct run_result {
+    int ok;                 /* 1: measured (complete or partial) */
+    char err[256];
+    int steps, steps_total;
+    int64_t samples, labelled;
+    double t_loop, t_build, t_sched, t_plan, t_forward, t_backward, t_update;
+    int64_t batches, nodes, requested, gathered_bytes;
+    double gemm_flops_exec, gemm_flops_model;
+    double first_loss, mean_loss;   /* per loss term */
+    double arena_mb_max;
+    double peak_rss_mb;
+} run_result;
+
+static void fail_result(char *err, size_t cap, const char *what, dbx_status s)
+{
+    snprintf(err, cap, "%s: %s (%s)", what, dbx_status_str(s), dbx_last_error());
+}
+
+static void train_child(const bench_opts *o, const bench_data *d, const config *c,
+                        run_result *r)
+{
+    reset_peak_rss();
+    memset(r, 0, sizeof *r);
+    r->steps_total = (d->nsamples + o->batch - 1) / o->batch;
+    r->first_loss = r->mean_loss = NAN;
+    bench_model bm;
+    dbx_graph *g = NULL;
+    dbx_exec *ex = NULL;
+    dbx_status s = bm_new(&bm, d, c->size, o->seed);
+    if (s) {
+        fail_result(r->err, sizeof r->err, "model", s);
+        return;
+    }
+    dbx_exec_opts eo = {.sched = c->sched, .fuse = o->fuse};
+    if ((s = dbx_graph_new(bm.m, c->dedup, &g)) || (s = dbx_exec_new(&eo, &ex))) {
+        fail_result(r->err, sizeof r->err, "setup", s);
+        goto out;
+    }
+    dbx_optim opt = dbx_optim_default(DBX_OPT_ADAM);
+    opt.lr = 0.001f;
+    double loss_sum = 0;
+    const double t0 = now_s();
+    double t_report = t0;
+    for (int step = 0; step < r->steps_total; step++) {
+        int lo = step * o->batch, hi = lo + o->batch < d->nsamples ? lo + o->batch : d->nsamples;
+        int64_t lab = 0;
+        double tb = now_s();
+        dbx_graph_clear(g);
+        for (int i = lo; i < hi && !s; i++) {
+            int k = d->order[i];
+            s = bm_build(&bm, g, k);
+            r->gemm_flops_model += 3 * bm_gemm_flops(&bm, k);
+            lab += bm_labelled(&bm, k);
+        }
+        r->t_build += now_s() - tb;
+        if (s) {
+            fail_result(r->err, sizeof r->err, "build", s);
+            goto out;
+        }
+        r->requested += dbx_graph_num_requested(g);
+        double loss = 0;
+        if ((s = dbx_exec_forward(ex, g, &loss)) || (s = dbx_exec_backward(ex, g, 1.0f))) {
+            fail_result(r->err, sizeof r->err, "execute", s);
+            goto out;
+        }
+        const dbx_exec_stats *st = dbx_exec_last_stats(ex);
+        r->t_sched += st->t_sched;
+        r->t_plan += st->t_plan;
+        r->t_forward += st->t_forward;
+        r->t_backward += st->t_backward;
+        r->batches += st->batches;
+        r->nodes += st->nodes;
+        r->gathered_bytes += st->gathered_bytes;
+        r->gemm_flops_exec += st->gemm_flops;
+        if ((double)st->arena_bytes / 1048576.0 > r->arena_mb_max)
+            r->arena_mb_max = (double)st->arena_bytes / 1048576.0;
+        opt.grad_scale = 1.0f / (float)(hi - lo);
+        double tu = now_s();
+        if ((s = dbx_model_update(bm.m, &opt))) {
+            fail_result(r->err, sizeof r->err, "update", s);
+            goto out;
+        }
+        r->t_update += now_s() - tu;
+        if (step == 0) r->first_loss = loss / (double)lab;
+        loss_sum += loss;
+        r->labelled += lab;
+        r->samples += hi - lo;
+        r->steps++;
+        double t = now_s();
+        if (t - t_report >= PROGRESS_EVERY_S) {
+            t_report = t;
+            fprintf(stderr, "bench:   step %d/%d, %.0f s, %.1f sents/s\n", r->steps,
+                    r->steps_total, t - t0, (double)r->samples / (t - t0));
+        }
+        if (t - t0 > o->max_seconds) break;
+    }
+    r->t_loop = now_s() - t0;
+    r->mean_loss = r->labelled ? loss_sum / (double)r->labelled : NAN;
+    r->ok = 1;
+out:
+    r->peak_rss_mb = peak_rss_mb();
+    dbx_exec_free(ex);
+    dbx_graph_free(g);
+    bm_free(&bm);
+}
+
+/* ---- the GEMM bound (runs in a child) ------------------------------------------------ */
+typedef struct shape_entry {
+    int m, n, k;            /* m = 0: empty slot */
+    int64_t count;
+} shape_entry;
+
+typedef struct shape_map {
+    shape_entry *e;
+    size_t cap, len;
+} shape_map;
+
+static size_t shape_hash(int m, int n, int k)
+{
+    uint64_t h = (uint64_t)(uint32_t)m * 0x9e3779b97f4a7c15ull;
+    h ^= (uint64_t)(uint32_t)n * 0xc2b2ae3d27d4eb4full + (h << 6) + (h >> 2);
+    h ^= (uint64_t)(uint32_t)k * 0x165667b19e3779f9ull + (h << 6) + (h >> 2);
+    return (size_t)(h ^ (h >> 29));
+}
+
+static void shape_add(shape_map *sm, int m, int n, int k, int64_t count)
+{
+    if (2 * (sm->len + 1) > sm->cap) {
+        shape_map big = {xcalloc(sm->cap ? 2 * sm->cap : 1024, sizeof *big.e),
+                         sm->cap ? 2 * sm->cap : 1024, 0};
+        for (size_t i = 0; i < sm->cap; i++)
+            if (sm->e[i].m) shape_add(&big, sm->e[i].m, sm->e[i].n, sm->e[i].k, sm->e[i].count);
+        free(sm->e);
+        *sm = big;
+    }
+    size_t i = shape_hash(m, n, k) & (sm->cap - 1);
+    while (sm->e[i].m && !(sm->e[i].m == m && sm->e[i].n == n && sm->e[i].k == k))
+        i = (i + 1) & (sm->cap - 1);
+    if (!sm->e[i].m) {
+        sm->e[i] = (shape_entry){m, n, k, 0};
+        sm->len++;
+    }
+    sm->e[i].count += count;
+}
+
+typedef struct bound_result {
+    int ok;
+    char err[256];
+    int64_t samples, calls;
+    int distinct;
+    double flops;           /* GEMM FLOPs of the recorded shapes (fwd + bwd) */
+    double model_flops;     /* the model's GEMM FLOPs (3 x forward, no dedup) */
+    double seconds;         /* sum over shapes of count x isolated time */
+    double t_collect, t_time;
+} bound_result;
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Seconds per call of one column-major (m, n, k) sgemm, no transposes: the median of
+ * BOUND_RUNS runs of enough calls to last BOUND_MIN_RUN_S each. */
+static double time_shape(int m, int n, int k, const float *a, const float *b, float *c)
+{
+    dbx__gemm(DBX_CBLAS_NOTRANS, DBX_CBLAS_NOTRANS, m, n, k, a, m, b, k, 1.0f, c, m);
+    double t = now_s();
+    dbx__gemm(DBX_CBLAS_NOTRANS, DBX_CBLAS_NOTRANS, m, n, k, a, m, b, k, 1.0f, c, m);
+    double one = now_s() - t;
+    long reps = one > 0 ? (long)ceil(BOUND_MIN_RUN_S / one) : 1000;
+    if (reps < 1) reps = 1;
+    double runs[BOUND_RUNS];
+    for (int r = 0; r < BOUND_RUNS; r++) {
+        t = now_s();
+        for (long i = 0; i < reps; i++)
+            dbx__gemm(DBX_CBLAS_NOTRANS, DBX_CBLAS_NOTRANS, m, n, k, a, m, b, k, 1.0f, c, m);
+        double dt = now_s() - t;
+        if (dt < BOUND_MIN_RUN_S && r == 0) { /* calibration was optimistic: redo longer */
+            reps = (long)ceil((double)reps * BOUND_MIN_RUN_S / (dt > 0 ? dt : 1e-9) * 1.2);
+            r--;
+            continue;
+        }
+        runs[r] = dt / (double)reps;
+    }
+    qsort(runs, BOUND_RUNS, sizeof *runs, cmp_double);
+    return runs[BOUND_RUNS / 2];
+}
+
+static void bound_child(const bench_opts *o, const bench_data *d, int size, bound_result *r)
+{
+    memset(r, 0, sizeof *r);
+    bench_model bm;
+    dbx_graph *g = NULL;
+    dbx_exec *ex = NULL;
+    shape_map sm = {0};
+    int (*buf)[3] = NULL;
+    int cap = 0;
+    float *a = NULL, *b = NULL, *c = NULL;
+    dbx_status s = bm_new(&bm, d, size, o->seed);
+    if (s) {
+        fail_result(r->err, sizeof r->err, "model", s);
+        return;
+    }
+    dbx_exec_opts eo = {.sched = DBX_SCHED_DEPTH, .fuse = o->fuse};
+    if ((s = dbx_graph_new(bm.m, 0, &g)) || (s = dbx_exec_new(&eo, &ex))) {
+        fail_result(r->err, sizeof r->err, "setup", s);
+        goto out;
+    }
+    /* 1. collect the shapes: shapes are recorded when a graph is planned, forward and
+     * backward together, so a forward pass per minibatch suffices (no training). */
+    const int steps = (d->nsamples + o->batch - 1) / o->batch;
+    double t0 = now_s(), t_report = t0;
+    for (int step = 0; step < steps; step++) {
+        int lo = step * o->batch, hi = lo + o->batch < d->nsamples ? lo + o->batch : d->nsamples;
+        dbx_graph_clear(g);
+        for (int i = lo; i < hi && !s; i++) {
+            s = bm_build(&bm, g, d->order[i]);
+            r->model_flops += 3 * bm_gemm_flops(&bm, d->order[i]);
+        }
+        double loss;
+        if (s || (s = dbx_exec_forward(ex, g, &loss))) {
+            fail_result(r->err, sizeof r->err, "shape pass", s);
+            goto out;
+        }
+        int n = dbx_exec_gemm_shapes(ex, buf, cap);
+        if (n > cap) {
+            free(buf);
+            cap = n + n / 2;
+            buf = xcalloc((size_t)cap, sizeof *buf);
+            n = dbx_exec_gemm_shapes(ex, buf, cap);
+        }
+        for (int i = 0; i < n; i++) shape_add(&sm, buf[i][0], buf[i][1], buf[i][2], 1);
+        r->calls += n;
+        r->samples += hi - lo;
+        double t = now_s();
+        if (t - t_report >= PROGRESS_EVERY_S) {
+            t_report = t;
+            fprintf(stderr, "bench:   bound: shapes of step %d/%d\n", step + 1, steps);
+        }
+    }
+    r->t_collect = now_s() - t0;
+    /* 2. time every distinct shape in isolation */
+    size_t max_a = 1, max_b = 1, max_c = 1;
+    for (size_t i = 0; i < sm.cap; i++) {
+        const shape_entry *e = &sm.e[i];
+        if (!e->m) continue;
+        size_t m = (size_t)e->m, n = (size_t)e->n, k = (size_t)e->k;
+        if (m * k > max_a) max_a = m * k;
+        if (k * n > max_b) max_b = k * n;
+        if (m * n > max_c) max_c = m * n;
+    }
+    a = xcalloc(max_a, sizeof *a);
+    b = xcalloc(max_b, sizeof *b);
+    c = xcalloc(max_c, sizeof *c);
+    for (size_t i = 0; i < max_a; i++) a[i] = 1e-3f * (float)(i % 7);
+    for (size_t i = 0; i < max_b; i++) b[i] = 1e-3f * (float)(i % 5);
+    t0 = now_s();
+    t_report = t0;
+    int done = 0;
+    for (size_t i = 0; i < sm.cap; i++) {
+        const shape_entry *e = &sm.e[i];
+        if (!e->m) continue;
+        double t = time_shape(e->m, e->n, e->k, a, b, c);
+        r->seconds += (double)e->count * t;
+        r->flops += (double)e->count * 2.0 * e->m * (double)e->n * e->k;
+        done++;
+        double tn = now_s();
+        if (tn - t_report >= PROGRESS_EVERY_S) {
+            t_report = tn;
+            fprintf(stderr, "bench:   bound: timed %d/%zu shapes\n", done, sm.len);
+        }
+    }
+    r->distinct = (int)sm.len;
+    r->t_time = now_s() - t0;
+    r->ok = 1;
+out:
+    free(a);
+    free(b);
+    free(c);
+    free(buf);
+    free(sm.e);
+    dbx_exec_free(ex);
+    dbx_graph_free(g);
+    bm_free(&bm);
+}
+
+/* ---- fork + pipe ----------------------------------------------------------------------- */
+typedef void (*child_fn)(const bench_opts *o, const bench_data *d, const void *arg,
+                         void *out);
+
+static void train_entry(const bench_opts *o, const bench_data *d, const void *arg, void *out)
+{
+    train_child(o, d, arg, out);
+}
+
+static void bound_entry(const bench_opts *o, const bench_data *d, const void *arg, void *out)
+{
+    bound_child(o, d, *(const int *)arg, out);
+}
+
+/* Runs fn in a forked child and copies its result (size bytes) back. Returns 0, or -1 with
+ * a reason in err when the child failed to deliver one. */
+static int run_in_child(child_fn fn, const bench_opts *o, const bench_data *d, const void *arg,
+                        void *out, size_t size, char *err, size_t errcap)
+{
+    int fd[2];
+    if (pipe(fd) != 0) {
+        snprintf(err, errcap, "pipe: %s", strerror(errno));
+        return -1;
+    }
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        snprintf(err, errcap, "fork: %s", strerror(errno));
+        close(fd[0]);
+        close(fd[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        close(fd[0]);
+        void *res = xcalloc(1, size);
+        fn(o, d, arg, res);
+        const char *p = res;
+        size_t left = size;
+        while (left > 0) {
+            ssize_t w = write(fd[1], p, left);
+            if (w < 0 && errno == EINTR) continue;
+            if (w <= 0) _exit(2);
+            p += w;
+            left -= (size_t)w;
+        }
+        close(fd[1]);
+        fflush(stderr);
+        _exit(0);
+    }
+    close(fd[1]);
+    char *p = out;
+    size_t got = 0;
+    while (got < size) {
+        ssize_t rd = read(fd[0], p + got, size - got);
+        if (rd < 0 && errno == EINTR) continue;
+        if (rd <= 0) break;
+        got += (size_t)rd;
+    }
+    close(fd[0]);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+    if (got == size) return 0;
+    if (WIFSIGNALED(status))
+        snprintf(err, errcap, "child killed by signal %d", WTERMSIG(status));
+    else
+        snprintf(err, errcap, "child exited with status %d without a result",
+                 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    return -1;
+}
+
+/* ---- reference numbers ----------------------------------------------------------------- */
+/* DyNet's sentences/s on one core (DyNet autobatching paper's setup, as given in the
+ * project brief); -1: no number. 512/none: DyNet did not finish an epoch in 175 s. */
+static double dynet_ref(int model, int size, dbx_sched_policy sched)
+{
+    if (model == MODEL_TAGGER)
+        return size == 256 ? (sched == DBX_SCHED_NONE ? 91 : sched == DBX_SCHED_AGENDA ? 379 : 335)
+                           : -1;
+    switch (size) {
+    case 128: return sched == DBX_SCHED_NONE ? 1032 : sched == DBX_SCHED_AGENDA ? 1976 : 1885;
+    case 256: return sched == DBX_SCHED_NONE ? 172 : sched == DBX_SCHED_AGENDA ? 860 : 815;
+    case 512: return sched == DBX_SCHED_NONE ? -1 : sched == DBX_SCHED_AGENDA ? 279 : 254;
+    default: return -1;
+    }
+}
+
+static const char *dynet_note(int model, int size, dbx_sched_policy sched)
+{
+    if (model == MODEL_TREELSTM && size == 512 && sched == DBX_SCHED_NONE)
+        return "DyNet: no epoch in 175 s";
+    return NULL;
+}
+
+/* ---- report ---------------------------------------------------------------------------- */
+typedef struct row {
+    config c;
+    run_result r;
+    char err[256];          /* run_in_child failure */
+} row;
+
+typedef struct size_bound {
+    int size;
+    int have;               /* 1: requested and computed */
+    bound_result b;
+    char err[256];
+} size_bound;
+
+typedef struct report {
+    const bench_opts *o;
+    const bench_data *d;
+    const char *model_name;
+    char cpu[256], blas[512], date[64], commit[64];
+    int cpus_allowed;
+    double peak_gflops;
+    row rows[MAX_ROWS];
+    int nrows;
+    size_bound bounds[MAX_SIZES];
+    int nbounds;
+} report;
+
+static const size_bound *bound_of(const report *rp, int size)
+{
+    for (int i = 0; i < rp->nbounds; i++)
+        if (rp->bounds[i].size == size && rp->bounds[i].have && rp->bounds[i].b.ok)
+            return &rp->bounds[i];
+    return NULL;
+}
+
+/* Derived numbers of one row (NaN when unavailable). */
+typedef struct derived {
+    int ok;
+    double sps, vs_dynet, dynet, pct_bound, analysis, batches_per_graph, width, gathered_mb,
+        gflops, pct_peak, epoch_s;
+} derived;
+
+static derived derive(const report *rp, const row *w)
+{
+    derived v = {0};
+    v.sps = v.vs_dynet = v.pct_bound = v.analysis = v.batches_per_graph = v.width = NAN;
+    v.gathered_mb = v.gflops = v.pct_peak = v.epoch_s = NAN;
+    v.dynet = dynet_ref(rp->o->model, w->c.size, w->c.sched);
+    const run_result *r = &w->r;
+    if (w->err[0] || !r->ok || r->steps == 0 || r->t_loop <= 0) return v;
+    v.ok = 1;
+    v.sps = (double)r->samples / r->t_loop;
+    v.epoch_s = (double)rp->d->nsamples / v.sps;
+    if (v.dynet > 0) v.vs_dynet = v.sps / v.dynet;
+    const size_bound *sb = bound_of(rp, w->c.size);
+    if (sb && sb->b.seconds > 0)
+        v.pct_bound = 100.0 * v.sps / ((double)sb->b.samples / sb->b.seconds);
+    v.analysis = 100.0 * (r->t_build + r->t_sched + r->t_plan) / r->t_loop;
+    v.batches_per_graph = (double)r->batches / r->steps;
+    if (r->batches) v.width = (double)r->nodes / (double)r->batches;
+    v.gathered_mb = (double)r->gathered_bytes / r->steps / 1048576.0;
+    v.gflops = r->gemm_flops_model / r->t_loop * 1e-9;
+    if (rp->peak_gflops > 0) v.pct_peak = 100.0 * v.gflops / rp->peak_gflops;
+    return v;
+}
+
+static void row_note(const report *rp, const row *w, char *out, size_t cap)
+{
+    const char *dn = dynet_note(rp->o->model, w->c.size, w->c.sched);
+    if (w->err[0])
+        snprintf(out, cap, "failed: %s", w->err);
+    else if (!w->r.ok)
+        snprintf(out, cap, "failed: %s", w->r.err);
+    else if (w->r.steps < w->r.steps_total)
+        snprintf(out, cap, "partial (%d/%d steps)%s%s", w->r.steps, w->r.steps_total,
+                 dn ? "; " : "", dn ? dn : "");
+    else
+        snprintf(out, cap, "%s", dn ? dn : "");
+}
+
+static void fmt_num(char *out, size_t cap, double x, const char *fmt)
+{
+    if (isnan(x)) snprintf(out, cap, "n/a");
+    else snprintf(out, cap, fmt, x);
+}
+
+enum { NCOLS = 13 };
+static const char *const col_names[NCOLS] = {
+    "size", "sched", "dedup", "sents/s", "vs DyNet", "% GEMM bound", "analysis %",
+    "batches/graph", "mean width", "gathered MB/step", "GFLOP/s (% peak)", "peak RSS MB", "note"};
+
+static void row_cells(const report *rp, const row *w, char cells[NCOLS][160])
+{
+    derived v = derive(rp, w);
+    snprintf(cells[0], 160, "%d", w->c.size);
+    snprintf(cells[1], 160, "%s", dbx_sched_name(w->c.sched));
+    snprintf(cells[2], 160, "%s", w->c.dedup ? "on" : "off");
+    fmt_num(cells[3], 160, v.sps, "%.1f");
+    if (v.dynet > 0 && !isnan(v.vs_dynet))
+        snprintf(cells[4], 160, "%.2fx (%.0f)", v.vs_dynet, v.dynet);
+    else
+        snprintf(cells[4], 160, "n/a");
+    fmt_num(cells[5], 160, v.pct_bound, "%.1f");
+    fmt_num(cells[6], 160, v.analysis, "%.1f");
+    fmt_num(cells[7], 160, v.batches_per_graph, "%.1f");
+    fmt_num(cells[8], 160, v.width, "%.1f");
+    fmt_num(cells[9], 160, v.gathered_mb, "%.2f");
+    if (isnan(v.gflops))
+        snprintf(cells[10], 160, "n/a");
+    else
+        snprintf(cells[10], 160, "%.2f (%.1f%%)", v.gflops, v.pct_peak);
+    fmt_num(cells[11], 160, w->r.ok ? w->r.peak_rss_mb : NAN, "%.0f");
+    row_note(rp, w, cells[12], 160);
+}
+
+static void bound_line(const report *rp, const size_bound *sb, char *out, size_t cap)
+{
+    if (sb->err[0] || !sb->b.ok) {
+        snprintf(out, cap, "GEMM bound, size %d: failed: %s", sb->size,
+                 sb->err[0] ? sb->err : sb->b.err);
+        return;
+    }
+    const bound_result *b = &sb->b;
+    double epoch = b->seconds * (double)rp->d->nsamples / (double)b->samples;
+    snprintf(out, cap,
+             "GEMM bound, size %d: %.2f s/epoch, %.1f sents/s (%" PRId64 " GEMM calls, %d "
+             "distinct shapes, %.1f GFLOP/epoch, %.2f GFLOP/s; model GEMM FLOPs %.1f GFLOP)",
+             sb->size, epoch, (double)b->samples / b->seconds, b->calls, b->distinct,
+             b->flops * 1e-9 * (double)rp->d->nsamples / (double)b->samples,
+             b->flops / b->seconds * 1e-9, b->model_flops * 1e-9);
+}
+
+static void print_table(const report *rp, FILE *f)
+{
+    static char cells[MAX_ROWS][NCOLS][160];
+    int width[NCOLS];
+    for (int j = 0; j < NCOLS; j++) width[j] = (int)strlen(col_names[j]);
+    for (int i = 0; i < rp->nrows; i++) {
+        row_cells(rp, &rp->rows[i], cells[i]);
+        for (int j = 0; j < NCOLS; j++)
+            if ((int)strlen(cells[i][j]) > width[j]) width[j] = (int)strlen(cells[i][j]);
+    }
+    /* text columns left-aligned, numbers right-aligned; the last column is not padded */
+    width[NCOLS - 1] = 0;
+    for (int j = 0; j < NCOLS; j++)
+        fprintf(f, "%-*s%s", width[j], col_names[j], j + 1 < NCOLS ? "  " : "\n");
+    for (int j = 0; j < NCOLS; j++) {
+        int dashes = j + 1 < NCOLS ? width[j] : (int)strlen(col_names[j]);
+        for (int k = 0; k < dashes; k++) fputc('-', f);
+        fputs(j + 1 < NCOLS ? "  " : "\n", f);
+    }
+    for (int i = 0; i < rp->nrows; i++)
+        for (int j = 0; j < NCOLS; j++)
+            fprintf(f, j < 3 || j == NCOLS - 1 ? "%-*s%s" : "%*s%s", width[j], cells[i][j],
+                    j + 1 < NCOLS ? "  " : "\n");
+    char line[512];
+    for (int i = 0; i < rp->nbounds; i++)
+        if (rp->bounds[i].have) {
+            bound_line(rp, &rp->bounds[i], line, sizeof line);
+            fprintf(f, "%s\n", line);
+        }
+}
+
+static void write_md(const report *rp, FILE *f)
+{
+    fprintf(f, "## %s: dbx vs DyNet, one epoch, one CPU core\n\n", rp->model_name);
+    fprintf(f, "- date: %s, commit: %s\n", rp->date, rp->commit[0] ? rp->commit : "n/a");
+    fprintf(f, "- CPU: %s (%d CPU(s) allowed)\n", rp->cpu, rp->cpus_allowed);
+    fprintf(f, "- BLAS: %s\n", rp->blas);
+    fprintf(f, "- sgemm peak (1024^3, best of 10): %.1f GFLOP/s\n", rp->peak_gflops);
+    fprintf(f, "- data: %s (%d samples, %d steps of batch %d), Adam lr 0.001, fuse %s\n\n",
+            rp->d->source, rp->d->nsamples, (rp->d->nsamples + rp->o->batch - 1) / rp->o->batch,
+            rp->o->batch, rp->o->fuse ? "on" : "off");
+    static char cells[MAX_ROWS][NCOLS][160];
+    fputs("|", f);
+    for (int j = 0; j < NCOLS; j++) fprintf(f, " %s |", col_names[j]);
+    fputs("\n|", f);
+    for (int j = 0; j < NCOLS; j++) fputs(j < 3 || j == NCOLS - 1 ? "---|" : "---:|", f);
+    fputs("\n", f);
+    for (int i = 0; i < rp->nrows; i++) {
+        row_cells(rp, &rp->rows[i], cells[i]);
+        fputs("|", f);
+        for (int j = 0; j < NCOLS; j++) fprintf(f, " %s |", cells[i][j]);
+        fputs("\n", f);
+    }
+    char line[512];
+    int any = 0;
+    for (int i = 0; i < rp->nbounds; i++)
+        if (rp->bounds[i].have) {
+            if (!any) fputs("\n", f);
+            any = 1;
+            bound_line(rp, &rp->bounds[i], line, sizeof line);
+            fprintf(f, "- %s\n", line);
+        }
+    fputs("\nvs DyNet: dbx sents/s divided by DyNet's (in parentheses) for the same size and "
+          "scheduler. % GEMM bound: dbx sents/s as a share of the bound's. GFLOP/s: the "
+          "model's GEMM FLOPs (forward + backward, no dedup) per second of the epoch.\n", f);
+}
+
+static void json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\') fprintf(f, "\\%c", ch);
+        else if (ch < 0x20) fprintf(f, "\\u%04x", ch);
+        else fputc(ch, f);
+    }
+    fputc('"', f);
+}
+
+static void json_num(FILE *f, const char *key, double x, int last)
+{
+    fprintf(f, "\"%s\": ", key);
+    if (isnan(x) || isinf(x)) fputs("null", f);
+    else fprintf(f, "%.6g", x);
+    fputs(last ? "" : ", ", f);
+}
+
+static void write_json(const report *rp, FILE *f)
+{
+    const bench_opts *o = rp->o;
+    fprintf(f, "{\n  \"benchmark\": ");
+    json_str(f, rp->model_name);
+    fprintf(f, ",\n  \"date\": ");
+    json_str(f, rp->date);
+    fprintf(f, ",\n  \"git_commit\": ");
+    if (rp->commit[0]) json_str(f, rp->commit);
+    else fputs("null", f);
+    fprintf(f, ",\n  \"machine\": {\"cpu\": ");
+    json_str(f, rp->cpu);
+    fprintf(f, ", \"cpus_allowed\": %d, \"blas\": ", rp->cpus_allowed);
+    json_str(f, rp->blas);
+    fprintf(f, ", ");
+    json_num(f, "sgemm_peak_gflops", rp->peak_gflops, 1);
+    fprintf(f, "},\n  \"settings\": {\"data\": ");
+    json_str(f, rp->d->source);
+    fprintf(f, ", \"samples\": %d, \"loss_terms\": %" PRId64 ", \"vocab\": %d, \"labels\": %d, "
+               "\"batch\": %d, \"steps_per_epoch\": %d, \"optimizer\": \"adam\", \"lr\": 0.001, "
+               "\"max_seconds\": %g, \"fuse\": %s, \"seed\": %" PRIu64 "},\n",
+            rp->d->nsamples, rp->d->nlabelled, rp->d->vocab, rp->d->labels, o->batch,
+            (rp->d->nsamples + o->batch - 1) / o->batch, o->max_seconds,
+            o->fuse ? "true" : "false", o->seed);
+    fprintf(f, "  \"bounds\": [");
+    int first = 1;
+    for (int i = 0; i < rp->nbounds; i++) {
+        const size_bound *sb = &rp->bounds[i];
+        if (!sb->have) continue;
+        const bound_result *b = &sb->b;
+        fprintf(f, "%s\n    {\"size\": %d, \"ok\": %s, ", first ? "" : ",", sb->size,
+                b->ok && !sb->err[0] ? "true" : "false");
+        first = 0;
+        if (b->ok && !sb->err[0]) {
+            double scale = (double)rp->d->nsamples / (double)b->samples;
+            fprintf(f, "\"scheduler\": \"depth\", \"dedup\": false, \"samples\": %" PRId64
+                       ", \"gemm_calls\": %" PRId64 ", \"distinct_shapes\": %d, ",
+                    b->samples, b->calls, b->distinct);
+            json_num(f, "gemm_flops", b->flops, 0);
+            json_num(f, "model_gemm_flops", b->model_flops, 0);
+            json_num(f, "seconds", b->seconds, 0);
+            json_num(f, "seconds_per_epoch", b->seconds * scale, 0);
+            json_num(f, "sents_per_s", (double)b->samples / b->seconds, 0);
+            json_num(f, "gflops", b->flops / b->seconds * 1e-9, 0);
+            json_num(f, "t_collect", b->t_collect, 0);
+            json_num(f, "t_time_shapes", b->t_time, 1);
+        } else {
+            fprintf(f, "\"error\": ");
+            json_str(f, sb->err[0] ? sb->err : b->err);
+        }
+        fputs("}", f);
+    }
+    fprintf(f, "\n  ],\n  \"results\": [");
+    for (int i = 0; i < rp->nrows; i++) {
+        const row *w = &rp->rows[i];
+        const run_result *r = &w->r;
+        derived v = derive(rp, w);
+        char note[512];
+        row_note(rp, w, note, sizeof note);
+        const char *status = !v.ok ? "failed" : r->steps < r->steps_total ? "partial" : "complete";
+        fprintf(f, "%s\n    {\"size\": %d, \"embed\": %d, \"hidden\": %d, \"scheduler\": \"%s\", "
+                   "\"dedup\": %s, \"status\": \"%s\", \"note\": ",
+                i ? "," : "", w->c.size, w->c.size, w->c.size, dbx_sched_name(w->c.sched),
+                w->c.dedup ? "true" : "false", status);
+        json_str(f, note);
+        fprintf(f, ", \"steps\": %d, \"steps_total\": %d, \"samples\": %" PRId64
+                   ", \"loss_terms\": %" PRId64 ", ",
+                r->steps, r->steps_total, r->samples, r->labelled);
+        json_num(f, "seconds", v.ok ? r->t_loop : NAN, 0);
+        json_num(f, "sents_per_s", v.sps, 0);
+        json_num(f, "epoch_seconds_est", v.epoch_s, 0);
+        json_num(f, "dynet_sents_per_s", v.dynet > 0 ? v.dynet : NAN, 0);
+        json_num(f, "vs_dynet", v.vs_dynet, 0);
+        json_num(f, "pct_of_gemm_bound", v.pct_bound, 0);
+        json_num(f, "analysis_pct", v.analysis, 0);
+        fprintf(f, "\n     ");
+        json_num(f, "t_build", r->t_build, 0);
+        json_num(f, "t_sched", r->t_sched, 0);
+        json_num(f, "t_plan", r->t_plan, 0);
+        json_num(f, "t_forward", r->t_forward, 0);
+        json_num(f, "t_backward", r->t_backward, 0);
+        json_num(f, "t_update", r->t_update, 0);
+        fprintf(f, "\n     \"batches\": %" PRId64 ", \"nodes\": %" PRId64
+                   ", \"requested_nodes\": %" PRId64 ", ",
+                r->batches, r->nodes, r->requested);
+        json_num(f, "batches_per_graph", v.batches_per_graph, 0);
+        json_num(f, "mean_batch_width", v.width, 0);
+        json_num(f, "gathered_mb_per_step", v.gathered_mb, 0);
+        fprintf(f, "\n     ");
+        json_num(f, "gemm_flops_executed", r->gemm_flops_exec, 0);
+        json_num(f, "gemm_flops_model", r->gemm_flops_model, 0);
+        json_num(f, "gflops", v.gflops, 0);
+        json_num(f, "pct_of_peak", v.pct_peak, 0);
+        json_num(f, "peak_rss_mb", v.ok ? r->peak_rss_mb : NAN, 0);
+        json_num(f, "arena_mb_max", v.ok ? r->arena_mb_max : NAN, 0);
+        json_num(f, "first_loss", r->first_loss, 0);
+        json_num(f, "mean_loss", r->mean_loss, 1);
+        fputs("}", f);
+    }
+    fprintf(f, "\n  ]\n}\n");
+}
+
+/* Writes path through path.tmp + fsync + rename. Returns 0 or -1 (message printed). */
+static int write_atomic(const char *path, void (*fn)(const report *, FILE *), const report *rp)
+{
+    char tmp[1200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        fprintf(stderr, "bench: cannot write %s: %s\n", tmp, strerror(errno));
+        return -1;
+    }
+    fn(rp, f);
+    int bad = fflush(f) != 0 || fsync(fileno(f)) != 0;
+    bad |= fclose(f) != 0;
+    if (bad || rename(tmp, path) != 0) {
+        fprintf(stderr, "bench: cannot write %s: %s\n", path, strerror(errno));
+        remove(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+static int mkdir_p(const char *dir)
+{
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", dir);
+    for (char *p = buf + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(buf, 0777) != 0 && errno != EEXIST) return -1;
+            *p = '/';
+        }
+    return mkdir(buf, 0777) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+static void save_reports(const report *rp, const char *dir)
+{
+    const char *base = rp->o->model == MODEL_TREELSTM ? "treelstm" : "tagger";
+    char path[1100];
+    snprintf(path, sizeof path, "%s/%s.json", dir, base);
+    write_atomic(path, write_json, rp);
+    snprintf(path, sizeof path, "%s/%s.md", dir, base);
+    write_atomic(path, write_md, rp);
+}
+
+/* ---- machine info ---------------------------------------------------------------------- */
+static void machine_info(report *rp)
+{
+    snprintf(rp->cpu, sizeof rp->cpu, "unknown");
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (f) {
+        char line[512];
+        while (fgets(line, sizeof line, f))
+            if (strncmp(line, "model name", 10) == 0) {
+                char *p = strchr(line, ':');
+                if (!p) continue;
+                for (p++; *p == ' ' || *p == '\t'; p++) {}
+                p[strcspn(p, "\n")] = '\0';
+                snprintf(rp->cpu, sizeof rp->cpu, "%s", p);
+                break;
+            }
+        fclose(f);
+    }
+    cpu_set_t set;
+    rp->cpus_allowed = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : -1;
+    time_t t = time(NULL);
+    struct tm tmv;
+    gmtime_r(&t, &tmv);
+    strftime(rp->date, sizeof rp->date, "%Y-%m-%dT%H:%M:%SZ", &tmv);
+    char root[900], cmd[1100];
+    source_root(root, sizeof root);
+    snprintf(cmd, sizeof cmd, "git -C '%s' rev-parse --short HEAD 2>/dev/null", root);
+    fflush(NULL);
+    FILE *p = popen(cmd, "r");
+    if (p) {
+        if (fgets(rp->commit, sizeof rp->commit, p)) rp->commit[strcspn(rp->commit, "\n")] = '\0';
+        else rp->commit[0] = '\0';
+        pclose(p);
+    }
+}
+
+/* ---- command line ---------------------------------------------------------------------- */
+static void usage(FILE *f, const char *argv0)
+{
+    fprintf(f,
+            "usage: %s [options]\n"
+            "Trains one epoch per configuration (size x scheduler x dedup), each in its own\n"
+            "process, and reports throughput against DyNet and a GEMM-only bound.\n"
+            "  --model treelstm|bilstm-tagger  model (default %s)\n"
+            "  --data PATH          training file (default ../shared/data/sst/train.txt for\n"
+            "                       treelstm, ../shared/data/tags/dev.txt for the tagger,\n"
+            "                       relative to the source root)\n"
+            "  --synthetic N        N synthetic trees (dbx_treebank_generate) instead\n"
+            "  --sizes A,B,...      embed = hidden (= mlp) sizes (default 128,256,512;\n"
+            "                       tagger 256)\n"
+            "  --schedulers L       comma list of none,depth,agenda (default all three)\n"
+            "  --dedup on|off|both  node deduplication (default on); --no-dedup = off\n"
+            "  --batch N            minibatch size (default 64)\n"
+            "  --max-seconds S      per-configuration time limit (default 240): stop early\n"
+            "                       and extrapolate from the steps done\n"
+            "  --no-bound           skip the GEMM bound\n"
+            "  --no-fuse            do not fuse elementwise chains\n"
+            "  --seed N             parameter init and sample order seed (default 1)\n"
+            "  --out DIR            results directory (default <source root>/bench/results)\n",
+            argv0, BENCH_DEFAULT_MODEL);
+}
+
+static int parse_int_list(const char *s, int *out, int max)
+{
+    int n = 0;
+    while (*s) {
+        char *end;
+        long v = strtol(s, &end, 10);
+        if (end == s || v <= 0 || v > 65536 || n == max) return -1;
+        out[n++] = (int)v;
+        s = end;
+        if (*s == ',') s++;
+        else if (*s) return -1;
+    }
+    return n;
+}
+
+static int parse_args(int argc, char **argv, bench_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->model = strcmp(BENCH_DEFAULT_MODEL, "bilstm-tagger") == 0 ? MODEL_TAGGER : MODEL_TREELSTM;
+    o->batch = 64;
+    o->max_seconds = 240;
+    o->bound = 1;
+    o->fuse = 1;
+    o->seed = 1;
+    o->dedups[0] = 1;
+    o->ndedups = 1;
+    o->scheds[0] = DBX_SCHED_NONE;
+    o->scheds[1] = DBX_SCHED_DEPTH;
+    o->scheds[2] = DBX_SCHED_AGENDA;
+    o->nscheds = 3;
+    int sizes_given = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int takes = 1;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout, argv[0]);
+            exit(0);
+        } else if (!strcmp(a, "--no-dedup")) {
+            o->dedups[0] = 0;
+            o->ndedups = 1;
+            takes = 0;
+        } else if (!strcmp(a, "--no-bound")) {
+            o->bound = 0;
+            takes = 0;
+        } else if (!strcmp(a, "--no-fuse")) {
+            o->fuse = 0;
+            takes = 0;
+        } else if (!v) {
+            fprintf(stderr, "bench: %s needs a value (see --help)\n", a);
+            return -1;
+        } else if (!strcmp(a, "--model")) {
+            if (!strcmp(v, "treelstm")) o->model = MODEL_TREELSTM;
+            else if (!strcmp(v, "bilstm-tagger") || !strcmp(v, "tagger")) o->model = MODEL_TAGGER;
+            else {
+                fprintf(stderr, "bench: unknown model '%s' (treelstm, bilstm-tagger)\n", v);
+                return -1;
+            }
+        } else if (!strcmp(a, "--data")) {
+            o->data = v;
+        } else if (!strcmp(a, "--synthetic")) {
+            o->synthetic = atoi(v);
+            if (o->synthetic <= 0) {
+                fprintf(stderr, "bench: --synthetic needs a positive count\n");
+                return -1;
+            }
+        } else if (!strcmp(a, "--sizes")) {
+            o->nsizes = parse_int_list(v, o->sizes, MAX_SIZES);
+            if (o->nsizes <= 0) {
+                fprintf(stderr, "bench: --sizes: expected up to %d positive integers, "
+                                "comma-separated\n", MAX_SIZES);
+                return -1;
+            }
+            sizes_given = 1;
+        } else if (!strcmp(a, "--schedulers")) {
+            o->nscheds = 0;
+            char buf[256];
+            snprintf(buf, sizeof buf, "%s", v);
+            for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+                dbx_sched_policy p;
+                if (dbx_sched_parse(tok, &p) != DBX_OK || o->nscheds == 3) {
+                    fprintf(stderr, "bench: --schedulers: unknown '%s' (none, depth, agenda)\n",
+                            tok);
+                    return -1;
+                }
+                o->scheds[o->nscheds++] = p;
+            }
+            if (!o->nscheds) {
+                fprintf(stderr, "bench: --schedulers: empty list\n");
+                return -1;
+            }
+        } else if (!strcmp(a, "--dedup")) {
+            if (!strcmp(v, "on")) o->dedups[0] = 1, o->ndedups = 1;
+            else if (!strcmp(v, "off")) o->dedups[0] = 0, o->ndedups = 1;
+            else if (!strcmp(v, "both")) o->dedups[0] = 1, o->dedups[1] = 0, o->ndedups = 2;
+            else {
+                fprintf(stderr, "bench: --dedup: expected on, off or both\n");
+                return -1;
+            }
+        } else if (!strcmp(a, "--batch")) {
+            o->batch = atoi(v);
+            if (o->batch <= 0) {
+                fprintf(stderr, "bench: --batch needs a positive count\n");
+                return -1;
+            }
+        } else if (!strcmp(a, "--max-seconds")) {
+            char *end;
+            o->max_seconds = strtod(v, &end);
+            if (*end || !(o->max_seconds > 0)) {
+                fprintf(stderr, "bench: --max-seconds needs a positive number\n");
+                return -1;
+            }
+        } else if (!strcmp(a, "--seed")) {
+            o->seed = strtoull(v, NULL, 10);
+        } else if (!strcmp(a, "--out")) {
+            o->out_dir = v;
+        } else {
+            fprintf(stderr, "bench: unknown option '%s' (see --help)\n", a);
+            return -1;
+        }
+        i += takes;
+    }
+    if (!sizes_given) {
+        if (o->model == MODEL_TREELSTM) {
+            o->sizes[0] = 128, o->sizes[1] = 256, o->sizes[2] = 512;
+            o->nsizes = 3;
+        } else {
+            o->sizes[0] = 256;
+            o->nsizes = 1;
+        }
+    }
+    if (o->nsizes * o->nscheds * o->ndedups > MAX_ROWS) {
+        fprintf(stderr, "bench: too many configurations\n");
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- main ---------------------------------------------------------------------------- */
+int main(int argc, char **argv)
+{
+    bench_opts o;
+    if (parse_args(argc, argv, &o)) return 2;
+    bench_data d;
+    if (data_load(&o, &d)) return 1;
+    if (dbx_blas_init() != DBX_OK) {
+        fprintf(stderr, "bench: %s\n", dbx_last_error());
+        return 1;
+    }
+    static report rp;
+    rp.o = &o;
+    rp.d = &d;
+    rp.model_name = o.model == MODEL_TREELSTM ? "treelstm" : "bilstm-tagger";
+    machine_info(&rp);
+    snprintf(rp.blas, sizeof rp.blas, "%s", dbx_blas_describe());
+    char root[900], outdir[1024];
+    source_root(root, sizeof root);
+    if (o.out_dir) snprintf(outdir, sizeof outdir, "%s", o.out_dir);
+    else snprintf(outdir, sizeof outdir, "%s/bench/results", root);
+    if (mkdir_p(outdir) != 0) {
+        fprintf(stderr, "bench: cannot create %s: %s\n", outdir, strerror(errno));
+        return 1;
+    }
+    fprintf(stderr, "bench: %s, data %s: %d samples, %" PRId64 " loss terms, vocabulary %d\n",
+            rp.model_name, d.source, d.nsamples, d.nlabelled, d.vocab);
+    fprintf(stderr, "bench: CPU %s, %d CPU(s) allowed\n", rp.cpu, rp.cpus_allowed);
+    fprintf(stderr, "bench: BLAS %s\n", rp.blas);
+    rp.peak_gflops = dbx_blas_measure_gflops(1024, 10);
+    fprintf(stderr, "bench: sgemm peak %.1f GFLOP/s (1024^3, best of 10)\n", rp.peak_gflops);
+
+    for (int si = 0; si < o.nsizes; si++) {
+        int size = o.sizes[si];
+        if (o.bound) {
+            size_bound *sb = &rp.bounds[rp.nbounds++];
+            sb->size = size;
+            sb->have = 1;
+            fprintf(stderr, "bench: size %d: GEMM bound (depth scheduler, dedup off)\n", size);
+            run_in_child(bound_entry, &o, &d, &size, &sb->b, sizeof sb->b, sb->err,
+                         sizeof sb->err);
+            char line[512];
+            bound_line(&rp, sb, line, sizeof line);
+            fprintf(stderr, "bench:   %s\n", line);
+        }
+        for (int ci = 0; ci < o.nscheds; ci++)
+            for (int di = 0; di < o.ndedups; di++) {
+                row *w = &rp.rows[rp.nrows++];
+                w->c = (config){size, o.scheds[ci], o.dedups[di]};
+                fprintf(stderr, "bench: size %d, scheduler %s, dedup %s: training one epoch\n",
+                        size, dbx_sched_name(w->c.sched), w->c.dedup ? "on" : "off");
+                run_in_child(train_entry, &o, &d, &w->c, &w->r, sizeof w->r, w->err,
+                             sizeof w->err);
+                derived v = derive(&rp, w);
+                char note[512];
+                row_note(&rp, w, note, sizeof note);
+                if (v.ok)
+                    fprintf(stderr, "bench:   %.1f sents/s, %.1f s, loss %.3f -> %.3f, "
+                                    "peak RSS %.0f MB%s%s\n",
+                            v.sps, w->r.t_loop, w->r.first_loss, w->r.mean_loss,
+                            w->r.peak_rss_mb, note[0] ? ", " : "", note);
+                else
+                    fprintf(stderr, "bench:   %s\n", note);
+                save_reports(&rp, outdir);
+            }
+    }
+    save_reports(&rp, outdir);
+    printf("%s: dbx vs DyNet, one epoch of %s, batch %d, one CPU core\n", rp.model_name,
+           d.source, o.batch);
+    printf("CPU: %s; BLAS: %s; sgemm peak %.1f GFLOP/s\n\n", rp.cpu, rp.blas, rp.peak_gflops);
+    print_table(&rp, stdout);
+    printf("\nwrote %s/%s.json and .md\n", outdir,
+           o.model == MODEL_TREELSTM ? "treelstm" : "tagger");
+    data_free(&d);
+    return 0;
+}
