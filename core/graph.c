@@ -327,6 +327,17 @@ dbx_node dbx_affine(dbx_graph *g, int dim, int nterms, const dbx_term *terms)
     double flops = 0;
     for (int t = 0; t < nterms; t++) {
         const dbx_term *tm = &terms[t];
+        if (tm->w == DBX_NONE) { /* identity term: out[row_off : row_off + dim(x)] += x */
+            if (tm->x == DBX_NONE) return bad(g, DBX_EINVAL, "affine: a term needs W or x");
+            if (!check_args(g, 1, &tm->x)) return DBX_NONE;
+            if (tm->row_off < 0 || tm->row_off + g->nodes[tm->x].dim > dim)
+                return bad(g, DBX_EINVAL, "affine: identity term exceeds the output");
+            args[nargs++] = tm->x;
+            extra[3 * t] = -1;
+            extra[3 * t + 1] = tm->row_off;
+            extra[3 * t + 2] = 1;
+            continue;
+        }
         if (!valid_param(g, tm->w) || g->m->params[tm->w].lookup)
             return bad(g, DBX_EINVAL, "affine: term parameter is not a dense parameter");
         const dbx__param *w = &g->m->params[tm->w];

@@ -198,8 +198,17 @@ dbx_status dbx__plan(dbx_exec *ex, const dbx_graph *g)
             st->gemm_batches++;
             for (int t = 0; t < bt->nterms; t++) {
                 const dbx__term *tm = &g->terms[n0->aux + t];
-                const dbx__param *p = &m->params[tm->w];
                 dbx_kterm *kt = &ex->kterms[ex->nkterms++];
+                if (tm->w < 0) { /* identity term: read through offsets, no GEMM */
+                    memset(kt, 0, sizeof *kt);
+                    kt->rows = kt->cols = ex->argdim[bt->argdim_at + tm->arg];
+                    kt->row_off = tm->row_off;
+                    kt->arg = tm->arg;
+                    st->flops_forward += (double)kt->rows * bt->n;
+                    st->flops_backward += (double)kt->rows * bt->n;
+                    continue;
+                }
+                const dbx__param *p = &m->params[tm->w];
                 kt->w = m->val + p->off;
                 kt->wt = NULL;
                 if (tm->arg >= 0 && p->cols > 1) {

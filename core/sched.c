@@ -2,8 +2,11 @@
  * nodes with one signature whose inputs are computed by earlier batches.
  *   none   node by node in creation order (the unbatched baseline)
  *   depth  nodes grouped by (depth, signature), in increasing depth (TensorFlow Fold)
- *   agenda repeatedly run every ready node of the ready signature with the lowest average
- *          depth (DyNet's agenda-based autobatching)
+ *   agenda repeatedly run every ready node of the ready signature whose nodes have the lowest
+ *          average depth, averaged over all nodes of that signature in the graph; ties go
+ *          to non-affine signatures (DyNet's agenda-based autobatching). A signature whose
+ *          nodes sit deep on average (an MLP over both directions of a BiLSTM, the losses)
+ *          thus waits until shallower work is exhausted and then runs as one wide batch.
  * Uses only the executor's reusable arrays. Not thread-safe. */
 #include <stdlib.h>
 #include <string.h>
@@ -106,7 +109,6 @@ static dbx_status ready_push(dbx_exec *ex, const dbx_graph *g, int32_t v)
     int32_t s = g->nodes[v].sig;
     DBX_TRY(DBX_GROW(ex->ready[s], ex->cap_ready[s], ex->nready[s] + 1));
     ex->ready[s][ex->nready[s]++] = v;
-    ex->ready_depth[s] += g->nodes[v].depth;
     return DBX_OK;
 }
 
@@ -129,30 +131,43 @@ static dbx_status sched_agenda(dbx_exec *ex, const dbx_graph *g)
         }
         ex->nsig_alloc = ns;
     }
+    /* static priority: ready_depth[s] = mean depth of all nodes of signature s; the node
+       counts are accumulated in nready first */
     memset(ex->nready, 0, ns * sizeof *ex->nready);
     memset(ex->ready_depth, 0, ns * sizeof *ex->ready_depth);
+    for (size_t v = 0; v < nn; v++) {
+        ex->ready_depth[g->nodes[v].sig] += g->nodes[v].depth;
+        ex->nready[g->nodes[v].sig]++;
+    }
+    for (size_t s = 0; s < ns; s++) {
+        if (ex->nready[s]) ex->ready_depth[s] /= (double)ex->nready[s];
+        ex->nready[s] = 0;
+    }
     for (size_t v = 0; v < nn; v++) {
         ex->pending[v] = g->nodes[v].nargs;
         if (!g->nodes[v].nargs) DBX_TRY(ready_push(ex, g, (int32_t)v));
     }
     size_t done = 0;
     while (done < nn) {
-        /* the ready signature with the lowest average depth; ties: lowest signature id */
+        /* the ready signature with the lowest average depth; ties: non-affine first, then
+           the lowest signature id */
         int32_t best = -1;
         double bestd = 0;
+        int best_affine = 0;
         for (size_t s = 0; s < ns; s++) {
             if (!ex->nready[s]) continue;
-            double d = ex->ready_depth[s] / (double)ex->nready[s];
-            if (best < 0 || d < bestd) {
+            double d = ex->ready_depth[s];
+            int aff = g->sigkeys[g->sigkey_off[s]] == DBX_OP_AFFINE;
+            if (best < 0 || d < bestd || (d == bestd && best_affine && !aff)) {
                 best = (int32_t)s;
                 bestd = d;
+                best_affine = aff;
             }
         }
         if (best < 0) return dbx__fail(DBX_EINVAL, "agenda scheduler: graph has a cycle");
         size_t n = ex->nready[best];
         memcpy(ex->order + done, ex->ready[best], n * sizeof *ex->order);
         ex->nready[best] = 0;
-        ex->ready_depth[best] = 0;
         DBX_TRY(push_batch(ex, g, (int32_t)done, (int32_t)n));
         for (size_t i = done; i < done + n; i++) {
             int32_t v = ex->order[i];

@@ -14,7 +14,8 @@
 #include "core/ops.h"
 #include "dbx/dbx.h"
 
-/* One affine term: out[row_off : row_off+rows] += W (rows, cols) * x, or += W when arg < 0. */
+/* One affine term: out[row_off : row_off+rows] += W (rows, cols) * x, or += W when arg < 0
+ * (a bias), or += x when w is NULL (an identity term, rows = cols = dim(x)). */
 typedef struct dbx_kterm {
     const float *w;  /* (rows, cols) row-major, backend memory */
     const float *wt; /* the same matrix column-major, leading dimension wt_ld (refreshed

@@ -53,8 +53,9 @@ static void build(dbx_graph *g, void *vctx, const float *inputs, dbx_node *in_no
         dbx_node y = DBX_NONE;
         switch (o->c) {
         case C_AFFINE: {
-            dbx_term t[3] = {{o->b, DBX_NONE, 0}, {o->W, x[0], 0}, {o->W3, x[2], 2}};
-            y = dbx_affine(g, 6, 3, t);
+            dbx_term t[4] = {{o->b, DBX_NONE, 0}, {o->W, x[0], 0}, {o->W3, x[2], 2},
+                             {DBX_NONE, x[1], 1}}; /* bias, two GEMM terms, an identity term */
+            y = dbx_affine(g, 6, 4, t);
             break;
         }
         case C_MATVEC: y = dbx_matvec(g, o->W, x[1]); break;

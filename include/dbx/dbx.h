@@ -123,8 +123,9 @@ dbx_status dbx_model_load(dbx_model *m, const char *path);
 /* ---- graph building -------------------------------------------------------------------- */
 typedef struct dbx_graph dbx_graph;
 
-/* One term of an affine transform: out[row_off : row_off + rows(W)] += W * x, or, when x is
- * DBX_NONE, out[row_off : row_off + rows(W)] += W (a bias; W must be (rows, 1)). */
+/* One term of an affine transform: out[row_off : row_off + rows(W)] += W * x; when x is
+ * DBX_NONE, out[row_off : row_off + rows(W)] += W (a bias; W must be (rows, 1)); when w is
+ * DBX_NONE, out[row_off : row_off + dim(x)] += x (an identity term). */
 typedef struct dbx_term {
     dbx_param w;
     dbx_node x;
