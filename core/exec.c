@@ -81,6 +81,7 @@ static void fill_kbatch(const dbx_exec *ex, const dbx_model *m, const dbx__batch
     kb->terms = bt->nterms ? ex->kterms + bt->term_at : NULL;
     kb->table = bt->table >= 0 ? m->val + m->params[bt->table].off : NULL;
     kb->dtable = bt->table >= 0 ? m->grad + m->params[bt->table].off : NULL;
+    kb->chain = NULL;
 }
 
 dbx_status dbx_exec_forward(dbx_exec *ex, dbx_graph *g, double *loss)
@@ -120,8 +121,13 @@ dbx_status dbx_exec_forward(dbx_exec *ex, dbx_graph *g, double *loss)
             }
             continue;
         }
-        dbx_kbatch kb;
+        if (bt->fuse < 0) continue; /* ran inside the previous batch's kernel */
+        dbx_kbatch kb, next;
         fill_kbatch(ex, g->m, bt, &kb);
+        if (bt->fuse > 0) {
+            fill_kbatch(ex, g->m, bt + 1, &next);
+            kb.chain = &next;
+        }
         DBX_TRY(ops->forward(ex->be, ex->vals, &kb));
     }
     /* total loss, summed in a fixed order */
@@ -155,8 +161,13 @@ dbx_status dbx_exec_backward(dbx_exec *ex, dbx_graph *g, float loss_scale)
         if (bt->op == DBX_OP_LOOKUP)
             for (int32_t i = 0; i < bt->n; i++)
                 DBX_TRY(dbx__model_touch(m, bt->table, ex->attr[bt->attr_at + i]));
-        dbx_kbatch kb;
+        if (bt->fuse < 0) continue; /* runs inside the previous batch's kernel */
+        dbx_kbatch kb, next;
         fill_kbatch(ex, m, bt, &kb);
+        if (bt->fuse > 0) {
+            fill_kbatch(ex, m, bt + 1, &next);
+            kb.chain = &next;
+        }
         DBX_TRY(ops->backward(ex->be, ex->vals, ex->grads, &kb));
     }
     DBX_TRY(ops->sync(ex->be));

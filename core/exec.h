@@ -27,6 +27,7 @@ typedef struct dbx__batch {
     int32_t nterms;
     int32_t iparam;
     int32_t table;       /* lookup: parameter */
+    int32_t fuse;        /* 1: runs fused with the next batch; -1: runs inside the previous */
 } dbx__batch;
 
 struct dbx_exec {

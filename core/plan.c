@@ -271,6 +271,22 @@ dbx_status dbx__plan(dbx_exec *ex, const dbx_graph *g)
         case DBX_OP_SUM: break;
         }
     }
+    /* signature chains: lstm_c batch b, then lstm_h batch b+1 with h_j = lstm_h(g_j, c_j) */
+    for (size_t b = 0; b < ex->nbatches; b++) ex->batches[b].fuse = 0;
+    for (size_t b = 0; ex->opts.fuse && b + 1 < ex->nbatches; b++) {
+        dbx__batch *bc = &ex->batches[b], *bh = &ex->batches[b + 1];
+        if (bc->op != DBX_OP_LSTM_C || bh->op != DBX_OP_LSTM_H || bc->n != bh->n) continue;
+        const int64_t *cg = ex->argoff + bc->argoff_at, *hg = ex->argoff + bh->argoff_at;
+        const int64_t *hc = hg + bh->n;
+        int ok = 1;
+        for (int32_t j = 0; j < bc->n && ok; j++)
+            ok = hg[j] == cg[j] && hc[j] == bc->out_off + (int64_t)j * bc->dim;
+        if (!ok) continue;
+        bc->fuse = 1;
+        bh->fuse = -1;
+        st->fused_batches += 2;
+        b++;
+    }
     DBX_TRY(DBX_GROW(ex->lossoff, ex->cap_lossoff, g->nlosses + 1));
     for (size_t i = 0; i < g->nlosses; i++) ex->lossoff[i] = ex->off[g->losses[i]];
     DBX_TRY(ensure_arena(ex, ex->arena_floats));

@@ -41,6 +41,8 @@ typedef struct dbx_kbatch {
     const dbx_kterm *terms;         /* affine terms */
     const float *table;             /* lookup: (table_rows, dim) */
     float *dtable;                  /* lookup: gradient rows */
+    const struct dbx_kbatch *chain; /* lstm_c: the lstm_h batch fused into this kernel (node j
+                                       of chain reads this batch's gates j and cell j), or NULL */
 } dbx_kbatch;
 
 typedef struct dbx_koptim {

@@ -450,6 +450,39 @@ static void test_determinism_bit_exact(void)
     CU_ASSERT(train_steps(17, DBX_SCHED_AGENDA) != train_steps(18, DBX_SCHED_AGENDA));
 }
 
+/* ---- chain fusion ------------------------------------------------------------------------------ */
+static void test_fused_chain_is_bit_identical(void)
+{
+    tree_setup s;
+    tree_setup_new(&s, 64, 8, 12, 9);
+    size_t nf = s.m->nfloats;
+    float *ref = malloc(nf * sizeof *ref);
+    double loss[2];
+    int64_t fused[2];
+    for (int f = 0; f < 2; f++) {
+        dbx_exec_opts eo = {.sched = DBX_SCHED_AGENDA, .fuse = f};
+        dbx_exec *ex = NULL;
+        dbx_graph *g = NULL;
+        CU_ASSERT_FATAL(dbx_exec_new(&eo, &ex) == DBX_OK);
+        CU_ASSERT_FATAL(dbx_graph_new(s.m, 1, &g) == DBX_OK);
+        for (int i = 0; i < 64; i++) dbx_treelstm_build(s.t, g, &s.tb->trees[i], NULL);
+        CU_ASSERT_FATAL(dbx_exec_forward(ex, g, &loss[f]) == DBX_OK);
+        CU_ASSERT_FATAL(dbx_exec_backward(ex, g, 1.0f) == DBX_OK);
+        fused[f] = dbx_exec_last_stats(ex)->fused_batches;
+        if (f == 0) memcpy(ref, dbx_model_grads(s.m), nf * sizeof *ref);
+        else CU_ASSERT(memcmp(ref, dbx_model_grads(s.m), nf * sizeof *ref) == 0);
+        dbx_model_zero_grads(s.m);
+        dbx_graph_free(g);
+        dbx_exec_free(ex);
+    }
+    printf("\n  fused batches: %lld (off: %lld)", (long long)fused[1], (long long)fused[0]);
+    CU_ASSERT(loss[0] == loss[1]);
+    CU_ASSERT(fused[0] == 0);
+    CU_ASSERT(fused[1] > 0);
+    free(ref);
+    tree_setup_free(&s);
+}
+
 /* ---- builder errors ---------------------------------------------------------------------------- */
 static void test_builder_errors_are_sticky(void)
 {
@@ -492,6 +525,7 @@ int main(void)
         DBX_TEST(test_gradcheck_tagger),
         DBX_TEST(test_determinism_bit_exact),
         DBX_TEST(test_builder_errors_are_sticky),
+        DBX_TEST(test_fused_chain_is_bit_identical),
         DBX_TEST_END};
     return dbx_test_run("batching", tests);
 }

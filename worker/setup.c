@@ -65,7 +65,8 @@ int32_t dbx__data_labelled(const dbx__data *d, int32_t i)
 }
 
 /* ---- model ------------------------------------------------------------------------------- */
-dbx_status dbx__run_model(dbx__run *r, uint64_t seed, dbx_sched_policy sched, int dedup)
+dbx_status dbx__run_model(dbx__run *r, uint64_t seed, dbx_sched_policy sched, int dedup,
+                          int fuse)
 {
     DBX_TRY(dbx_model_new(&r->model));
     int V = dbx_vocab_size(r->words);
@@ -79,7 +80,7 @@ dbx_status dbx__run_model(dbx__run *r, uint64_t seed, dbx_sched_policy sched, in
         DBX_TRY(dbx_tagger_new(r->model, &to, &r->tg));
     }
     DBX_TRY(dbx_model_init(r->model, seed));
-    dbx_exec_opts eo = {.sched = sched};
+    dbx_exec_opts eo = {.sched = sched, .fuse = fuse};
     DBX_TRY(dbx_exec_new(&eo, &r->ex));
     DBX_TRY(dbx_graph_new(r->model, dedup, &r->g));
     r->scores = malloc((size_t)r->labels * sizeof(float));

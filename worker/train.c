@@ -24,6 +24,7 @@ void dbx_train_opts_default(dbx_train_opts *o)
     o->batch = 64;
     o->sched = DBX_SCHED_AGENDA;
     o->dedup = 1;
+    o->fuse = 1;
     o->optim = dbx_optim_default(DBX_OPT_ADAM);
     o->epochs = 1;
     o->seed = 1;
@@ -129,7 +130,7 @@ static dbx_status setup(trainer *t)
         DBX_TRY(dbx__data_load(r, o->dev, 0, o->seed, &t->dev));
         t->has_dev = 1;
     }
-    DBX_TRY(dbx__run_model(r, o->seed, o->sched, o->dedup));
+    DBX_TRY(dbx__run_model(r, o->seed, o->sched, o->dedup, o->fuse));
     if (o->load) DBX_TRY(dbx_model_load(r->model, o->load));
     t->perm = malloc((size_t)t->train.n * sizeof *t->perm);
     if (!t->perm) return dbx__fail(DBX_ENOMEM, "out of memory");

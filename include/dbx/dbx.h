@@ -186,7 +186,8 @@ typedef struct dbx_exec dbx_exec;
 
 typedef struct dbx_exec_opts {
     dbx_sched_policy sched;
-    int fuse;            /* 1: fuse elementwise signature chains (lstm_c -> lstm_h) */
+    int fuse;            /* 1: run an lstm_c batch and the lstm_h batch right after it over
+                            the same cells as one kernel (a signature chain) */
 } dbx_exec_opts;
 
 /* Per-call statistics; times in seconds. */
@@ -198,6 +199,7 @@ typedef struct dbx_exec_stats {
     int64_t nodes;       /* executed nodes */
     int64_t batches;     /* batched kernel launches (forward) */
     int64_t gemm_batches;
+    int64_t fused_batches;   /* batches run inside a fused chain kernel */
     int64_t gathered_bytes;  /* bytes copied to make operands contiguous (fwd + bwd) */
     int64_t contiguous_operands; /* GEMM operands that needed no copy */
     int64_t gathered_operands;   /* GEMM operands that needed a copy */

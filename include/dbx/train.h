@@ -44,6 +44,7 @@ typedef struct dbx_train_opts {
     int log_every;           /* progress line every N steps (default 10; 0: none) */
     FILE *log;               /* progress output (default stderr) */
     int quiet;               /* 1: no header, progress or epoch lines (default 0) */
+    int fuse;                /* fuse lstm_c -> lstm_h signature chains (default 1) */
 } dbx_train_opts;
 
 void dbx_train_opts_default(dbx_train_opts *o);

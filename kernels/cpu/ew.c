@@ -93,6 +93,26 @@ DBX_CLONES static void fwd_lstm_c(float *vals, const dbx_kbatch *b)
     }
 }
 
+/* lstm_c and, fused, lstm_h of the same cells: h_j = sigmoid(o_j) * tanh(c_j) while c_j is
+   in cache. Per element the arithmetic is that of the two separate kernels. */
+DBX_CLONES static void fwd_lstm_ch(float *vals, const dbx_kbatch *b)
+{
+    const dbx_kbatch *bh = b->chain;
+    const int H = b->dim, k = b->iparam, oi = gi_off(k, H), ou = oi + 2 * H, oo = oi + H;
+    for (int j = 0; j < b->n; j++) {
+        const float *g = vals + ARG(0, j);
+        float *c = vals + b->out_off + (int64_t)j * H;
+        float *h = vals + bh->out_off + (int64_t)j * H;
+        for (int i = 0; i < H; i++) c[i] = dbx__sigmoidf(g[oi + i]) * dbx__tanhf(g[ou + i]);
+        for (int q = 0; q < k; q++) {
+            const float *cp = vals + ARG(1 + q, j);
+            const float *f = g + (q == 0 ? 0 : (3 + q) * H);
+            for (int i = 0; i < H; i++) c[i] += dbx__sigmoidf(f[i]) * cp[i];
+        }
+        for (int i = 0; i < H; i++) h[i] = dbx__sigmoidf(g[oo + i]) * dbx__tanhf(c[i]);
+    }
+}
+
 DBX_CLONES static void fwd_lstm_h(float *vals, const dbx_kbatch *b)
 {
     const int H = b->dim, oo = gi_off(b->iparam, H) + H;
@@ -127,7 +147,10 @@ void dbx__cpu_ew_forward(float *vals, const dbx_kbatch *b)
     case DBX_OP_CMULT: fwd_binary(vals, b); break;
     case DBX_OP_CONCAT:
     case DBX_OP_SUM: fwd_concat_sum(vals, b); break;
-    case DBX_OP_LSTM_C: fwd_lstm_c(vals, b); break;
+    case DBX_OP_LSTM_C:
+        if (b->chain) fwd_lstm_ch(vals, b);
+        else fwd_lstm_c(vals, b);
+        break;
     case DBX_OP_LSTM_H: fwd_lstm_h(vals, b); break;
     case DBX_OP_XENT: fwd_xent(vals, b); break;
     case DBX_OP_INPUT:
@@ -197,11 +220,21 @@ static void bwd_concat_sum(float *grads, const dbx_kbatch *b)
 
 DBX_CLONES static void bwd_lstm_c(const float *vals, float *grads, const dbx_kbatch *b)
 {
-    const int H = b->dim, k = b->iparam, oi = gi_off(k, H), ou = oi + 2 * H;
+    const int H = b->dim, k = b->iparam, oi = gi_off(k, H), ou = oi + 2 * H, oo = oi + H;
+    const dbx_kbatch *bh = b->chain; /* fused lstm_h: its backward first, per node */
     for (int j = 0; j < b->n; j++) {
         const float *g = vals + ARG(0, j);
         float *dg = grads + ARG(0, j);
-        const float *dc = grads + b->out_off + (int64_t)j * H;
+        float *dc = grads + b->out_off + (int64_t)j * H;
+        if (bh) {
+            const float *c = vals + b->out_off + (int64_t)j * H;
+            const float *dh = grads + bh->out_off + (int64_t)j * H;
+            for (int i = 0; i < H; i++) {
+                float so = dbx__sigmoidf(g[oo + i]), t = dbx__tanhf(c[i]);
+                dg[oo + i] += dh[i] * t * so * (1.0f - so);
+                dc[i] += dh[i] * so * (1.0f - t * t);
+            }
+        }
         for (int i = 0; i < H; i++) {
             float si = dbx__sigmoidf(g[oi + i]), u = dbx__tanhf(g[ou + i]);
             dg[oi + i] += dc[i] * u * si * (1.0f - si);
