@@ -92,11 +92,8 @@ static dbx_status affine_forward(cpu_ctx *c, float *vals, const dbx_kbatch *b)
         const dbx_kterm *tm = &b->terms[t];
         if (tm->arg >= 0 && tm->w) continue;
         const int64_t *off = tm->arg >= 0 ? b->arg_off + (size_t)tm->arg * (size_t)n : NULL;
-        for (int j = 0; j < n; j++) {
-            float *y = out + (size_t)j * D + tm->row_off;
-            const float *src = off ? vals + off[j] : tm->w; /* identity term or bias */
-            for (int i = 0; i < tm->rows; i++) y[i] += src[i];
-        }
+        /* identity term (x through offsets) or bias (the same vector in every column) */
+        dbx__cpu_add_cols(out + tm->row_off, D, tm->rows, n, vals, off, tm->w);
     }
     for (int t = 0; t < b->nterms; t++) {
         const dbx_kterm *tm = &b->terms[t];
@@ -123,20 +120,13 @@ static dbx_status affine_backward(cpu_ctx *c, const float *vals, float *grads,
         const dbx_kterm *tm = &b->terms[t];
         const float *dyt = dy + tm->row_off;
         if (tm->arg < 0) {
-            for (int j = 0; j < n; j++) {
-                const float *g = dyt + (size_t)j * D;
-                for (int i = 0; i < tm->rows; i++) tm->dw[i] += g[i];
-            }
+            dbx__cpu_sum_cols(tm->dw, dyt, D, tm->rows, n);
             continue;
         }
         const int a = tm->arg, K = tm->cols;
         const int64_t *off = b->arg_off + (size_t)a * (size_t)n;
         if (!tm->w) { /* identity term: dx += dy rows */
-            for (int j = 0; j < n; j++) {
-                float *dx = grads + off[j];
-                const float *g = dyt + (size_t)j * D;
-                for (int i = 0; i < K; i++) dx[i] += g[i];
-            }
+            dbx__cpu_scatter_add(grads, off, K, n, dyt, D);
             continue;
         }
         const float *x = operand(vals, b, a, c->scratch);
@@ -150,11 +140,7 @@ static dbx_status affine_backward(cpu_ctx *c, const float *vals, float *grads,
             float *tmp = c->scratch + (size_t)n * (size_t)K;
             dbx__gemm(DBX_CBLAS_NOTRANS, DBX_CBLAS_NOTRANS, K, n, tm->rows, tm->w, K, dyt, D, 0.0f,
                       tmp, K);
-            for (int j = 0; j < n; j++) {
-                float *dx = grads + off[j];
-                const float *s = tmp + (size_t)j * K;
-                for (int i = 0; i < K; i++) dx[i] += s[i];
-            }
+            dbx__cpu_scatter_add(grads, off, K, n, tmp, K);
         }
     }
     return DBX_OK;
@@ -193,10 +179,9 @@ static dbx_status cpu_backward(dbx_backend *be, const float *vals, float *grads,
     switch (b->op) {
     case DBX_OP_AFFINE: return affine_backward(c, vals, grads, b);
     case DBX_OP_LOOKUP:
-        for (int j = 0; j < b->n; j++) {
+        for (int j = 0; j < b->n; j++) { /* rows may repeat without dedup: one at a time */
             float *dt = b->dtable + (size_t)b->attr[j] * b->dim;
-            const float *g = grads + b->out_off + (int64_t)j * b->dim;
-            for (int i = 0; i < b->dim; i++) dt[i] += g[i];
+            dbx__cpu_sum_cols(dt, grads + b->out_off + (int64_t)j * b->dim, b->dim, b->dim, 1);
         }
         return DBX_OK;
     case DBX_OP_INPUT: return DBX_OK;

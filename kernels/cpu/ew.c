@@ -159,6 +159,39 @@ void dbx__cpu_ew_forward(float *vals, const dbx_kbatch *b)
     }
 }
 
+/* ---- column helpers for the backend's affine kernels ------------------------------------ */
+/* y_j[0:rows] += src_j[0:rows] for the n columns of y (leading dimension ldy); src_j at
+   base + off[j] when off is given, else the same vector src for every column. */
+DBX_CLONES void dbx__cpu_add_cols(float *y, int ldy, int rows, int n, const float *base,
+                                  const int64_t *off, const float *src)
+{
+    for (int j = 0; j < n; j++) {
+        float *yj = y + (size_t)j * ldy;
+        const float *s = off ? base + off[j] : src;
+        for (int i = 0; i < rows; i++) yj[i] += s[i];
+    }
+}
+
+/* dst_j += x_j: the scatter form: dst_j at base + off[j], x_j at x + j * ldx */
+DBX_CLONES void dbx__cpu_scatter_add(float *base, const int64_t *off, int rows, int n,
+                                     const float *x, int ldx)
+{
+    for (int j = 0; j < n; j++) {
+        float *d = base + off[j];
+        const float *s = x + (size_t)j * ldx;
+        for (int i = 0; i < rows; i++) d[i] += s[i];
+    }
+}
+
+/* acc[0:rows] += sum_j x_j[0:rows] (bias gradients) */
+DBX_CLONES void dbx__cpu_sum_cols(float *acc, const float *x, int ldx, int rows, int n)
+{
+    for (int j = 0; j < n; j++) {
+        const float *s = x + (size_t)j * ldx;
+        for (int i = 0; i < rows; i++) acc[i] += s[i];
+    }
+}
+
 /* ---- backward -------------------------------------------------------------------------- */
 DBX_CLONES static void bwd_unary(const float *vals, float *grads, const dbx_kbatch *b)
 {
@@ -244,11 +277,12 @@ DBX_CLONES static void bwd_lstm_c(const float *vals, float *grads, const dbx_kba
             const float *cp = vals + ARG(1 + q, j);
             float *dcp = grads + ARG(1 + q, j);
             int fo = q == 0 ? 0 : (3 + q) * H;
+            /* dg and dcp are different nodes (sizes (3+k)H and H): one loop is safe */
             for (int i = 0; i < H; i++) {
                 float sf = dbx__sigmoidf(g[fo + i]);
                 dg[fo + i] += dc[i] * cp[i] * sf * (1.0f - sf);
+                dcp[i] += dc[i] * sf;
             }
-            for (int i = 0; i < H; i++) dcp[i] += dc[i] * dbx__sigmoidf(g[fo + i]);
         }
     }
 }
