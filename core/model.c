@@ -297,6 +297,46 @@ dbx_status dbx_model_save(const dbx_model *m, const char *path)
     return DBX_OK;
 }
 
+/* Walks the parameter records of a loaded file (after the 16-byte header, n bytes without
+ * the checksum): checks names and shapes against m, and with copy = 1 uploads the values. */
+static dbx_status load_records(dbx_model *m, const char *path, const unsigned char *buf, size_t n,
+                               int copy)
+{
+    size_t pos = 16;
+#define NEED(k, what)                                                                        \
+    do {                                                                                     \
+        if (n - pos < (size_t)(k))                                                           \
+            return dbx__fail(DBX_EPARSE, "%s: truncated at byte %zu: expected %s", path,    \
+                             pos, what);                                                     \
+    } while (0)
+    for (size_t i = 0; i < m->nparams; i++) {
+        const dbx__param *p = &m->params[i];
+        uint32_t nl;
+        int32_t rc[2];
+        NEED(4, "name length");
+        memcpy(&nl, buf + pos, 4);
+        pos += 4;
+        NEED(nl, "parameter name");
+        if (nl != strlen(p->name) || memcmp(buf + pos, p->name, nl) != 0)
+            return dbx__fail(DBX_EINVAL, "%s: parameter %zu is '%.*s', model expects '%s'", path,
+                             i, (int)(nl > 63 ? 63 : nl), (const char *)buf + pos, p->name);
+        pos += nl;
+        NEED(8, "shape");
+        memcpy(rc, buf + pos, 8);
+        pos += 8;
+        if (rc[0] != p->rows || rc[1] != p->cols)
+            return dbx__fail(DBX_EINVAL, "%s: '%s' has shape (%d, %d), model expects (%d, %d)",
+                             path, p->name, rc[0], rc[1], p->rows, p->cols);
+        size_t bytes = (size_t)p->rows * (size_t)p->cols * sizeof(float);
+        NEED(bytes, "parameter values");
+        if (copy) DBX_TRY(m->be->ops->upload(m->be, m->val + p->off, buf + pos, bytes));
+        pos += bytes;
+    }
+#undef NEED
+    if (pos != n) return dbx__fail(DBX_EPARSE, "%s: %zu trailing bytes", path, n - pos);
+    return DBX_OK;
+}
+
 dbx_status dbx_model_load(dbx_model *m, const char *path)
 {
     if (!m->inited) return dbx__fail(DBX_EINVAL, "dbx_model_load: initialise the model first");
@@ -313,17 +353,12 @@ dbx_status dbx_model_load(dbx_model *m, const char *path)
     }
     fclose(f);
     dbx_status st = DBX_OK;
-    size_t n = (size_t)sz, pos = 0;
+    size_t n = (size_t)sz;
     uint64_t h;
-#define NEED(k, what)                                                                        \
-    do {                                                                                     \
-        if (n - pos < (size_t)(k)) {                                                         \
-            st = dbx__fail(DBX_EPARSE, "%s: truncated at byte %zu: expected %s", path, pos,  \
-                           what);                                                            \
-            goto out;                                                                        \
-        }                                                                                    \
-    } while (0)
-    NEED(16 + 8, "header");
+    if (n < 16 + 8) {
+        st = dbx__fail(DBX_EPARSE, "%s: truncated at byte %zu: expected the header", path, n);
+        goto out;
+    }
     if (memcmp(buf, DBX__MAGIC, 8) != 0) {
         st = dbx__fail(DBX_EPARSE, "%s: not a dbx parameter file (bad magic)", path);
         goto out;
@@ -337,7 +372,6 @@ dbx_status dbx_model_load(dbx_model *m, const char *path)
     uint32_t ver, np;
     memcpy(&ver, buf + 8, 4);
     memcpy(&np, buf + 12, 4);
-    pos = 16;
     if (ver != 1) {
         st = dbx__fail(DBX_EPARSE, "%s: unsupported version %u (expected 1)", path, ver);
         goto out;
@@ -346,36 +380,9 @@ dbx_status dbx_model_load(dbx_model *m, const char *path)
         st = dbx__fail(DBX_EINVAL, "%s: file has %u parameters, model has %zu", path, np, m->nparams);
         goto out;
     }
-    for (size_t i = 0; i < m->nparams; i++) {
-        const dbx__param *p = &m->params[i];
-        uint32_t nl;
-        int32_t rc[2];
-        NEED(4, "name length");
-        memcpy(&nl, buf + pos, 4);
-        pos += 4;
-        NEED(nl, "parameter name");
-        if (nl != strlen(p->name) || memcmp(buf + pos, p->name, nl) != 0) {
-            st = dbx__fail(DBX_EINVAL, "%s: parameter %zu is '%.*s', model expects '%s'", path, i,
-                           (int)(nl > 63 ? 63 : nl), (const char *)buf + pos, p->name);
-            goto out;
-        }
-        pos += nl;
-        NEED(8, "shape");
-        memcpy(rc, buf + pos, 8);
-        pos += 8;
-        if (rc[0] != p->rows || rc[1] != p->cols) {
-            st = dbx__fail(DBX_EINVAL, "%s: '%s' has shape (%d, %d), model expects (%d, %d)", path,
-                           p->name, rc[0], rc[1], p->rows, p->cols);
-            goto out;
-        }
-        size_t bytes = (size_t)p->rows * (size_t)p->cols * sizeof(float);
-        NEED(bytes, "parameter values");
-        st = m->be->ops->upload(m->be, m->val + p->off, buf + pos, bytes);
-        if (st) goto out;
-        pos += bytes;
-    }
-    if (pos != n) st = dbx__fail(DBX_EPARSE, "%s: %zu trailing bytes", path, n - pos);
-#undef NEED
+    /* validate the whole file first, then copy: a refused file changes nothing */
+    st = load_records(m, path, buf, n, 0);
+    if (!st) st = load_records(m, path, buf, n, 1);
 out:
     free(buf);
     return st;
