@@ -46,6 +46,7 @@ void dbx_exec_free(dbx_exec *ex)
     free(ex->cap_ready);
     free(ex->ready_depth);
     free(ex->keys);
+    free(ex->buckets);
     free(ex->tmp);
     free(ex->sortbuf);
     free(ex->off);

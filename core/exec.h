@@ -46,7 +46,9 @@ struct dbx_exec {
     size_t *nready, *cap_ready;
     double *ready_depth;
     size_t nsig_alloc;
-    uint64_t *keys;         /* planner sort keys (nnodes) */
+    uint64_t *keys;         /* depth scheduler sort keys (nnodes) */
+    int32_t *buckets;       /* depth scheduler counting sort: (max depth + 1) * signatures */
+    size_t cap_buckets;
     int32_t *tmp;           /* (nnodes) scratch */
     void *sortbuf;          /* planner sort items */
     size_t cap_sortbuf;

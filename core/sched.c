@@ -80,9 +80,41 @@ static int cmp_key(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* Counting sort of the nodes by (depth, signature), stable in node id: the same order as
+   sorting the (depth, signature, id) keys, in linear time. */
+static int sched_depth_counting(dbx_exec *ex, const dbx_graph *g, size_t *nbuckets_out)
+{
+    size_t nn = g->nnodes, ns = g->nsigs;
+    int32_t maxd = 0;
+    for (size_t v = 0; v < nn; v++)
+        if (g->nodes[v].depth > maxd) maxd = g->nodes[v].depth;
+    size_t nb = ((size_t)maxd + 1) * ns;
+    if (nb > 4 * nn + 4096) return 0; /* sparse keys: the comparison sort is cheaper */
+    if (DBX_GROW(ex->buckets, ex->cap_buckets, nb + 1)) return 0;
+    memset(ex->buckets, 0, (nb + 1) * sizeof *ex->buckets);
+    for (size_t v = 0; v < nn; v++)
+        ex->buckets[(size_t)g->nodes[v].depth * ns + (size_t)g->nodes[v].sig + 1]++;
+    for (size_t b = 0; b < nb; b++) ex->buckets[b + 1] += ex->buckets[b];
+    for (size_t v = 0; v < nn; v++)
+        ex->order[ex->buckets[(size_t)g->nodes[v].depth * ns + (size_t)g->nodes[v].sig]++] =
+            (int32_t)v;
+    *nbuckets_out = nb;
+    return 1;
+}
+
 static dbx_status sched_depth(dbx_exec *ex, const dbx_graph *g)
 {
-    size_t nn = g->nnodes;
+    size_t nn = g->nnodes, nb = 0;
+    if (sched_depth_counting(ex, g, &nb)) {
+        /* after the scatter, buckets[b] is the end of bucket b: emit the non-empty runs */
+        size_t start = 0;
+        for (size_t b = 0; b < nb; b++) {
+            size_t end = (size_t)ex->buckets[b];
+            if (end > start) DBX_TRY(push_batch(ex, g, (int32_t)start, (int32_t)(end - start)));
+            start = end;
+        }
+        return DBX_OK;
+    }
     /* key = depth, signature, node id: a sort gives batches in order */
     for (size_t v = 0; v < nn; v++) {
         const dbx__node *n = &g->nodes[v];

@@ -1,9 +1,8 @@
 /* BiLSTM tagger, as in the DyNet benchmark suite: word embeddings, a forward and a backward
  * LSTM, a tanh MLP over [h_fwd; h_bwd] and a softmax loss per token.
  * LSTM step: gates [f, i, o, u] = b + Wx x_t + Wh h_{t-1};
- * c_t = sigmoid(i)*tanh(u) + sigmoid(f)*c_{t-1}; h_t = sigmoid(o)*tanh(c_t); with h_0 = c_0 =
- * 0. The first step keeps its Wh h_0 term (zero) so that every step has one signature and the
- * chain's depths are regular: the agenda then batches both directions' cells together. The input projection p_t = b + Wx x_t does not depend on
+ * c_t = sigmoid(i)*tanh(u) + sigmoid(f)*c_{t-1}; h_t = sigmoid(o)*tanh(c_t); the first step
+ * has no Wh term (h_0 = 0) and a zero c_0. The input projection p_t = b + Wx x_t does not depend on
  * the recurrence, so it is its own node: every token's projection is ready at once and runs
  * as one wide GEMM, and a word repeated in the minibatch is projected once. The gates add
  * it through an identity term: gates = [I p_t] + Wh h_{t-1}. The MLP's W [h_f; h_b] is two
@@ -78,14 +77,14 @@ dbx_status dbx_tagger_build(dbx_tagger *t, dbx_graph *g, const dbx_sentence *s,
         if (s->word[i] < 0 || s->word[i] >= t->o.vocab || s->tag[i] < 0 || s->tag[i] >= t->o.tags)
             return dbx__fail(DBX_EINVAL, "tagger: word or tag id outside the vocabulary");
     for (int d = 0; d < 2; d++) {
-        dbx_node c = dbx_input(g, H, t->zeros), h = dbx_input(g, H, t->zeros);
+        dbx_node c = dbx_input(g, H, t->zeros), h = DBX_NONE;
         for (int k = 0; k < n; k++) {
             int i = d == 0 ? k : n - 1 - k;
             dbx_node x = dbx_lookup(g, t->E, s->word[i]);
             dbx_term tp[2] = {{t->b[d], DBX_NONE, 0}, {t->Wx[d], x, 0}};
             dbx_node p = dbx_affine(g, 4 * H, 2, tp);
             dbx_term tm[2] = {{DBX_NONE, p, 0}, {t->Wh[d], h, 0}};
-            dbx_node gates = dbx_affine(g, 4 * H, 2, tm);
+            dbx_node gates = k == 0 ? p : dbx_affine(g, 4 * H, 2, tm);
             c = dbx_lstm_c(g, gates, 1, &c);
             h = dbx_lstm_h(g, gates, c);
             t->h[d][i] = h;

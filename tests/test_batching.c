@@ -195,6 +195,23 @@ static void check_invariants(const dbx_exec *ex, const dbx_graph *g)
     }
     const dbx__batch *last = &ex->batches[ex->nbatches - 1];
     if ((size_t)(last->out_off + (int64_t)last->n * last->dim) > ex->arena_floats) ok_overlap = 0;
+    /* depth scheduling: batches in strictly increasing (depth, signature) order, so every
+       batch holds all nodes of its key */
+    if (ex->opts.sched == DBX_SCHED_DEPTH) {
+        int ok_depth = 1;
+        for (size_t b = 1; b < ex->nbatches; b++) {
+            const dbx__node *p = &g->nodes[ex->order[ex->batches[b - 1].first]];
+            const dbx__node *q = &g->nodes[ex->order[ex->batches[b].first]];
+            if (!(p->depth < q->depth || (p->depth == q->depth && p->sig < q->sig))) ok_depth = 0;
+        }
+        for (size_t b = 0; b < ex->nbatches; b++) {
+            const dbx__batch *bt = &ex->batches[b];
+            int d0 = g->nodes[ex->order[bt->first]].depth;
+            for (int32_t i = 0; i < bt->n; i++)
+                if (g->nodes[ex->order[bt->first + i]].depth != d0) ok_depth = 0;
+        }
+        CU_ASSERT(ok_depth);
+    }
     CU_ASSERT(total == nn);
     CU_ASSERT(ok_once);
     CU_ASSERT(ok_order);
