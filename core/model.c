@@ -337,53 +337,114 @@ static dbx_status load_records(dbx_model *m, const char *path, const unsigned ch
     return DBX_OK;
 }
 
-dbx_status dbx_model_load(dbx_model *m, const char *path)
+/* Reads a parameter file and checks its magic, checksum and version; *buf (caller frees)
+ * holds the file, *n its length without the checksum, *np the parameter count. */
+static dbx_status read_param_file(const char *path, unsigned char **buf, size_t *n, uint32_t *np)
 {
-    if (!m->inited) return dbx__fail(DBX_EINVAL, "dbx_model_load: initialise the model first");
+    *buf = NULL;
     FILE *f = fopen(path, "rb");
     if (!f) return dbx__fail(DBX_EIO, "%s: cannot open: %s", path, strerror(errno));
     fseek(f, 0, SEEK_END);
     long sz = ftell(f);
     fseek(f, 0, SEEK_SET);
-    unsigned char *buf = sz > 0 ? malloc((size_t)sz) : NULL;
-    if (sz <= 0 || !buf || fread(buf, 1, (size_t)sz, f) != (size_t)sz) {
+    unsigned char *b = sz > 0 ? malloc((size_t)sz) : NULL;
+    if (sz <= 0 || !b || fread(b, 1, (size_t)sz, f) != (size_t)sz) {
         fclose(f);
-        free(buf);
+        free(b);
         return dbx__fail(DBX_EPARSE, "%s: empty or unreadable parameter file", path);
     }
     fclose(f);
-    dbx_status st = DBX_OK;
-    size_t n = (size_t)sz;
+    size_t len = (size_t)sz;
     uint64_t h;
-    if (n < 16 + 8) {
-        st = dbx__fail(DBX_EPARSE, "%s: truncated at byte %zu: expected the header", path, n);
-        goto out;
-    }
-    if (memcmp(buf, DBX__MAGIC, 8) != 0) {
+    uint32_t ver;
+    dbx_status st = DBX_OK;
+    if (len < 16 + 8)
+        st = dbx__fail(DBX_EPARSE, "%s: truncated at byte %zu: expected the header", path, len);
+    else if (memcmp(b, DBX__MAGIC, 8) != 0)
         st = dbx__fail(DBX_EPARSE, "%s: not a dbx parameter file (bad magic)", path);
-        goto out;
+    if (!st) {
+        memcpy(&h, b + len - 8, 8);
+        if (fnv1a(0xcbf29ce484222325ULL, b, len - 8) != h)
+            st = dbx__fail(DBX_EPARSE, "%s: checksum mismatch: the file is truncated or corrupted",
+                           path);
     }
-    memcpy(&h, buf + n - 8, 8);
-    if (fnv1a(0xcbf29ce484222325ULL, buf, n - 8) != h) {
-        st = dbx__fail(DBX_EPARSE, "%s: checksum mismatch: the file is truncated or corrupted", path);
-        goto out;
+    if (!st) {
+        memcpy(&ver, b + 8, 4);
+        memcpy(np, b + 12, 4);
+        if (ver != 1) st = dbx__fail(DBX_EPARSE, "%s: unsupported version %u (expected 1)", path, ver);
     }
-    n -= 8;
-    uint32_t ver, np;
-    memcpy(&ver, buf + 8, 4);
-    memcpy(&np, buf + 12, 4);
-    if (ver != 1) {
-        st = dbx__fail(DBX_EPARSE, "%s: unsupported version %u (expected 1)", path, ver);
-        goto out;
+    if (st) {
+        free(b);
+        return st;
     }
-    if (np != m->nparams) {
+    *buf = b;
+    *n = len - 8;
+    return DBX_OK;
+}
+
+dbx_status dbx_model_load(dbx_model *m, const char *path)
+{
+    if (!m->inited) return dbx__fail(DBX_EINVAL, "dbx_model_load: initialise the model first");
+    unsigned char *buf;
+    size_t n;
+    uint32_t np;
+    DBX_TRY(read_param_file(path, &buf, &n, &np));
+    dbx_status st = DBX_OK;
+    if (np != m->nparams)
         st = dbx__fail(DBX_EINVAL, "%s: file has %u parameters, model has %zu", path, np, m->nparams);
-        goto out;
-    }
     /* validate the whole file first, then copy: a refused file changes nothing */
-    st = load_records(m, path, buf, n, 0);
+    if (!st) st = load_records(m, path, buf, n, 0);
     if (!st) st = load_records(m, path, buf, n, 1);
-out:
     free(buf);
+    return st;
+}
+
+dbx_status dbx_model_file_compare(const char *a, const char *b, double *max_rel, char *worst,
+                                  size_t worst_cap)
+{
+    unsigned char *ba = NULL, *bb = NULL;
+    size_t na = 0, nb = 0;
+    uint32_t pa = 0, pb = 0;
+    *max_rel = 0;
+    if (worst && worst_cap) worst[0] = 0;
+    dbx_status st = read_param_file(a, &ba, &na, &pa);
+    if (!st) st = read_param_file(b, &bb, &nb, &pb);
+    if (!st && (pa != pb || na != nb))
+        st = dbx__fail(DBX_EINVAL, "%s and %s hold different models", a, b);
+    size_t pos = 16;
+    for (uint32_t i = 0; i < pa && !st; i++) {
+        uint32_t nl;
+        int32_t rc[2];
+        memcpy(&nl, ba + pos, 4);
+        if (nl > na - pos - 12 || memcmp(ba + pos, bb + pos, 12 + (size_t)nl) != 0) {
+            st = dbx__fail(DBX_EINVAL, "%s and %s: parameter %u differs in name or shape", a, b, i);
+            break;
+        }
+        memcpy(rc, ba + pos + 4 + nl, 8);
+        const char *name = (const char *)ba + pos + 4;
+        pos += 12 + (size_t)nl;
+        size_t cnt = (size_t)rc[0] * (size_t)rc[1];
+        if (cnt > (na - pos) / sizeof(float)) {
+            st = dbx__fail(DBX_EPARSE, "%s: truncated", a);
+            break;
+        }
+        double ref = 0, diff = 0;
+        for (size_t k = 0; k < cnt; k++) {
+            float x, y;
+            memcpy(&x, ba + pos + 4 * k, 4);
+            memcpy(&y, bb + pos + 4 * k, 4);
+            double ax = fabs((double)x), dx = fabs((double)x - (double)y);
+            if (ax > ref) ref = ax;
+            if (!(dx <= diff)) diff = dx; /* NaN counts as worst */
+        }
+        double rel = ref > 0 ? diff / ref : diff;
+        if (!(rel <= *max_rel)) {
+            *max_rel = rel;
+            if (worst && worst_cap) snprintf(worst, worst_cap, "%.*s", (int)nl, name);
+        }
+        pos += cnt * sizeof(float);
+    }
+    free(ba);
+    free(bb);
     return st;
 }

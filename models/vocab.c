@@ -188,14 +188,15 @@ dbx_status dbx_read_file(const char *path, char **text, size_t *len)
     if (!path || !text || !len) return dbx__fail(DBX_EINVAL, "dbx_read_file: NULL argument");
     *text = NULL;
     *len = 0;
-    FILE *f = fopen(path, "rb");
+    int is_stdin = strcmp(path, "-") == 0; /* "-": standard input, read once */
+    FILE *f = is_stdin ? stdin : fopen(path, "rb");
     if (!f) return dbx__fail(DBX_EIO, "%s: cannot open: %s", path, strerror(errno));
     /* Size hint from fstat for regular files; read in growing chunks in any case, which
      * also works for pipes and /proc files. */
     struct stat st;
     int e = fstat(fileno(f), &st) != 0 ? errno : S_ISDIR(st.st_mode) ? EISDIR : 0;
     if (e) {
-        fclose(f);
+        if (!is_stdin) fclose(f);
         return dbx__fail(DBX_EIO, "%s: cannot read: %s", path, strerror(e));
     }
     size_t cap = 4096, n = 0;
@@ -203,7 +204,7 @@ dbx_status dbx_read_file(const char *path, char **text, size_t *len)
         cap = (size_t)st.st_size + 2; /* + 2: room for the NUL and the EOF probe */
     char *buf = malloc(cap);
     if (!buf) {
-        fclose(f);
+        if (!is_stdin) fclose(f);
         return dbx__fail(DBX_ENOMEM, "%s: out of memory reading the file", path);
     }
     for (;;) {
@@ -212,7 +213,7 @@ dbx_status dbx_read_file(const char *path, char **text, size_t *len)
             char *q = realloc(buf, nc);
             if (!q) {
                 free(buf);
-                fclose(f);
+                if (!is_stdin) fclose(f);
                 return dbx__fail(DBX_ENOMEM, "%s: out of memory reading the file", path);
             }
             buf = q;
@@ -225,10 +226,10 @@ dbx_status dbx_read_file(const char *path, char **text, size_t *len)
     if (ferror(f)) {
         e = errno;
         free(buf);
-        fclose(f);
+        if (!is_stdin) fclose(f);
         return dbx__fail(DBX_EIO, "%s: cannot read: %s", path, strerror(e ? e : EIO));
     }
-    fclose(f);
+    if (!is_stdin) fclose(f);
     buf[n] = '\0';
     *text = buf;
     *len = n;

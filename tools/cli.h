@@ -35,5 +35,6 @@ int cli_fail(int status);
 /* tools/data_cmds.c */
 int cli_gen_data(int argc, char **argv);
 int cli_check_data(int argc, char **argv);
+int cli_compare(int argc, char **argv);
 
 #endif /* DBX_TOOLS_CLI_H */

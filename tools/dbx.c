@@ -22,10 +22,12 @@ static void usage(FILE *f)
           "A batching executor for dynamic neural networks.\n"
           "\n"
           "Commands:\n"
-          "  train        train a Tree-LSTM or BiLSTM tagger on one process\n"
+          "  train        train a Tree-LSTM or BiLSTM tagger (one process, or one worker\n"
+          "               per rank under mpirun / srun)\n"
           "  eval         evaluate saved parameters on a data set\n"
           "  gen-data     write a synthetic SST-like treebank\n"
           "  check-data   parse data files and print their statistics\n"
+          "  compare      compare two parameter files within a relative tolerance\n"
           "\n"
           "  dbx --help              this help\n"
           "  dbx --version           the version\n"
@@ -37,7 +39,8 @@ static void usage(FILE *f)
 enum {
     OPT_MODEL = 256, OPT_DATA, OPT_DEV, OPT_EMBED, OPT_HIDDEN, OPT_MLP, OPT_BATCH, OPT_SCHED,
     OPT_OPTIM, OPT_LR, OPT_EPOCHS, OPT_STEPS, OPT_SEED, OPT_METRICS, OPT_SAVE, OPT_LOAD,
-    OPT_NO_DEDUP, OPT_NO_FUSE, OPT_LOG_EVERY, OPT_SYNTH, OPT_QUIET, OPT_HELP
+    OPT_NO_DEDUP, OPT_NO_FUSE, OPT_LOG_EVERY, OPT_SYNTH, OPT_QUIET, OPT_HELP, OPT_PARTITION,
+    OPT_BIND, OPT_TIMEOUT, OPT_CHECK_REPLICAS, OPT_TRACE, OPT_TRACE_STEPS, OPT_COMM
 };
 
 #define MAX_SIZE 65536
@@ -107,6 +110,19 @@ static void train_help(void)
            "  --no-fuse        run lstm_c and lstm_h batches as separate kernels (default: fused)\n"
            "  --log-every N    a progress line every N steps, 0: none (default 10)\n"
            "  --quiet          no header, progress or epoch lines (default: off)\n"
+           "\n"
+           "Distributed training: launch with 'mpirun -np N dbx train ...' or\n"
+           "'srun --mpi=pmix dbx train ...': one worker per rank, rank 0 also coordinates.\n"
+           "  --partition S    random | round-robin | lpt | similarity: how each global\n"
+           "                   batch is split across workers (default similarity)\n"
+           "  --bind B         none | core | numa (default: core under MPI, else none)\n"
+           "  --timeout SEC    abort the job when a rank waits longer in a collective\n"
+           "                   (default 60; 0: never)\n"
+           "  --check-replicas N  compare parameter checksums across ranks every N steps\n"
+           "                   (default 0: at the end only)\n"
+           "  --trace FILE     Chrome/Perfetto trace, one track per rank (default: none)\n"
+           "  --trace-steps N  steps traced from the start (default 20)\n"
+           "  --comm C         auto | single | mpi (default auto: MPI under mpirun/srun)\n"
            "  --help           this help\n",
            MAX_SIZE, MAX_SIZE, MAX_SIZE, MAX_BATCH);
 }
@@ -134,8 +150,24 @@ static const struct option train_longopts[] = {
     {"synthetic", required_argument, NULL, OPT_SYNTH},
     {"quiet", no_argument, NULL, OPT_QUIET},
     {"help", no_argument, NULL, OPT_HELP},
+    {"partition", required_argument, NULL, OPT_PARTITION},
+    {"bind", required_argument, NULL, OPT_BIND},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"check-replicas", required_argument, NULL, OPT_CHECK_REPLICAS},
+    {"trace", required_argument, NULL, OPT_TRACE},
+    {"trace-steps", required_argument, NULL, OPT_TRACE_STEPS},
+    {"comm", required_argument, NULL, OPT_COMM},
     {NULL, 0, NULL, 0},
 };
+
+/* Checks s against a list of words; prints "dbx train: FLAG: expected ..." if absent. */
+static int one_of(const char *flag, const char *s, const char *const *words, const char *list)
+{
+    for (const char *const *w = words; *w; w++)
+        if (strcmp(s, *w) == 0) return 0;
+    fprintf(stderr, "dbx train: %s: expected %s, got '%s'\n", flag, list, s);
+    return -1;
+}
 
 static int cmd_train(int argc, char **argv)
 {
@@ -172,6 +204,37 @@ static int cmd_train(int argc, char **argv)
             bad = cli_int32(cmd, "--log-every", optarg, 0, 1000000000, &o.log_every);
             break;
         case OPT_QUIET: o.quiet = 1; break;
+        case OPT_PARTITION: {
+            static const char *const w[] = {"random", "round-robin", "lpt", "similarity", NULL};
+            bad = one_of("--partition", optarg, w, "random, round-robin, lpt or similarity");
+            o.partition = optarg;
+            break;
+        }
+        case OPT_BIND: {
+            static const char *const w[] = {"none", "core", "numa", NULL};
+            bad = one_of("--bind", optarg, w, "none, core or numa");
+            o.bind = optarg;
+            break;
+        }
+        case OPT_COMM: {
+            static const char *const w[] = {"auto", "single", "mpi", NULL};
+            bad = one_of("--comm", optarg, w, "auto, single or mpi");
+            o.comm = strcmp(optarg, "single") == 0 ? 0 : strcmp(optarg, "mpi") == 0 ? 1 : -1;
+            break;
+        }
+        case OPT_TIMEOUT: {
+            double v = 0;
+            bad = strcmp(optarg, "0") == 0 ? 0 : cli_pos_double(cmd, "--timeout", optarg, &v);
+            o.timeout = v;
+            break;
+        }
+        case OPT_CHECK_REPLICAS:
+            bad = cli_int32(cmd, "--check-replicas", optarg, 0, 1000000000, &o.check_replicas);
+            break;
+        case OPT_TRACE: o.trace = optarg; break;
+        case OPT_TRACE_STEPS:
+            bad = cli_int32(cmd, "--trace-steps", optarg, 1, 1000000, &o.trace_steps);
+            break;
         default: return cli_opt_error(cmd, c, argv, train_longopts);
         }
         if (bad) return CLI_USAGE;
@@ -180,10 +243,13 @@ static int cmd_train(int argc, char **argv)
     o.optim = dbx_optim_default(okind);
     if (lr > 0) o.optim.lr = (float)lr;
     dbx_train_result r;
+    memset(&r, 0, sizeof r);
     dbx_status s = dbx_train(&o, &r);
-    if (s != DBX_OK) return cli_fail(s);
-    printf("train: %lld steps, %lld samples, %.1f sents/s, last-epoch loss/node %.4f",
-           (long long)r.steps, (long long)r.samples, r.sents_per_s, r.last_epoch_loss);
+    if (s != DBX_OK) return r.rank == 0 ? cli_fail(s) : CLI_ERR; /* rank 0 reports */
+    if (r.rank != 0) return CLI_OK;
+    printf("train: %d rank%s, %lld steps, %lld samples, %.1f sents/s, last-epoch loss/node %.4f",
+           r.ranks, r.ranks == 1 ? "" : "s", (long long)r.steps, (long long)r.samples,
+           r.sents_per_s, r.last_epoch_loss);
     if (o.dev) printf(", dev loss/node %.4f, dev accuracy %.2f%%", r.dev_loss, 100 * r.dev_acc);
     printf(", checksum 0x%016llx\n", (unsigned long long)r.checksum);
     if (fflush(stdout) != 0) return cli_fail(DBX_EIO);
@@ -276,6 +342,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);
     if (!strcmp(cmd, "gen-data")) return cli_gen_data(argc - 1, argv + 1);
     if (!strcmp(cmd, "check-data")) return cli_check_data(argc - 1, argv + 1);
+    if (!strcmp(cmd, "compare")) return cli_compare(argc - 1, argv + 1);
     fprintf(stderr, "dbx: unknown command '%s'\nTry 'dbx --help' for the list of commands.\n",
             cmd);
     return CLI_USAGE;

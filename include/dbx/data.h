@@ -105,7 +105,8 @@ typedef struct dbx_gen_opts {
  * below, so a model can learn them. */
 dbx_status dbx_treebank_generate(const dbx_gen_opts *opts, char **text, size_t *len);
 
-/* Reads a whole file into a malloc'd NUL-terminated buffer; DBX_EIO with "path: reason". */
+/* Reads a whole file ("-": standard input) into a malloc'd NUL-terminated buffer; DBX_EIO
+ * with "path: reason". */
 dbx_status dbx_read_file(const char *path, char **text, size_t *len);
 
 #ifdef __cplusplus

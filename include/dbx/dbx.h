@@ -119,6 +119,10 @@ dbx_status dbx_model_save(const dbx_model *m, const char *path);
 /* Loads values saved by dbx_model_save into a model with the same names and shapes;
  * refuses truncated, corrupted or mismatching files with a clear error. */
 dbx_status dbx_model_load(dbx_model *m, const char *path);
+/* Compares two saved parameter files of the same model: *max_rel receives the largest
+ * normwise relative difference over tensors (max |a - b| / max |a|), worst its name. */
+dbx_status dbx_model_file_compare(const char *a, const char *b, double *max_rel, char *worst,
+                                  size_t worst_cap);
 
 /* ---- graph building -------------------------------------------------------------------- */
 typedef struct dbx_graph dbx_graph;

@@ -45,6 +45,17 @@ typedef struct dbx_train_opts {
     FILE *log;               /* progress output (default stderr) */
     int quiet;               /* 1: no header, progress or epoch lines (default 0) */
     int fuse;                /* fuse lstm_c -> lstm_h signature chains (default 1) */
+    /* ---- distributed training (one worker per rank; see README "Multi-node") ---- */
+    int comm;                /* -1: MPI when launched by mpirun/srun (default), 0: single
+                                process, 1: MPI */
+    const char *partition;   /* "random" | "round-robin" | "lpt" | "similarity" (default) */
+    const char *bind;        /* "none" | "core" | "numa" (default: core under MPI) */
+    double timeout;          /* seconds a rank may wait in a collective before the job is
+                                aborted naming it (default 60; <= 0: never) */
+    int check_replicas;      /* every N steps compare a parameter checksum across ranks and
+                                fail if they differ (default 0: only at the end) */
+    const char *trace;       /* Chrome/Perfetto trace file (one track per rank), or NULL */
+    int trace_steps;         /* steps traced from the start (default 20) */
 } dbx_train_opts;
 
 void dbx_train_opts_default(dbx_train_opts *o);
@@ -65,6 +76,10 @@ typedef struct dbx_train_result {
     double sents_per_s;         /* samples / t_total */
     double dev_loss, dev_acc;   /* last dev evaluation (NaN if none) */
     uint64_t checksum;          /* dbx_model_checksum of the final parameters */
+    int ranks;                  /* workers (MPI ranks) that trained */
+    int rank;                   /* this process's rank (0 prints; set even on failure) */
+    double t_allreduce;         /* seconds in gradient all-reduces (this rank) */
+    double imbalance;           /* mean over steps of max/mean worker compute time */
 } dbx_train_result;
 
 dbx_status dbx_train(const dbx_train_opts *o, dbx_train_result *r);
