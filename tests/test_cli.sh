@@ -168,7 +168,7 @@ else ok; fi
 # ---- train -> eval -----------------------------------------------------------------------
 expect 0 "train" "$DBX" train --steps 5 --embed 16 --hidden 16 --batch 8 --synthetic 200 \
     --metrics "$T/m.jsonl" --save "$T/p.bin" --log-every 1
-has "$T/out" "train: 5 steps, 40 samples" "train summary line"
+has "$T/out" "train: 1 rank, 5 steps, 40 samples" "train summary line"
 has_re "$T/out" "checksum 0x[0-9a-f]{16}" "train summary checksum"
 has "$T/err" "blas: " "train header"
 has_re "$T/err" "^step 5/5 epoch 1 \| loss/node [0-9.]+ \| [0-9.]+ sent/s" "train progress"

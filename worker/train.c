@@ -470,7 +470,9 @@ dbx_status dbx_train(const dbx_train_opts *o, dbx_train_result *res)
     trainer t;
     memset(&t, 0, sizeof t);
     t.L.o = o;
-    dbx_comm_opts co = {.want_mpi = o->comm, .timeout_s = o->timeout};
+    dbx_comm_opts co = dbx_comm_opts_default(); /* 4 MiB all-reduce buckets */
+    co.want_mpi = o->comm;
+    co.timeout_s = o->timeout;
     DBX_TRY(dbx_comm_init(&co, NULL, NULL, &t.L.comm));
     t.L.rank = res->rank = dbx_comm_rank(t.L.comm);
     t.L.W = dbx_comm_size(t.L.comm);

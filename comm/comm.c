@@ -1,0 +1,328 @@
+/* The comm/ front end: options, the choice between MPI and a single process, argument
+ * checks shared by both, the single-process implementation (rank 0 of 1: every collective
+ * is the identity or a copy), watchdog bookkeeping, dbx_comm_abort. The MPI back end is
+ * comm_mpi.c, topology and binding topo.c.
+ *
+ * Ownership: dbx_comm_init allocates the object, dbx_comm_free releases it (and MPI, when
+ * it initialised MPI). Thread safety: see comm.h and comm_internal.h. */
+#define _POSIX_C_SOURCE 200809L
+#include "comm/comm_internal.h"
+
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/status.h"
+
+#define DBX_COMM_DEFAULT_BUCKET ((size_t)4 << 20)
+#define DBX_COMM_DEFAULT_TIMEOUT 60.0
+
+dbx_comm_opts dbx_comm_opts_default(void)
+{
+    dbx_comm_opts o = {.want_mpi = -1, .bucket_bytes = DBX_COMM_DEFAULT_BUCKET,
+                       .timeout_s = DBX_COMM_DEFAULT_TIMEOUT};
+    return o;
+}
+
+static int env_set(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v;
+}
+
+/* Launched as one rank of several? mpirun sets OMPI_COMM_WORLD_SIZE and PMIX_RANK,
+ * srun --mpi=pmix PMIX_RANK, srun --mpi=pmi2 / MPICH's launchers PMI_RANK. A Slurm step of
+ * several tasks counts too (a batch script alone is not a step of several tasks). */
+static int auto_mpi(void)
+{
+    if (env_set("OMPI_COMM_WORLD_SIZE") || env_set("PMIX_RANK") || env_set("PMI_RANK") ||
+        env_set("PMI_SIZE"))
+        return 1;
+    if (env_set("SLURM_STEP_ID") && env_set("SLURM_PROCID")) {
+        const char *t = getenv("SLURM_STEP_NUM_TASKS");
+        if (t && atoi(t) > 1) return 1;
+    }
+    return dbx__comm_mpi_initialized();
+}
+
+dbx_status dbx_comm_init(const dbx_comm_opts *opts, int *argc, char ***argv, dbx_comm **out)
+{
+    if (!out) return dbx__fail(DBX_EINVAL, "dbx_comm_init: out is NULL");
+    *out = NULL;
+    dbx_comm_opts o = opts ? *opts : dbx_comm_opts_default();
+    if (o.want_mpi < -1 || o.want_mpi > 1)
+        return dbx__fail(DBX_EINVAL, "dbx_comm_init: want_mpi is %d (expected -1, 0 or 1)",
+                         o.want_mpi);
+    dbx_comm *c = calloc(1, sizeof *c);
+    if (!c) return dbx__fail(DBX_ENOMEM, "dbx_comm_init: out of memory");
+    c->bucket_bytes = o.bucket_bytes;
+    c->timeout_s = o.timeout_s;
+    c->rank = 0;
+    c->size = 1;
+    c->local_rank = 0;
+    c->local_size = 1;
+    if (gethostname(c->host, sizeof c->host - 1) != 0 || !c->host[0])
+        snprintf(c->host, sizeof c->host, "unknown-host");
+
+    pthread_condattr_t ca;
+    if (pthread_mutex_init(&c->wd_mu, NULL) != 0 || pthread_condattr_init(&ca) != 0) {
+        free(c);
+        return dbx__fail(DBX_ENOMEM, "dbx_comm_init: cannot create the watchdog mutex");
+    }
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    int cv_rc = pthread_cond_init(&c->wd_cv, &ca);
+    pthread_condattr_destroy(&ca);
+    if (cv_rc != 0) {
+        pthread_mutex_destroy(&c->wd_mu);
+        free(c);
+        return dbx__fail(DBX_ENOMEM, "dbx_comm_init: cannot create the watchdog condition");
+    }
+
+    int want = o.want_mpi < 0 ? auto_mpi() : o.want_mpi;
+    c->kind = want ? DBX_COMM_MPI : DBX_COMM_SINGLE;
+    if (want) {
+        dbx_status s = dbx__comm_mpi_init(c, argc, argv);
+        if (s != DBX_OK) {
+            dbx_comm_free(c);
+            return s;
+        }
+    }
+    *out = c;
+    return DBX_OK;
+}
+
+void dbx_comm_free(dbx_comm *c)
+{
+    if (!c) return;
+    if (c->kind == DBX_COMM_MPI) dbx__comm_mpi_free(c);
+    pthread_cond_destroy(&c->wd_cv);
+    pthread_mutex_destroy(&c->wd_mu);
+    free(c);
+}
+
+dbx_comm_kind dbx_comm_kind_of(const dbx_comm *c) { return c ? c->kind : DBX_COMM_SINGLE; }
+int dbx_comm_rank(const dbx_comm *c) { return c ? c->rank : 0; }
+int dbx_comm_size(const dbx_comm *c) { return c ? c->size : 1; }
+int dbx_comm_local_rank(const dbx_comm *c) { return c ? c->local_rank : 0; }
+int dbx_comm_local_size(const dbx_comm *c) { return c ? c->local_size : 1; }
+const char *dbx_comm_host(const dbx_comm *c) { return c ? c->host : "unknown-host"; }
+
+/* ---- watchdog bookkeeping ---------------------------------------------------------------- */
+void dbx__comm_wd_enter(dbx_comm *c, const char *call)
+{
+    pthread_mutex_lock(&c->wd_mu);
+    c->wd_call = call;
+    c->wd_since = dbx__now();
+    pthread_mutex_unlock(&c->wd_mu);
+}
+
+void dbx__comm_wd_leave(dbx_comm *c)
+{
+    pthread_mutex_lock(&c->wd_mu);
+    c->wd_call = NULL;
+    c->wd_since = 0;
+    pthread_mutex_unlock(&c->wd_mu);
+}
+
+void dbx_comm_set_context(dbx_comm *c, const char *fmt, ...)
+{
+    if (!c) return;
+    char buf[sizeof c->wd_context] = "";
+    if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(buf, sizeof buf, fmt, ap);
+        va_end(ap);
+    }
+    pthread_mutex_lock(&c->wd_mu);
+    memcpy(c->wd_context, buf, sizeof buf);
+    pthread_mutex_unlock(&c->wd_mu);
+}
+
+void dbx__comm_print_fatal(const dbx_comm *c, const char *msg)
+{
+    /* one fprintf, so that lines of different ranks do not interleave mid-line */
+    if (c)
+        fprintf(stderr, "[r%d/%d %s] dbx: fatal: %s\n", c->rank, c->size, c->host, msg);
+    else
+        fprintf(stderr, "dbx: fatal: %s\n", msg);
+    fflush(stderr);
+}
+
+_Noreturn void dbx_comm_abort(dbx_comm *c, int code, const char *msg)
+{
+    dbx__comm_print_fatal(c, msg ? msg : "aborted");
+    if (c && c->kind == DBX_COMM_MPI) dbx__comm_mpi_abort(code);
+    exit(code);
+}
+
+void dbx_comm_last_allreduce(const dbx_comm *c, double *seconds, size_t *bytes)
+{
+    if (seconds) *seconds = c ? c->last_ar_seconds : 0;
+    if (bytes) *bytes = c ? c->last_ar_bytes : 0;
+}
+
+/* ---- collectives: checks, then the single-process identity or the MPI back end --------- */
+#define COMM_CHECK_C(c, fn)                                                                  \
+    do {                                                                                     \
+        if (!(c)) return dbx__fail(DBX_EINVAL, "%s: comm is NULL", fn);                      \
+    } while (0)
+
+static dbx_status check_buf(const void *p, size_t n, const char *fn, const char *what)
+{
+    if (!p && n) return dbx__fail(DBX_EINVAL, "%s: %s is NULL but %zu elements", fn, what, n);
+    return DBX_OK;
+}
+
+static dbx_status check_op(dbx_comm_op op, const char *fn)
+{
+    if (op != DBX_COMM_SUM && op != DBX_COMM_MAX && op != DBX_COMM_MIN)
+        return dbx__fail(DBX_EINVAL, "%s: unknown reduction %d", fn, (int)op);
+    return DBX_OK;
+}
+
+static dbx_status check_root(const dbx_comm *c, int root, const char *fn)
+{
+    if (root < 0 || root >= c->size)
+        return dbx__fail(DBX_EINVAL, "%s: root %d is not a rank of %d", fn, root, c->size);
+    return DBX_OK;
+}
+
+dbx_status dbx_comm_allreduce_f32(dbx_comm *c, float *buf, size_t n)
+{
+    COMM_CHECK_C(c, "dbx_comm_allreduce_f32");
+    DBX_TRY(check_buf(buf, n, "dbx_comm_allreduce_f32", "buf"));
+    if (c->kind == DBX_COMM_MPI) return dbx__comm_mpi_allreduce_f32(c, buf, n);
+    c->last_ar_seconds = 0;
+    c->last_ar_bytes = n * sizeof(float);
+    return DBX_OK;
+}
+
+dbx_status dbx_comm_allreduce_f64(dbx_comm *c, double *buf, size_t n, dbx_comm_op op)
+{
+    COMM_CHECK_C(c, "dbx_comm_allreduce_f64");
+    DBX_TRY(check_buf(buf, n, "dbx_comm_allreduce_f64", "buf"));
+    DBX_TRY(check_op(op, "dbx_comm_allreduce_f64"));
+    if (c->kind == DBX_COMM_MPI) return dbx__comm_mpi_allreduce_f64(c, buf, n, op);
+    return DBX_OK;
+}
+
+dbx_status dbx_comm_allreduce_i64(dbx_comm *c, int64_t *buf, size_t n, dbx_comm_op op)
+{
+    COMM_CHECK_C(c, "dbx_comm_allreduce_i64");
+    DBX_TRY(check_buf(buf, n, "dbx_comm_allreduce_i64", "buf"));
+    DBX_TRY(check_op(op, "dbx_comm_allreduce_i64"));
+    if (c->kind == DBX_COMM_MPI) return dbx__comm_mpi_allreduce_i64(c, buf, n, op);
+    return DBX_OK;
+}
+
+dbx_status dbx_comm_allgather(dbx_comm *c, const void *send, size_t bytes_each, void *recv)
+{
+    COMM_CHECK_C(c, "dbx_comm_allgather");
+    DBX_TRY(check_buf(send, bytes_each, "dbx_comm_allgather", "send"));
+    DBX_TRY(check_buf(recv, bytes_each, "dbx_comm_allgather", "recv"));
+    if (bytes_each > INT_MAX)
+        return dbx__fail(DBX_EINVAL, "dbx_comm_allgather: %zu bytes per rank exceed INT_MAX",
+                         bytes_each);
+    if (c->kind == DBX_COMM_MPI) return dbx__comm_mpi_allgather(c, send, bytes_each, recv);
+    if (bytes_each && recv != send) memmove(recv, send, bytes_each);
+    return DBX_OK;
+}
+
+dbx_status dbx_comm_allgatherv(dbx_comm *c, const void *send, size_t bytes, void *recv,
+                               const size_t *counts, const size_t *displs)
+{
+    const char *fn = "dbx_comm_allgatherv";
+    COMM_CHECK_C(c, fn);
+    if (!counts || !displs) return dbx__fail(DBX_EINVAL, "%s: counts or displs is NULL", fn);
+    DBX_TRY(check_buf(send, bytes, fn, "send"));
+    for (int r = 0; r < c->size; r++) {
+        if (counts[r] > INT_MAX || displs[r] > INT_MAX)
+            return dbx__fail(DBX_EINVAL, "%s: rank %d's count %zu or displacement %zu exceeds "
+                             "INT_MAX", fn, r, counts[r], displs[r]);
+        DBX_TRY(check_buf(recv, counts[r], fn, "recv"));
+    }
+    if (bytes != counts[c->rank])
+        return dbx__fail(DBX_EINVAL, "%s: rank %d sends %zu bytes but counts[%d] is %zu", fn,
+                         c->rank, bytes, c->rank, counts[c->rank]);
+    if (c->kind == DBX_COMM_MPI)
+        return dbx__comm_mpi_allgatherv(c, send, bytes, recv, counts, displs);
+    if (bytes && (char *)recv + displs[0] != (const char *)send)
+        memmove((char *)recv + displs[0], send, bytes);
+    return DBX_OK;
+}
+
+dbx_status dbx_comm_bcast(dbx_comm *c, void *buf, size_t bytes, int root)
+{
+    COMM_CHECK_C(c, "dbx_comm_bcast");
+    DBX_TRY(check_buf(buf, bytes, "dbx_comm_bcast", "buf"));
+    DBX_TRY(check_root(c, root, "dbx_comm_bcast"));
+    if (c->kind == DBX_COMM_MPI) return dbx__comm_mpi_bcast(c, buf, bytes, root);
+    return DBX_OK;
+}
+
+dbx_status dbx_comm_barrier(dbx_comm *c)
+{
+    COMM_CHECK_C(c, "dbx_comm_barrier");
+    if (c->kind == DBX_COMM_MPI) return dbx__comm_mpi_barrier(c);
+    return DBX_OK;
+}
+
+dbx_status dbx_comm_scatter_start(dbx_comm *c, const void *send, const size_t *counts,
+                                  const size_t *displs, void *recv, size_t recv_cap, int root)
+{
+    const char *fn = "dbx_comm_scatter_start";
+    COMM_CHECK_C(c, fn);
+    if (c->scatter_pending)
+        return dbx__fail(DBX_EINVAL, "%s: the previous scatter was not waited for", fn);
+    DBX_TRY(check_root(c, root, fn));
+    DBX_TRY(check_buf(recv, recv_cap, fn, "recv"));
+    if (c->rank == root) {
+        if (!counts || !displs)
+            return dbx__fail(DBX_EINVAL, "%s: counts or displs is NULL on the root", fn);
+        for (int r = 0; r < c->size; r++) {
+            if (counts[r] > INT_MAX)
+                return dbx__fail(DBX_EINVAL, "%s: rank %d's part of %zu bytes exceeds INT_MAX",
+                                 fn, r, counts[r]);
+            DBX_TRY(check_buf(send, counts[r], fn, "send"));
+        }
+        /* the root's own part is a local copy (at most recv_cap bytes; wait reports more) */
+        size_t own = counts[root];
+        size_t n = own < recv_cap ? own : recv_cap;
+        const char *src = (const char *)send + displs[root];
+        if (n && (const char *)recv != src) memmove(recv, src, n);
+        c->scatter_own = own;
+    }
+    if (c->kind == DBX_COMM_MPI)
+        DBX_TRY(dbx__comm_mpi_scatter_start(c, send, counts, displs, recv, recv_cap, root));
+    c->scatter_pending = 1;
+    c->scatter_root = root;
+    c->scatter_cap = recv_cap;
+    c->scatter_seq++;
+    return DBX_OK;
+}
+
+dbx_status dbx_comm_scatter_wait(dbx_comm *c, size_t *recv_bytes)
+{
+    const char *fn = "dbx_comm_scatter_wait";
+    COMM_CHECK_C(c, fn);
+    if (!c->scatter_pending) return dbx__fail(DBX_EINVAL, "%s: no scatter was started", fn);
+    c->scatter_pending = 0;
+    size_t got = c->scatter_own;
+    if (c->kind == DBX_COMM_MPI) {
+        size_t theirs = 0;
+        dbx_status s = dbx__comm_mpi_scatter_wait(c, &theirs);
+        if (c->rank != c->scatter_root) got = theirs;
+        if (recv_bytes) *recv_bytes = got;
+        if (s != DBX_OK) return s;
+    }
+    if (recv_bytes) *recv_bytes = got;
+    if (got > c->scatter_cap)
+        return dbx__fail(DBX_EINVAL, "%s: rank %d's part is %zu bytes but recv_cap is %zu", fn,
+                         c->rank, got, c->scatter_cap);
+    return DBX_OK;
+}

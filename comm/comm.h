@@ -1,0 +1,118 @@
+/* One interface for the collectives and point-to-point transfers of distributed training,
+ * with an MPI implementation (CPU workers), a single-process implementation (no MPI: every
+ * collective is the identity), and room for NCCL (GPU workers). Only comm/ calls MPI.
+ *
+ * Every rank must issue the same collectives in the same order; call sites say so. All MPI
+ * return codes are checked (the communicators use MPI_ERRORS_RETURN) and turned into
+ * DBX_EMPI with "host pid file:line: MPI_Xxx: <MPI error string>". A watchdog thread aborts
+ * the whole job (naming the rank that waits and on what) when a collective blocks longer
+ * than the configured timeout, so a dead or frozen rank never leaves the others hanging.
+ * A dbx_comm is used by one thread (the watchdog only reads its state). Sizes are size_t;
+ * a count that MPI cannot express (> INT_MAX) is refused with DBX_EINVAL, except where a
+ * function says it splits the transfer. */
+#ifndef DBX_COMM_COMM_H
+#define DBX_COMM_COMM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dbx/dbx.h"
+
+typedef struct dbx_comm dbx_comm;
+
+typedef enum dbx_comm_kind { DBX_COMM_SINGLE, DBX_COMM_MPI } dbx_comm_kind;
+
+typedef struct dbx_comm_opts {
+    int want_mpi;           /* -1: auto (MPI when launched by mpirun/srun), 0: single, 1: MPI */
+    size_t bucket_bytes;    /* all-reduce bucket size (default 4 MiB); 0: one call */
+    double timeout_s;       /* watchdog: abort when a collective waits longer (default 60);
+                             * <= 0 disables the watchdog */
+} dbx_comm_opts;
+
+/* The defaults: {want_mpi = -1, bucket_bytes = 4 MiB, timeout_s = 60}. dbx_comm_init with
+ * opts == NULL uses them. Auto means MPI when OMPI_COMM_WORLD_SIZE, PMIX_RANK, PMI_RANK or
+ * PMI_SIZE is set, or a Slurm step of more than one task (SLURM_STEP_ID, SLURM_PROCID,
+ * SLURM_STEP_NUM_TASKS > 1), or MPI is already initialised; otherwise single. */
+dbx_comm_opts dbx_comm_opts_default(void);
+
+/* Initialises MPI if wanted (MPI_Init_thread, MPI_THREAD_FUNNELED; not when MPI is already
+ * initialised, and then dbx_comm_free does not finalise it either), duplicates
+ * MPI_COMM_WORLD for gradients and for control, sets MPI_ERRORS_RETURN on both (and on
+ * MPI_COMM_WORLD), computes the local rank with MPI_Comm_split_type(MPI_COMM_TYPE_SHARED),
+ * starts the watchdog. Collective over MPI_COMM_WORLD. argc/argv may be NULL. */
+dbx_status dbx_comm_init(const dbx_comm_opts *opts, int *argc, char ***argv, dbx_comm **out);
+/* Stops the watchdog, frees the communicators and finalises MPI (if this object initialised
+ * it: free that object after any others). Collective. A started scatter must have been
+ * waited for. Accepts NULL. */
+void dbx_comm_free(dbx_comm *c);
+
+dbx_comm_kind dbx_comm_kind_of(const dbx_comm *c);
+int dbx_comm_rank(const dbx_comm *c);
+int dbx_comm_size(const dbx_comm *c);
+int dbx_comm_local_rank(const dbx_comm *c);   /* rank among the ranks of this host */
+int dbx_comm_local_size(const dbx_comm *c);
+const char *dbx_comm_host(const dbx_comm *c); /* this rank's host name */
+
+/* In-place SUM all-reduce of n floats on the gradient communicator, in buckets of
+ * bucket_bytes (one MPI_Iallreduce per bucket, all in flight, then one wait). Any n: a
+ * bucket never exceeds 2^30 floats. */
+dbx_status dbx_comm_allreduce_f32(dbx_comm *c, float *buf, size_t n);
+/* In-place all-reduce of doubles / int64 with SUM, MAX or MIN (statistics, agreement), on
+ * the control communicator; any n (split into calls of at most 2^30 elements). */
+typedef enum dbx_comm_op { DBX_COMM_SUM, DBX_COMM_MAX, DBX_COMM_MIN } dbx_comm_op;
+dbx_status dbx_comm_allreduce_f64(dbx_comm *c, double *buf, size_t n, dbx_comm_op op);
+dbx_status dbx_comm_allreduce_i64(dbx_comm *c, int64_t *buf, size_t n, dbx_comm_op op);
+/* Concatenates each rank's bytes on every rank: recv gets size * bytes_each
+ * (all ranks contribute the same number of bytes; send and recv must not overlap). */
+dbx_status dbx_comm_allgather(dbx_comm *c, const void *send, size_t bytes_each, void *recv);
+/* Variable-size all-gather: counts[r] bytes from rank r, placed at displs[r] in recv.
+ * bytes must equal counts[rank]; every count and displacement must be <= INT_MAX. */
+dbx_status dbx_comm_allgatherv(dbx_comm *c, const void *send, size_t bytes, void *recv,
+                               const size_t *counts, const size_t *displs);
+/* Root's bytes to every rank (any size: split into pieces of at most 1 GiB). */
+dbx_status dbx_comm_bcast(dbx_comm *c, void *buf, size_t bytes, int root);
+dbx_status dbx_comm_barrier(dbx_comm *c);
+
+/* Root ships rank r the bytes send + displs[r] .. + counts[r] (control communicator); every
+ * rank receives its part into recv (capacity recv_cap; *recv_bytes gets the size).
+ * Nonblocking: start, then finish with dbx_comm_scatter_wait before touching the buffers,
+ * so that the root can plan step k+1 while the workers compute step k. One outstanding
+ * scatter at a time. Every rank calls start then wait, in the same order as the other ranks;
+ * send, counts and displs matter on the root only (its start returns at once: point-to-point
+ * Isends of a size header and the data, with a tag per scatter), and send must stay
+ * untouched until its wait. A part of 0 bytes is fine. A part larger than recv_cap makes
+ * that rank's wait return DBX_EINVAL (the other ranks are unaffected; recv holds the first
+ * recv_cap bytes); starting twice or waiting without a start is DBX_EINVAL. */
+dbx_status dbx_comm_scatter_start(dbx_comm *c, const void *send, const size_t *counts,
+                                  const size_t *displs, void *recv, size_t recv_cap, int root);
+dbx_status dbx_comm_scatter_wait(dbx_comm *c, size_t *recv_bytes);
+
+/* Aborts every rank of the job (MPI_Abort) after printing "[rR/N host] dbx: fatal: msg".
+ * In a single process: exits with code. Never returns. */
+_Noreturn void dbx_comm_abort(dbx_comm *c, int code, const char *msg);
+
+/* Statistics of the last dbx_comm_allreduce_f32: seconds and bytes. */
+void dbx_comm_last_allreduce(const dbx_comm *c, double *seconds, size_t *bytes);
+
+/* Sets the context that the watchdog names when it aborts ("all-reduce step 12"); printf
+ * format, kept (truncated to 95 characters) until the next call; NULL or "" clears it. */
+void dbx_comm_set_context(dbx_comm *c, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* ---- topology (hwloc) ---------------------------------------------------------------------- */
+typedef enum dbx_bind { DBX_BIND_NONE, DBX_BIND_CORE, DBX_BIND_NUMA } dbx_bind;
+/* Parses "none" | "core" | "numa"; anything else is DBX_EINVAL. */
+dbx_status dbx_bind_parse(const char *name, dbx_bind *out);
+const char *dbx_bind_name(dbx_bind mode);   /* "none" | "core" | "numa" */
+/* Binds this process (local rank l of L) to its own cores (or NUMA node) with hwloc and
+ * describes the machine and the binding in desc ("h1: 1 package, 2 cores, 2 PUs, 1 NUMA node,
+ * 7.8 GiB; local rank 0/2 bound to cores 0 (cpuset 0x00000001)"). CORE: cores
+ * [l*n/L, (l+1)*n/L) of n cores, or core l % n when L > n ("oversubscribed"); NUMA: node
+ * l % nodes. DBX_BIND_NONE only describes (the current binding). c may be NULL (rank 0 of
+ * 1); desc may be NULL. Memory size comes from sysconf. */
+dbx_status dbx_topo_bind(dbx_comm *c, dbx_bind mode, char *desc, size_t desc_cap);
+
+#endif /* DBX_COMM_COMM_H */

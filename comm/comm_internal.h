@@ -1,0 +1,75 @@
+/* Internal to comm/: the dbx_comm object shared by the front end (comm.c: argument checks,
+ * the single-process implementation, watchdog bookkeeping) and the MPI back end
+ * (comm_mpi.c: the only file that includes mpi.h). topo.c reads rank fields only.
+ *
+ * Thread safety: a dbx_comm is used by one thread; the watchdog thread (comm_mpi.c) reads
+ * wd_call, wd_since and wd_context under wd_mu, which the owner thread takes briefly on
+ * entry to and exit from every blocking call. */
+#ifndef DBX_COMM_COMM_INTERNAL_H
+#define DBX_COMM_COMM_INTERNAL_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "comm/comm.h"
+
+typedef struct dbx_comm_mpi dbx_comm_mpi; /* MPI state, defined in comm_mpi.c */
+
+struct dbx_comm {
+    dbx_comm_kind kind;
+    int rank, size, local_rank, local_size;
+    char host[256];
+    size_t bucket_bytes;
+    double timeout_s;
+
+    double last_ar_seconds; /* dbx_comm_last_allreduce */
+    size_t last_ar_bytes;
+
+    /* the one outstanding scatter */
+    int scatter_pending;
+    int scatter_root;
+    size_t scatter_cap;      /* recv_cap given to start */
+    size_t scatter_own;      /* root (and single): the size of its own part */
+    unsigned scatter_seq;    /* scatters started so far: the tag of the next one */
+
+    /* watchdog: the blocking call in progress (NULL: none) since wd_since */
+    pthread_mutex_t wd_mu;
+    pthread_cond_t wd_cv;    /* signalled (with wd_stop) to end the watchdog */
+    const char *wd_call;
+    double wd_since;
+    char wd_context[96];
+    int wd_stop;
+    int wd_running;
+    pthread_t wd_thread;
+
+    dbx_comm_mpi *mpi;       /* NULL in a single process */
+};
+
+/* Watchdog bookkeeping around a blocking call; call is a static string such as
+ * "dbx_comm_barrier/MPI_Barrier". leave is idempotent. */
+void dbx__comm_wd_enter(dbx_comm *c, const char *call);
+void dbx__comm_wd_leave(dbx_comm *c);
+/* Writes "[rR/N host] dbx: fatal: " + msg + newline to stderr and flushes it. */
+void dbx__comm_print_fatal(const dbx_comm *c, const char *msg);
+
+/* ---- MPI back end (comm_mpi.c). Arguments are checked by comm.c before these calls. ---- */
+int dbx__comm_mpi_initialized(void); /* MPI_Init* done and MPI_Finalize not yet */
+dbx_status dbx__comm_mpi_init(dbx_comm *c, int *argc, char ***argv);
+void dbx__comm_mpi_free(dbx_comm *c);
+_Noreturn void dbx__comm_mpi_abort(int code);
+dbx_status dbx__comm_mpi_allreduce_f32(dbx_comm *c, float *buf, size_t n);
+dbx_status dbx__comm_mpi_allreduce_f64(dbx_comm *c, double *buf, size_t n, dbx_comm_op op);
+dbx_status dbx__comm_mpi_allreduce_i64(dbx_comm *c, int64_t *buf, size_t n, dbx_comm_op op);
+dbx_status dbx__comm_mpi_allgather(dbx_comm *c, const void *send, size_t bytes_each,
+                                   void *recv);
+dbx_status dbx__comm_mpi_allgatherv(dbx_comm *c, const void *send, size_t bytes, void *recv,
+                                    const size_t *counts, const size_t *displs);
+dbx_status dbx__comm_mpi_bcast(dbx_comm *c, void *buf, size_t bytes, int root);
+dbx_status dbx__comm_mpi_barrier(dbx_comm *c);
+dbx_status dbx__comm_mpi_scatter_start(dbx_comm *c, const void *send, const size_t *counts,
+                                       const size_t *displs, void *recv, size_t recv_cap,
+                                       int root);
+dbx_status dbx__comm_mpi_scatter_wait(dbx_comm *c, size_t *recv_bytes);
+
+#endif /* DBX_COMM_COMM_INTERNAL_H */
