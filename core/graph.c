@@ -168,7 +168,8 @@ typedef struct node_spec {
 static int same_node(const dbx_graph *g, const dbx__node *n, const node_spec *sp, int32_t sig)
 {
     return n->op == sp->op && n->sig == sig && n->attr == sp->attr && n->nargs == sp->nargs &&
-           memcmp(dbx__node_args(g, n), sp->args, (size_t)sp->nargs * sizeof(dbx_node)) == 0;
+           (sp->nargs == 0 || /* args may be NULL then: memcmp needs valid pointers */
+            memcmp(dbx__node_args(g, n), sp->args, (size_t)sp->nargs * sizeof(dbx_node)) == 0);
 }
 
 static int32_t cse_find(dbx_graph *g, uint64_t h, const node_spec *sp, int32_t sig)
