@@ -195,7 +195,7 @@ dbx_status dbx_model_update(dbx_model *m, const dbx_optim *opt)
         if (m->params[i].lookup) {
             dbx__param *p = &m->params[i];
             /* sorted rows: a deterministic update order whatever order rows were touched in */
-            qsort(p->trows, p->ntrows, sizeof *p->trows, cmp_i32);
+            if (p->ntrows) qsort(p->trows, p->ntrows, sizeof *p->trows, cmp_i32);
             DBX_TRY(ops->optim_rows(m->be, &o, m->val + p->off, m->grad + p->off, m->m1 + p->off,
                                     m->m2 + p->off, p->trows, (int)p->ntrows, p->cols));
             for (size_t r = 0; r < p->ntrows; r++) p->touched[p->trows[r]] = 0;
