@@ -85,5 +85,10 @@ struct dbx_backend {
 
 /* The process-wide CPU backend (BLAS + vectorised C). Initialises the BLAS on first use. */
 dbx_status dbx__cpu_backend(dbx_backend **out);
+/* "cpu" or "cuda" (GPU `device` of this process); DBX_ENOTSUP when dbx was built without
+ * CUDA, a CUDA error status when no GPU can be used. */
+dbx_status dbx__backend_get(const char *name, int device, dbx_backend **out);
+/* 1 when the CUDA backend is linked into this program. */
+int dbx__backend_has_cuda(void);
 
 #endif /* DBX_KERNELS_BACKEND_H */

@@ -1,0 +1,25 @@
+/* Backend registry: maps a device name to a backend. The CPU backend is always here; the
+ * CUDA backend exists when the program links the dbx_cuda object library (built when CMake
+ * finds the CUDA toolkit), which defines dbx__cuda_backend. The weak reference keeps core/
+ * and this file free of #ifdef DBX_CUDA. Thread-safe (no state of its own). */
+#include <string.h>
+
+#include "core/status.h"
+#include "kernels/backend.h"
+
+extern dbx_status dbx__cuda_backend(int device, dbx_backend **out) __attribute__((weak));
+
+int dbx__backend_has_cuda(void) { return dbx__cuda_backend != NULL; }
+
+dbx_status dbx__backend_get(const char *name, int device, dbx_backend **out)
+{
+    *out = NULL;
+    if (!name || strcmp(name, "cpu") == 0) return dbx__cpu_backend(out);
+    if (strcmp(name, "cuda") == 0) {
+        if (!dbx__cuda_backend)
+            return dbx__fail(DBX_ENOTSUP, "this dbx was built without the CUDA backend "
+                                          "(configure with the CUDA toolkit and NCCL installed)");
+        return dbx__cuda_backend(device, out);
+    }
+    return dbx__fail(DBX_EINVAL, "unknown device '%s' (expected cpu or cuda)", name);
+}
