@@ -97,6 +97,21 @@ else
     else bad "no summary line 'train: N ranks' with N >= 2"; fi
 fi
 
+step "sbatch --wait --nodes=2 slurm/scaling.sbatch (N = 1, 2)"
+export DBX_SCALING_OUT=$tmp/scaling
+timeout -k 5 180 sbatch --wait --nodes=2 --ntasks-per-node=1 -o "$tmp/scaling-%j.out" \
+    slurm/scaling.sbatch
+rc=$?
+sout=$(ls "$tmp"/scaling-*.out 2>/dev/null | head -1)
+[ -n "$sout" ] && sed 's/^/  | /' "$sout"
+if [ "$rc" -eq 0 ]; then ok "the scaling job completes with exit status 0"
+else bad "scaling sbatch --wait exit status $rc"; fi
+for N in 1 2; do
+    if [ -s "$tmp/scaling/metrics-N$N.jsonl" ] && grep -q "N=$N nodes" "${sout:-/dev/null}"; then
+        ok "scaling: N=$N ran and wrote its metrics"
+    else bad "scaling: no run or metrics for N=$N"; fi
+done
+
 step "done"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -202,6 +202,7 @@ static dbx_status ship(dbx__loop *t, int64_t step)
     if (t->rank == 0) {
         DBX_TRY(dbx__coord_plan(&t->coord, step, p));
         t->t_coord += p->t_plan;
+        t->t_coord_step = p->t_plan;
     }
     /* collective (all ranks, nonblocking): this step's shares */
     return dbx_comm_scatter_start(t->comm, t->rank == 0 ? p->words : NULL,

@@ -51,6 +51,7 @@ typedef struct dbx__loop {
     dbx__wstat *wstats;       /* (W) every worker's statistics of the last step */
     double *obs;              /* (3 W) scratch */
     double t_coord;           /* seconds the coordinator spent planning (rank 0) */
+    double t_coord_step;      /* ... during the last step (planning the next one) */
     dbx__trace_event *trace;
     size_t ntrace, cap_trace;
     int64_t trace_steps;

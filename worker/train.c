@@ -180,6 +180,7 @@ static void metrics_step(const trainer *t, int64_t step, int epoch, const sums *
     dbx__jl_num(f, "t_update", s->update);
     dbx__jl_num(f, "sents_per_s", ratio((double)s->samples, s->wall));
     dbx__jl_num(f, "imbalance", s->imbalance);
+    dbx__jl_num(f, "coordinator_ms", 1e3 * t->L.t_coord_step);
     fputs(",\"workers\":[", f);
     for (int r = 0; r < t->L.W; r++) {
         const dbx__wstat *w = &t->L.wstats[r];
