@@ -1,0 +1,84 @@
+/* Internal interface of the CUDA backend (C++, nvcc only): the per-device context and the
+ * entry points of the op-family files (affine.cu, ew.cu, lookup.cu, xent.cu, optim.cu).
+ * Every entry enqueues work on the context's stream and returns without waiting; index
+ * arrays it reads have been staged to device memory by backend.cu (cu_staged).
+ * A context belongs to one device and is used by one host thread at a time (like the CPU
+ * backend); the process-wide table of contexts lives in backend.cu. */
+#ifndef DBX_KERNELS_CUDA_CUDA_H
+#define DBX_KERNELS_CUDA_CUDA_H
+
+#include "kernels/cuda/check.h"
+
+extern "C" {
+#include "kernels/backend.h"
+}
+
+enum { DBX_CU_NEVENTS = 256 };
+
+typedef struct cu_ctx {
+    dbx_backend be; /* handed out by dbx__cuda_backend; be.ctx points here */
+    int device;
+    cudaStream_t stream;
+    cublasHandle_t blas; /* bound to stream */
+    /* staging ring for per-call host index arrays: pinned host bytes [0, ring_cap) mirrored
+       by device bytes; blocks are appended at ring_head; an event after each block's copy
+       says when its host bytes may be overwritten */
+    unsigned char *ring_host, *ring_dev;
+    size_t ring_cap, ring_head;
+    cudaEvent_t ev[DBX_CU_NEVENTS];
+    size_t ev_lo[DBX_CU_NEVENTS], ev_hi[DBX_CU_NEVENTS];
+    int ev_first, ev_count;
+    float *scratch; /* gathered GEMM operands and dX products (reserve()) */
+    size_t scratch_floats;
+    float *ones; /* ones_n ones: bias gradients as a GEMV */
+    size_t ones_n;
+} cu_ctx;
+
+/* A batch's host index arrays, staged to device memory (NULL where absent). */
+typedef struct cu_staged {
+    const int64_t *off;  /* (nargs, n) argument offsets */
+    const int32_t *attr; /* (n) labels / table rows (lookup, softmax_xent) */
+    const int32_t *adim; /* (nargs) argument dims */
+} cu_staged;
+
+/* Threads per block of the one-thread-per-element kernels, and their grid: enough blocks
+   to cover total (kernels loop with a grid stride, so the cap only bounds the grid). */
+enum { DBX_CU_THREADS = 256 };
+static inline unsigned dbx__cu_blocks(int64_t total, int threads)
+{
+    int64_t b = (total + threads - 1) / threads;
+    if (b < 1) b = 1;
+    if (b > (int64_t)1 << 20) b = (int64_t)1 << 20;
+    return (unsigned)b;
+}
+
+/* backend.cu: scratch of at least floats floats (grows, synchronising, if reserve() was not
+   called with enough); a device vector of at least n ones. */
+dbx_status dbx__cu_scratch(cu_ctx *c, size_t floats, float **out);
+dbx_status dbx__cu_ones(cu_ctx *c, int n, const float **out);
+
+/* affine.cu */
+dbx_status dbx__cu_affine_forward(cu_ctx *c, float *vals, const dbx_kbatch *b,
+                                  const cu_staged *s);
+dbx_status dbx__cu_affine_backward(cu_ctx *c, const float *vals, float *grads,
+                                   const dbx_kbatch *b, const cu_staged *s);
+/* ew.cu: add, cmult, tanh, sigmoid, relu, concat, sum, slice, lstm_c (+ chain), lstm_h */
+dbx_status dbx__cu_ew_forward(cu_ctx *c, float *vals, const dbx_kbatch *b, const cu_staged *s);
+dbx_status dbx__cu_ew_backward(cu_ctx *c, const float *vals, float *grads, const dbx_kbatch *b,
+                               const cu_staged *s);
+/* lookup.cu */
+dbx_status dbx__cu_lookup_forward(cu_ctx *c, float *vals, const dbx_kbatch *b,
+                                  const cu_staged *s);
+dbx_status dbx__cu_lookup_backward(cu_ctx *c, const float *grads, const dbx_kbatch *b,
+                                   const cu_staged *s);
+/* xent.cu */
+dbx_status dbx__cu_xent_forward(cu_ctx *c, float *vals, const dbx_kbatch *b, const cu_staged *s);
+dbx_status dbx__cu_xent_backward(cu_ctx *c, const float *vals, float *grads, const dbx_kbatch *b,
+                                 const cu_staged *s);
+/* optim.cu; rows: device copy of the row list */
+dbx_status dbx__cu_optim_dense(cu_ctx *c, const dbx_koptim *o, float *p, float *g, float *m,
+                               float *v, size_t n);
+dbx_status dbx__cu_optim_rows(cu_ctx *c, const dbx_koptim *o, float *p, float *g, float *m,
+                              float *v, const int32_t *rows, int nrows, int dim);
+
+#endif /* DBX_KERNELS_CUDA_CUDA_H */

@@ -1,0 +1,222 @@
+/* CUDA elementwise batches, forward and backward: add, cmult, tanh, sigmoid, relu, concat,
+ * sum, slice, lstm_c (k cells; with kb->chain, the lstm_h of the same cells fused in) and
+ * lstm_h. One thread per (node, output element); node arguments are read through the
+ * batch's staged offset list, outputs are the batch's contiguous block. exp, sigmoid and
+ * tanh are those of kernels/cpu/vmath.h, and the file is compiled with -fmad=false, so
+ * each element is computed as the CPU backend computes it. Argument gradients are
+ * accumulated with atomicAdd: nodes of a batch may share an argument and a node may name
+ * the same argument twice (cmult(x, x)); one thread's adds run in the CPU's order.
+ * Gate layout of the fused LSTM: [f_1, i, o, u, f_2..f_k] (k >= 1) or [i, o, u] (k = 0).
+ * Stateless; kernels run on the context's stream. */
+#include "kernels/cuda/cuda.h"
+
+/* ---- the CPU backend's vectorisable exp, sigmoid, tanh (kernels/cpu/vmath.h) ---------------- */
+__device__ __forceinline__ float d_expf(float x)
+{
+    x = fminf(fmaxf(x, -87.0f), 88.0f);
+    float fn = rintf(x * 1.44269504088896341f);
+    float r = x - fn * 0.693359375f;
+    r = r - fn * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    unsigned e = ((unsigned)(int)fn + 127u) << 23;
+    return p * __uint_as_float(e);
+}
+
+__device__ __forceinline__ float d_sigmoidf(float x) { return 1.0f / (1.0f + d_expf(-x)); }
+
+__device__ __forceinline__ float d_tanhf(float x)
+{
+    float e = d_expf(-2.0f * fabsf(x));
+    return copysignf((1.0f - e) / (1.0f + e), x);
+}
+
+typedef struct ew_args {
+    float *vals;           /* forward: written; backward: read only */
+    float *grads;          /* backward */
+    const int64_t *off;    /* (nargs, n) argument offsets, device copy */
+    const int32_t *adim;   /* (nargs) argument dims, device copy */
+    int64_t out_off;       /* node j's output at out_off + j * dim */
+    int64_t h_off;         /* chained lstm_h output (chain != 0) */
+    int n, dim, nargs, iparam, chain;
+    int op;                /* enum dbx_op */
+} ew_args;
+
+#define OFF(a, j) (A.off[(int64_t)(a) * A.n + (j)])
+#define FOR_ELEMENTS(t, total)                                                              \
+    for (int64_t t = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; t < (total);          \
+         t += (int64_t)gridDim.x * blockDim.x)
+
+/* gate offset of i in the fused LSTM layout */
+__device__ __forceinline__ int gi_off(int k, int H) { return k ? H : 0; }
+
+__global__ void ew_forward_k(ew_args A)
+{
+    const int D = A.dim;
+    const int64_t total = (int64_t)A.n * D;
+    const float *V = A.vals;
+    FOR_ELEMENTS(t, total)
+    {
+        const int64_t j = t / D;
+        const int i = (int)(t - j * D);
+        float *y = A.vals + A.out_off + t;
+        switch (A.op) {
+        case DBX_OP_TANH: *y = d_tanhf(V[OFF(0, j) + i]); break;
+        case DBX_OP_SIGMOID: *y = d_sigmoidf(V[OFF(0, j) + i]); break;
+        case DBX_OP_RELU: {
+            float x = V[OFF(0, j) + i];
+            *y = x > 0.0f ? x : 0.0f;
+            break;
+        }
+        case DBX_OP_SLICE: *y = V[OFF(0, j) + A.iparam + i]; break;
+        case DBX_OP_ADD: *y = V[OFF(0, j) + i] + V[OFF(1, j) + i]; break;
+        case DBX_OP_CMULT: *y = V[OFF(0, j) + i] * V[OFF(1, j) + i]; break;
+        case DBX_OP_CONCAT: {
+            int r = i, a = 0;
+            while (a < A.nargs - 1 && r >= A.adim[a]) r -= A.adim[a++];
+            *y = V[OFF(a, j) + r];
+            break;
+        }
+        case DBX_OP_SUM: {
+            float v = V[OFF(0, j) + i];
+            for (int a = 1; a < A.nargs; a++) v += V[OFF(a, j) + i];
+            *y = v;
+            break;
+        }
+        case DBX_OP_LSTM_C: {
+            const int H = D, k = A.iparam, oi = gi_off(k, H), ou = oi + 2 * H;
+            const float *g = V + OFF(0, j);
+            float c = d_sigmoidf(g[oi + i]) * d_tanhf(g[ou + i]);
+            for (int q = 0; q < k; q++) {
+                const float *f = g + (q == 0 ? 0 : (3 + q) * H);
+                c += d_sigmoidf(f[i]) * V[OFF(1 + q, j) + i];
+            }
+            *y = c;
+            if (A.chain) A.vals[A.h_off + t] = d_sigmoidf(g[oi + H + i]) * d_tanhf(c);
+            break;
+        }
+        case DBX_OP_LSTM_H: {
+            const int H = D, oo = gi_off(A.iparam, H) + H;
+            *y = d_sigmoidf(V[OFF(0, j) + oo + i]) * d_tanhf(V[OFF(1, j) + i]);
+            break;
+        }
+        default: break;
+        }
+    }
+}
+
+__global__ void ew_backward_k(ew_args A)
+{
+    const int D = A.dim;
+    const int64_t total = (int64_t)A.n * D;
+    const float *V = A.vals;
+    float *G = A.grads;
+    FOR_ELEMENTS(t, total)
+    {
+        const int64_t j = t / D;
+        const int i = (int)(t - j * D);
+        const float dy = G[A.out_off + t];
+        const float y = V[A.out_off + t];
+        switch (A.op) {
+        case DBX_OP_TANH: atomicAdd(G + OFF(0, j) + i, dy * (1.0f - y * y)); break;
+        case DBX_OP_SIGMOID: atomicAdd(G + OFF(0, j) + i, dy * y * (1.0f - y)); break;
+        case DBX_OP_RELU: atomicAdd(G + OFF(0, j) + i, y > 0.0f ? dy : 0.0f); break;
+        case DBX_OP_SLICE: atomicAdd(G + OFF(0, j) + A.iparam + i, dy); break;
+        case DBX_OP_ADD:
+            atomicAdd(G + OFF(0, j) + i, dy);
+            atomicAdd(G + OFF(1, j) + i, dy);
+            break;
+        case DBX_OP_CMULT: {
+            const float x0 = V[OFF(0, j) + i], x1 = V[OFF(1, j) + i];
+            atomicAdd(G + OFF(0, j) + i, dy * x1);
+            atomicAdd(G + OFF(1, j) + i, dy * x0);
+            break;
+        }
+        case DBX_OP_CONCAT: {
+            int r = i, a = 0;
+            while (a < A.nargs - 1 && r >= A.adim[a]) r -= A.adim[a++];
+            atomicAdd(G + OFF(a, j) + r, dy);
+            break;
+        }
+        case DBX_OP_SUM:
+            for (int a = 0; a < A.nargs; a++) atomicAdd(G + OFF(a, j) + i, dy);
+            break;
+        case DBX_OP_LSTM_C: {
+            const int H = D, k = A.iparam, oi = gi_off(k, H), ou = oi + 2 * H, oo = oi + H;
+            const float *g = V + OFF(0, j);
+            float *dg = G + OFF(0, j);
+            float dc = dy; /* this node's own gradient: no other thread touches it */
+            if (A.chain) { /* the fused lstm_h's backward first */
+                const float dh = G[A.h_off + t];
+                const float so = d_sigmoidf(g[oo + i]), th = d_tanhf(y);
+                atomicAdd(dg + oo + i, dh * th * so * (1.0f - so));
+                dc += dh * so * (1.0f - th * th);
+                G[A.out_off + t] = dc;
+            }
+            const float si = d_sigmoidf(g[oi + i]), u = d_tanhf(g[ou + i]);
+            atomicAdd(dg + oi + i, dc * u * si * (1.0f - si));
+            atomicAdd(dg + ou + i, dc * si * (1.0f - u * u));
+            for (int q = 0; q < k; q++) {
+                const int fo = q == 0 ? 0 : (3 + q) * H;
+                const float cp = V[OFF(1 + q, j) + i], sf = d_sigmoidf(g[fo + i]);
+                atomicAdd(dg + fo + i, dc * cp * sf * (1.0f - sf));
+                atomicAdd(G + OFF(1 + q, j) + i, dc * sf);
+            }
+            break;
+        }
+        case DBX_OP_LSTM_H: {
+            const int H = D, oo = gi_off(A.iparam, H) + H;
+            const float so = d_sigmoidf(V[OFF(0, j) + oo + i]), th = d_tanhf(V[OFF(1, j) + i]);
+            atomicAdd(G + OFF(0, j) + oo + i, dy * th * so * (1.0f - so));
+            atomicAdd(G + OFF(1, j) + i, dy * so * (1.0f - th * th));
+            break;
+        }
+        default: break;
+        }
+    }
+}
+
+static ew_args make_args(float *vals, float *grads, const dbx_kbatch *b, const cu_staged *s)
+{
+    ew_args A;
+    A.vals = vals;
+    A.grads = grads;
+    A.off = s->off;
+    A.adim = s->adim;
+    A.out_off = b->out_off;
+    A.chain = b->op == DBX_OP_LSTM_C && b->chain != NULL;
+    A.h_off = A.chain ? b->chain->out_off : 0;
+    A.n = b->n;
+    A.dim = b->dim;
+    A.nargs = b->nargs;
+    A.iparam = b->iparam;
+    A.op = (int)b->op;
+    return A;
+}
+
+dbx_status dbx__cu_ew_forward(cu_ctx *c, float *vals, const dbx_kbatch *b, const cu_staged *s)
+{
+    const int64_t total = (int64_t)b->n * b->dim;
+    if (total <= 0) return DBX_OK;
+    ew_forward_k<<<dbx__cu_blocks(total, DBX_CU_THREADS), DBX_CU_THREADS, 0, c->stream>>>(
+        make_args(vals, NULL, b, s));
+    DBX_CU_LAUNCHED("ew_forward_k");
+    return DBX_OK;
+}
+
+dbx_status dbx__cu_ew_backward(cu_ctx *c, const float *vals, float *grads, const dbx_kbatch *b,
+                               const cu_staged *s)
+{
+    const int64_t total = (int64_t)b->n * b->dim;
+    if (total <= 0) return DBX_OK;
+    /* the kernel only reads vals (ew_args holds one non-const pointer for both passes) */
+    ew_backward_k<<<dbx__cu_blocks(total, DBX_CU_THREADS), DBX_CU_THREADS, 0, c->stream>>>(
+        make_args(const_cast<float *>(vals), grads, b, s));
+    DBX_CU_LAUNCHED("ew_backward_k");
+    return DBX_OK;
+}
