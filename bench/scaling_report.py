@@ -12,7 +12,8 @@ Projected (labelled as such, not measured): N = 8..256 nodes, one worker per nod
 time = compute time per worker (measured, W = 1) * imbalance (measured at the largest
 real configuration) + ring all-reduce 2 (N - 1) alpha + 2 (N - 1) / N * bytes * beta, with
 alpha and beta fitted by bench_allreduce on the namespace hosts (TCP), else on this
-machine.
+machine, and the imbalance of the largest configuration that is not oversubscribed (more
+ranks than cores).
 """
 import glob
 import json
@@ -78,6 +79,11 @@ def main():
     if not rows:
         print("scaling_report: no metrics in", out, file=sys.stderr)
         return 1
+    ncores = os.cpu_count() or 1
+    for r in rows:  # more ranks than this machine's cores: labelled, never used for the model
+        r["oversubscribed"] = r["workers"] > ncores
+        if r["oversubscribed"] and "oversubscribed" not in r["config"]:
+            r["config"] += " (oversubscribed)"
     rows.sort(key=lambda r: (r["config"] != "local", r["config"], r["workers"]))
     base = next((r for r in rows if r["workers"] == 1), rows[0])
     for r in rows:
@@ -90,7 +96,8 @@ def main():
             fits[os.path.basename(path)[len("allreduce-"):-len(".json")]] = json.load(f)
     fit = fits.get("netns-3") or max((v for k, v in fits.items() if v["ranks"] > 1),
                                      key=lambda v: v["ranks"], default=None)
-    real = max((r for r in rows if r["workers"] > 1), key=lambda r: r["workers"], default=base)
+    real = max((r for r in rows if r["workers"] > 1 and not r["oversubscribed"]),
+               key=lambda r: r["workers"], default=base)
     proj = []
     if fit:
         a, b = fit["alpha_s"], max(fit["beta_s_per_byte"], 0.0)
@@ -151,7 +158,8 @@ def main():
     dat = os.path.join(out, "scaling.dat")
     with open(dat, "w") as f:
         for r in rows:
-            f.write("%d %g %s\n" % (r["workers"], r["speedup"], r["config"]))
+            f.write("%d %g %g\n" % (r["workers"], r["speedup"] if not r["oversubscribed"] else 1e-9,
+                                    r["speedup"] if r["oversubscribed"] else 1e-9))
     pdat = os.path.join(out, "projection.dat")
     with open(pdat, "w") as f:
         for p in proj:
@@ -165,7 +173,8 @@ set logscale xy 2
 set key left top
 set grid
 plot x title 'ideal' with lines dt 2 lc rgb '#888888', \\
-     '{dat}' using 1:2 title 'measured' with points pt 7 ps 1.5, \\
+     '{dat}' using 1:($2 > 1e-6 ? $2 : 1/0) title 'measured' with points pt 7 ps 1.5, \\
+     '{dat}' using 1:($3 > 1e-6 ? $3 : 1/0) title 'measured, oversubscribed (more ranks than cores)' with points pt 6 ps 1.5, \\
      '{pdat}' using 1:2 title 'projection (model, not measured)' with linespoints dt 3
 """
     try:
