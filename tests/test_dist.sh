@@ -17,12 +17,8 @@
 set -u
 dbx=${1:?usage: test_dist.sh DBX [SOURCE_DIR]}
 mpiexec=${MPIEXEC:-mpirun}
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-export OMPI_MCA_btl=${OMPI_MCA_btl:-self,vader,tcp}
-export OMPI_MCA_btl_tcp_if_include=${OMPI_MCA_btl_tcp_if_include:-lo}
-export OMPI_MCA_oob_tcp_if_include=${OMPI_MCA_oob_tcp_if_include:-lo}
-export OMPI_MCA_mpi_yield_when_idle=1 OMPI_MCA_rmaps_base_oversubscribe=1
-export OPENBLAS_NUM_THREADS=1
+. "$(dirname "$0")/lib.sh"
+dbx_mpi_env
 
 tmp=$(mktemp -d /tmp/dbx-dist.XXXXXX)
 cleanup() {
@@ -34,9 +30,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-passed=0 failed=0
-ok() { echo "ok:   $*"; passed=$((passed + 1)); }
-bad() { echo "FAIL: $*"; failed=$((failed + 1)); }
 
 # run NAME LIMIT CMD...: runs CMD under `timeout LIMIT`, stdout/stderr to $tmp/NAME.out/.err,
 # stdin from /dev/null unless redirected by the caller; sets $rc; shows stderr on failure.

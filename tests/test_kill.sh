@@ -13,12 +13,8 @@
 set -u
 dbx=${1:?usage: test_kill.sh DBX [SOURCE_DIR]}
 mpiexec=${MPIEXEC:-mpirun}
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-export OMPI_MCA_btl=${OMPI_MCA_btl:-self,vader,tcp}
-export OMPI_MCA_btl_tcp_if_include=${OMPI_MCA_btl_tcp_if_include:-lo}
-export OMPI_MCA_oob_tcp_if_include=${OMPI_MCA_oob_tcp_if_include:-lo}
-export OMPI_MCA_mpi_yield_when_idle=1 OMPI_MCA_rmaps_base_oversubscribe=1
-export OPENBLAS_NUM_THREADS=1
+. "$(dirname "$0")/lib.sh"
+dbx_mpi_env
 
 tmp=$(mktemp -d /tmp/dbx-kill.XXXXXX)
 job=""   # pid of the running mpirun
@@ -33,9 +29,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-passed=0 failed=0
-ok() { echo "ok:   $*"; passed=$((passed + 1)); }
-bad() { echo "FAIL: $*"; failed=$((failed + 1)); }
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
 # start NAME ARGS...: mpirun -np 3 dbx train (long run) in the background; waits until the
