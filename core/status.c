@@ -39,7 +39,7 @@ void dbx__trace(dbx_status s, const char *expr, const char *file, int line)
     if (on) fprintf(stderr, "dbx: trace: %s:%d: %s -> %s\n", file, line, expr, dbx_status_str(s));
 }
 
-_Noreturn void dbx__abort(const char *file, int line, const char *msg)
+DBX__NORETURN void dbx__abort(const char *file, int line, const char *msg)
 {
     fprintf(stderr, "dbx: fatal: %s:%d: %s\n", file, line, msg);
     fflush(stderr);

@@ -14,12 +14,20 @@
 #define DBX__PRINTF(a, b)
 #endif
 
+/* Also included by the CUDA backend's C++ translation units. */
+#ifdef __cplusplus
+#define DBX__NORETURN [[noreturn]]
+extern "C" {
+#else
+#define DBX__NORETURN _Noreturn
+#endif
+
 /* Sets the thread's last-error message (printf-style) and returns s. */
 dbx_status dbx__fail(dbx_status s, const char *fmt, ...) DBX__PRINTF(2, 3);
 /* Records where an error passed through (printed when DBX_TRACE=1 is set). */
 void dbx__trace(dbx_status s, const char *expr, const char *file, int line);
 /* Prints "dbx: fatal: file:line: msg" and aborts: programmer errors only. */
-_Noreturn void dbx__abort(const char *file, int line, const char *msg);
+DBX__NORETURN void dbx__abort(const char *file, int line, const char *msg);
 
 #define DBX_TRY(expr)                                                                        \
     do {                                                                                     \
@@ -41,5 +49,9 @@ double dbx__now(void);
 /* Grows *p (element size es) to hold at least n elements; capacity in *cap. */
 dbx_status dbx__grow(void **p, size_t *cap, size_t n, size_t es);
 #define DBX_GROW(p, cap, n) dbx__grow((void **)&(p), &(cap), (n), sizeof(*(p)))
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* DBX_CORE_STATUS_H */

@@ -14,13 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-/* core/status.h is C11: its _Noreturn is spelt [[noreturn]] for C++. The C library headers
- * above are included first so that none is first included inside the extern "C" block. */
-extern "C" {
-#define _Noreturn [[noreturn]]
-#include "core/status.h"
-#undef _Noreturn
-}
+#include "core/status.h" /* C and C++ */
 
 #define DBX_CU(call)                                                                        \
     do {                                                                                    \
