@@ -21,7 +21,7 @@ dbx_status dbx_exec_new(const dbx_exec_opts *opts, dbx_exec **out)
         free(ex);
         return dbx__fail(DBX_EINVAL, "dbx_exec_new: unknown scheduler %d", (int)opts->sched);
     }
-    dbx_status s = dbx__cpu_backend(&ex->be);
+    dbx_status s = dbx__backend_get(ex->opts.device, ex->opts.device_index, &ex->be);
     if (s) {
         free(ex);
         return s;
@@ -91,6 +91,10 @@ dbx_status dbx_exec_forward(dbx_exec *ex, dbx_graph *g, double *loss)
     if (g->err)
         return dbx__fail(g->err, "graph has a builder error: %s", g->errmsg);
     if (!g->nnodes) return dbx__fail(DBX_EINVAL, "dbx_exec_forward: the graph is empty");
+    if (g->m->be != ex->be)
+        return dbx__fail(DBX_EINVAL, "dbx_exec_forward: the executor and the model are on "
+                                     "different devices (dbx_exec_opts.device, "
+                                     "dbx_model_set_device)");
     dbx_exec_stats *st = &ex->stats;
     memset(st, 0, sizeof *st);
     double t0 = dbx__now();

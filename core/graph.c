@@ -403,7 +403,10 @@ static dbx_node binary_same(dbx_graph *g, enum dbx_op op, dbx_node a, dbx_node b
 }
 
 dbx_node dbx_add(dbx_graph *g, dbx_node a, dbx_node b) { return binary_same(g, DBX_OP_ADD, a, b); }
-dbx_node dbx_cmult(dbx_graph *g, dbx_node a, dbx_node b) { return binary_same(g, DBX_OP_CMULT, a, b); }
+dbx_node dbx_cmult(dbx_graph *g, dbx_node a, dbx_node b)
+{
+    return binary_same(g, DBX_OP_CMULT, a, b);
+}
 dbx_node dbx_tanh(dbx_graph *g, dbx_node x) { return unary(g, DBX_OP_TANH, x); }
 dbx_node dbx_sigmoid(dbx_graph *g, dbx_node x) { return unary(g, DBX_OP_SIGMOID, x); }
 dbx_node dbx_relu(dbx_graph *g, dbx_node x) { return unary(g, DBX_OP_RELU, x); }

@@ -22,8 +22,43 @@ dbx_status dbx_model_new(dbx_model **out)
         free(m);
         return s;
     }
+    m->host = 1;
     *out = m;
     return DBX_OK;
+}
+
+dbx_status dbx_model_set_device(dbx_model *m, const char *device, int index)
+{
+    if (m->inited)
+        return dbx__fail(DBX_EINVAL, "dbx_model_set_device: call it before dbx_model_init");
+    dbx_backend *be;
+    DBX_TRY(dbx__backend_get(device, index, &be));
+    m->be = be;
+    m->host = !device || strcmp(device, "cpu") == 0;
+    return DBX_OK;
+}
+
+dbx_status dbx_model_read_values(const dbx_model *m, float *out, size_t cap)
+{
+    if (!m->inited) return dbx__fail(DBX_EINVAL, "dbx_model_read_values: model not initialised");
+    if (cap < m->nfloats)
+        return dbx__fail(DBX_EINVAL, "dbx_model_read_values: %zu floats needed", m->nfloats);
+    DBX_TRY(m->be->ops->sync(m->be));
+    return m->be->ops->download(m->be, out, m->val, m->nfloats * sizeof(float));
+}
+
+/* Host copy of the values: m->val itself on the CPU, else a malloc'd download (*owned = 1). */
+static const float *host_values(const dbx_model *m, int *owned)
+{
+    *owned = 0;
+    if (m->host) return m->val;
+    float *h = malloc(m->nfloats * sizeof *h + 1);
+    if (!h || dbx_model_read_values(m, h, m->nfloats)) {
+        free(h);
+        return NULL;
+    }
+    *owned = 1;
+    return h;
 }
 
 void dbx_model_free(dbx_model *m)
@@ -49,7 +84,8 @@ static dbx_status add_param(dbx_model *m, const char *name, int rows, int cols, 
 {
     if (m->inited) return dbx__fail(DBX_EINVAL, "parameter '%s' added after dbx_model_init", name);
     if (rows <= 0 || cols <= 0)
-        return dbx__fail(DBX_EINVAL, "parameter '%s': shape (%d, %d) must be positive", name, rows, cols);
+        return dbx__fail(DBX_EINVAL, "parameter '%s': shape (%d, %d) must be positive", name, rows,
+                         cols);
     if (!name || strlen(name) >= sizeof m->params[0].name)
         return dbx__fail(DBX_EINVAL, "parameter name missing or longer than 63 bytes");
     for (size_t i = 0; i < m->nparams; i++)
@@ -126,7 +162,8 @@ int dbx_model_num_params(const dbx_model *m) { return (int)m->nparams; }
 size_t dbx_model_num_floats(const dbx_model *m)
 {
     size_t n = 0;
-    for (size_t i = 0; i < m->nparams; i++) n += (size_t)m->params[i].rows * (size_t)m->params[i].cols;
+    for (size_t i = 0; i < m->nparams; i++)
+        n += (size_t)m->params[i].rows * (size_t)m->params[i].cols;
     return n;
 }
 const char *dbx_model_param_name(const dbx_model *m, dbx_param p)
@@ -138,8 +175,8 @@ void dbx_model_param_shape(const dbx_model *m, dbx_param p, int *rows, int *cols
     *rows = m->params[p].rows;
     *cols = m->params[p].cols;
 }
-float *dbx_model_values(dbx_model *m) { return m->val; }
-float *dbx_model_grads(dbx_model *m) { return m->grad; }
+float *dbx_model_values(dbx_model *m) { return m->host ? m->val : NULL; }
+float *dbx_model_grads(dbx_model *m) { return m->host ? m->grad : NULL; }
 size_t dbx_model_param_offset(const dbx_model *m, dbx_param p) { return m->params[p].off; }
 
 dbx_status dbx__model_touch(dbx_model *m, dbx_param p, int32_t r)
@@ -238,10 +275,14 @@ static uint64_t fnv1a(uint64_t h, const void *data, size_t n)
 uint64_t dbx_model_checksum(const dbx_model *m)
 {
     uint64_t h = 0xcbf29ce484222325ULL;
+    int owned;
+    const float *v = host_values(m, &owned);
+    if (!v) return 0; /* out of memory or a device error: no checksum */
     for (size_t i = 0; i < m->nparams; i++) {
         const dbx__param *p = &m->params[i];
-        h = fnv1a(h, m->val + p->off, (size_t)p->rows * (size_t)p->cols * sizeof(float));
+        h = fnv1a(h, v + p->off, (size_t)p->rows * (size_t)p->cols * sizeof(float));
     }
+    if (owned) free((void *)v);
     return h;
 }
 
@@ -268,8 +309,14 @@ dbx_status dbx_model_save(const dbx_model *m, const char *path)
     char tmp[4096];
     if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
         return dbx__fail(DBX_EINVAL, "%s: path too long", path);
+    int owned;
+    const float *vals = host_values(m, &owned);
+    if (!vals) return dbx__fail(DBX_ENOMEM, "%s: cannot copy the parameters to host memory", path);
     wbuf w = {.f = fopen(tmp, "wb"), .h = 0xcbf29ce484222325ULL};
-    if (!w.f) return dbx__fail(DBX_EIO, "%s: cannot create: %s", tmp, strerror(errno));
+    if (!w.f) {
+        if (owned) free((void *)vals);
+        return dbx__fail(DBX_EIO, "%s: cannot create: %s", tmp, strerror(errno));
+    }
     uint32_t ver = 1, np = (uint32_t)m->nparams;
     wput(&w, DBX__MAGIC, 8);
     wput(&w, &ver, 4);
@@ -281,8 +328,9 @@ dbx_status dbx_model_save(const dbx_model *m, const char *path)
         wput(&w, &nl, 4);
         wput(&w, p->name, nl);
         wput(&w, rc, 8);
-        wput(&w, m->val + p->off, (size_t)p->rows * (size_t)p->cols * sizeof(float));
+        wput(&w, vals + p->off, (size_t)p->rows * (size_t)p->cols * sizeof(float));
     }
+    if (owned) free((void *)vals);
     uint64_t h = w.h;
     if (!w.err && fwrite(&h, 1, 8, w.f) != 8) w.err = 1;
     if (!w.err && fflush(w.f) != 0) w.err = 1;
@@ -371,7 +419,8 @@ static dbx_status read_param_file(const char *path, unsigned char **buf, size_t 
     if (!st) {
         memcpy(&ver, b + 8, 4);
         memcpy(np, b + 12, 4);
-        if (ver != 1) st = dbx__fail(DBX_EPARSE, "%s: unsupported version %u (expected 1)", path, ver);
+        if (ver != 1)
+            st = dbx__fail(DBX_EPARSE, "%s: unsupported version %u (expected 1)", path, ver);
     }
     if (st) {
         free(b);
@@ -391,7 +440,8 @@ dbx_status dbx_model_load(dbx_model *m, const char *path)
     DBX_TRY(read_param_file(path, &buf, &n, &np));
     dbx_status st = DBX_OK;
     if (np != m->nparams)
-        st = dbx__fail(DBX_EINVAL, "%s: file has %u parameters, model has %zu", path, np, m->nparams);
+        st = dbx__fail(DBX_EINVAL, "%s: file has %u parameters, model has %zu", path, np,
+                       m->nparams);
     /* validate the whole file first, then copy: a refused file changes nothing */
     if (!st) st = load_records(m, path, buf, n, 0);
     if (!st) st = load_records(m, path, buf, n, 1);

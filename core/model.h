@@ -30,6 +30,7 @@ struct dbx_model {
     size_t nparams, cap_params;
     size_t nfloats;
     int inited;
+    int host;                     /* 1: buffers are host memory (CPU backend) */
     dbx_backend *be;
     float *val, *grad, *m1, *m2;  /* (nfloats) each */
     float *valt;                  /* (ntfloats) column-major copies of dense matrices */
@@ -38,7 +39,10 @@ struct dbx_model {
 };
 
 static inline float *dbx__param_val(dbx_model *m, dbx_param p) { return m->val + m->params[p].off; }
-static inline float *dbx__param_grad(dbx_model *m, dbx_param p) { return m->grad + m->params[p].off; }
+static inline float *dbx__param_grad(dbx_model *m, dbx_param p)
+{
+    return m->grad + m->params[p].off;
+}
 
 /* Records that row r of lookup table p received gradient this step. */
 dbx_status dbx__model_touch(dbx_model *m, dbx_param p, int32_t r);

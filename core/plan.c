@@ -142,7 +142,8 @@ dbx_status dbx__plan(dbx_exec *ex, const dbx_graph *g)
     for (size_t b = 0; b < ex->nbatches; b++) {
         dbx__batch *bt = &ex->batches[b];
         bt->out_off = cursor;
-        for (int32_t i = 0; i < bt->n; i++) ex->off[ex->order[bt->first + i]] = cursor + (int64_t)i * bt->dim;
+        for (int32_t i = 0; i < bt->n; i++)
+            ex->off[ex->order[bt->first + i]] = cursor + (int64_t)i * bt->dim;
         cursor += ((int64_t)bt->n * bt->dim + 15) & ~(int64_t)15;
         nargoff += (size_t)bt->nargs * (size_t)bt->n;
         nattr += (size_t)bt->n;
@@ -180,7 +181,8 @@ dbx_status dbx__plan(dbx_exec *ex, const dbx_graph *g)
             ex->contig[ex->nargdim + (size_t)a] = (unsigned char)contig;
         }
         ex->nargdim += (size_t)bt->nargs;
-        for (int32_t i = 0; i < bt->n; i++) ex->attr[at + i] = g->nodes[ex->order[bt->first + i]].attr;
+        for (int32_t i = 0; i < bt->n; i++)
+            ex->attr[at + i] = g->nodes[ex->order[bt->first + i]].attr;
         ao += (int64_t)bt->nargs * bt->n;
         at += bt->n;
         bt->iparam = 0;

@@ -38,7 +38,10 @@ static inline uint64_t dbx_rng_next(dbx_rng *r)
 }
 
 /* Uniform in [0, 1). */
-static inline double dbx_rng_uniform(dbx_rng *r) { return (double)(dbx_rng_next(r) >> 11) * 0x1.0p-53; }
+static inline double dbx_rng_uniform(dbx_rng *r)
+{
+    return (double)(dbx_rng_next(r) >> 11) * 0x1.0p-53;
+}
 
 /* Uniform integer in [0, n). */
 static inline uint64_t dbx_rng_below(dbx_rng *r, uint64_t n) { return dbx_rng_next(r) % n; }

@@ -91,7 +91,8 @@ dbx_status dbx_tagger_build(dbx_tagger *t, dbx_graph *g, const dbx_sentence *s,
         }
     }
     for (int i = 0; i < n; i++) {
-        dbx_term tm[3] = {{t->b_a, DBX_NONE, 0}, {t->W_af, t->h[0][i], 0}, {t->W_ab, t->h[1][i], 0}};
+        dbx_term tm[3] = {
+            {t->b_a, DBX_NONE, 0}, {t->W_af, t->h[0][i], 0}, {t->W_ab, t->h[1][i], 0}};
         dbx_node a = dbx_tanh(g, dbx_affine(g, t->o.mlp, 3, tm));
         dbx_term to[2] = {{t->b_o, DBX_NONE, 0}, {t->W_o, a, 0}};
         dbx_node lg = dbx_affine(g, t->o.tags, 2, to);

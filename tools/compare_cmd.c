@@ -43,7 +43,8 @@ int cli_compare(int argc, char **argv)
     }
     double rel;
     char worst[64];
-    dbx_status s = dbx_model_file_compare(argv[optind], argv[optind + 1], &rel, worst, sizeof worst);
+    dbx_status s =
+        dbx_model_file_compare(argv[optind], argv[optind + 1], &rel, worst, sizeof worst);
     if (s != DBX_OK) return cli_fail(s);
     int ok = rel <= rtol;
     printf("compare: max relative difference %.3g (%s), tolerance %.3g: %s\n", rel,

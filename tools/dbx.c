@@ -40,7 +40,7 @@ enum {
     OPT_MODEL = 256, OPT_DATA, OPT_DEV, OPT_EMBED, OPT_HIDDEN, OPT_MLP, OPT_BATCH, OPT_SCHED,
     OPT_OPTIM, OPT_LR, OPT_EPOCHS, OPT_STEPS, OPT_SEED, OPT_METRICS, OPT_SAVE, OPT_LOAD,
     OPT_NO_DEDUP, OPT_NO_FUSE, OPT_LOG_EVERY, OPT_SYNTH, OPT_QUIET, OPT_HELP, OPT_PARTITION,
-    OPT_BIND, OPT_TIMEOUT, OPT_CHECK_REPLICAS, OPT_TRACE, OPT_TRACE_STEPS, OPT_COMM
+    OPT_BIND, OPT_TIMEOUT, OPT_CHECK_REPLICAS, OPT_TRACE, OPT_TRACE_STEPS, OPT_COMM, OPT_DEVICE
 };
 
 #define MAX_SIZE 65536
@@ -72,6 +72,13 @@ static int common_opt(const char *cmd, int c, const char *arg, dbx_train_opts *o
     case OPT_SCHED: return parse_sched(cmd, arg, &o->sched) ? -1 : 1;
     case OPT_SEED: return cli_u64(cmd, "--seed", arg, &o->seed) ? -1 : 1;
     case OPT_NO_DEDUP: o->dedup = 0; return 1;
+    case OPT_DEVICE:
+        if (strcmp(arg, "cpu") != 0 && strcmp(arg, "cuda") != 0) {
+            fprintf(stderr, "dbx %s: --device: expected cpu or cuda, got '%s'\n", cmd, arg);
+            return -1;
+        }
+        o->device = arg;
+        return 1;
     case OPT_NO_FUSE: o->fuse = 0; return 1;
     case OPT_SYNTH:
         return cli_int32(cmd, "--synthetic", arg, 1, MAX_SYNTH, &o->synth_trees) ? -1 : 1;
@@ -107,6 +114,7 @@ static void train_help(void)
            "  --load FILE      start from FILE and FILE.vocab, whose sizes and vocabulary\n"
            "                   define the model (default: none)\n"
            "  --no-dedup       do not merge identical nodes in a minibatch (default: merge)\n"
+           "  --device D       cpu | cuda (default cpu; cuda: the GPU of the local rank)\n"
            "  --no-fuse        run lstm_c and lstm_h batches as separate kernels (default: fused)\n"
            "  --log-every N    a progress line every N steps, 0: none (default 10)\n"
            "  --quiet          no header, progress or epoch lines (default: off)\n"
@@ -145,6 +153,7 @@ static const struct option train_longopts[] = {
     {"save", required_argument, NULL, OPT_SAVE},
     {"load", required_argument, NULL, OPT_LOAD},
     {"no-dedup", no_argument, NULL, OPT_NO_DEDUP},
+    {"device", required_argument, NULL, OPT_DEVICE},
     {"no-fuse", no_argument, NULL, OPT_NO_FUSE},
     {"log-every", required_argument, NULL, OPT_LOG_EVERY},
     {"synthetic", required_argument, NULL, OPT_SYNTH},
@@ -272,6 +281,7 @@ static void eval_help(void)
            "  --batch B        samples per minibatch, 1..%d (default 64)\n"
            "  --scheduler S    none | depth | agenda (default agenda)\n"
            "  --no-dedup       do not merge identical nodes in a minibatch (default: merge)\n"
+           "  --device D       cpu | cuda (default cpu; cuda: the GPU of the local rank)\n"
            "  --no-fuse        run lstm_c and lstm_h batches as separate kernels (default: fused)\n"
            "  --help           this help\n",
            MAX_BATCH);
@@ -286,6 +296,7 @@ static const struct option eval_longopts[] = {
     {"synthetic", required_argument, NULL, OPT_SYNTH},
     {"seed", required_argument, NULL, OPT_SEED},
     {"no-dedup", no_argument, NULL, OPT_NO_DEDUP},
+    {"device", required_argument, NULL, OPT_DEVICE},
     {"no-fuse", no_argument, NULL, OPT_NO_FUSE},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},

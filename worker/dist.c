@@ -8,7 +8,9 @@
 #include "core/status.h"
 #include "worker/dist.h"
 
-static dbx_status sync_lookup(dbx_comm *c, dbx_model *m, dbx__param *p, dbx__sync *s)
+/* staged: the table's gradient was already summed densely (host-staged path); only the
+   union of touched rows is exchanged. */
+static dbx_status sync_lookup(dbx_comm *c, dbx_model *m, dbx__param *p, dbx__sync *s, int staged)
 {
     const int W = dbx_comm_size(c), dim = p->cols;
     float *g = m->grad + p->off;
@@ -30,7 +32,9 @@ static dbx_status sync_lookup(dbx_comm *c, dbx_model *m, dbx__param *p, dbx__syn
     }
     DBX_TRY(dbx_comm_allgatherv(c, p->trows, (size_t)mine * sizeof(int32_t), s->rows, s->bcounts,
                                 s->bdispls));
-    if (sparse_bytes < dense_bytes) {
+    if (staged) {
+        /* nothing more to move: the values were reduced with the whole buffer */
+    } else if (sparse_bytes < dense_bytes) {
         /* collective 3 (all ranks): the touched rows' gradients */
         DBX_TRY(DBX_GROW(s->vals, s->cap_vals, (size_t)total * (size_t)dim + 1));
         size_t off = 0;
@@ -81,12 +85,25 @@ dbx_status dbx__grad_sync(dbx_comm *c, dbx_model *m, dbx__sync *s)
         s->bdispls = calloc((size_t)W, sizeof *s->bdispls);
         if (!s->counts || !s->bcounts || !s->bdispls) return dbx__fail(DBX_ENOMEM, "out of memory");
     }
+    if (!m->host) { /* a GPU model: the whole gradient buffer through host memory */
+        size_t bytes = m->nfloats * sizeof(float);
+        DBX_TRY(DBX_GROW(s->staged, s->cap_staged, m->nfloats + 1));
+        DBX_TRY(m->be->ops->sync(m->be));
+        DBX_TRY(m->be->ops->download(m->be, s->staged, m->grad, bytes));
+        DBX_TRY(dbx_comm_allreduce_f32(c, s->staged, m->nfloats)); /* collective: all ranks */
+        DBX_TRY(m->be->ops->upload(m->be, m->grad, s->staged, bytes));
+        s->bytes += bytes;
+        for (size_t k = 0; k < m->nparams; k++) /* collectives: all ranks, parameter order */
+            if (m->params[k].lookup) DBX_TRY(sync_lookup(c, m, &m->params[k], s, 1));
+        s->seconds = dbx__now() - t0;
+        return DBX_OK;
+    }
     /* dense parameters: one in-place all-reduce per run of adjacent dense tensors, in
        parameter order on every rank */
     size_t i = 0;
     while (i < m->nparams) {
         if (m->params[i].lookup) {
-            DBX_TRY(sync_lookup(c, m, &m->params[i], s));
+            DBX_TRY(sync_lookup(c, m, &m->params[i], s, 0));
             i++;
             continue;
         }
@@ -110,5 +127,6 @@ void dbx__sync_free(dbx__sync *s)
     free(s->rows);
     free(s->vals);
     free(s->send);
+    free(s->staged);
     memset(s, 0, sizeof *s);
 }

@@ -134,7 +134,8 @@ dbx_status dbx__loop_setup(dbx__loop *t)
     }
     free(buf);
     DBX_TRY(s);
-    DBX_TRY(dbx__run_model(r, o->seed, o->sched, o->dedup, o->fuse));
+    DBX_TRY(dbx__run_model(r, o->seed, o->sched, o->dedup, o->fuse, o->device,
+                           dbx_comm_local_rank(t->comm)));
     int load_ok = 1;
     if (t->rank == 0 && o->load && dbx_model_load(r->model, o->load)) {
         load_ok = 0;
@@ -146,8 +147,20 @@ dbx_status dbx__loop_setup(dbx__loop *t)
         DBX_TRY(dbx_comm_bcast(t->comm, msg, sizeof msg, 0));
         return dbx__fail(DBX_EPARSE, "%s", msg);
     }
-    /* collective (all ranks): rank 0's parameters, so replicas start identical */
-    DBX_TRY(dbx_comm_bcast(t->comm, r->model->val, r->model->nfloats * sizeof(float), 0));
+    /* collective (all ranks): rank 0's parameters, so replicas start identical (through
+       host memory when the model lives on a GPU) */
+    dbx_model *m = r->model;
+    size_t pbytes = m->nfloats * sizeof(float);
+    if (m->host) {
+        DBX_TRY(dbx_comm_bcast(t->comm, m->val, pbytes, 0));
+    } else {
+        float *h = malloc(pbytes + 1);
+        s = h ? dbx_model_read_values(m, h, m->nfloats) : dbx__fail(DBX_ENOMEM, "out of memory");
+        if (!s) s = dbx_comm_bcast(t->comm, h, pbytes, 0);
+        if (!s) s = m->be->ops->upload(m->be, m->val, h, pbytes);
+        free(h);
+        DBX_TRY(s);
+    }
     if (t->rank == 0) {
         dbx_part_strategy ps = DBX_PART_SIMILARITY;
         if (o->partition) DBX_TRY(dbx_part_parse(o->partition, &ps));

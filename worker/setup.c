@@ -66,7 +66,7 @@ int32_t dbx__data_labelled(const dbx__data *d, int32_t i)
 
 /* ---- model ------------------------------------------------------------------------------- */
 dbx_status dbx__run_model(dbx__run *r, uint64_t seed, dbx_sched_policy sched, int dedup,
-                          int fuse)
+                          int fuse, const char *device, int device_index)
 {
     DBX_TRY(dbx_model_new(&r->model));
     int V = dbx_vocab_size(r->words);
@@ -79,8 +79,10 @@ dbx_status dbx__run_model(dbx__run *r, uint64_t seed, dbx_sched_policy sched, in
                               .mlp = r->mlp, .tags = r->labels};
         DBX_TRY(dbx_tagger_new(r->model, &to, &r->tg));
     }
+    if (device) DBX_TRY(dbx_model_set_device(r->model, device, device_index));
     DBX_TRY(dbx_model_init(r->model, seed));
-    dbx_exec_opts eo = {.sched = sched, .fuse = fuse};
+    dbx_exec_opts eo = {.sched = sched, .fuse = fuse, .device = device,
+                        .device_index = device_index};
     DBX_TRY(dbx_exec_new(&eo, &r->ex));
     DBX_TRY(dbx_graph_new(r->model, dedup, &r->g));
     r->scores = malloc((size_t)r->labels * sizeof(float));

@@ -132,10 +132,12 @@ static void print_header(const trainer *t, const char *topo_all)
             (double)dbx_model_num_floats(r->model) / 1e6, o->load ? " (loaded)" : "", o->batch,
             dbx_sched_name(o->sched), dbx_optim_name(o->optim.kind), (double)o->optim.lr,
             o->dedup ? "on" : "off", dbx_blas_describe());
-    fprintf(t->log, "ranks: %d worker%s (%s), global batch %d, partition %s, rank 0 hosts the "
-                    "coordinator\n%s",
-            t->L.W, t->L.W == 1 ? "" : "s", dbx_comm_kind_of(t->L.comm) == DBX_COMM_MPI ? "MPI" : "single process",
-            o->batch, dbx_part_name(t->L.coord.strategy), topo_all);
+    fprintf(t->log,
+            "ranks: %d worker%s (%s), global batch %d, partition %s, rank 0 hosts the "
+            "coordinator\n%s",
+            t->L.W, t->L.W == 1 ? "" : "s",
+            dbx_comm_kind_of(t->L.comm) == DBX_COMM_MPI ? "MPI" : "single process", o->batch,
+            dbx_part_name(t->L.coord.strategy), topo_all);
 }
 
 static void print_progress(const trainer *t, int64_t step, int64_t total, int epoch,

@@ -50,7 +50,7 @@ int32_t dbx__data_labelled(const dbx__data *d, int32_t i);
 /* Creates the model from the run's sizes and vocabularies, initialises it from seed and
  * creates a graph (dedup) and an executor (sched). */
 dbx_status dbx__run_model(dbx__run *r, uint64_t seed, dbx_sched_policy sched, int dedup,
-                          int fuse);
+                          int fuse, const char *device, int device_index);
 /* Builds sample i of d into the run's graph; logits (labelled entries) may be NULL. */
 dbx_status dbx__build(dbx__run *r, const dbx__data *d, int32_t i, dbx_node *logits);
 void dbx__run_free(dbx__run *r);

@@ -101,8 +101,15 @@ int dbx_model_num_params(const dbx_model *m);          /* parameter tensors */
 size_t dbx_model_num_floats(const dbx_model *m);       /* total scalar parameters */
 const char *dbx_model_param_name(const dbx_model *m, dbx_param p);
 void dbx_model_param_shape(const dbx_model *m, dbx_param p, int *rows, int *cols);
-/* Flat host views of all parameters / gradients (valid until dbx_model_free). Parameter p
- * starts at dbx_model_param_offset(m, p) floats. */
+/* Places the model's buffers on a device before dbx_model_init: "cpu" (default) or "cuda"
+ * (GPU `index` of this process). DBX_ENOTSUP when dbx was built without CUDA. */
+dbx_status dbx_model_set_device(dbx_model *m, const char *device, int index);
+/* Copies all parameter values (dbx_model_param_offset layout, nfloats as allocated) to host
+ * memory `out` of capacity cap floats; works on every device. */
+dbx_status dbx_model_read_values(const dbx_model *m, float *out, size_t cap);
+/* Flat host views of all parameters / gradients (valid until dbx_model_free); NULL for a
+ * model on a GPU (use dbx_model_read_values). Parameter p starts at
+ * dbx_model_param_offset(m, p) floats. */
 float *dbx_model_values(dbx_model *m);
 float *dbx_model_grads(dbx_model *m);
 size_t dbx_model_param_offset(const dbx_model *m, dbx_param p);
@@ -190,6 +197,8 @@ typedef struct dbx_exec dbx_exec;
 
 typedef struct dbx_exec_opts {
     dbx_sched_policy sched;
+    const char *device;  /* "cpu" (NULL) or "cuda": must be the model's device */
+    int device_index;    /* GPU of this process */
     int fuse;            /* 1: run an lstm_c batch and the lstm_h batch right after it over
                             the same cells as one kernel (a signature chain) */
 } dbx_exec_opts;

@@ -79,7 +79,8 @@ static const float *operand(const float *base, const dbx_kbatch *b, int a, float
     const int64_t *off = b->arg_off + (size_t)a * (size_t)b->n;
     if (b->arg_contig[a]) return base + off[0];
     const int d = b->arg_dim[a];
-    for (int j = 0; j < b->n; j++) memcpy(buf + (size_t)j * d, base + off[j], (size_t)d * sizeof *buf);
+    for (int j = 0; j < b->n; j++)
+        memcpy(buf + (size_t)j * d, base + off[j], (size_t)d * sizeof *buf);
     return buf;
 }
 
@@ -131,7 +132,8 @@ static dbx_status affine_backward(cpu_ctx *c, const float *vals, float *grads,
         }
         const float *x = operand(vals, b, a, c->scratch);
         /* dW^T (cols, rows) += x (cols, n) dy_t^T (n, rows) */
-        dbx__gemm(DBX_CBLAS_NOTRANS, DBX_CBLAS_TRANS, K, tm->rows, n, x, K, dyt, D, 1.0f, tm->dw, K);
+        dbx__gemm(DBX_CBLAS_NOTRANS, DBX_CBLAS_TRANS, K, tm->rows, n, x, K, dyt, D, 1.0f, tm->dw,
+                  K);
         /* dx (cols, n) += W^T (cols, rows) dy_t (rows, n) */
         if (b->arg_contig[a]) {
             dbx__gemm(DBX_CBLAS_NOTRANS, DBX_CBLAS_NOTRANS, K, n, tm->rows, tm->w, K, dyt, D, 1.0f,
