@@ -73,6 +73,9 @@ typedef struct dbx_backend_ops {
                             int cols);
     dbx_status (*optim_dense)(dbx_backend *be, const dbx_koptim *o, float *p, float *g,
                               float *m, float *v, size_t n);
+    /* The compute stream (a cudaStream_t) that device collectives must order against;
+       NULL for host backends. */
+    void *(*stream)(dbx_backend *be);
     /* Sparse update of rows (each `dim` floats) of a lookup table; zeroes their gradient. */
     dbx_status (*optim_rows)(dbx_backend *be, const dbx_koptim *o, float *p, float *g,
                              float *m, float *v, const int32_t *rows, int nrows, int dim);

@@ -40,7 +40,8 @@ enum {
     OPT_MODEL = 256, OPT_DATA, OPT_DEV, OPT_EMBED, OPT_HIDDEN, OPT_MLP, OPT_BATCH, OPT_SCHED,
     OPT_OPTIM, OPT_LR, OPT_EPOCHS, OPT_STEPS, OPT_SEED, OPT_METRICS, OPT_SAVE, OPT_LOAD,
     OPT_NO_DEDUP, OPT_NO_FUSE, OPT_LOG_EVERY, OPT_SYNTH, OPT_QUIET, OPT_HELP, OPT_PARTITION,
-    OPT_BIND, OPT_TIMEOUT, OPT_CHECK_REPLICAS, OPT_TRACE, OPT_TRACE_STEPS, OPT_COMM, OPT_DEVICE
+    OPT_BIND, OPT_TIMEOUT, OPT_CHECK_REPLICAS, OPT_TRACE, OPT_TRACE_STEPS, OPT_COMM, OPT_DEVICE,
+    OPT_ALLREDUCE
 };
 
 #define MAX_SIZE 65536
@@ -131,6 +132,8 @@ static void train_help(void)
            "  --trace FILE     Chrome/Perfetto trace, one track per rank (default: none)\n"
            "  --trace-steps N  steps traced from the start (default 20)\n"
            "  --comm C         auto | single | mpi (default auto: MPI under mpirun/srun)\n"
+           "  --allreduce A    GPU gradients across ranks: nccl | mpi (through host memory)\n"
+           "                   (default nccl when dbx has NCCL)\n"
            "  --help           this help\n",
            MAX_SIZE, MAX_SIZE, MAX_SIZE, MAX_BATCH);
 }
@@ -166,6 +169,7 @@ static const struct option train_longopts[] = {
     {"trace", required_argument, NULL, OPT_TRACE},
     {"trace-steps", required_argument, NULL, OPT_TRACE_STEPS},
     {"comm", required_argument, NULL, OPT_COMM},
+    {"allreduce", required_argument, NULL, OPT_ALLREDUCE},
     {NULL, 0, NULL, 0},
 };
 
@@ -241,6 +245,12 @@ static int cmd_train(int argc, char **argv)
             bad = cli_int32(cmd, "--check-replicas", optarg, 0, 1000000000, &o.check_replicas);
             break;
         case OPT_TRACE: o.trace = optarg; break;
+        case OPT_ALLREDUCE: {
+            static const char *const w[] = {"nccl", "mpi", NULL};
+            bad = one_of("--allreduce", optarg, w, "nccl or mpi");
+            o.allreduce = optarg;
+            break;
+        }
         case OPT_TRACE_STEPS:
             bad = cli_int32(cmd, "--trace-steps", optarg, 1, 1000000, &o.trace_steps);
             break;

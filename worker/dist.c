@@ -8,6 +8,11 @@
 #include "core/status.h"
 #include "worker/dist.h"
 
+/* In programs that link the CUDA object library only (comm/comm_nccl.c). */
+extern dbx_status dbx_nccl_allreduce_f32(dbx_nccl *n, float *dev, size_t count)
+    __attribute__((weak));
+extern void dbx_nccl_free(dbx_nccl *n) __attribute__((weak));
+
 /* staged: the table's gradient was already summed densely (host-staged path); only the
    union of touched rows is exchanged. */
 static dbx_status sync_lookup(dbx_comm *c, dbx_model *m, dbx__param *p, dbx__sync *s, int staged)
@@ -85,13 +90,18 @@ dbx_status dbx__grad_sync(dbx_comm *c, dbx_model *m, dbx__sync *s)
         s->bdispls = calloc((size_t)W, sizeof *s->bdispls);
         if (!s->counts || !s->bcounts || !s->bdispls) return dbx__fail(DBX_ENOMEM, "out of memory");
     }
-    if (!m->host) { /* a GPU model: the whole gradient buffer through host memory */
+    if (!m->host) { /* a GPU model: the whole gradient buffer, with NCCL or through host */
         size_t bytes = m->nfloats * sizeof(float);
-        DBX_TRY(DBX_GROW(s->staged, s->cap_staged, m->nfloats + 1));
-        DBX_TRY(m->be->ops->sync(m->be));
-        DBX_TRY(m->be->ops->download(m->be, s->staged, m->grad, bytes));
-        DBX_TRY(dbx_comm_allreduce_f32(c, s->staged, m->nfloats)); /* collective: all ranks */
-        DBX_TRY(m->be->ops->upload(m->be, m->grad, s->staged, bytes));
+        if (s->nccl) {
+            /* collective (all ranks): on the NCCL stream, ordered by events */
+            DBX_TRY(dbx_nccl_allreduce_f32(s->nccl, m->grad, m->nfloats));
+        } else {
+            DBX_TRY(DBX_GROW(s->staged, s->cap_staged, m->nfloats + 1));
+            DBX_TRY(m->be->ops->sync(m->be));
+            DBX_TRY(m->be->ops->download(m->be, s->staged, m->grad, bytes));
+            DBX_TRY(dbx_comm_allreduce_f32(c, s->staged, m->nfloats)); /* collective: all */
+            DBX_TRY(m->be->ops->upload(m->be, m->grad, s->staged, bytes));
+        }
         s->bytes += bytes;
         for (size_t k = 0; k < m->nparams; k++) /* collectives: all ranks, parameter order */
             if (m->params[k].lookup) DBX_TRY(sync_lookup(c, m, &m->params[k], s, 1));
@@ -121,6 +131,7 @@ dbx_status dbx__grad_sync(dbx_comm *c, dbx_model *m, dbx__sync *s)
 void dbx__sync_free(dbx__sync *s)
 {
     if (!s) return;
+    if (s->nccl && dbx_nccl_free) dbx_nccl_free(s->nccl);
     free(s->counts);
     free(s->bcounts);
     free(s->bdispls);

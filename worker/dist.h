@@ -11,9 +11,11 @@
 #include <stddef.h>
 
 #include "comm/comm.h"
+#include "comm/nccl.h"
 #include "dbx/dbx.h"
 
 typedef struct dbx__sync {
+    dbx_nccl *nccl;      /* GPU models: NCCL all-reduce (owned), or NULL: through host memory */
     double seconds;      /* time in the synchronisation */
     size_t bytes;        /* gradient bytes this rank contributed */
     int64_t sparse_rows; /* embedding rows exchanged (all ranks) */

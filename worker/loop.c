@@ -24,6 +24,10 @@
 #include "models/wire.h"
 #include "worker/loop.h"
 
+/* In programs that link the CUDA object library only (comm/comm_nccl.c). */
+extern dbx_status dbx_nccl_new(dbx_comm *c, void *compute_stream, dbx_nccl **out)
+    __attribute__((weak));
+
 /* ---- setup ---------------------------------------------------------------------------------- */
 typedef struct setup_info {
     int32_t status, kind, embed, hidden, mlp, labels, has_dev, pad;
@@ -160,6 +164,14 @@ dbx_status dbx__loop_setup(dbx__loop *t)
         if (!s) s = m->be->ops->upload(m->be, m->val, h, pbytes);
         free(h);
         DBX_TRY(s);
+    }
+    /* GPU models on several ranks: NCCL unless --allreduce mpi (or dbx has no NCCL) */
+    int want_nccl = !o->allreduce || strcmp(o->allreduce, "nccl") == 0;
+    if (!m->host && t->W > 1 && want_nccl) {
+        if (dbx_nccl_new && m->be->ops->stream)
+            DBX_TRY(dbx_nccl_new(t->comm, m->be->ops->stream(m->be), &t->sync.nccl));
+        else if (o->allreduce)
+            return dbx__fail(DBX_ENOTSUP, "--allreduce nccl: this dbx was built without NCCL");
     }
     if (t->rank == 0) {
         dbx_part_strategy ps = DBX_PART_SIMILARITY;

@@ -57,7 +57,9 @@ typedef struct dbx_train_opts {
     const char *trace;       /* Chrome/Perfetto trace file (one track per rank), or NULL */
     int trace_steps;         /* steps traced from the start (default 20) */
     const char *device;      /* "cpu" (default) | "cuda": each rank uses the GPU of its local
-                                rank; gradients are all-reduced through host memory */
+                                rank */
+    const char *allreduce;   /* GPU gradients across ranks: "nccl" (default when dbx has
+                                NCCL) | "mpi" (through host memory) */
 } dbx_train_opts;
 
 void dbx_train_opts_default(dbx_train_opts *o);

@@ -388,6 +388,9 @@ static dbx_status cu_optim_rows(dbx_backend *be, const dbx_koptim *o, float *p, 
 }
 
 /* ---- the table and the process-wide contexts ------------------------------------------------ */
+/* The stream every batch runs on: NCCL collectives order themselves after it by events. */
+static void *cu_stream(dbx_backend *be) { return (void *)((cu_ctx *)be->ctx)->stream; }
+
 static dbx_backend_ops make_ops(void)
 {
     dbx_backend_ops o;
@@ -406,6 +409,7 @@ static dbx_backend_ops make_ops(void)
     o.transpose = cu_transpose;
     o.optim_dense = cu_optim_dense;
     o.optim_rows = cu_optim_rows;
+    o.stream = cu_stream;
     return o;
 }
 

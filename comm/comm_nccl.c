@@ -1,0 +1,103 @@
+/* NCCL all-reduce for GPU workers (see comm/nccl.h). Compiled only into the CUDA object
+ * library (kernels/cuda/CMakeLists.txt), never into the CPU-only libdbx. Not run on a GPU
+ * yet. One object per rank, used by one thread. */
+#include <cuda_runtime.h>
+#include <nccl.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "comm/nccl.h"
+#include "core/status.h"
+
+struct dbx_nccl {
+    ncclComm_t comm;
+    cudaStream_t stream;  /* the collectives' own stream */
+    cudaStream_t compute; /* the backend's stream (borrowed) */
+    cudaEvent_t ready;    /* compute work before the all-reduce is done */
+    cudaEvent_t done;     /* the all-reduce is done */
+    int rank;
+};
+
+#define DBX_NCCL_CU(call)                                                                    \
+    do {                                                                                     \
+        cudaError_t e_ = (call);                                                             \
+        if (e_ != cudaSuccess)                                                               \
+            return dbx__fail(DBX_ECUDA, "%s:%d: %s: %s", __FILE__, __LINE__, #call,          \
+                             cudaGetErrorString(e_));                                        \
+    } while (0)
+
+/* An NCCL error aborts the communicator: the other ranks' NCCL calls then fail instead of
+   waiting forever. */
+static dbx_status nccl_fail(dbx_nccl *n, ncclResult_t r, const char *call, int line)
+{
+    if (n && n->comm) {
+        ncclCommAbort(n->comm);
+        n->comm = NULL;
+    }
+    return dbx__fail(DBX_ENCCL, "%s:%d: %s: %s", __FILE__, line, call, ncclGetErrorString(r));
+}
+
+#define DBX_NCCL_TRY(n, call)                                                                \
+    do {                                                                                     \
+        ncclResult_t r_ = (call);                                                            \
+        if (r_ != ncclSuccess) return nccl_fail((n), r_, #call, __LINE__);                   \
+    } while (0)
+
+dbx_status dbx_nccl_new(dbx_comm *c, void *compute_stream, dbx_nccl **out)
+{
+    *out = NULL;
+    ncclUniqueId id;
+    memset(&id, 0, sizeof id);
+    int rank = dbx_comm_rank(c), size = dbx_comm_size(c);
+    ncclResult_t r = rank == 0 ? ncclGetUniqueId(&id) : ncclSuccess;
+    int64_t ok = r == ncclSuccess;
+    /* collective (all ranks): did rank 0 get an id? then the id itself */
+    DBX_TRY(dbx_comm_allreduce_i64(c, &ok, 1, DBX_COMM_MIN));
+    if (!ok) return dbx__fail(DBX_ENCCL, "ncclGetUniqueId failed on rank 0");
+    DBX_TRY(dbx_comm_bcast(c, &id, sizeof id, 0));
+    dbx_nccl *n = calloc(1, sizeof *n);
+    if (!n) return dbx__fail(DBX_ENOMEM, "out of memory");
+    n->compute = (cudaStream_t)compute_stream;
+    n->rank = rank;
+    dbx_status s = DBX_OK;
+    if (cudaStreamCreateWithFlags(&n->stream, cudaStreamNonBlocking) != cudaSuccess ||
+        cudaEventCreateWithFlags(&n->ready, cudaEventDisableTiming) != cudaSuccess ||
+        cudaEventCreateWithFlags(&n->done, cudaEventDisableTiming) != cudaSuccess)
+        s = dbx__fail(DBX_ECUDA, "NCCL setup: cannot create a stream or events: %s",
+                      cudaGetErrorString(cudaGetLastError()));
+    if (!s) {
+        r = ncclCommInitRank(&n->comm, size, id, rank);
+        if (r != ncclSuccess) s = nccl_fail(n, r, "ncclCommInitRank", __LINE__);
+    }
+    if (s) {
+        dbx_nccl_free(n);
+        return s;
+    }
+    *out = n;
+    return DBX_OK;
+}
+
+dbx_status dbx_nccl_allreduce_f32(dbx_nccl *n, float *dev, size_t count)
+{
+    if (!n->comm) return dbx__fail(DBX_ENCCL, "NCCL communicator was aborted");
+    DBX_NCCL_CU(cudaEventRecord(n->ready, n->compute));
+    DBX_NCCL_CU(cudaStreamWaitEvent(n->stream, n->ready, 0));
+    DBX_NCCL_TRY(n, ncclAllReduce(dev, dev, count, ncclFloat, ncclSum, n->comm, n->stream));
+    DBX_NCCL_CU(cudaEventRecord(n->done, n->stream));
+    DBX_NCCL_CU(cudaStreamWaitEvent(n->compute, n->done, 0));
+    /* asynchronous NCCL errors (a peer died) surface here on the next call */
+    ncclResult_t async = ncclSuccess;
+    DBX_NCCL_TRY(n, ncclCommGetAsyncError(n->comm, &async));
+    if (async != ncclSuccess) return nccl_fail(n, async, "ncclCommGetAsyncError", __LINE__);
+    return DBX_OK;
+}
+
+void dbx_nccl_free(dbx_nccl *n)
+{
+    if (!n) return;
+    if (n->comm) ncclCommDestroy(n->comm);
+    if (n->done) cudaEventDestroy(n->done);
+    if (n->ready) cudaEventDestroy(n->ready);
+    if (n->stream) cudaStreamDestroy(n->stream);
+    free(n);
+}
