@@ -8,6 +8,7 @@
 
 #include "comm/nccl.h"
 #include "core/status.h"
+#include "kernels/cuda/check.h" /* DBX_CU */
 
 struct dbx_nccl {
     ncclComm_t comm;
@@ -17,14 +18,6 @@ struct dbx_nccl {
     cudaEvent_t done;     /* the all-reduce is done */
     int rank;
 };
-
-#define DBX_NCCL_CU(call)                                                                    \
-    do {                                                                                     \
-        cudaError_t e_ = (call);                                                             \
-        if (e_ != cudaSuccess)                                                               \
-            return dbx__fail(DBX_ECUDA, "%s:%d: %s: %s", __FILE__, __LINE__, #call,          \
-                             cudaGetErrorString(e_));                                        \
-    } while (0)
 
 /* An NCCL error aborts the communicator: the other ranks' NCCL calls then fail instead of
    waiting forever. */
@@ -80,11 +73,11 @@ dbx_status dbx_nccl_new(dbx_comm *c, void *compute_stream, dbx_nccl **out)
 dbx_status dbx_nccl_allreduce_f32(dbx_nccl *n, float *dev, size_t count)
 {
     if (!n->comm) return dbx__fail(DBX_ENCCL, "NCCL communicator was aborted");
-    DBX_NCCL_CU(cudaEventRecord(n->ready, n->compute));
-    DBX_NCCL_CU(cudaStreamWaitEvent(n->stream, n->ready, 0));
+    DBX_CU(cudaEventRecord(n->ready, n->compute));
+    DBX_CU(cudaStreamWaitEvent(n->stream, n->ready, 0));
     DBX_NCCL_TRY(n, ncclAllReduce(dev, dev, count, ncclFloat, ncclSum, n->comm, n->stream));
-    DBX_NCCL_CU(cudaEventRecord(n->done, n->stream));
-    DBX_NCCL_CU(cudaStreamWaitEvent(n->compute, n->done, 0));
+    DBX_CU(cudaEventRecord(n->done, n->stream));
+    DBX_CU(cudaStreamWaitEvent(n->compute, n->done, 0));
     /* asynchronous NCCL errors (a peer died) surface here on the next call */
     ncclResult_t async = ncclSuccess;
     DBX_NCCL_TRY(n, ncclCommGetAsyncError(n->comm, &async));

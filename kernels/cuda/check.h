@@ -3,7 +3,7 @@
  * (dbx__fail, core/status.h) and return DBX_ECUDA from the enclosing function (never exit).
  * DBX_CU_LAUNCHED(name) follows every kernel launch: it reports launch errors (bad
  * configuration, no kernel image for this GPU); faults inside a kernel surface at the next
- * synchronising call. C++ (nvcc) only; no state, thread-safe. */
+ * synchronising call. Plain C too (comm/comm_nccl.c uses DBX_CU); no state, thread-safe. */
 #ifndef DBX_KERNELS_CUDA_CHECK_H
 #define DBX_KERNELS_CUDA_CHECK_H
 
