@@ -4,6 +4,7 @@
  * backward too. Parameter gradients accumulate into the model's flat gradient buffer.
  * The executor owns its arenas; it borrows the graph between forward and backward.
  * Not thread-safe. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,6 +63,7 @@ void dbx_exec_free(dbx_exec *ex)
     free(ex->gemms);
     ex->be->ops->free(ex->be, ex->vals);
     ex->be->ops->free(ex->be, ex->grads);
+    if (ex->dindex) ex->be->ops->free(ex->be, ex->dindex);
     free(ex);
 }
 
@@ -83,6 +85,44 @@ static void fill_kbatch(const dbx_exec *ex, const dbx_model *m, const dbx__batch
     kb->table = bt->table >= 0 ? m->val + m->params[bt->table].off : NULL;
     kb->dtable = bt->table >= 0 ? m->grad + m->params[bt->table].off : NULL;
     kb->chain = NULL;
+    kb->d_arg_off = ex->dargoff ? ex->dargoff + bt->argoff_at : NULL;
+    kb->d_attr = ex->dattr ? ex->dattr + bt->attr_at : NULL;
+    kb->d_arg_dim = ex->dargdim ? ex->dargdim + bt->argdim_at : NULL;
+}
+
+static size_t up64(size_t bytes) { return (bytes + 63) & ~(size_t)63; }
+
+/* Device backends: copies the step's index arrays (all batches) to device memory at once. */
+static dbx_status mirror_index(dbx_exec *ex)
+{
+    const dbx_backend_ops *ops = ex->be->ops;
+    const size_t a = up64(ex->nargoff * sizeof(int64_t)), t = up64(ex->nattr * sizeof(int32_t)),
+                 d = up64(ex->nargdim * sizeof(int)), need = a + t + d;
+    if (need > ex->dindex_cap) {
+        if (ex->dindex) ops->free(ex->be, ex->dindex);
+        ex->dindex = NULL;
+        ex->dargoff = NULL;
+        ex->dattr = NULL;
+        ex->dargdim = NULL;
+        ex->dindex_cap = 0;
+        const size_t cap = need + need / 4 + 4096;
+        DBX_TRY(ops->alloc(ex->be, cap, &ex->dindex));
+        ex->dindex_cap = cap;
+    }
+    unsigned char *base = ex->dindex;
+    ex->dargoff = (int64_t *)base;
+    ex->dattr = (int32_t *)(base + a);
+    ex->dargdim = (int *)(base + a + t);
+    DBX_TRY(ops->upload(ex->be, ex->dargoff, ex->argoff, ex->nargoff * sizeof(int64_t)));
+    DBX_TRY(ops->upload(ex->be, ex->dattr, ex->attr, ex->nattr * sizeof(int32_t)));
+    return ops->upload(ex->be, ex->dargdim, ex->argdim, ex->nargdim * sizeof(int));
+}
+
+static int64_t device_ops(const dbx_backend *be)
+{
+    int64_t k = 0, c = 0;
+    if (be->ops->counters) be->ops->counters((dbx_backend *)be, &k, &c);
+    return k + c;
 }
 
 dbx_status dbx_exec_forward(dbx_exec *ex, dbx_graph *g, double *loss)
@@ -108,6 +148,8 @@ dbx_status dbx_exec_forward(dbx_exec *ex, dbx_graph *g, double *loss)
     st->batches = (int64_t)ex->nbatches;
 
     const dbx_backend_ops *ops = ex->be->ops;
+    const int64_t ops0 = device_ops(ex->be);
+    if (ops->device) DBX_TRY(mirror_index(ex));
     /* column-major weight copies for the forward GEMMs, from the current values (cheap:
        one pass over the weights; always consistent, even after users write parameters) */
     dbx_model *m = g->m;
@@ -138,9 +180,9 @@ dbx_status dbx_exec_forward(dbx_exec *ex, dbx_graph *g, double *loss)
     /* total loss, summed in a fixed order */
     size_t nl = g->nlosses;
     DBX_TRY(DBX_GROW(ex->losshost, ex->cap_losshost, nl + 1));
-    DBX_TRY(ops->sync(ex->be));
-    for (size_t i = 0; i < nl; i++)
-        DBX_TRY(ops->download(ex->be, ex->losshost + i, ex->vals + ex->lossoff[i], sizeof(float)));
+    if (nl > (size_t)INT32_MAX) return dbx__fail(DBX_EINVAL, "too many loss nodes (%zu)", nl);
+    DBX_TRY(ops->gather(ex->be, ex->losshost, ex->vals, ex->lossoff, (int)nl));
+    st->launches = device_ops(ex->be) - ops0;
     double sum = 0;
     for (size_t i = 0; i < nl; i++) sum += ex->losshost[i];
     if (loss) *loss = sum;
@@ -157,6 +199,7 @@ dbx_status dbx_exec_backward(dbx_exec *ex, dbx_graph *g, float loss_scale)
         return dbx__fail(DBX_EINVAL, "dbx_exec_backward: no forward pass of this graph");
     double t0 = dbx__now();
     const dbx_backend_ops *ops = ex->be->ops;
+    const int64_t ops0 = device_ops(ex->be);
     dbx_model *m = g->m;
     DBX_TRY(ops->memset0(ex->be, ex->grads, ex->arena_floats * sizeof(float)));
     DBX_TRY(ops->fill(ex->be, ex->grads, ex->lossoff, (int)g->nlosses, loss_scale));
@@ -175,7 +218,9 @@ dbx_status dbx_exec_backward(dbx_exec *ex, dbx_graph *g, float loss_scale)
         }
         DBX_TRY(ops->backward(ex->be, ex->vals, ex->grads, &kb));
     }
-    DBX_TRY(ops->sync(ex->be));
+    /* no wait: on a device the backward pass (and the optimizer after it) runs while the
+       host builds and plans the next step; whoever reads results waits (download, sync) */
+    ex->stats.launches += device_ops(ex->be) - ops0;
     ex->stats.t_backward = dbx__now() - t0;
     return DBX_OK;
 }

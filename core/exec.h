@@ -62,6 +62,14 @@ struct dbx_exec {
     int *argdim;
     unsigned char *contig;
     size_t cap_argdim, nargdim;
+    size_t nargoff, nattr;  /* entries of argoff and attr in use */
+    /* device backends: one device block holding copies of argoff | attr | argdim, uploaded
+       once per step (dbx_kbatch.d_*), grown outside the steady state only */
+    void *dindex;
+    size_t dindex_cap;      /* bytes */
+    int64_t *dargoff;
+    int32_t *dattr;
+    int *dargdim;
     int32_t *tparams;       /* dense matrices used by affine terms this step */
     size_t ntparams, cap_tparams;
     unsigned char *tmark;   /* (model params) scratch flags */

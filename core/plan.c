@@ -149,6 +149,8 @@ dbx_status dbx__plan(dbx_exec *ex, const dbx_graph *g)
         nattr += (size_t)bt->n;
     }
     ex->arena_floats = (size_t)cursor;
+    ex->nargoff = nargoff;
+    ex->nattr = nattr;
     DBX_TRY(DBX_GROW(ex->argoff, ex->cap_argoff, nargoff + 1));
     DBX_TRY(DBX_GROW(ex->attr, ex->cap_attr, nattr + 1));
 

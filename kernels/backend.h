@@ -43,6 +43,12 @@ typedef struct dbx_kbatch {
     float *dtable;                  /* lookup: gradient rows */
     const struct dbx_kbatch *chain; /* lstm_c: the lstm_h batch fused into this kernel (node j
                                        of chain reads this batch's gates j and cell j), or NULL */
+    /* Device backends: copies of arg_off, attr and arg_dim in backend memory, made by the
+       executor once per step for all batches (one copy instead of one per batch); NULL when
+       absent, and the backend then copies the host arrays itself. */
+    const int64_t *d_arg_off;
+    const int32_t *d_attr;
+    const int *d_arg_dim;
 } dbx_kbatch;
 
 typedef struct dbx_koptim {
@@ -55,6 +61,7 @@ typedef struct dbx_backend dbx_backend;
 
 typedef struct dbx_backend_ops {
     const char *name;
+    int device; /* 1: memory is device memory (not addressable by the host) */
     dbx_status (*alloc)(dbx_backend *be, size_t bytes, void **out);
     void (*free)(dbx_backend *be, void *p);
     dbx_status (*upload)(dbx_backend *be, void *dst, const void *src, size_t bytes);
@@ -79,7 +86,20 @@ typedef struct dbx_backend_ops {
     /* Sparse update of rows (each `dim` floats) of a lookup table; zeroes their gradient. */
     dbx_status (*optim_rows)(dbx_backend *be, const dbx_koptim *o, float *p, float *g,
                              float *m, float *v, const int32_t *rows, int nrows, int dim);
+    /* out[i] = base[offs[i]] for i < n, into host memory; waits for the work enqueued so far
+       (one copy however many values: the losses of a step). */
+    dbx_status (*gather)(dbx_backend *be, float *out, const float *base, const int64_t *offs,
+                         int n);
+    /* Device backends (NULL otherwise): operations enqueued since the backend was created,
+       kernels (cuBLAS calls and memsets included) and host<->device copies. */
+    void (*counters)(dbx_backend *be, int64_t *kernels, int64_t *copies);
+    /* Device backends (NULL otherwise): records timing marker slot (0..DBX_BE_MARKS-1) on the
+       stream; elapsed() waits for marker b and gives the stream time from marker a to b. */
+    dbx_status (*mark)(dbx_backend *be, int slot);
+    dbx_status (*elapsed)(dbx_backend *be, int a, int b, double *seconds);
 } dbx_backend_ops;
+
+enum { DBX_BE_MARKS = 8 };
 
 struct dbx_backend {
     const dbx_backend_ops *ops;
@@ -91,6 +111,10 @@ dbx_status dbx__cpu_backend(dbx_backend **out);
 /* "cpu" or "cuda" (GPU `device` of this process); DBX_ENOTSUP when dbx was built without
  * CUDA, a CUDA error status when no GPU can be used. */
 dbx_status dbx__backend_get(const char *name, int device, dbx_backend **out);
+/* The PCI bus ids ("0000:41:00.0") of the GPUs that "cuda" can use, at most max, in device
+ * index order (dbx__cuda_devices in kernels/cuda); *count gets how many. DBX_ENOTSUP when dbx
+ * was built without CUDA, a CUDA error status when the driver cannot list the GPUs. */
+dbx_status dbx__backend_gpus(int max, char (*busid)[32], int *count);
 /* 1 when the CUDA backend is linked into this program. */
 int dbx__backend_has_cuda(void);
 

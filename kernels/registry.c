@@ -1,13 +1,15 @@
 /* Backend registry: maps a device name to a backend. The CPU backend is always here; the
  * CUDA backend exists when the program links the dbx_cuda object library (built when CMake
- * finds the CUDA toolkit), which defines dbx__cuda_backend. The weak reference keeps core/
- * and this file free of #ifdef DBX_CUDA. Thread-safe (no state of its own). */
+ * finds the CUDA toolkit), which defines dbx__cuda_backend and dbx__cuda_devices. The weak
+ * references keep core/ and this file free of #ifdef DBX_CUDA. Thread-safe (no state of its
+ * own). */
 #include <string.h>
 
 #include "core/status.h"
 #include "kernels/backend.h"
 
 extern dbx_status dbx__cuda_backend(int device, dbx_backend **out) __attribute__((weak));
+extern dbx_status dbx__cuda_devices(int max, char (*busid)[32], int *count) __attribute__((weak));
 
 int dbx__backend_has_cuda(void) { return dbx__cuda_backend != NULL; }
 
@@ -22,4 +24,15 @@ dbx_status dbx__backend_get(const char *name, int device, dbx_backend **out)
         return dbx__cuda_backend(device, out);
     }
     return dbx__fail(DBX_EINVAL, "unknown device '%s' (expected cpu or cuda)", name);
+}
+
+dbx_status dbx__backend_gpus(int max, char (*busid)[32], int *count)
+{
+    *count = 0;
+    if (!dbx__cuda_devices)
+        return dbx__fail(DBX_ENOTSUP, "this dbx was built without the CUDA backend "
+                                      "(configure with the CUDA toolkit and NCCL installed)");
+    if (max < 0 || (max > 0 && !busid))
+        return dbx__fail(DBX_EINVAL, "dbx__backend_gpus: bad arguments (max %d)", max);
+    return dbx__cuda_devices(max, busid, count);
 }

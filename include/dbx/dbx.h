@@ -207,8 +207,9 @@ typedef struct dbx_exec_opts {
 typedef struct dbx_exec_stats {
     double t_sched;      /* scheduling */
     double t_plan;       /* memory planning */
-    double t_forward;    /* forward execution */
-    double t_backward;   /* backward execution */
+    double t_forward;    /* forward execution (on a device: until the losses are read) */
+    double t_backward;   /* backward execution (on a device: enqueueing it; the work itself
+                            runs on while the host goes on, see dbx_exec_backward) */
     int64_t nodes;       /* executed nodes */
     int64_t batches;     /* batched kernel launches (forward) */
     int64_t gemm_batches;
@@ -220,15 +221,19 @@ typedef struct dbx_exec_stats {
     double flops_backward;   /* executed FLOPs, backward */
     double gemm_flops;       /* executed GEMM FLOPs, forward + backward */
     size_t arena_bytes;      /* value + gradient arena in use */
+    int64_t launches;        /* device backends: kernels (cuBLAS calls included) and copies
+                                enqueued by forward + backward; 0 on the CPU */
 } dbx_exec_stats;
 
-/* Creates an executor on the CPU backend. */
+/* Creates an executor on the backend named by opts->device (NULL opts: CPU, unbatched). */
 dbx_status dbx_exec_new(const dbx_exec_opts *opts, dbx_exec **out);
 void dbx_exec_free(dbx_exec *ex);
 /* Schedules, plans and runs the forward pass of g; *loss receives the total loss. */
 dbx_status dbx_exec_forward(dbx_exec *ex, dbx_graph *g, double *loss);
 /* Runs the backward pass of the last forward (same graph), accumulating parameter
- * gradients (times loss_scale) into the model. */
+ * gradients (times loss_scale) into the model. On a device it returns once the work is
+ * enqueued, so the host can build the next step meanwhile; reading gradients or values
+ * (dbx_exec_grad, dbx_model_read_values, ...) waits for it. */
 dbx_status dbx_exec_backward(dbx_exec *ex, dbx_graph *g, float loss_scale);
 /* Copies the value of node x of the last forward into out (dim floats). */
 dbx_status dbx_exec_value(dbx_exec *ex, const dbx_graph *g, dbx_node x, float *out);

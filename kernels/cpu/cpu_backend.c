@@ -232,8 +232,17 @@ static dbx_status cpu_optim_rows(dbx_backend *be, const dbx_koptim *o, float *p,
     return DBX_OK;
 }
 
+static dbx_status cpu_gather(dbx_backend *be, float *out, const float *base, const int64_t *offs,
+                             int n)
+{
+    (void)be;
+    for (int i = 0; i < n; i++) out[i] = base[offs[i]];
+    return DBX_OK;
+}
+
 static const dbx_backend_ops cpu_ops = {
     .name = "cpu",
+    .device = 0,
     .alloc = cpu_alloc,
     .free = cpu_free,
     .upload = cpu_copy,
@@ -247,6 +256,7 @@ static const dbx_backend_ops cpu_ops = {
     .transpose = cpu_transpose,
     .optim_dense = cpu_optim_dense,
     .optim_rows = cpu_optim_rows,
+    .gather = cpu_gather,
 };
 
 static _Thread_local cpu_ctx cpu_context;

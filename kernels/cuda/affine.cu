@@ -71,7 +71,7 @@ static dbx_status scatter_add(cu_ctx *c, float *base, const int64_t *off, int ro
     const int64_t total = (int64_t)n * rows;
     scatter_add_k<<<dbx__cu_blocks(total, DBX_CU_THREADS), DBX_CU_THREADS, 0, c->stream>>>(
         base, off, rows, n, x, ldx);
-    DBX_CU_LAUNCHED("scatter_add_k");
+    DBX_CU_KERNEL(c, "scatter_add_k");
     return DBX_OK;
 }
 
@@ -90,7 +90,7 @@ static dbx_status operand(cu_ctx *c, const float *base, const dbx_kbatch *b, con
     const int64_t total = (int64_t)n * d;
     gather_k<<<dbx__cu_blocks(total, DBX_CU_THREADS), DBX_CU_THREADS, 0, c->stream>>>(
         buf, base, s->off + (int64_t)a * n, d, n);
-    DBX_CU_LAUNCHED("gather_k");
+    DBX_CU_KERNEL(c, "gather_k");
     *out = buf;
     return DBX_OK;
 }
@@ -101,14 +101,13 @@ static dbx_status flush_add(cu_ctx *c, float *out, const dbx_kbatch *b, const fl
     const int64_t total = (int64_t)b->n * b->dim;
     affine_add_k<<<dbx__cu_blocks(total, DBX_CU_THREADS), DBX_CU_THREADS, 0, c->stream>>>(
         out, b->dim, b->n, vals, *ts, *launched);
-    DBX_CU_LAUNCHED("affine_add_k");
+    DBX_CU_KERNEL(c, "affine_add_k");
     *launched = 1;
     ts->count = 0;
     return DBX_OK;
 }
 
-dbx_status dbx__cu_affine_forward(cu_ctx *c, float *vals, const dbx_kbatch *b,
-                                  const cu_staged *s)
+dbx_status dbx__cu_affine_forward(cu_ctx *c, float *vals, const dbx_kbatch *b, const cu_staged *s)
 {
     const int n = b->n, D = b->dim;
     float *out = vals + b->out_off; /* (D, n) */
@@ -135,17 +134,19 @@ dbx_status dbx__cu_affine_forward(cu_ctx *c, float *vals, const dbx_kbatch *b,
         const float *x;
         DBX_TRY(operand(c, vals, b, s, tm->arg, &x));
         if (tm->wt)
-            DBX_CUBLAS(cublasSgemm(c->blas, CUBLAS_OP_N, CUBLAS_OP_N, tm->rows, n, tm->cols, &one,
-                                   tm->wt, tm->wt_ld, x, tm->cols, &one, out + tm->row_off, D));
+            DBX_CUBLAS_K(c,
+                         cublasSgemm(c->blas, CUBLAS_OP_N, CUBLAS_OP_N, tm->rows, n, tm->cols, &one,
+                                     tm->wt, tm->wt_ld, x, tm->cols, &one, out + tm->row_off, D));
         else
-            DBX_CUBLAS(cublasSgemm(c->blas, CUBLAS_OP_T, CUBLAS_OP_N, tm->rows, n, tm->cols, &one,
-                                   tm->w, tm->cols, x, tm->cols, &one, out + tm->row_off, D));
+            DBX_CUBLAS_K(c,
+                         cublasSgemm(c->blas, CUBLAS_OP_T, CUBLAS_OP_N, tm->rows, n, tm->cols, &one,
+                                     tm->w, tm->cols, x, tm->cols, &one, out + tm->row_off, D));
     }
     return DBX_OK;
 }
 
-dbx_status dbx__cu_affine_backward(cu_ctx *c, const float *vals, float *grads,
-                                   const dbx_kbatch *b, const cu_staged *s)
+dbx_status dbx__cu_affine_backward(cu_ctx *c, const float *vals, float *grads, const dbx_kbatch *b,
+                                   const cu_staged *s)
 {
     const int n = b->n, D = b->dim;
     const float *dy = grads + b->out_off; /* (D, n) */
@@ -157,8 +158,8 @@ dbx_status dbx__cu_affine_backward(cu_ctx *c, const float *vals, float *grads,
             if (!tm->dw) continue;
             const float *ones;
             DBX_TRY(dbx__cu_ones(c, n, &ones));
-            DBX_CUBLAS(cublasSgemv(c->blas, CUBLAS_OP_N, tm->rows, n, &one, dyt, D, ones, 1, &one,
-                                   tm->dw, 1));
+            DBX_CUBLAS_K(c, cublasSgemv(c->blas, CUBLAS_OP_N, tm->rows, n, &one, dyt, D, ones, 1,
+                                        &one, tm->dw, 1));
             continue;
         }
         const int a = tm->arg, K = tm->cols;
@@ -174,16 +175,17 @@ dbx_status dbx__cu_affine_backward(cu_ctx *c, const float *vals, float *grads,
         DBX_TRY(operand(c, vals, b, s, a, &x));
         /* dW^T (cols, rows) += x (cols, n) dy_t^T (n, rows) */
         if (tm->dw)
-            DBX_CUBLAS(cublasSgemm(c->blas, CUBLAS_OP_N, CUBLAS_OP_T, K, tm->rows, n, &one, x, K,
-                                   dyt, D, &one, tm->dw, K));
+            DBX_CUBLAS_K(c, cublasSgemm(c->blas, CUBLAS_OP_N, CUBLAS_OP_T, K, tm->rows, n, &one, x,
+                                        K, dyt, D, &one, tm->dw, K));
         /* dx (cols, n) += W^T (cols, rows) dy_t (rows, n) */
         if (b->arg_contig[a]) {
-            DBX_CUBLAS(cublasSgemm(c->blas, CUBLAS_OP_N, CUBLAS_OP_N, K, n, tm->rows, &one, tm->w,
-                                   K, dyt, D, &one, grads + b->arg_off[(size_t)a * (size_t)n], K));
+            DBX_CUBLAS_K(c, cublasSgemm(c->blas, CUBLAS_OP_N, CUBLAS_OP_N, K, n, tm->rows, &one,
+                                        tm->w, K, dyt, D, &one,
+                                        grads + b->arg_off[(size_t)a * (size_t)n], K));
         } else {
             float *tmp = buf + (size_t)n * (size_t)K; /* after the gathered x */
-            DBX_CUBLAS(cublasSgemm(c->blas, CUBLAS_OP_N, CUBLAS_OP_N, K, n, tm->rows, &one, tm->w,
-                                   K, dyt, D, &zero, tmp, K));
+            DBX_CUBLAS_K(c, cublasSgemm(c->blas, CUBLAS_OP_N, CUBLAS_OP_N, K, n, tm->rows, &one,
+                                        tm->w, K, dyt, D, &zero, tmp, K));
             DBX_TRY(scatter_add(c, grads, off, K, n, tmp, K));
         }
     }

@@ -21,6 +21,13 @@ __global__ void fill_offsets_k(float *dst, const int64_t *offs, int n, float v)
         dst[offs[i]] = v;
 }
 
+__global__ void gather_offsets_k(float *dst, const float *base, const int64_t *offs, int n)
+{
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
+         i += (int64_t)gridDim.x * blockDim.x)
+        dst[i] = base[offs[i]];
+}
+
 __global__ void fill_const_k(float *dst, int64_t n, float v)
 {
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
@@ -85,7 +92,9 @@ static dbx_status ring_grow(cu_ctx *c, size_t need)
    head, so waiting on the oldest blocks until the new range is clear is enough. */
 static dbx_status ring_take(cu_ctx *c, size_t bytes, size_t *pos)
 {
-    if (bytes > c->ring_cap) DBX_TRY(ring_grow(c, bytes));
+    /* room for a few blocks this size, so that one step's index arrays never wait for the
+       previous step's copies (grows outside the steady state only) */
+    if (bytes > c->ring_cap / 4) DBX_TRY(ring_grow(c, 4 * bytes));
     size_t p = c->ring_head;
     const int wrap = p + bytes > c->ring_cap;
     if (wrap) p = 0; /* the range is then [head, cap) (skipped) plus [0, bytes) */
@@ -141,6 +150,7 @@ static dbx_status stage(cu_ctx *c, const stage_part *parts, int nparts, const vo
     }
     DBX_CU(cudaMemcpyAsync(c->ring_dev + pos, c->ring_host + pos, total, cudaMemcpyHostToDevice,
                            c->stream));
+    c->n_copies++;
     return ring_commit(c, pos, total);
 }
 
@@ -148,6 +158,15 @@ static dbx_status stage_batch(cu_ctx *c, const dbx_kbatch *b, cu_staged *s)
 {
     const size_t n = (size_t)b->n, na = b->nargs > 0 ? (size_t)b->nargs : 0;
     const int want_attr = b->op == DBX_OP_LOOKUP || b->op == DBX_OP_XENT;
+    if (b->d_arg_off || b->d_attr || b->d_arg_dim) { /* the executor's per-step copies */
+        s->off = na ? b->d_arg_off : NULL;
+        s->attr = want_attr ? b->d_attr : NULL;
+        s->adim = na ? (const int32_t *)b->d_arg_dim : NULL;
+        if ((na && (!s->off || !s->adim)) || (want_attr && !s->attr))
+            return dbx__fail(DBX_EINVAL, "cuda backend: a batch has only some of its device "
+                                         "index arrays");
+        return DBX_OK;
+    }
     const stage_part parts[3] = {
         {na ? b->arg_off : NULL, na * n * sizeof(int64_t)},
         {want_attr ? b->attr : NULL, n * sizeof(int32_t)},
@@ -188,10 +207,11 @@ static void cu_free(dbx_backend *be, void *p)
     cudaFree(p);
 }
 
-enum { UPLOAD_VIA_RING = 64 << 10 };
+enum { UPLOAD_VIA_RING = 16 << 20 };
 
-/* Small uploads go through the ring (asynchronous; src may be reused at once); large ones
-   are copied and waited for, so src may be reused at once whatever memory it is. */
+/* Uploads up to 16 MiB (index arrays of a step, inputs) go through the ring: asynchronous,
+   and src may be reused at once. Larger ones (parameters, at set-up) are copied and waited
+   for, so src may be reused at once whatever memory it is, without a ring that large. */
 static dbx_status cu_upload(dbx_backend *be, void *dst, const void *src, size_t bytes)
 {
     cu_ctx *c = ctx_of(be);
@@ -203,8 +223,10 @@ static dbx_status cu_upload(dbx_backend *be, void *dst, const void *src, size_t 
         memcpy(c->ring_host + pos, src, bytes);
         DBX_CU(cudaMemcpyAsync(dst, c->ring_host + pos, bytes, cudaMemcpyHostToDevice,
                                c->stream));
+        c->n_copies++;
         return ring_commit(c, pos, align16(bytes));
     }
+    c->n_copies++;
     DBX_CU(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, c->stream));
     DBX_CU(cudaStreamSynchronize(c->stream));
     return DBX_OK;
@@ -215,8 +237,72 @@ static dbx_status cu_download(dbx_backend *be, void *dst, const void *src, size_
     cu_ctx *c = ctx_of(be);
     if (!bytes) return DBX_OK;
     DBX_TRY(enter(c));
+    c->n_copies++;
     DBX_CU(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, c->stream));
     DBX_CU(cudaStreamSynchronize(c->stream));
+    return DBX_OK;
+}
+
+/* The values at offs gathered on the device into gdev, then one copy to pinned memory. */
+static dbx_status cu_gather(dbx_backend *be, float *out, const float *base, const int64_t *offs,
+                            int n)
+{
+    cu_ctx *c = ctx_of(be);
+    if (n <= 0) return DBX_OK;
+    DBX_TRY(enter(c));
+    if ((size_t)n > c->gather_n) {
+        DBX_CU(cudaStreamSynchronize(c->stream));
+        if (c->gdev) cudaFree(c->gdev);
+        if (c->ghost) cudaFreeHost(c->ghost);
+        c->gdev = c->ghost = NULL;
+        c->gather_n = 0;
+        const size_t want = (size_t)n + (size_t)n / 2 + 256;
+        DBX_CU(cudaMalloc((void **)&c->gdev, want * sizeof(float)));
+        DBX_CU(cudaMallocHost((void **)&c->ghost, want * sizeof(float)));
+        c->gather_n = want;
+    }
+    const stage_part part = {offs, (size_t)n * sizeof(int64_t)};
+    const void *dev;
+    DBX_TRY(stage(c, &part, 1, &dev));
+    gather_offsets_k<<<dbx__cu_blocks(n, DBX_CU_THREADS), DBX_CU_THREADS, 0, c->stream>>>(
+        c->gdev, base, (const int64_t *)dev, n);
+    DBX_CU_KERNEL(c, "gather_offsets_k");
+    c->n_copies++;
+    DBX_CU(cudaMemcpyAsync(c->ghost, c->gdev, (size_t)n * sizeof(float), cudaMemcpyDeviceToHost,
+                           c->stream));
+    DBX_CU(cudaStreamSynchronize(c->stream));
+    memcpy(out, c->ghost, (size_t)n * sizeof(float));
+    return DBX_OK;
+}
+
+static void cu_counters(dbx_backend *be, int64_t *kernels, int64_t *copies)
+{
+    const cu_ctx *c = ctx_of(be);
+    if (kernels) *kernels = c->n_kernels;
+    if (copies) *copies = c->n_copies;
+}
+
+static dbx_status cu_mark(dbx_backend *be, int slot)
+{
+    cu_ctx *c = ctx_of(be);
+    if (slot < 0 || slot >= DBX_BE_MARKS)
+        return dbx__fail(DBX_EINVAL, "cuda backend: timing marker %d out of range", slot);
+    DBX_TRY(enter(c));
+    DBX_CU(cudaEventRecord(c->marks[slot], c->stream));
+    return DBX_OK;
+}
+
+static dbx_status cu_elapsed(dbx_backend *be, int a, int b, double *seconds)
+{
+    cu_ctx *c = ctx_of(be);
+    *seconds = 0;
+    if (a < 0 || a >= DBX_BE_MARKS || b < 0 || b >= DBX_BE_MARKS)
+        return dbx__fail(DBX_EINVAL, "cuda backend: timing markers %d, %d out of range", a, b);
+    DBX_TRY(enter(c));
+    DBX_CU(cudaEventSynchronize(c->marks[b]));
+    float ms = 0;
+    DBX_CU(cudaEventElapsedTime(&ms, c->marks[a], c->marks[b]));
+    *seconds = ms * 1e-3;
     return DBX_OK;
 }
 
@@ -225,6 +311,7 @@ static dbx_status cu_memset0(dbx_backend *be, void *dst, size_t bytes)
     cu_ctx *c = ctx_of(be);
     if (!bytes) return DBX_OK;
     DBX_TRY(enter(c));
+    c->n_kernels++;
     DBX_CU(cudaMemsetAsync(dst, 0, bytes, c->stream));
     return DBX_OK;
 }
@@ -240,7 +327,7 @@ static dbx_status cu_fill(dbx_backend *be, float *dst, const int64_t *offs, int 
     const int64_t *doffs = (const int64_t *)dev;
     fill_offsets_k<<<dbx__cu_blocks(n, DBX_CU_THREADS), DBX_CU_THREADS, 0, c->stream>>>(
         dst, doffs, n, v);
-    DBX_CU_LAUNCHED("fill_offsets_k");
+    DBX_CU_KERNEL(c, "fill_offsets_k");
     return DBX_OK;
 }
 
@@ -285,12 +372,16 @@ dbx_status dbx__cu_ones(cu_ctx *c, int n, const float **out)
         if (want < 4096) want = 4096;
         DBX_CU(cudaStreamSynchronize(c->stream));
         if (c->ones) cudaFree(c->ones);
+    if (c->gdev) cudaFree(c->gdev);
+    if (c->ghost) cudaFreeHost(c->ghost);
+    for (int i = 0; i < DBX_BE_MARKS; i++)
+        if (c->marks[i]) cudaEventDestroy(c->marks[i]);
         c->ones = NULL;
         c->ones_n = 0;
         DBX_CU(cudaMalloc((void **)&c->ones, want * sizeof(float)));
         fill_const_k<<<dbx__cu_blocks((int64_t)want, DBX_CU_THREADS), DBX_CU_THREADS, 0,
                        c->stream>>>(c->ones, (int64_t)want, 1.0f);
-        DBX_CU_LAUNCHED("fill_const_k");
+        DBX_CU_KERNEL(c, "fill_const_k");
         c->ones_n = want;
     }
     *out = c->ones;
@@ -307,7 +398,7 @@ static dbx_status cu_transpose(dbx_backend *be, float *dst, int ld, const float 
     dim3 grid((unsigned)(((int64_t)rows + TILE - 1) / TILE),
               (unsigned)(ctiles < 65535 ? ctiles : 65535));
     transpose_k<<<grid, dim3(TILE, TILE_ROWS), 0, c->stream>>>(dst, ld, src, rows, cols);
-    DBX_CU_LAUNCHED("transpose_k");
+    DBX_CU_KERNEL(c, "transpose_k");
     return DBX_OK;
 }
 
@@ -396,6 +487,7 @@ static dbx_backend_ops make_ops(void)
     dbx_backend_ops o;
     memset(&o, 0, sizeof o);
     o.name = "cuda";
+    o.device = 1;
     o.alloc = cu_alloc;
     o.free = cu_free;
     o.upload = cu_upload;
@@ -410,6 +502,10 @@ static dbx_backend_ops make_ops(void)
     o.optim_dense = cu_optim_dense;
     o.optim_rows = cu_optim_rows;
     o.stream = cu_stream;
+    o.gather = cu_gather;
+    o.counters = cu_counters;
+    o.mark = cu_mark;
+    o.elapsed = cu_elapsed;
     return o;
 }
 
@@ -428,6 +524,10 @@ static void ctx_destroy(cu_ctx *c)
     if (c->ring_dev) cudaFree(c->ring_dev);
     if (c->scratch) cudaFree(c->scratch);
     if (c->ones) cudaFree(c->ones);
+    if (c->gdev) cudaFree(c->gdev);
+    if (c->ghost) cudaFreeHost(c->ghost);
+    for (int i = 0; i < DBX_BE_MARKS; i++)
+        if (c->marks[i]) cudaEventDestroy(c->marks[i]);
     if (c->stream) cudaStreamDestroy(c->stream);
     free(c);
 }
@@ -443,6 +543,7 @@ static dbx_status ctx_init(cu_ctx *c)
     DBX_CUBLAS(cublasSetMathMode(c->blas, CUBLAS_DEFAULT_MATH));
     for (int i = 0; i < DBX_CU_NEVENTS; i++)
         DBX_CU(cudaEventCreateWithFlags(&c->ev[i], cudaEventDisableTiming));
+    for (int i = 0; i < DBX_BE_MARKS; i++) DBX_CU(cudaEventCreate(&c->marks[i]));
     DBX_TRY(ring_grow(c, (size_t)1 << 20));
     c->be.ops = &cu_ops;
     c->be.ctx = c;
@@ -479,5 +580,24 @@ extern "C" dbx_status dbx__cuda_backend(int device, dbx_backend **out)
     DBX_TRY(s);
     DBX_CU(cudaSetDevice(device));
     *out = &contexts[device]->be;
+    return DBX_OK;
+}
+
+/* The PCI bus ids ("0000:41:00.0") of the visible GPUs, at most max of them, in CUDA device
+ * order (so that busid[d] is device d); for choosing each rank's GPU by locality. Creates no
+ * context on any GPU. */
+extern "C" dbx_status dbx__cuda_devices(int max, char (*busid)[32], int *count)
+{
+    *count = 0;
+    int n = 0; /* left unwritten by some failures */
+    cudaError_t e = cudaGetDeviceCount(&n);
+    if (e != cudaSuccess) {
+        (void)cudaGetLastError();
+        return dbx__fail(DBX_ECUDA, "CUDA backend: cudaGetDeviceCount failed: %s (%s)",
+                         cudaGetErrorString(e), cudaGetErrorName(e));
+    }
+    if (n > max) n = max;
+    for (int d = 0; d < n; d++) DBX_CU(cudaDeviceGetPCIBusId(busid[d], 32, d));
+    *count = n;
     return DBX_OK;
 }

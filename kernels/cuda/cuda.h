@@ -32,7 +32,25 @@ typedef struct cu_ctx {
     size_t scratch_floats;
     float *ones; /* ones_n ones: bias gradients as a GEMV */
     size_t ones_n;
+    float *gdev, *ghost; /* gather(): device buffer and its pinned host mirror, gather_n floats */
+    size_t gather_n;
+    cudaEvent_t marks[DBX_BE_MARKS]; /* timing markers (mark(), elapsed()) */
+    int64_t n_kernels, n_copies;     /* operations enqueued (counters()) */
 } cu_ctx;
+
+/* After a kernel launch or a cuBLAS call on context c: counts it and reports launch errors. */
+#define DBX_CU_KERNEL(c, name)                                                              \
+    do {                                                                                    \
+        (c)->n_kernels++;                                                                   \
+        DBX_CU_LAUNCHED(name);                                                              \
+    } while (0)
+
+/* A cuBLAS call that enqueues work on context c: counted like a kernel. */
+#define DBX_CUBLAS_K(c, call)                                                               \
+    do {                                                                                    \
+        (c)->n_kernels++;                                                                   \
+        DBX_CUBLAS(call);                                                                   \
+    } while (0)
 
 /* A batch's host index arrays, staged to device memory (NULL where absent). */
 typedef struct cu_staged {

@@ -205,7 +205,7 @@ dbx_status dbx__cu_ew_forward(cu_ctx *c, float *vals, const dbx_kbatch *b, const
     if (total <= 0) return DBX_OK;
     ew_forward_k<<<dbx__cu_blocks(total, DBX_CU_THREADS), DBX_CU_THREADS, 0, c->stream>>>(
         make_args(vals, NULL, b, s));
-    DBX_CU_LAUNCHED("ew_forward_k");
+    DBX_CU_KERNEL(c, "ew_forward_k");
     return DBX_OK;
 }
 
@@ -217,6 +217,6 @@ dbx_status dbx__cu_ew_backward(cu_ctx *c, const float *vals, float *grads, const
     /* the kernel only reads vals (ew_args holds one non-const pointer for both passes) */
     ew_backward_k<<<dbx__cu_blocks(total, DBX_CU_THREADS), DBX_CU_THREADS, 0, c->stream>>>(
         make_args(const_cast<float *>(vals), grads, b, s));
-    DBX_CU_LAUNCHED("ew_backward_k");
+    DBX_CU_KERNEL(c, "ew_backward_k");
     return DBX_OK;
 }

@@ -36,7 +36,7 @@ dbx_status dbx__cu_lookup_forward(cu_ctx *c, float *vals, const dbx_kbatch *b,
         return dbx__fail(DBX_EINVAL, "cuda backend: lookup batch without rows or table");
     lookup_forward_k<<<dbx__cu_blocks(total, DBX_CU_THREADS), DBX_CU_THREADS, 0, c->stream>>>(
         vals + b->out_off, b->table, s->attr, b->n, b->dim);
-    DBX_CU_LAUNCHED("lookup_forward_k");
+    DBX_CU_KERNEL(c, "lookup_forward_k");
     return DBX_OK;
 }
 
@@ -48,6 +48,6 @@ dbx_status dbx__cu_lookup_backward(cu_ctx *c, const float *grads, const dbx_kbat
     if (!s->attr) return dbx__fail(DBX_EINVAL, "cuda backend: lookup batch without rows");
     lookup_backward_k<<<dbx__cu_blocks(total, DBX_CU_THREADS), DBX_CU_THREADS, 0, c->stream>>>(
         b->dtable, grads + b->out_off, s->attr, b->n, b->dim);
-    DBX_CU_LAUNCHED("lookup_backward_k");
+    DBX_CU_KERNEL(c, "lookup_backward_k");
     return DBX_OK;
 }

@@ -72,7 +72,7 @@ dbx_status dbx__cu_optim_dense(cu_ctx *c, const dbx_koptim *o, float *p, float *
 {
     optim_dense_k<<<dbx__cu_blocks((int64_t)n, DBX_CU_THREADS), DBX_CU_THREADS, 0, c->stream>>>(
         make_args(o), p, g, m, v, (int64_t)n);
-    DBX_CU_LAUNCHED("optim_dense_k");
+    DBX_CU_KERNEL(c, "optim_dense_k");
     return DBX_OK;
 }
 
@@ -82,6 +82,6 @@ dbx_status dbx__cu_optim_rows(cu_ctx *c, const dbx_koptim *o, float *p, float *g
     const int64_t total = (int64_t)nrows * dim;
     optim_rows_k<<<dbx__cu_blocks(total, DBX_CU_THREADS), DBX_CU_THREADS, 0, c->stream>>>(
         make_args(o), p, g, m, v, rows, nrows, dim);
-    DBX_CU_LAUNCHED("optim_rows_k");
+    DBX_CU_KERNEL(c, "optim_rows_k");
     return DBX_OK;
 }

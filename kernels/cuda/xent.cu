@@ -70,7 +70,7 @@ dbx_status dbx__cu_xent_forward(cu_ctx *c, float *vals, const dbx_kbatch *b, con
     if (!s->attr || !s->off) return dbx__fail(DBX_EINVAL, "cuda backend: xent without labels");
     xent_forward_k<<<warp_blocks(b->n), WARPS_PER_BLOCK * 32, 0, c->stream>>>(
         vals, s->off, s->attr, b->out_off, b->n, b->arg_dim[0]);
-    DBX_CU_LAUNCHED("xent_forward_k");
+    DBX_CU_KERNEL(c, "xent_forward_k");
     return DBX_OK;
 }
 
@@ -81,6 +81,6 @@ dbx_status dbx__cu_xent_backward(cu_ctx *c, const float *vals, float *grads, con
     if (!s->attr || !s->off) return dbx__fail(DBX_EINVAL, "cuda backend: xent without labels");
     xent_backward_k<<<warp_blocks(b->n), WARPS_PER_BLOCK * 32, 0, c->stream>>>(
         vals, grads, s->off, s->attr, b->out_off, b->n, b->arg_dim[0]);
-    DBX_CU_LAUNCHED("xent_backward_k");
+    DBX_CU_KERNEL(c, "xent_backward_k");
     return DBX_OK;
 }

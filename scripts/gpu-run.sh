@@ -1,0 +1,85 @@
+#!/bin/bash
+# Runs dbx's GPU checks from a bundle made by scripts/gpu-bundle.sh, on a machine with a GPU,
+# its driver and the CUDA 13 runtime libraries (found under /usr/local/cuda, /usr/local/nvidia
+# or a Python environment's nvidia-* packages): nothing is installed or fetched.
+#   1. nvidia-smi, and every program's libraries resolved (a missing one stops the run);
+#   2. the CUDA tests: test_cuda (every op, forward and backward, against the CPU backend),
+#      test_cuda_model (whole models: batched == unbatched on the GPU, gradients vs the CPU
+#      backend, loss falls, save/load) and test_nccl (1-rank NCCL all-reduce). On a GPU
+#      machine a skip (exit 77) counts as a failure;
+#   3. `dbx train --device cuda`: 2 epochs of the embedded default data, then one epoch of
+#      SST train at size 256, batch 256 (metrics per step);
+#   4. bench_gpu (Tree-LSTM SST train, sizes 256 and 512, batches 64 and 256, every
+#      scheduler; extra arguments go to it, default --max-seconds 20).
+# Writes OUTDIR/{log.txt,nvidia-smi.txt,gpu.json,gpu.md,train-256.jsonl,summary.txt}; exit 1 on any failure.
+# Usage: scripts/gpu-run.sh BUNDLE_DIR OUTDIR [bench_gpu options]
+set -uo pipefail
+
+bundle=${1:?usage: gpu-run.sh BUNDLE_DIR OUTDIR [bench_gpu options]}
+out=${2:?usage: gpu-run.sh BUNDLE_DIR OUTDIR [bench_gpu options]}
+shift 2
+mkdir -p "$out"
+exec > >(tee "$out/log.txt") 2>&1
+
+work=$(mktemp -d /tmp/dbx-gpu.XXXXXX)
+tar -C "$work" -xJf "$bundle/bundle.tar.xz" || { echo "gpu-run.sh: cannot unpack $bundle/bundle.tar.xz"; exit 1; }
+echo "gpu-run.sh: bundle of commit $(cat "$work/commit")"
+
+# CUDA's libraries: the first directory holding each of them
+libpath=$work/lib
+for name in libcudart.so.13 libcublas.so.13 libcublasLt.so.13 libnccl.so.2; do
+    found=""
+    for d in /usr/local/cuda/lib64 /usr/local/cuda/lib /usr/local/cuda/targets/x86_64-linux/lib \
+             /usr/local/nvidia/lib64 /usr/lib/x86_64-linux-gnu; do
+        if [ -e "$d/$name" ]; then found=$d; break; fi
+    done
+    [ -n "$found" ] || found=$(find /usr /opt -name "$name" -print -quit 2>/dev/null | xargs -r dirname)
+    if [ -z "$found" ]; then echo "gpu-run.sh: $name not found"; exit 1; fi
+    case ":$libpath:" in *":$found:"*) ;; *) libpath=$libpath:$found ;; esac
+done
+export LD_LIBRARY_PATH=$libpath${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+echo "gpu-run.sh: LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
+
+missing=0
+for f in "$work"/bin/*; do
+    if ldd "$f" | grep -q "not found"; then
+        echo "gpu-run.sh: $(basename "$f"): unresolved libraries:"; ldd "$f" | grep "not found"
+        missing=1
+    fi
+done
+[ "$missing" -eq 0 ] || exit 1
+
+nvidia-smi | tee "$out/nvidia-smi.txt"
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+
+status=0
+summary=()
+check() { # NAME CMD...: runs CMD; 0 passes, anything else (77 included) fails
+    local name=$1 t0 rc
+    shift
+    echo "=== $name: $*"
+    t0=$(date +%s)
+    "$@"
+    rc=$?
+    summary+=("$name: exit $rc ($(( $(date +%s) - t0 )) s)")
+    if [ "$rc" -ne 0 ]; then
+        status=1
+        [ "$rc" -eq 77 ] && echo "gpu-run.sh: $name skipped although this machine has a GPU"
+    fi
+}
+check test_cuda "$work/bin/test_cuda"
+check test_cuda_model "$work/bin/test_cuda_model"
+check test_nccl "$work/bin/test_nccl"
+check dbx_train_cuda "$work/bin/dbx" train --device cuda --epochs 2 --save "$work/model.dbx"
+data=()
+[ -f "$work/data/sst-train.txt" ] && data=(--data "$work/data/sst-train.txt")
+# the training loop itself (graph building overlapping the GPU), at the benchmark's size
+check dbx_train_cuda_256 "$work/bin/dbx" train --device cuda "${data[@]}" --embed 256 \
+    --hidden 256 --batch 256 --scheduler depth --metrics "$out/train-256.jsonl"
+bench_args=("$@")
+[ ${#bench_args[@]} -gt 0 ] || bench_args=(--max-seconds 20)
+check bench_gpu "$work/bin/bench_gpu" "${data[@]}" --out "$out/gpu" "${bench_args[@]}"
+
+printf '%s\n' "${summary[@]}" | tee "$out/summary.txt"
+rm -rf "$work"
+exit $status
