@@ -115,4 +115,37 @@ const char *dbx_bind_name(dbx_bind mode);   /* "none" | "core" | "numa" */
  * 1); desc may be NULL. Memory size comes from sysconf. */
 dbx_status dbx_topo_bind(dbx_comm *c, dbx_bind mode, char *desc, size_t desc_cap);
 
+/* ---- GPU choice (hwloc) -------------------------------------------------------------------- */
+/* GPUs of one host that dbx_gpu_assign and dbx_topo_gpu_choose consider (more are ignored:
+ * near masks are 64 bits wide). */
+#define DBX_GPU_MAX 64
+/* Assigns each local rank i (0..nlocal-1) of one host a GPU in assign[i], from near[i]: bit g
+ * set when GPU g's PCI locality intersects rank i's cpuset (0: locality unknown; bits of
+ * GPUs >= ngpu are ignored). Greedy in local-rank order, so every rank of the host computes
+ * the same answer: the least-loaded near GPU that still has room (fewer than
+ * ceil(nlocal / ngpu) ranks, so that the load stays balanced), lowest index on ties; a rank
+ * with no near GPU with room gets the least-loaded GPU of all. Ranks with equal masks thus
+ * get distinct GPUs while ngpu allows, and with nlocal <= ngpu and all masks 0 rank i gets
+ * GPU i. Returns the largest number of ranks on one GPU (> 1: the ranks cannot use NCCL,
+ * which needs distinct GPUs); ngpu <= 0: every rank gets 0 and the result is 0. ngpu is
+ * capped at DBX_GPU_MAX. Pure: no state, thread-safe. */
+int dbx_gpu_assign(int nlocal, const uint64_t *near, int ngpu, int *assign);
+/* Chooses this rank's GPU among the ngpu GPUs it sees (busid[g]: GPU g's PCI bus id
+ * "dddd:bb:dd.f", as cudaDeviceGetPCIBusId gives it) so that the ranks of a host spread over
+ * its GPUs, each near its own cores: loads the hwloc topology with I/O devices, computes
+ * this rank's near mask from its current binding (dbx_topo_bind first), all-gathers the
+ * masks and applies dbx_gpu_assign to the ranks of each host (host name and boot id) in
+ * local-rank order. A GPU that hwloc cannot find (no PCI discovery, a container) has unknown
+ * locality, which is not an error; so do all GPUs when the records of a host do not name
+ * each local rank once. When the ranks of a host do not see the same GPUs (a launcher that
+ * sets CUDA_VISIBLE_DEVICES per rank), each rank chooses among its own as if alone.
+ * Collective over c (every rank calls it, also with ngpu = 0; c NULL: one process).
+ * Writes the CUDA device index to *gpu (0 when ngpu = 0), to *sharing (may be NULL) the
+ * largest number of ranks of one host on one GPU over the whole job (the same on every
+ * rank; 0 when no rank sees a GPU), and to desc (may be NULL) a description such as
+ * "GPU 1 (0000:41:00.0), near cpuset 0x0000ff00 (this rank's cpus), 2 local ranks on 2
+ * GPUs". Call it from the thread that owns c. */
+dbx_status dbx_topo_gpu_choose(dbx_comm *c, int ngpu, char (*busid)[32], int *gpu, int *sharing,
+                               char *desc, size_t desc_cap);
+
 #endif /* DBX_COMM_COMM_H */

@@ -1,6 +1,8 @@
 /* Topology and binding with hwloc: each local rank gets its own cores (or NUMA node), and a
  * one-line description of the machine and the binding for the logs. Memory is sized with
- * sysconf (hwloc underreports NUMA memory in some VMs).
+ * sysconf (hwloc underreports NUMA memory in some VMs). GPU choice: each local rank gets a
+ * GPU near its cores (the PCI locality that hwloc reports), spread evenly over the host's
+ * GPUs; PCI discovery runs only there, as it reads much of sysfs.
  *
  * Ownership: the hwloc topology lives for one call. Thread safety: binds the whole process
  * (all its threads); call it once, early, from the thread that owns the dbx_comm. */
@@ -9,7 +11,9 @@
 
 #include <errno.h>
 #include <hwloc.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -153,5 +157,255 @@ dbx_status dbx_topo_bind(dbx_comm *c, dbx_bind mode, char *desc, size_t desc_cap
     }
     hwloc_bitmap_free(set);
     hwloc_topology_destroy(t);
+    return s;
+}
+
+/* ---- GPU choice ----------------------------------------------------------------------------- */
+int dbx_gpu_assign(int nlocal, const uint64_t *near, int ngpu, int *assign)
+{
+    if (ngpu > DBX_GPU_MAX) ngpu = DBX_GPU_MAX;
+    if (ngpu <= 0) {
+        for (int i = 0; i < nlocal; i++) assign[i] = 0;
+        return 0;
+    }
+    int load[DBX_GPU_MAX] = {0}, most = 0;
+    int room = (nlocal + ngpu - 1) / ngpu; /* no GPU takes more: the load stays balanced */
+    for (int i = 0; i < nlocal; i++) {
+        uint64_t m = near ? near[i] : 0;
+        int best = -1;
+        for (int g = 0; g < ngpu; g++)
+            if ((m >> g & 1) && load[g] < room && (best < 0 || load[g] < load[best])) best = g;
+        if (best < 0) /* none near with room: the least-loaded of all */
+            for (int g = 0; g < ngpu; g++)
+                if (best < 0 || load[g] < load[best]) best = g;
+        assign[i] = best;
+        if (++load[best] > most) most = load[best];
+    }
+    return most;
+}
+
+#define FNV_SEED 0xcbf29ce484222325ULL
+
+/* FNV-1a (64 bits) of s continued from h: host names and GPU lists, compared across ranks. */
+static uint64_t fnv1a(uint64_t h, const char *s)
+{
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+    return h;
+}
+
+/* Identifies this rank's machine: the host name and the kernel's boot id (nodes started from
+ * one image may share a host name; they do not share a boot id). */
+static uint64_t node_key(const dbx_comm *c)
+{
+    char host[256] = "", boot[64] = "";
+    if (c)
+        snprintf(host, sizeof host, "%s", dbx_comm_host(c));
+    else if (gethostname(host, sizeof host - 1) != 0)
+        host[0] = '\0';
+    FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+    if (f) {
+        if (!fgets(boot, sizeof boot, f)) boot[0] = '\0';
+        fclose(f);
+    }
+    return fnv1a(fnv1a(fnv1a(FNV_SEED, host), "/"), boot);
+}
+
+/* The cpuset of the non-I/O object above the PCI device busid (the cores it is attached to),
+ * or NULL when hwloc does not know the device or its locality. */
+static hwloc_const_cpuset_t gpu_cpuset(hwloc_topology_t t, const char *busid)
+{
+    if (!t || !busid[0]) return NULL;
+    hwloc_obj_t pci = hwloc_get_pcidev_by_busidstring(t, busid);
+    hwloc_obj_t up = pci ? hwloc_get_non_io_ancestor_obj(t, pci) : NULL;
+    return up && up->cpuset && !hwloc_bitmap_iszero(up->cpuset) ? up->cpuset : NULL;
+}
+
+/* A topology with the important PCI devices (GPUs, NICs, storage), or NULL with the reason
+ * in why: the caller then treats every GPU's locality as unknown. */
+static hwloc_topology_t load_io(char *why, size_t why_cap)
+{
+    hwloc_topology_t t;
+    if (hwloc_topology_init(&t) < 0) {
+        snprintf(why, why_cap, "hwloc_topology_init: %s", strerror(errno));
+        return NULL;
+    }
+    if (hwloc_topology_set_io_types_filter(t, HWLOC_TYPE_FILTER_KEEP_IMPORTANT) < 0) {
+        snprintf(why, why_cap, "hwloc_topology_set_io_types_filter: %s", strerror(errno));
+        hwloc_topology_destroy(t);
+        return NULL;
+    }
+    if (hwloc_topology_load(t) < 0) {
+        snprintf(why, why_cap, "hwloc_topology_load: %s", strerror(errno));
+        hwloc_topology_destroy(t);
+        return NULL;
+    }
+    return t;
+}
+
+/* What each rank tells the others about itself (all-gathered; the same layout everywhere). */
+typedef struct gpu_rec {
+    uint64_t node; /* node_key */
+    uint64_t list; /* hash of the bus ids this rank sees, in order */
+    uint64_t near; /* dbx_gpu_assign's mask */
+    int32_t lrank, ngpu;
+} gpu_rec;
+
+/* The GPU a rank chose (all-gathered, to count the ranks on each GPU of each machine). */
+typedef struct gpu_use {
+    uint64_t node;
+    char id[32]; /* bus id; "" when the rank sees no GPU */
+} gpu_use;
+
+static int use_cmp(const void *a, const void *b)
+{
+    const gpu_use *x = a, *y = b;
+    if (x->node != y->node) return x->node < y->node ? -1 : 1;
+    return strcmp(x->id, y->id);
+}
+
+/* The largest number of ranks of one machine on one GPU (uses: W entries, sorted here). */
+static int most_sharing(gpu_use *uses, int W)
+{
+    qsort(uses, (size_t)W, sizeof *uses, use_cmp);
+    int most = 0;
+    for (int r = 0, run = 0; r < W; r++) {
+        run = r > 0 && use_cmp(&uses[r], &uses[r - 1]) == 0 ? run + 1 : 1;
+        if (uses[r].id[0] && run > most) most = run;
+    }
+    return most;
+}
+
+/* Scratch of one dbx_topo_gpu_choose call. */
+typedef struct gpu_scratch {
+    char (*id)[32];   /* (ngpu) terminated copies of the bus ids */
+    gpu_rec *all;     /* (W) every rank's record */
+    gpu_use *uses;    /* (W) every rank's choice */
+    uint64_t *near;   /* (L) masks of this machine's ranks, by local rank */
+    int *seen;        /* (L) records per local rank */
+    int *assign;      /* (L) */
+} gpu_scratch;
+
+static void scratch_free(gpu_scratch *x)
+{
+    free(x->id);
+    free(x->all);
+    free(x->uses);
+    free(x->near);
+    free(x->seen);
+    free(x->assign);
+}
+
+/* The GPU of local rank me->lrank from all W records: dbx_gpu_assign over the ranks of this
+ * machine in local-rank order. *same = 0 when they do not all see the same GPUs (each rank
+ * then chooses alone); *ambiguous = 1 when the records do not name each local rank once (the
+ * masks are then ignored, so that the ranks still agree). */
+static int host_choice(const gpu_rec *me, int W, int L, int ngpu, gpu_scratch *x, int *same,
+                       int *ambiguous)
+{
+    int found = 0, gpu = 0;
+    *same = 1;
+    *ambiguous = me->lrank < 0 || me->lrank >= L;
+    for (int r = 0; r < W; r++) {
+        const gpu_rec *o = &x->all[r];
+        if (o->node != me->node) continue;
+        found++;
+        if (o->lrank < 0 || o->lrank >= L || x->seen[o->lrank]++) *ambiguous = 1;
+        else x->near[o->lrank] = o->near;
+        if (o->list != me->list || o->ngpu != ngpu) *same = 0;
+    }
+    if (found != L) *ambiguous = 1;
+    if (!*same) {
+        dbx_gpu_assign(1, &me->near, ngpu, &gpu);
+        return gpu;
+    }
+    if (*ambiguous) memset(x->near, 0, (size_t)L * sizeof *x->near);
+    dbx_gpu_assign(L, x->near, ngpu, x->assign);
+    return x->assign[me->lrank >= 0 && me->lrank < L ? me->lrank : 0];
+}
+
+dbx_status dbx_topo_gpu_choose(dbx_comm *c, int ngpu, char (*busid)[32], int *gpu, int *sharing,
+                               char *desc, size_t desc_cap)
+{
+    if (desc && desc_cap) desc[0] = '\0';
+    if (!gpu || ngpu < 0 || (ngpu > 0 && !busid))
+        return dbx__fail(DBX_EINVAL, "dbx_topo_gpu_choose: bad arguments (ngpu %d, busid %s, "
+                         "gpu %s)", ngpu, busid ? "set" : "NULL", gpu ? "set" : "NULL");
+    *gpu = 0;
+    if (sharing) *sharing = 0;
+    if (ngpu > DBX_GPU_MAX) ngpu = DBX_GPU_MAX;
+    int W = dbx_comm_size(c), L = dbx_comm_local_size(c);
+    gpu_scratch x = {
+        .id = calloc((size_t)ngpu + 1, sizeof *x.id),
+        .all = malloc((size_t)W * sizeof *x.all),
+        .uses = calloc((size_t)W, sizeof *x.uses),
+        .near = calloc((size_t)L, sizeof *x.near),
+        .seen = calloc((size_t)L, sizeof *x.seen),
+        .assign = calloc((size_t)L, sizeof *x.assign),
+    };
+    if (!x.id || !x.all || !x.uses || !x.near || !x.seen || !x.assign) {
+        scratch_free(&x);
+        return dbx__fail(DBX_ENOMEM, "dbx_topo_gpu_choose: out of memory (%d ranks, %d GPUs)",
+                         W, ngpu);
+    }
+    gpu_rec me = {.node = node_key(c), .list = FNV_SEED, .lrank = dbx_comm_local_rank(c),
+                  .ngpu = ngpu};
+    for (int g = 0; g < ngpu; g++) { /* bounded copies: busid[g] need not be terminated */
+        snprintf(x.id[g], sizeof x.id[g], "%.31s", busid[g]);
+        me.list = fnv1a(fnv1a(me.list, x.id[g]), ",");
+    }
+    /* this rank's near mask: the GPUs attached to cores it may run on (hwloc failing or not
+       seeing a GPU leaves its bit 0: locality unknown, not an error) */
+    char why[160] = "";
+    hwloc_topology_t t = ngpu > 0 ? load_io(why, sizeof why) : NULL;
+    hwloc_bitmap_t cpus = t ? hwloc_bitmap_alloc() : NULL;
+    if (t && !cpus) snprintf(why, sizeof why, "hwloc_bitmap_alloc: out of memory");
+    if (cpus && (hwloc_get_cpubind(t, cpus, HWLOC_CPUBIND_PROCESS) < 0 ||
+                 hwloc_bitmap_iszero(cpus)))
+        hwloc_bitmap_copy(cpus, hwloc_topology_get_allowed_cpuset(t));
+    for (int g = 0; cpus && g < ngpu; g++) {
+        hwloc_const_cpuset_t cs = gpu_cpuset(t, x.id[g]);
+        if (cs && hwloc_bitmap_intersects(cs, cpus)) me.near |= (uint64_t)1 << g;
+    }
+    /* collective (all ranks): every rank's machine, local rank, GPU list and mask */
+    dbx_status s = DBX_OK;
+    if (c) s = dbx_comm_allgather(c, &me, sizeof me, x.all);
+    else x.all[0] = me;
+    int same = 1, ambiguous = 0;
+    if (!s) *gpu = host_choice(&me, W, L, ngpu, &x, &same, &ambiguous);
+    /* collective (all ranks): the GPU each rank chose, to count the ranks that share one */
+    gpu_use u;
+    memset(&u, 0, sizeof u);
+    u.node = me.node;
+    snprintf(u.id, sizeof u.id, "%s", ngpu > 0 ? x.id[*gpu] : "");
+    if (!s && c) s = dbx_comm_allgather(c, &u, sizeof u, x.uses);
+    else if (!s) x.uses[0] = u;
+    int most = s ? 0 : most_sharing(x.uses, W);
+    if (!s && sharing) *sharing = most;
+    if (!s && desc && desc_cap && ngpu == 0) snprintf(desc, desc_cap, "no GPU visible");
+    if (!s && desc && desc_cap && ngpu > 0) {
+        char loc[192], note[96] = "";
+        hwloc_const_cpuset_t cs = cpus ? gpu_cpuset(t, x.id[*gpu]) : NULL;
+        if (cs) {
+            char hex[128] = "";
+            hwloc_bitmap_snprintf(hex, sizeof hex, cs);
+            snprintf(loc, sizeof loc, "near cpuset %s (%s)", hex,
+                     me.near >> *gpu & 1 ? "this rank's cpus" : "not this rank's cpus");
+        } else {
+            snprintf(loc, sizeof loc, "locality unknown (%s)",
+                     why[0] ? why : "hwloc knows no such PCI device or no locality for it");
+        }
+        if (!same)
+            snprintf(note, sizeof note, ", local ranks see different GPUs: chosen alone");
+        else if (ambiguous)
+            snprintf(note, sizeof note, ", local ranks not identified: locality ignored");
+        if (most > 1)
+            snprintf(note + strlen(note), sizeof note - strlen(note),
+                     ", up to %d ranks share a GPU", most);
+        snprintf(desc, desc_cap, "GPU %d (%s), %s, %d local rank%s on %d GPU%s%s", *gpu,
+                 x.id[*gpu], loc, L, plural(L), ngpu, plural(ngpu), note);
+    }
+    if (cpus) hwloc_bitmap_free(cpus);
+    if (t) hwloc_topology_destroy(t);
+    scratch_free(&x);
     return s;
 }

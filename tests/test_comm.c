@@ -2,7 +2,9 @@
  * process (plain run, or --single): rank/size sanity, bucketed f32 all-reduce around bucket
  * boundaries against closed forms, f64/i64 SUM/MAX/MIN, all-gather(v), broadcast, the
  * nonblocking scatter (0-byte parts, root busy between start and wait, several in a row,
- * too-small receive buffers), argument refusals, binding descriptions.
+ * too-small receive buffers), argument refusals, binding descriptions, the assignment of
+ * GPUs to local ranks by locality, and the GPU choice degrading to "locality unknown" for PCI
+ * devices that hwloc does not see.
  *
  * Every rank runs the same tests in the same order (all asserts are non-fatal, so that no
  * rank skips a collective); the failure counts are summed over the ranks at the end and
@@ -13,7 +15,9 @@
  * rank 0 must abort the job) and --abort-test (rank 1 calls dbx_comm_abort); and with
  * DBX_COMM_TEST_FAIL_RANK=k, rank k fails one assertion on purpose, so that the script can
  * check that every rank then exits non-zero. */
+#include <dirent.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -394,6 +398,246 @@ static void test_bind(void)
     dbx_comm_set_context(g_comm, NULL);
 }
 
+/* ---- GPU choice ------------------------------------------------------------------------- */
+/* Ranks on each GPU of an assignment; returns the largest. */
+static int loads(const int *assign, int nlocal, int ngpu, int *load)
+{
+    int most = 0;
+    memset(load, 0, (size_t)ngpu * sizeof *load);
+    for (int i = 0; i < nlocal; i++) {
+        CU_ASSERT_FATAL(assign[i] >= 0 && assign[i] < ngpu);
+        if (++load[assign[i]] > most) most = load[assign[i]];
+    }
+    return most;
+}
+
+static void test_gpu_assign_unknown(void)
+{
+    /* no locality known and no more ranks than GPUs: GPU = local rank */
+    for (int ngpu = 1; ngpu <= 8; ngpu++)
+        for (int n = 1; n <= ngpu; n++) {
+            uint64_t near[8] = {0};
+            int a[8], b[8];
+            memset(a, 0xff, sizeof a);
+            CU_ASSERT(dbx_gpu_assign(n, near, ngpu, a) == 1);
+            CU_ASSERT(dbx_gpu_assign(n, NULL, ngpu, b) == 1);
+            for (int i = 0; i < n; i++) CU_ASSERT(a[i] == i && b[i] == i);
+        }
+    /* no GPU: everyone gets 0, nobody shares */
+    int a[3] = {7, 7, 7};
+    CU_ASSERT(dbx_gpu_assign(3, NULL, 0, a) == 0);
+    CU_ASSERT(a[0] == 0 && a[1] == 0 && a[2] == 0);
+    CU_ASSERT(dbx_gpu_assign(0, NULL, 4, a) == 0);
+}
+
+static void test_gpu_assign_numa(void)
+{
+    /* GPUs 0, 1 on NUMA node A, 2, 3 on B: each rank gets a distinct GPU of its own node */
+    const uint64_t A = 0x3, B = 0xc;
+    uint64_t blocked[4] = {A, A, B, B}, inter[4] = {A, B, A, B}, rev[4] = {B, B, A, A};
+    int a[4];
+    CU_ASSERT(dbx_gpu_assign(4, blocked, 4, a) == 1);
+    CU_ASSERT(a[0] == 0 && a[1] == 1 && a[2] == 2 && a[3] == 3);
+    CU_ASSERT(dbx_gpu_assign(4, inter, 4, a) == 1);
+    CU_ASSERT(a[0] == 0 && a[1] == 2 && a[2] == 1 && a[3] == 3);
+    CU_ASSERT(dbx_gpu_assign(4, rev, 4, a) == 1);
+    CU_ASSERT(a[0] == 2 && a[1] == 3 && a[2] == 0 && a[3] == 1);
+    for (int i = 0; i < 4; i++) CU_ASSERT((rev[i] >> a[i]) & 1);
+    /* 8 ranks interleaved over 2 nodes of 4 GPUs each: distinct, and each near its node */
+    uint64_t eight[8];
+    int e[8], load[8];
+    for (int i = 0; i < 8; i++) eight[i] = i % 2 ? 0xf0 : 0x0f;
+    CU_ASSERT(dbx_gpu_assign(8, eight, 8, e) == 1);
+    CU_ASSERT(loads(e, 8, 8, load) == 1);
+    for (int i = 0; i < 8; i++) CU_ASSERT((eight[i] >> e[i]) & 1);
+}
+
+static void test_gpu_assign_sharing(void)
+{
+    int a[5], load[2];
+    /* 4 ranks on 2 GPUs: 2 per GPU */
+    CU_ASSERT(dbx_gpu_assign(4, NULL, 2, a) == 2);
+    CU_ASSERT(loads(a, 4, 2, load) == 2 && load[0] == 2 && load[1] == 2);
+    CU_ASSERT(a[0] == 0 && a[1] == 1 && a[2] == 0 && a[3] == 1);
+    /* ... and each pair on its near GPU when locality says so */
+    uint64_t pairs[4] = {1, 1, 2, 2};
+    CU_ASSERT(dbx_gpu_assign(4, pairs, 2, a) == 2);
+    CU_ASSERT(a[0] == 0 && a[1] == 0 && a[2] == 1 && a[3] == 1);
+    /* all 4 near GPU 0: still balanced (no GPU above ceil(4 / 2)) */
+    uint64_t all0[4] = {1, 1, 1, 1};
+    CU_ASSERT(dbx_gpu_assign(4, all0, 2, a) == 2);
+    CU_ASSERT(loads(a, 4, 2, load) == 2 && load[0] == 2 && load[1] == 2);
+    CU_ASSERT(a[0] == 0 && a[1] == 0);
+    /* 5 ranks on 2 GPUs: 3 and 2 */
+    CU_ASSERT(dbx_gpu_assign(5, NULL, 2, a) == 3);
+    CU_ASSERT(loads(a, 5, 2, load) == 3 && load[0] + load[1] == 5 && load[1] == 2);
+}
+
+static void test_gpu_assign_taken(void)
+{
+    int a[4];
+    /* rank 1's only near GPU (0) is taken: the least-loaded overall, GPU 1; rank 2's near
+       GPUs 0 and 1 are both taken: GPU 2 */
+    uint64_t m[3] = {0x1, 0x1, 0x3};
+    CU_ASSERT(dbx_gpu_assign(3, m, 3, a) == 1);
+    CU_ASSERT(a[0] == 0 && a[1] == 1 && a[2] == 2);
+    /* rank 2's near GPU (2) taken by rank 0: the least-loaded, lowest index is GPU 0 */
+    uint64_t n[3] = {0x4, 0x2, 0x4};
+    CU_ASSERT(dbx_gpu_assign(3, n, 3, a) == 1);
+    CU_ASSERT(a[0] == 2 && a[1] == 1 && a[2] == 0);
+    /* equal masks: distinct GPUs while there are enough */
+    uint64_t eq[4] = {0x1, 0x1, 0x1, 0x1};
+    CU_ASSERT(dbx_gpu_assign(4, eq, 4, a) == 1);
+    CU_ASSERT(a[0] == 0 && a[1] == 1 && a[2] == 2 && a[3] == 3);
+    /* bits of GPUs that do not exist are ignored: rank 0 is treated as unknown */
+    uint64_t hi[2] = {(uint64_t)1 << 40, 0x1};
+    CU_ASSERT(dbx_gpu_assign(2, hi, 2, a) == 1);
+    CU_ASSERT(a[0] == 0 && a[1] == 1);
+    /* more GPUs than DBX_GPU_MAX: the extra ones are never chosen */
+    int big[DBX_GPU_MAX + 2];
+    CU_ASSERT(dbx_gpu_assign(DBX_GPU_MAX + 2, NULL, DBX_GPU_MAX + 8, big) == 2);
+    for (int i = 0; i < DBX_GPU_MAX + 2; i++) CU_ASSERT(big[i] == i % DBX_GPU_MAX);
+}
+
+static void test_gpu_assign_deterministic(void)
+{
+    /* random masks: balanced (the largest load is ceil(n / g)), in range, and the same on
+       every call (all ranks of a host compute it independently) */
+    uint64_t x = 0x9e3779b97f4a7c15ULL;
+    for (int trial = 0; trial < 500; trial++) {
+        uint64_t near[16];
+        int a[16], b[16], load[16];
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        int n = 1 + (int)(x >> 60), g = 1 + (int)((x >> 40) & 15);
+        for (int i = 0; i < n; i++) {
+            x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+            near[i] = (x >> 20) & ((x >> 63) ? 0xffff : 0x3); /* often only the first GPUs */
+        }
+        int most = dbx_gpu_assign(n, near, g, a);
+        CU_ASSERT(most == (n + g - 1) / g);
+        CU_ASSERT(loads(a, n, g, load) == most);
+        CU_ASSERT(dbx_gpu_assign(n, near, g, b) == most);
+        CU_ASSERT(memcmp(a, b, (size_t)n * sizeof *a) == 0);
+        /* a rank off its near GPUs only when each of them was already full */
+        for (int i = 0; i < n; i++) {
+            uint64_t m = near[i] & (g < 64 ? ((uint64_t)1 << g) - 1 : ~(uint64_t)0);
+            if (!m || ((m >> a[i]) & 1)) continue;
+            for (int k = 0; k < g; k++) {
+                if (!((m >> k) & 1)) continue;
+                int before = 0;
+                for (int j = 0; j < i; j++) before += a[j] == k;
+                CU_ASSERT(before >= most);
+            }
+        }
+    }
+}
+
+/* Whether the cpu list text ("0-3,8,10-11") shares a cpu with this thread's affinity. */
+static int cpulist_meets_affinity(const char *list)
+{
+    cpu_set_t mine;
+    if (sched_getaffinity(0, sizeof mine, &mine) != 0) return -1;
+    for (const char *p = list; *p;) {
+        char *end;
+        long lo = strtol(p, &end, 10), hi = lo;
+        if (end == p) break;
+        if (*end == '-') hi = strtol(end + 1, &end, 10);
+        for (long c = lo; c <= hi && c < CPU_SETSIZE; c++)
+            if (c >= 0 && CPU_ISSET((int)c, &mine)) return 1;
+        p = *end == ',' ? end + 1 : end;
+        if (*end != ',') break;
+    }
+    return 0;
+}
+
+/* The bus id of a PCI device that hwloc keeps as important (network, storage or display
+ * class) and sysfs gives a locality for, with that locality in cpus; 0 when none. */
+static int find_pci_device(char id[32], char *cpus, size_t cap)
+{
+    DIR *d = opendir("/sys/bus/pci/devices");
+    if (!d) return 0;
+    int found = 0;
+    for (struct dirent *e; !found && (e = readdir(d)) != NULL;) {
+        if (e->d_name[0] == '.' || strlen(e->d_name) >= 32) continue;
+        char path[320], cls[32] = "";
+        snprintf(path, sizeof path, "/sys/bus/pci/devices/%s/class", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        if (!fgets(cls, sizeof cls, f)) cls[0] = '\0';
+        fclose(f);
+        long c = strtol(cls, NULL, 16) >> 16; /* base class */
+        if (c != 0x01 && c != 0x02 && c != 0x03) continue;
+        snprintf(path, sizeof path, "/sys/bus/pci/devices/%s/local_cpulist", e->d_name);
+        f = fopen(path, "r");
+        if (!f) continue;
+        if (fgets(cpus, (int)cap, f) && cpus[0] >= '0' && cpus[0] <= '9') {
+            cpus[strcspn(cpus, "\n")] = '\0';
+            snprintf(id, 32, "%s", e->d_name);
+            found = 1;
+        }
+        fclose(f);
+    }
+    closedir(d);
+    return found;
+}
+
+static void test_gpu_choose(void)
+{
+    int lr = dbx_comm_local_rank(g_comm), L = dbx_comm_local_size(g_comm);
+    char desc[512];
+    int gpu = -1, sharing = -1;
+    /* no GPU (collective: every rank calls it) */
+    CU_ASSERT(dbx_topo_gpu_choose(g_comm, 0, NULL, &gpu, &sharing, desc, sizeof desc) ==
+              DBX_OK);
+    CU_ASSERT(gpu == 0 && sharing == 0);
+    CU_ASSERT(strcmp(desc, "no GPU visible") == 0);
+    /* a device hwloc cannot find: unknown locality, not an error */
+    char fake[2][32] = {"0000:ff:1f.7", "0000:fe:1f.6"};
+    gpu = sharing = -1;
+    CU_ASSERT(dbx_topo_gpu_choose(NULL, 1, fake, &gpu, &sharing, desc, sizeof desc) == DBX_OK);
+    CU_ASSERT(gpu == 0 && sharing == 1);
+    CU_ASSERT(strstr(desc, "GPU 0 (0000:ff:1f.7)") == desc);
+    CU_ASSERT(strstr(desc, "locality unknown") != NULL);
+    CU_ASSERT(strstr(desc, "1 local rank on 1 GPU") != NULL);
+    if (R == 0) printf("\n    %s\n", desc);
+    /* collective over 2 unknown GPUs: GPU = local rank mod 2 */
+    gpu = sharing = -1;
+    CU_ASSERT(dbx_topo_gpu_choose(g_comm, 2, fake, &gpu, &sharing, desc, sizeof desc) ==
+              DBX_OK);
+    CU_ASSERT(gpu == lr % 2);
+    CU_ASSERT(sharing >= (L + 1) / 2 && sharing <= N);
+    CU_ASSERT(strstr(desc, fake[gpu]) != NULL);
+    if (R == 0) printf("    %s\n", desc);
+    /* no outputs but the GPU; a tiny description is truncated, not overrun */
+    char tiny[8];
+    memset(tiny, 'x', sizeof tiny);
+    CU_ASSERT(dbx_topo_gpu_choose(NULL, 2, fake, &gpu, NULL, tiny, 4) == DBX_OK);
+    CU_ASSERT(strlen(tiny) == 3 && tiny[4] == 'x');
+    CU_ASSERT(dbx_topo_gpu_choose(NULL, 2, fake, &gpu, NULL, NULL, 0) == DBX_OK);
+    CU_ASSERT(gpu == 0);
+    CU_ASSERT(dbx_topo_gpu_choose(NULL, 2, NULL, &gpu, NULL, NULL, 0) == DBX_EINVAL);
+    CU_ASSERT(dbx_topo_gpu_choose(NULL, -1, fake, &gpu, NULL, NULL, 0) == DBX_EINVAL);
+    CU_ASSERT(dbx_topo_gpu_choose(NULL, 2, fake, NULL, NULL, NULL, 0) == DBX_EINVAL);
+    /* a real PCI device (a NIC, disk or display) as "GPU 1" beside a missing one: when its
+       locality meets this rank's cpus, it is near and wins over GPU 0 */
+    char ids[2][32] = {"0000:ff:1f.7", ""}, cpus[256] = "";
+    if (!find_pci_device(ids[1], cpus, sizeof cpus)) {
+        if (R == 0) printf("    (no PCI device with a locality in sysfs: real-device case "
+                           "skipped)\n");
+        return;
+    }
+    int meets = cpulist_meets_affinity(cpus);
+    CU_ASSERT(meets >= 0);
+    gpu = sharing = -1;
+    CU_ASSERT(dbx_topo_gpu_choose(NULL, 2, ids, &gpu, &sharing, desc, sizeof desc) == DBX_OK);
+    CU_ASSERT(gpu == (meets == 1 ? 1 : 0) && sharing == 1);
+    if (meets == 1) {
+        CU_ASSERT(strstr(desc, "near cpuset 0x") != NULL);
+        CU_ASSERT(strstr(desc, "(this rank's cpus)") != NULL);
+    }
+    if (R == 0) printf("    %s (sysfs: %s local to cpus %s)\n", desc, ids[1], cpus);
+}
+
 /* DBX_COMM_TEST_FAIL_RANK=k: rank k fails here on purpose (checks the agreement). */
 static void test_deliberate_failure(void)
 {
@@ -415,6 +659,12 @@ static const dbx_test_case k_tests[] = {
     DBX_TEST(test_scatter_small_cap),
     DBX_TEST(test_scatter_misuse),
     DBX_TEST(test_bind),
+    DBX_TEST(test_gpu_assign_unknown),
+    DBX_TEST(test_gpu_assign_numa),
+    DBX_TEST(test_gpu_assign_sharing),
+    DBX_TEST(test_gpu_assign_taken),
+    DBX_TEST(test_gpu_assign_deterministic),
+    DBX_TEST(test_gpu_choose),
     DBX_TEST(test_deliberate_failure),
     DBX_TEST_END,
 };

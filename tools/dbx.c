@@ -115,7 +115,7 @@ static void train_help(void)
            "  --load FILE      start from FILE and FILE.vocab, whose sizes and vocabulary\n"
            "                   define the model (default: none)\n"
            "  --no-dedup       do not merge identical nodes in a minibatch (default: merge)\n"
-           "  --device D       cpu | cuda (default cpu; cuda: the GPU of the local rank)\n"
+           "  --device D       cpu | cuda (default cpu; cuda: a GPU near the rank's cores)\n"
            "  --no-fuse        run lstm_c and lstm_h batches as separate kernels (default: fused)\n"
            "  --log-every N    a progress line every N steps, 0: none (default 10)\n"
            "  --quiet          no header, progress or epoch lines (default: off)\n"
@@ -291,7 +291,7 @@ static void eval_help(void)
            "  --batch B        samples per minibatch, 1..%d (default 64)\n"
            "  --scheduler S    none | depth | agenda (default agenda)\n"
            "  --no-dedup       do not merge identical nodes in a minibatch (default: merge)\n"
-           "  --device D       cpu | cuda (default cpu; cuda: the GPU of the local rank)\n"
+           "  --device D       cpu | cuda (default cpu; cuda: a GPU near the rank's cores)\n"
            "  --no-fuse        run lstm_c and lstm_h batches as separate kernels (default: fused)\n"
            "  --help           this help\n",
            MAX_BATCH);

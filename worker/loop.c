@@ -138,8 +138,17 @@ dbx_status dbx__loop_setup(dbx__loop *t)
     }
     free(buf);
     DBX_TRY(s);
-    DBX_TRY(dbx__run_model(r, o->seed, o->sched, o->dedup, o->fuse, o->device,
-                           dbx_comm_local_rank(t->comm)));
+    /* collective (all ranks) with --device cuda: each rank's GPU, near its cores. NCCL needs
+       a GPU per rank (its init fails on a shared one), so refuse sharing here, on every rank
+       alike (sharing is the job's maximum) */
+    int gpu = 0, sharing = 0;
+    int want_nccl = !o->allreduce || strcmp(o->allreduce, "nccl") == 0;
+    DBX_TRY(dbx__gpu_pick(t->comm, o->device, &gpu, &sharing, t->gpu, sizeof t->gpu));
+    if (sharing > 1 && want_nccl && dbx_nccl_new)
+        return dbx__fail(DBX_ENOTSUP, "--device cuda: %d ranks of a host share one GPU (this "
+                         "rank: %s), but the NCCL all-reduce needs a GPU per rank: start at most "
+                         "one rank per GPU, or pass --allreduce mpi", sharing, t->gpu);
+    DBX_TRY(dbx__run_model(r, o->seed, o->sched, o->dedup, o->fuse, o->device, gpu));
     int load_ok = 1;
     if (t->rank == 0 && o->load && dbx_model_load(r->model, o->load)) {
         load_ok = 0;
@@ -166,7 +175,6 @@ dbx_status dbx__loop_setup(dbx__loop *t)
         DBX_TRY(s);
     }
     /* GPU models on several ranks: NCCL unless --allreduce mpi (or dbx has no NCCL) */
-    int want_nccl = !o->allreduce || strcmp(o->allreduce, "nccl") == 0;
     if (!m->host && t->W > 1 && want_nccl) {
         if (dbx_nccl_new && m->be->ops->stream)
             DBX_TRY(dbx_nccl_new(t->comm, m->be->ops->stream(m->be), &t->sync.nccl));

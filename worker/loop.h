@@ -48,6 +48,7 @@ typedef struct dbx__loop {
     int32_t *rbuf[2];         /* this rank's share of steps k and k+1 */
     size_t recv_cap;
     dbx__sync sync;
+    char gpu[256];            /* this rank's GPU choice (--device cuda), or "" */
     dbx__wstat *wstats;       /* (W) every worker's statistics of the last step */
     double *obs;              /* (3 W) scratch */
     double t_coord;           /* seconds the coordinator spent planning (rank 0) */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/status.h"
+#include "kernels/backend.h"
 #include "worker/worker.h"
 
 #define VOCAB_MAGIC "dbx-vocab 1"
@@ -88,6 +89,19 @@ dbx_status dbx__run_model(dbx__run *r, uint64_t seed, dbx_sched_policy sched, in
     r->scores = malloc((size_t)r->labels * sizeof(float));
     if (!r->scores) return dbx__fail(DBX_ENOMEM, "out of memory");
     return DBX_OK;
+}
+
+dbx_status dbx__gpu_pick(dbx_comm *c, const char *device, int *index, int *sharing, char *desc,
+                         size_t desc_cap)
+{
+    *index = dbx_comm_local_rank(c);
+    *sharing = 0;
+    if (desc && desc_cap) desc[0] = '\0';
+    if (!device || strcmp(device, "cuda") != 0) return DBX_OK;
+    char busid[DBX_GPU_MAX][32];
+    int n = 0;
+    DBX_TRY(dbx__backend_gpus(DBX_GPU_MAX, busid, &n));
+    return dbx_topo_gpu_choose(c, n, busid, index, sharing, desc, desc_cap);
 }
 
 dbx_status dbx__build(dbx__run *r, const dbx__data *d, int32_t i, dbx_node *logits)

@@ -1,7 +1,7 @@
 /* Training driver (include/dbx/train.h): option defaults, model kinds and dbx_train, for
  * one process or one worker per MPI rank (the loop itself is in loop.c). Rank 0 prints the
- * header (ranks, global batch, partition strategy, topology and bindings), one progress line
- * per window of steps (loss, sentences/s, imbalance, wait and all-reduce time), writes the
+ * header (ranks, global batch, partition strategy, topology, bindings and GPUs), one progress
+ * line per window of steps (loss, sentences/s, imbalance, wait and all-reduce time), writes the
  * JSON-lines metrics (per step and per worker; a temporary file renamed at the end), runs
  * the dev evaluation, saves the parameters and their .vocab file atomically, and writes the
  * trace. Not thread-safe: one call at a time. */
@@ -66,7 +66,7 @@ typedef struct trainer {
     dbx__loop L;              /* the loop state; L.o is the options */
     FILE *log;                /* rank 0 and not quiet, else NULL */
     dbx__afile metrics;       /* rank 0 only */
-    char topo[512];           /* this rank's topology and binding */
+    char topo[768];           /* this rank's topology, binding and GPU */
 } trainer;
 
 static void sums_add(sums *a, const sums *b)
@@ -438,9 +438,13 @@ static dbx_status train_ranks(trainer *t, dbx_train_result *res)
     dbx_bind bind = dbx_comm_kind_of(t->L.comm) == DBX_COMM_MPI ? DBX_BIND_CORE : DBX_BIND_NONE;
     if (o->bind) DBX_TRY(dbx_bind_parse(o->bind, &bind));
     DBX_TRY(dbx_topo_bind(t->L.comm, bind, t->topo, sizeof t->topo));
+    DBX_TRY(dbx__loop_setup(&t->L)); /* chooses the GPU after the binding, near its cores */
+    if (t->L.gpu[0]) {
+        size_t at = strlen(t->topo);
+        snprintf(t->topo + at, sizeof t->topo - at, "; %s", t->L.gpu);
+    }
     char topo_all[4096];
     DBX_TRY(gather_topology(t, topo_all, sizeof topo_all));
-    DBX_TRY(dbx__loop_setup(&t->L));
     if (t->L.rank == 0 && o->metrics) DBX_TRY(dbx__afile_open(&t->metrics, o->metrics));
     if (t->log) print_header(t, topo_all);
     if (o->trace) {

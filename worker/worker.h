@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "comm/comm.h"
 #include "dbx/data.h"
 #include "dbx/models.h"
 #include "dbx/train.h"
@@ -51,6 +52,12 @@ int32_t dbx__data_labelled(const dbx__data *d, int32_t i);
  * creates a graph (dedup) and an executor (sched). */
 dbx_status dbx__run_model(dbx__run *r, uint64_t seed, dbx_sched_policy sched, int dedup,
                           int fuse, const char *device, int device_index);
+/* The device index of this rank for device: for "cuda" the GPU that dbx_topo_gpu_choose
+ * picks (near the rank's cores, spread over the host's GPUs; collective over c, NULL: one
+ * process), with *sharing and desc as there; for any other device the local rank, *sharing
+ * 0 and desc "" (no PCI discovery). */
+dbx_status dbx__gpu_pick(dbx_comm *c, const char *device, int *index, int *sharing, char *desc,
+                         size_t desc_cap);
 /* Builds sample i of d into the run's graph; logits (labelled entries) may be NULL. */
 dbx_status dbx__build(dbx__run *r, const dbx__data *d, int32_t i, dbx_node *logits);
 void dbx__run_free(dbx__run *r);

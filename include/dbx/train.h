@@ -56,8 +56,8 @@ typedef struct dbx_train_opts {
                                 fail if they differ (default 0: only at the end) */
     const char *trace;       /* Chrome/Perfetto trace file (one track per rank), or NULL */
     int trace_steps;         /* steps traced from the start (default 20) */
-    const char *device;      /* "cpu" (default) | "cuda": each rank uses the GPU of its local
-                                rank */
+    const char *device;      /* "cpu" (default) | "cuda": each rank uses a GPU near its cores,
+                                the ranks of a host spread over its GPUs (hwloc) */
     const char *allreduce;   /* GPU gradients across ranks: "nccl" (default when dbx has
                                 NCCL) | "mpi" (through host memory) */
 } dbx_train_opts;
