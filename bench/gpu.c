@@ -31,6 +31,7 @@
 #include "dbx/dbx.h"
 #include "dbx/models.h"
 #include "kernels/backend.h"
+#include "bench/bench_util.h"
 
 enum { MAX_LIST = 8, PROGRESS_EVERY_S = 5 };
 
@@ -56,34 +57,6 @@ typedef struct result {
     double first_loss, last_loss;                    /* per labelled node */
     double arena_mb;
 } result;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    if (n <= 0) return NAN;
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-static uint64_t splitmix64(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
 
 static const char *sched_name(dbx_sched_policy s)
 {
@@ -159,6 +132,17 @@ static void counters(const dbx_model *m, int64_t *k, int64_t *c)
 {
     *k = *c = 0;
     if (m->be->ops->counters) m->be->ops->counters(m->be, k, c);
+}
+
+/* Appends the stream time (ms) between step's two markers (slots 2 (step % 2) and the next:
+   two steps' markers are in flight at once) to gpu[*n]. */
+static dbx_status gpu_time(const dbx_model *m, int step, double *gpu, int *n)
+{
+    double sec = 0;
+    const int a = 2 * (step % 2);
+    const dbx_status s = m->be->ops->elapsed(m->be, a, a + 1, &sec);
+    if (s == DBX_OK) gpu[(*n)++] = 1e3 * sec;
+    return s;
 }
 
 static void fail(result *r, const char *what)
@@ -253,15 +237,12 @@ static void run_config(const opts *o, const data *d, result *r)
         const dbx_exec_stats *st = dbx_exec_last_stats(ex);
         /* the previous step's markers have been passed: the forward pass waited for the
            losses, which come after them on the stream */
-        if (pending >= 0) {
-            double sec = 0;
-            if (ops->elapsed(m->be, 2 * (pending % 2), 2 * (pending % 2) + 1, &sec)) {
-                fail(r, "timing");
-                goto out;
-            }
-            if (pending >= o->warmup) gpu[ngpu++] = 1e3 * sec;
+        if (pending >= 0 && gpu_time(m, pending, gpu, &ngpu)) {
+            fail(r, "timing");
+            goto out;
         }
-        pending = timed ? step : -1;
+        /* measured: after the warm-up, full batches only (like the wall times) */
+        pending = timed && step >= o->warmup && hi - lo == B ? step : -1;
         if (step == 0) r->first_loss = loss / (double)labelled;
         r->last_loss = loss / (double)labelled;
         if ((double)st->arena_bytes / 1048576.0 > r->arena_mb)
@@ -281,13 +262,9 @@ static void run_config(const opts *o, const data *d, result *r)
         }
         if (t - t0 > o->max_seconds && measured >= 3) break;
     }
-    if (pending >= 0) {
-        double sec = 0;
-        if (ops->elapsed(m->be, 2 * (pending % 2), 2 * (pending % 2) + 1, &sec)) {
-            fail(r, "timing");
-            goto out;
-        }
-        if (pending >= o->warmup) gpu[ngpu++] = 1e3 * sec;
+    if (pending >= 0 && gpu_time(m, pending, gpu, &ngpu)) {
+        fail(r, "timing");
+        goto out;
     }
     if (ops->sync(m->be)) {
         fail(r, "sync");
@@ -338,20 +315,6 @@ static void gpu_model(const opts *o, char *out, size_t cap)
         if (line[0]) snprintf(out, cap, "%s", line);
     }
     pclose(p);
-}
-
-static void json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            fprintf(f, "\\%c", *s);
-        else if ((unsigned char)*s < 0x20)
-            fprintf(f, "\\u%04x", (unsigned char)*s);
-        else
-            fputc(*s, f);
-    }
-    fputc('"', f);
 }
 
 static void json_num(FILE *f, double v)

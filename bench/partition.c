@@ -23,6 +23,7 @@
 #include "dbx/dbx.h"
 #include "dbx/models.h"
 #include "partition/partition.h"
+#include "bench/bench_util.h"
 
 enum { MAX_W = 16, NSTRAT = 4 };
 
@@ -150,13 +151,6 @@ static int parse_args(int argc, char **argv, opts *o)
 }
 
 /* ---- utilities ------------------------------------------------------------------------------- */
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* CPU time of the calling thread: what a share costs on a core of its own. */
 static double thread_cpu_s(void)
 {
@@ -194,31 +188,6 @@ static int is_file(const char *path)
 {
     struct stat st;
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
-static int cmp_dbl(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(const double *v, int n)
-{
-    if (n <= 0) return NAN;
-    double *t = xmalloc((size_t)n * sizeof *t);
-    memcpy(t, v, (size_t)n * sizeof *t);
-    qsort(t, (size_t)n, sizeof *t, cmp_dbl);
-    double m = n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
-    free(t);
-    return m;
-}
-
-static uint64_t mix_next(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
 }
 
 static int die(const char *what, dbx_status s)
@@ -307,7 +276,7 @@ static int load_data(bench *b)
     for (int i = 0; i < nt; i++) perm[i] = i;
     uint64_t st = b->o.seed ^ 0x5851f42d4c957f2dull;
     for (int i = nt - 1; i > 0; i--) {
-        int j = (int)(mix_next(&st) % (uint64_t)(i + 1));
+        int j = (int)(splitmix64(&st) % (uint64_t)(i + 1));
         int32_t t = perm[i];
         perm[i] = perm[j];
         perm[j] = t;
@@ -713,20 +682,6 @@ static void json_num(FILE *f, const char *key, double v, const char *sep)
         fprintf(f, "\"%s\": %.9g%s", key, v, sep);
     else
         fprintf(f, "\"%s\": null%s", key, sep);
-}
-
-static void json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            fprintf(f, "\\%c", *s);
-        else if ((unsigned char)*s < 0x20)
-            fprintf(f, "\\u%04x", *s);
-        else
-            fputc(*s, f);
-    }
-    fputc('"', f);
 }
 
 static void write_json(const report *rp, FILE *f)

@@ -27,6 +27,7 @@
 #include "dbx/dbx.h"
 #include "dbx/models.h"
 #include "kernels/cpu/blas.h"
+#include "bench/bench_util.h"
 
 #ifndef BENCH_DEFAULT_MODEL
 #define BENCH_DEFAULT_MODEL "treelstm"
@@ -57,13 +58,6 @@ typedef struct bench_opts {
 } bench_opts;
 
 /* ---- small utilities ----------------------------------------------------------------- */
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static void *xcalloc(size_t n, size_t size)
 {
     void *p = calloc(n ? n : 1, size ? size : 1);
@@ -93,14 +87,6 @@ static int file_exists(const char *path)
 {
     struct stat st;
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
-static uint64_t splitmix64(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
 }
 
 /* Peak resident set size of this process, MB (VmHWM), or NaN. */
@@ -484,12 +470,6 @@ typedef struct bound_result {
     double seconds;         /* sum over shapes of count x isolated time */
     double t_collect, t_time;
 } bound_result;
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 /* Seconds per call of one column-major (m, n, k) sgemm, no transposes: the median of
  * BOUND_RUNS runs of enough calls to last BOUND_MIN_RUN_S each. */
@@ -906,18 +886,6 @@ static void write_md(const report *rp, FILE *f)
     fputs("\nvs DyNet: dbx sents/s divided by DyNet's (in parentheses) for the same size and "
           "scheduler. % GEMM bound: dbx sents/s as a share of the bound's. GFLOP/s: the "
           "model's GEMM FLOPs (forward + backward, no dedup) per second of the epoch.\n", f);
-}
-
-static void json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') fprintf(f, "\\%c", ch);
-        else if (ch < 0x20) fprintf(f, "\\u%04x", ch);
-        else fputc(ch, f);
-    }
-    fputc('"', f);
 }
 
 static void json_num(FILE *f, const char *key, double x, int last)

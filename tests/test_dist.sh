@@ -33,62 +33,33 @@ trap 'exit 130' INT TERM
 
 # run NAME LIMIT CMD...: runs CMD under `timeout LIMIT`, stdout/stderr to $tmp/NAME.out/.err,
 # stdin from /dev/null unless redirected by the caller; sets $rc; shows stderr on failure.
-rc=0
-run() {
-    local name=$1 limit=$2 t0 t1
-    shift 2
-    t0=$(date +%s%N)
-    timeout -k 5 "$limit" "$@" >"$tmp/$name.out" 2>"$tmp/$name.err"
-    rc=$?
-    t1=$(( ($(date +%s%N) - t0) / 100000000 ))
-    echo "  $name: exit $rc after $((t1 / 10)).$((t1 % 10)) s"
-    if [ "$rc" -ne 0 ]; then
-        [ "$rc" -eq 124 ] && echo "  $name: killed after $limit s (hung?)"
-        sed 's/^/  | /' "$tmp/$name.err" | tail -20
-    fi
-    return 0
-}
-# summary NAME RANKS: the run succeeded and its summary line names RANKS rank(s)
-summary() {
-    local want="train: $2 rank"
-    [ "$2" -gt 1 ] && want="train: $2 ranks"
-    if [ "$rc" -eq 0 ] && grep -q "^$want," "$tmp/$1.out"; then return 0; fi
-    bad "$1: exit $rc, summary '$(grep '^train:' "$tmp/$1.out" | head -1)' (want '$want, ...')"
-    return 1
-}
-# same A B WHAT: parameter files agree within 1e-5
-same() {
-    local msg
-    if [ ! -s "$1" ] || [ ! -s "$2" ]; then bad "$3: parameter file missing"; return; fi
-    if msg=$("$dbx" compare --rtol 1e-5 "$1" "$2" 2>&1); then ok "$3 ($msg)"; else bad "$3 ($msg)"; fi
-}
 
 common=(--steps 20 --embed 16 --hidden 16 --synthetic 300 --batch 24 --seed 7 --quiet)
 
 echo "== (a) 1, 2, 3 workers, same global batches, --check-replicas 1"
-run single 120 "$dbx" train "${common[@]}" --save "$tmp/single.bin" </dev/null
-summary single 1 && ok "single process trains"
+dbx_run single 120 "$dbx" train "${common[@]}" --save "$tmp/single.bin" </dev/null
+dbx_summary single 1 && ok "single process trains"
 for np in 1 2 3; do
-    run np$np 120 "$mpiexec" -np "$np" "$dbx" train "${common[@]}" --check-replicas 1 \
+    dbx_run np$np 120 "$mpiexec" -np "$np" "$dbx" train "${common[@]}" --check-replicas 1 \
         --save "$tmp/np$np.bin" </dev/null
-    summary np$np "$np" && ok "$np worker(s) under mpirun, replicas identical every step"
+    dbx_summary np$np "$np" && ok "$np worker(s) under mpirun, replicas identical every step"
 done
-same "$tmp/single.bin" "$tmp/np1.bin" "mpirun -np 1 = single process"
-same "$tmp/np1.bin" "$tmp/np2.bin" "2 workers = 1 worker"
-same "$tmp/np1.bin" "$tmp/np3.bin" "3 workers = 1 worker"
+dbx_agree "$tmp/single.bin" "$tmp/np1.bin" 1e-5 "mpirun -np 1 = single process"
+dbx_agree "$tmp/np1.bin" "$tmp/np2.bin" 1e-5 "2 workers = 1 worker"
+dbx_agree "$tmp/np1.bin" "$tmp/np3.bin" 1e-5 "3 workers = 1 worker"
 
 echo "== (b) partition strategies, 3 workers"
 for p in random round-robin lpt similarity; do
-    run part-$p 120 "$mpiexec" -np 3 "$dbx" train "${common[@]}" --partition "$p" \
+    dbx_run part-$p 120 "$mpiexec" -np 3 "$dbx" train "${common[@]}" --partition "$p" \
         --check-replicas 1 --save "$tmp/part-$p.bin" </dev/null
-    summary part-$p 3 && same "$tmp/np1.bin" "$tmp/part-$p.bin" "--partition $p, 3 workers = 1 worker"
+    dbx_summary part-$p 3 && dbx_agree "$tmp/np1.bin" "$tmp/part-$p.bin" 1e-5 "--partition $p, 3 workers = 1 worker"
 done
 
 echo "== (c) a worker without samples: --batch 2 with 3 ranks"
 idle=(--steps 20 --embed 16 --hidden 16 --synthetic 300 --batch 2 --seed 7 --quiet)
-run idle 60 "$mpiexec" -np 3 "$dbx" train "${idle[@]}" --check-replicas 1 \
+dbx_run idle 60 "$mpiexec" -np 3 "$dbx" train "${idle[@]}" --check-replicas 1 \
     --metrics "$tmp/idle.jsonl" --save "$tmp/idle.bin" </dev/null
-if summary idle 3; then
+if dbx_summary idle 3; then
     ok "--batch 2 with 3 ranks finishes"
     if python3 - "$tmp/idle.jsonl" <<'PY'
 import json, sys
@@ -99,28 +70,28 @@ assert all(any(w["samples"] == 0 for w in s["workers"]) for s in steps), "no idl
 PY
     then ok "metrics show an idle rank (0 samples) in every step"
     else bad "metrics of the --batch 2 run do not show an idle rank"; fi
-    run idle1 60 "$dbx" train "${idle[@]}" --save "$tmp/idle1.bin" </dev/null
-    summary idle1 1 && same "$tmp/idle1.bin" "$tmp/idle.bin" "--batch 2: 3 ranks (one idle) = 1 worker"
+    dbx_run idle1 60 "$dbx" train "${idle[@]}" --save "$tmp/idle1.bin" </dev/null
+    dbx_summary idle1 1 && dbx_agree "$tmp/idle1.bin" "$tmp/idle.bin" 1e-5 "--batch 2: 3 ranks (one idle) = 1 worker"
 fi
 
 echo "== (d) --data - (training file on standard input) under mpirun"
-run gen 60 "$dbx" gen-data --trees 200 --out "$tmp/f.txt" </dev/null
+dbx_run gen 60 "$dbx" gen-data --trees 200 --out "$tmp/f.txt" </dev/null
 if [ "$rc" -eq 0 ] && [ -s "$tmp/f.txt" ]; then
     data=(--steps 10 --embed 16 --hidden 16 --batch 16 --seed 3 --quiet)
-    run stdin 120 "$mpiexec" -np 2 "$dbx" train --data - "${data[@]}" --check-replicas 1 \
+    dbx_run stdin 120 "$mpiexec" -np 2 "$dbx" train --data - "${data[@]}" --check-replicas 1 \
         --save "$tmp/stdin.bin" <"$tmp/f.txt"
-    summary stdin 2 && ok "mpirun -np 2 dbx train --data - < f.txt"
-    run file 120 "$mpiexec" -np 2 "$dbx" train --data "$tmp/f.txt" "${data[@]}" \
+    dbx_summary stdin 2 && ok "mpirun -np 2 dbx train --data - < f.txt"
+    dbx_run file 120 "$mpiexec" -np 2 "$dbx" train --data "$tmp/f.txt" "${data[@]}" \
         --save "$tmp/file.bin" </dev/null
-    summary file 2 && same "$tmp/file.bin" "$tmp/stdin.bin" "--data - = --data f.txt"
+    dbx_summary file 2 && dbx_agree "$tmp/file.bin" "$tmp/stdin.bin" 1e-5 "--data - = --data f.txt"
 else
     bad "dbx gen-data --trees 200 failed (exit $rc)"
 fi
 
 echo "== (e) --trace and --metrics with 3 ranks"
-run trace 120 "$mpiexec" -np 3 "$dbx" train "${common[@]}" --trace "$tmp/trace.json" \
+dbx_run trace 120 "$mpiexec" -np 3 "$dbx" train "${common[@]}" --trace "$tmp/trace.json" \
     --metrics "$tmp/metrics.jsonl" </dev/null
-if summary trace 3; then
+if dbx_summary trace 3; then
     if msg=$(python3 - "$tmp/trace.json" 3 2>&1 <<'PY'
 import json, sys
 t = json.load(open(sys.argv[1]))

@@ -40,46 +40,17 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+exec </dev/null # no run reads the caller's standard input
 
 # run NAME LIMIT CMD...: runs CMD under `timeout LIMIT`, stdout/stderr to $tmp/NAME.out/.err,
 # stdin from /dev/null; sets $rc; shows stderr on failure.
-rc=0
-run() {
-    local name=$1 limit=$2 t0 t1
-    shift 2
-    t0=$(date +%s%N)
-    timeout -k 5 "$limit" "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" </dev/null
-    rc=$?
-    t1=$(( ($(date +%s%N) - t0) / 100000000 ))
-    echo "  $name: exit $rc after $((t1 / 10)).$((t1 % 10)) s"
-    if [ "$rc" -ne 0 ]; then
-        [ "$rc" -eq 124 ] && echo "  $name: killed after $limit s (hung?)"
-        sed 's/^/  | /' "$tmp/$name.err" | tail -20
-    fi
-    return 0
-}
-# summary NAME RANKS: the run succeeded and its summary line names RANKS rank(s)
-summary() {
-    local want="train: $2 rank"
-    [ "$2" -gt 1 ] && want="train: $2 ranks"
-    if [ "$rc" -eq 0 ] && grep -q "^$want," "$tmp/$1.out"; then return 0; fi
-    bad "$1: exit $rc, summary '$(grep '^train:' "$tmp/$1.out" | head -1)' (want '$want, ...')"
-    return 1
-}
-# agree A B RTOL WHAT: parameter files agree within RTOL (dbx compare)
-agree() {
-    local msg
-    if [ ! -s "$1" ] || [ ! -s "$2" ]; then bad "$4: parameter file missing"; return; fi
-    if msg=$("$dbx" compare --rtol "$3" "$1" "$2" 2>&1); then ok "$4 ($msg)"
-    else bad "$4 ($msg)"; fi
-}
 
 common=(--steps 10 --embed 16 --hidden 16 --synthetic 300 --batch 24 --seed 7 --quiet)
 
 ngpu=2
 if [ "$dev" = cuda ]; then
     echo "== probe: a 1-step run on GPU 0"
-    run probe 120 "$dbx" train --device cuda --steps 1 --synthetic 20 --batch 4 --embed 4 \
+    dbx_run probe 120 "$dbx" train --device cuda --steps 1 --synthetic 20 --batch 4 --embed 4 \
         --hidden 4 --quiet
     if [ "$rc" -ne 0 ]; then
         why=$(grep -m1 -E 'built without the CUDA backend|cudaGetDeviceCount|no CUDA device' \
@@ -105,11 +76,11 @@ if [ "$dev" = cuda ]; then
 fi
 
 echo "== (a) single process: --device $dev = --device cpu (rtol 1e-3)"
-run dev1 180 "$dbx" train "${common[@]}" --device "$dev" --save "$tmp/dev1.bin"
-summary dev1 1 && ok "one process trains on --device $dev"
-run cpu1 180 "$dbx" train "${common[@]}" --device cpu --save "$tmp/cpu1.bin"
-summary cpu1 1 && ok "one process trains on --device cpu"
-agree "$tmp/cpu1.bin" "$tmp/dev1.bin" 1e-3 "--device $dev = --device cpu"
+dbx_run dev1 180 "$dbx" train "${common[@]}" --device "$dev" --save "$tmp/dev1.bin"
+dbx_summary dev1 1 && ok "one process trains on --device $dev"
+dbx_run cpu1 180 "$dbx" train "${common[@]}" --device cpu --save "$tmp/cpu1.bin"
+dbx_summary cpu1 1 && ok "one process trains on --device cpu"
+dbx_agree "$tmp/cpu1.bin" "$tmp/dev1.bin" 1e-3 "--device $dev = --device cpu"
 
 if [ "$ngpu" -lt 2 ]; then
     echo "$passed passed, $failed failed"
@@ -119,21 +90,21 @@ if [ "$ngpu" -lt 2 ]; then
 fi
 
 echo "== (b) 1 and 2 ranks on --device $dev, same global batches, --check-replicas 1 (rtol 1e-4)"
-run np1 180 "$mpiexec" -np 1 "$dbx" train "${common[@]}" --device "$dev" --check-replicas 1 \
+dbx_run np1 180 "$mpiexec" -np 1 "$dbx" train "${common[@]}" --device "$dev" --check-replicas 1 \
     --save "$tmp/np1.bin"
-summary np1 1 && ok "1 rank under mpirun on --device $dev"
-agree "$tmp/dev1.bin" "$tmp/np1.bin" 1e-4 "mpirun -np 1 = single process (--device $dev)"
+dbx_summary np1 1 && ok "1 rank under mpirun on --device $dev"
+dbx_agree "$tmp/dev1.bin" "$tmp/np1.bin" 1e-4 "mpirun -np 1 = single process (--device $dev)"
 variants=(nccl mpi)
 if [ "$dev" = cpu ]; then
     variants=(mpi)
     echo "  (--allreduce nccl needs GPUs: not run)"
 fi
 for ar in "${variants[@]}"; do
-    run np2-$ar 180 "$mpiexec" -np 2 "$dbx" train "${common[@]}" --device "$dev" \
+    dbx_run np2-$ar 180 "$mpiexec" -np 2 "$dbx" train "${common[@]}" --device "$dev" \
         --allreduce "$ar" --check-replicas 1 --save "$tmp/np2-$ar.bin"
-    summary np2-$ar 2 &&
+    dbx_summary np2-$ar 2 &&
         ok "2 ranks on --device $dev, --allreduce $ar, replicas identical every step"
-    agree "$tmp/np1.bin" "$tmp/np2-$ar.bin" 1e-4 "2 ranks (--allreduce $ar) = 1 rank"
+    dbx_agree "$tmp/np1.bin" "$tmp/np2-$ar.bin" 1e-4 "2 ranks (--allreduce $ar) = 1 rank"
 done
 
 echo "$passed passed, $failed failed"
