@@ -58,6 +58,12 @@ dbx_status dbx_nccl_new(dbx_comm *c, void *compute_stream, dbx_nccl **out)
         cudaEventCreateWithFlags(&n->done, cudaEventDisableTiming) != cudaSuccess)
         s = dbx__fail(DBX_ECUDA, "NCCL setup: cannot create a stream or events: %s",
                       cudaGetErrorString(cudaGetLastError()));
+    /* collective (all ranks): enter ncclCommInitRank only when every rank will, else the
+       ranks that did would wait there for the failed one forever */
+    int64_t setup = s == DBX_OK;
+    dbx_status sa = dbx_comm_allreduce_i64(c, &setup, 1, DBX_COMM_MIN);
+    if (!s && sa) s = sa;
+    if (!s && !setup) s = dbx__fail(DBX_ENCCL, "NCCL setup failed on another rank");
     if (!s) {
         r = ncclCommInitRank(&n->comm, size, id, rank);
         if (r != ncclSuccess) s = nccl_fail(n, r, "ncclCommInitRank", __LINE__);
@@ -70,14 +76,28 @@ dbx_status dbx_nccl_new(dbx_comm *c, void *compute_stream, dbx_nccl **out)
     return DBX_OK;
 }
 
+/* A CUDA call of the all-reduce path; on failure the communicator is aborted too, so that
+   no peer is left in an all-reduce this rank will not join. */
+#define DBX_CU_ABORT(n, call)                                                                \
+    do {                                                                                     \
+        cudaError_t e_ = (call);                                                             \
+        if (e_ != cudaSuccess) {                                                             \
+            (void)cudaGetLastError();                                                        \
+            if ((n)->comm) ncclCommAbort((n)->comm);                                         \
+            (n)->comm = NULL;                                                                \
+            return dbx__fail(DBX_ECUDA, "%s:%d: %s: %s", __FILE__, __LINE__, #call,          \
+                             cudaGetErrorString(e_));                                        \
+        }                                                                                    \
+    } while (0)
+
 dbx_status dbx_nccl_allreduce_f32(dbx_nccl *n, float *dev, size_t count)
 {
     if (!n->comm) return dbx__fail(DBX_ENCCL, "NCCL communicator was aborted");
-    DBX_CU(cudaEventRecord(n->ready, n->compute));
-    DBX_CU(cudaStreamWaitEvent(n->stream, n->ready, 0));
+    DBX_CU_ABORT(n, cudaEventRecord(n->ready, n->compute));
+    DBX_CU_ABORT(n, cudaStreamWaitEvent(n->stream, n->ready, 0));
     DBX_NCCL_TRY(n, ncclAllReduce(dev, dev, count, ncclFloat, ncclSum, n->comm, n->stream));
-    DBX_CU(cudaEventRecord(n->done, n->stream));
-    DBX_CU(cudaStreamWaitEvent(n->compute, n->done, 0));
+    DBX_CU_ABORT(n, cudaEventRecord(n->done, n->stream));
+    DBX_CU_ABORT(n, cudaStreamWaitEvent(n->compute, n->done, 0));
     /* asynchronous NCCL errors (a peer died) surface here on the next call */
     ncclResult_t async = ncclSuccess;
     DBX_NCCL_TRY(n, ncclCommGetAsyncError(n->comm, &async));

@@ -372,10 +372,6 @@ dbx_status dbx__cu_ones(cu_ctx *c, int n, const float **out)
         if (want < 4096) want = 4096;
         DBX_CU(cudaStreamSynchronize(c->stream));
         if (c->ones) cudaFree(c->ones);
-    if (c->gdev) cudaFree(c->gdev);
-    if (c->ghost) cudaFreeHost(c->ghost);
-    for (int i = 0; i < DBX_BE_MARKS; i++)
-        if (c->marks[i]) cudaEventDestroy(c->marks[i]);
         c->ones = NULL;
         c->ones_n = 0;
         DBX_CU(cudaMalloc((void **)&c->ones, want * sizeof(float)));

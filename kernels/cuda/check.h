@@ -19,9 +19,11 @@
 #define DBX_CU(call)                                                                        \
     do {                                                                                    \
         cudaError_t e_ = (call);                                                            \
-        if (e_ != cudaSuccess)                                                              \
+        if (e_ != cudaSuccess) {                                                            \
+            (void)cudaGetLastError(); /* not reported again by a later launch check */      \
             return dbx__fail(DBX_ECUDA, "%s:%d: %s: %s", __FILE__, __LINE__, #call,         \
                              cudaGetErrorString(e_));                                       \
+        }                                                                                   \
     } while (0)
 
 #define DBX_CUBLAS(call)                                                                    \
