@@ -22,10 +22,23 @@ mkdir -p "$out"
 exec > >(tee "$out/log.txt") 2>&1
 
 work=$(mktemp -d /tmp/dbx-gpu.XXXXXX)
-tar -C "$work" -xJf "$bundle/bundle.tar.xz" || { echo "gpu-run.sh: cannot unpack $bundle/bundle.tar.xz"; exit 1; }
+# tar -J needs the xz program, which a minimal image may lack: Python's tarfile reads .xz too
+unpack_py='import sys, tarfile
+t = tarfile.open(sys.argv[1])
+t.extractall(sys.argv[2], **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))'
+tar -C "$work" -xJf "$bundle/bundle.tar.xz" ||
+    python3 -c "$unpack_py" "$bundle/bundle.tar.xz" "$work" ||
+    { echo "gpu-run.sh: cannot unpack $bundle/bundle.tar.xz"; exit 1; }
 echo "gpu-run.sh: bundle of commit $(cat "$work/commit")"
 
-# CUDA's libraries: the first directory holding each of them
+# CUDA's libraries: the first directory holding each of them. Beyond the usual directories,
+# /usr, /opt and the Python environment of python3 (its sys.path: a venv's nvidia/*/lib,
+# wherever the venv lives, may be the only place that holds NCCL)
+roots=(/usr /opt)
+while IFS= read -r d; do
+    [ -d "$d" ] && roots+=("$d")
+done < <(python3 -c 'import site, sys
+print("\n".join(sys.path + site.getsitepackages()))' 2>/dev/null)
 libpath=$work/lib
 for name in libcudart.so.13 libcublas.so.13 libcublasLt.so.13 libnccl.so.2; do
     found=""
@@ -33,7 +46,8 @@ for name in libcudart.so.13 libcublas.so.13 libcublasLt.so.13 libnccl.so.2; do
              /usr/local/nvidia/lib64 /usr/lib/x86_64-linux-gnu; do
         if [ -e "$d/$name" ]; then found=$d; break; fi
     done
-    [ -n "$found" ] || found=$(find /usr /opt -name "$name" -print -quit 2>/dev/null | xargs -r dirname)
+    [ -n "$found" ] || found=$(find "${roots[@]}" -name "$name" -print -quit 2>/dev/null |
+                                xargs -r dirname)
     if [ -z "$found" ]; then echo "gpu-run.sh: $name not found"; exit 1; fi
     case ":$libpath:" in *":$found:"*) ;; *) libpath=$libpath:$found ;; esac
 done
