@@ -275,6 +275,7 @@ static dbx_status compute(dbx__loop *t, const int32_t *words, size_t nbytes,
     DBX_TRY(dbx_exec_backward(r->ex, r->g, 1.0f));
     const dbx_exec_stats *st = dbx_exec_last_stats(r->ex);
     w->batches = (double)st->batches;
+    w->launches = (double)st->launches;
     w->nodes = (double)st->nodes;
     w->gathered = (double)st->gathered_bytes;
     w->gemm = st->gemm_flops;

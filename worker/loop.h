@@ -19,6 +19,7 @@ typedef struct dbx__wstat {
     double wait;      /* waiting for this step's samples */
     double allreduce; /* gradient synchronisation */
     double ar_bytes;
+    double launches;  /* device kernels and copies of forward + backward (0 on the CPU) */
 } dbx__wstat;
 
 /* What every rank learns about a finished step. */

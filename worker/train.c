@@ -57,7 +57,7 @@ const char *dbx_model_kind_name(dbx_model_kind k)
 /* ---- state -------------------------------------------------------------------------------- */
 /* Sums over a window of steps (progress line, epoch, whole run). */
 typedef struct sums {
-    int64_t steps, samples, labelled, batches, nodes, requested, gathered;
+    int64_t steps, samples, labelled, batches, nodes, requested, gathered, launches;
     double loss, wall, build, sched, plan, fwd, bwd, update, gemm, model_gemm;
     double imbalance, wait, allreduce, ar_bytes; /* distributed: summed over steps */
 } sums;
@@ -74,6 +74,7 @@ static void sums_add(sums *a, const sums *b)
     a->steps += b->steps, a->samples += b->samples, a->labelled += b->labelled;
     a->batches += b->batches, a->nodes += b->nodes, a->requested += b->requested;
     a->gathered += b->gathered, a->loss += b->loss, a->wall += b->wall;
+    a->launches += b->launches;
     a->build += b->build, a->sched += b->sched, a->plan += b->plan, a->fwd += b->fwd;
     a->bwd += b->bwd, a->update += b->update, a->gemm += b->gemm;
     a->model_gemm += b->model_gemm;
@@ -172,6 +173,7 @@ static void metrics_step(const trainer *t, int64_t step, int epoch, const sums *
     dbx__jl_int(f, "nodes", s->nodes);
     dbx__jl_int(f, "requested_nodes", s->requested);
     dbx__jl_num(f, "mean_width", ratio((double)s->nodes, (double)s->batches));
+    dbx__jl_int(f, "launches", s->launches);
     dbx__jl_int(f, "gathered_bytes", s->gathered);
     dbx__jl_num(f, "gemm_flops", s->gemm);
     dbx__jl_num(f, "t_build", s->build);
@@ -190,6 +192,7 @@ static void metrics_step(const trainer *t, int64_t step, int epoch, const sums *
         dbx__jl_int(f, "samples", (int64_t)w->samples);
         dbx__jl_int(f, "nodes", (int64_t)w->nodes);
         dbx__jl_int(f, "batches", (int64_t)w->batches);
+        dbx__jl_int(f, "launches", (int64_t)w->launches);
         dbx__jl_num(f, "compute_ms", 1e3 * w->compute);
         dbx__jl_num(f, "wait_ms", 1e3 * w->wait);
         dbx__jl_num(f, "allreduce_ms", 1e3 * w->allreduce);
@@ -253,6 +256,7 @@ static void step_sums(const trainer *t, const dbx__step *st, double model_gemm, 
         s->labelled += (int64_t)w->labelled;
         s->loss += w->loss;
         s->batches += (int64_t)w->batches;
+        s->launches += (int64_t)w->launches;
         s->nodes += (int64_t)w->nodes;
         s->requested += (int64_t)w->requested;
         s->gathered += (int64_t)w->gathered;

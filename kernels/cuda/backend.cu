@@ -553,7 +553,8 @@ extern "C" dbx_status dbx__cuda_backend(int device, dbx_backend **out)
     cudaError_t e = cudaGetDeviceCount(&count);
     if (e != cudaSuccess) {
         (void)cudaGetLastError();
-        return dbx__fail(DBX_ECUDA, "CUDA backend: cudaGetDeviceCount failed: %s (%s)",
+        return dbx__fail(DBX_ECUDA, "CUDA backend: no usable GPU: cudaGetDeviceCount failed: %s "
+                                    "(%s); check the NVIDIA driver and CUDA_VISIBLE_DEVICES",
                          cudaGetErrorString(e), cudaGetErrorName(e));
     }
     if (count <= 0) return dbx__fail(DBX_ECUDA, "CUDA backend: no CUDA device is visible");
@@ -589,7 +590,8 @@ extern "C" dbx_status dbx__cuda_devices(int max, char (*busid)[32], int *count)
     cudaError_t e = cudaGetDeviceCount(&n);
     if (e != cudaSuccess) {
         (void)cudaGetLastError();
-        return dbx__fail(DBX_ECUDA, "CUDA backend: cudaGetDeviceCount failed: %s (%s)",
+        return dbx__fail(DBX_ECUDA, "CUDA backend: no usable GPU: cudaGetDeviceCount failed: %s "
+                                    "(%s); check the NVIDIA driver and CUDA_VISIBLE_DEVICES",
                          cudaGetErrorString(e), cudaGetErrorName(e));
     }
     if (n > max) n = max;
