@@ -229,6 +229,14 @@ static hwloc_topology_t load_io(char *why, size_t why_cap)
         snprintf(why, why_cap, "hwloc_topology_init: %s", strerror(errno));
         return NULL;
     }
+    /* PCI locality is all that is needed, and hwloc's Linux component reads it from sysfs:
+       not the plugins that open libpciaccess or OpenCL, OpenGL and GPU vendor libraries
+       (slow; they may create GPU contexts; they leak memory at unload). Names this hwloc
+       lacks are refused harmlessly. */
+    static const char *const skip[] = {"pci",  "opencl", "gl",       "cuda",
+                                       "nvml", "rsmi",   "levelzero"};
+    for (size_t i = 0; i < sizeof skip / sizeof *skip; i++)
+        (void)hwloc_topology_set_components(t, HWLOC_TOPOLOGY_COMPONENTS_FLAG_BLACKLIST, skip[i]);
     if (hwloc_topology_set_io_types_filter(t, HWLOC_TYPE_FILTER_KEEP_IMPORTANT) < 0) {
         snprintf(why, why_cap, "hwloc_topology_set_io_types_filter: %s", strerror(errno));
         hwloc_topology_destroy(t);

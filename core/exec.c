@@ -61,9 +61,7 @@ void dbx_exec_free(dbx_exec *ex)
     free(ex->lossoff);
     free(ex->losshost);
     free(ex->gemms);
-    ex->be->ops->free(ex->be, ex->vals);
-    ex->be->ops->free(ex->be, ex->grads);
-    if (ex->dindex) ex->be->ops->free(ex->be, ex->dindex);
+    ex->be->ops->free(ex->be, ex->vals); /* the arena: values, gradients, device index */
     free(ex);
 }
 
@@ -92,23 +90,15 @@ static void fill_kbatch(const dbx_exec *ex, const dbx_model *m, const dbx__batch
 
 static size_t up64(size_t bytes) { return (bytes + 63) & ~(size_t)63; }
 
-/* Device backends: copies the step's index arrays (all batches) to device memory at once. */
+/* Device backends: copies the step's index arrays (all batches) at once into the arena's
+   index part (sized by the planner). */
 static dbx_status mirror_index(dbx_exec *ex)
 {
     const dbx_backend_ops *ops = ex->be->ops;
     const size_t a = up64(ex->nargoff * sizeof(int64_t)), t = up64(ex->nattr * sizeof(int32_t)),
-                 d = up64(ex->nargdim * sizeof(int)), need = a + t + d;
-    if (need > ex->dindex_cap) {
-        if (ex->dindex) ops->free(ex->be, ex->dindex);
-        ex->dindex = NULL;
-        ex->dargoff = NULL;
-        ex->dattr = NULL;
-        ex->dargdim = NULL;
-        ex->dindex_cap = 0;
-        const size_t cap = need + need / 4 + 4096;
-        DBX_TRY(ops->alloc(ex->be, cap, &ex->dindex));
-        ex->dindex_cap = cap;
-    }
+                 d = up64(ex->nargdim * sizeof(int));
+    if (!ex->dindex || a + t + d > ex->dindex_cap)
+        return dbx__fail(DBX_EINVAL, "executor: the arena has no room for the index arrays");
     unsigned char *base = ex->dindex;
     ex->dargoff = (int64_t *)base;
     ex->dattr = (int32_t *)(base + a);

@@ -63,8 +63,8 @@ struct dbx_exec {
     unsigned char *contig;
     size_t cap_argdim, nargdim;
     size_t nargoff, nattr;  /* entries of argoff and attr in use */
-    /* device backends: one device block holding copies of argoff | attr | argdim, uploaded
-       once per step (dbx_kbatch.d_*), grown outside the steady state only */
+    /* device backends: the arena's last part, copies of argoff | attr | argdim uploaded once
+       per step (dbx_kbatch.d_*) */
     void *dindex;
     size_t dindex_cap;      /* bytes */
     int64_t *dargoff;

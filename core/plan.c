@@ -75,17 +75,30 @@ static dbx_status order_batches(dbx_exec *ex, const dbx_graph *g)
     return DBX_OK;
 }
 
-static dbx_status ensure_arena(dbx_exec *ex, size_t floats)
+static size_t up64(size_t bytes) { return (bytes + 63) & ~(size_t)63; }
+
+/* The executor's one arena, one allocation: values | gradients (arena_cap floats each) | on a
+   device backend, the step's index arrays (dindex_cap bytes; see mirror_index in exec.c).
+   Grown with headroom only when a step needs more than every step before it, so the steady
+   state allocates nothing. */
+static dbx_status ensure_arena(dbx_exec *ex, size_t floats, size_t index_bytes)
 {
-    if (floats <= ex->arena_cap) return DBX_OK;
-    size_t cap = floats + floats / 4 + 1024;
+    if (floats <= ex->arena_cap && index_bytes <= ex->dindex_cap) return DBX_OK;
+    const size_t cap = floats > ex->arena_cap ? floats + floats / 4 + 1024 : ex->arena_cap;
+    const size_t icap = index_bytes > ex->dindex_cap ? up64(index_bytes + index_bytes / 4 + 4096)
+                                                     : ex->dindex_cap;
     ex->be->ops->free(ex->be, ex->vals);
-    ex->be->ops->free(ex->be, ex->grads);
     ex->vals = ex->grads = NULL;
-    ex->arena_cap = 0;
-    DBX_TRY(ex->be->ops->alloc(ex->be, cap * sizeof(float), (void **)&ex->vals));
-    DBX_TRY(ex->be->ops->alloc(ex->be, cap * sizeof(float), (void **)&ex->grads));
+    ex->dindex = NULL;
+    ex->arena_cap = ex->dindex_cap = 0;
+    const size_t half = up64(cap * sizeof(float));
+    unsigned char *p;
+    DBX_TRY(ex->be->ops->alloc(ex->be, 2 * half + icap, (void **)&p));
+    ex->vals = (float *)p;
+    ex->grads = (float *)(p + half);
+    ex->dindex = icap ? p + 2 * half : NULL;
     ex->arena_cap = cap;
+    ex->dindex_cap = icap;
     return DBX_OK;
 }
 
@@ -293,7 +306,11 @@ dbx_status dbx__plan(dbx_exec *ex, const dbx_graph *g)
     }
     DBX_TRY(DBX_GROW(ex->lossoff, ex->cap_lossoff, g->nlosses + 1));
     for (size_t i = 0; i < g->nlosses; i++) ex->lossoff[i] = ex->off[g->losses[i]];
-    DBX_TRY(ensure_arena(ex, ex->arena_floats));
+    size_t index_bytes = 0; /* device backends: argoff | attr | argdim, 64-byte aligned */
+    if (ex->be->ops->device)
+        index_bytes = up64(ex->nargoff * sizeof(int64_t)) + up64(ex->nattr * sizeof(int32_t)) +
+                      up64(ex->nargdim * sizeof(int));
+    DBX_TRY(ensure_arena(ex, ex->arena_floats, index_bytes));
     if (scratch > ex->scratch_floats) {
         DBX_TRY(ex->be->ops->reserve(ex->be, scratch));
         ex->scratch_floats = scratch;

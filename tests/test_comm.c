@@ -572,7 +572,7 @@ static int find_pci_device(char id[32], char *cpus, size_t cap)
         if (!f) continue;
         if (fgets(cpus, (int)cap, f) && cpus[0] >= '0' && cpus[0] <= '9') {
             cpus[strcspn(cpus, "\n")] = '\0';
-            snprintf(id, 32, "%s", e->d_name);
+            snprintf(id, 32, "%.31s", e->d_name); /* bus ids are 12 characters */
             found = 1;
         }
         fclose(f);
