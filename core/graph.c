@@ -40,6 +40,8 @@ dbx_status dbx_graph_new(dbx_model *m, int dedup, dbx_graph **out)
     g->m = m;
     g->dedup = dedup;
     g->gen = 1;
+    for (int op = 0; op < DBX_OP_COUNT; op++)
+        for (int w = 0; w < DBX__SIG_WAYS; w++) g->sig_last[op][w] = -1;
     *out = g;
     return DBX_OK;
 }
@@ -48,6 +50,7 @@ void dbx_graph_free(dbx_graph *g)
 {
     if (!g) return;
     free(g->nodes);
+    free(g->uses);
     free(g->args);
     free(g->terms);
     free(g->data);
@@ -172,13 +175,35 @@ static int same_node(const dbx_graph *g, const dbx__node *n, const node_spec *sp
             memcmp(dbx__node_args(g, n), sp->args, (size_t)sp->nargs * sizeof(dbx_node)) == 0);
 }
 
+/* What tells apart the consumers of one argument: signature, attr, arguments. Equal keys
+   are compared in full; a collision costs a comparison, never a wrong merge. */
+static uint32_t use_key(const node_spec *sp, int32_t sig)
+{
+    uint32_t k = (uint32_t)sig * 0x9e3779b1u ^ (uint32_t)sp->attr * 0x85ebca77u;
+    for (int i = 0; i < sp->nargs; i++) k ^= (uint32_t)sp->args[i] * (0xc2b2ae3du + 2u * i);
+    return k;
+}
+
+/* The argument whose use chain holds a node: its newest argument (highest id). A duplicate
+   has the same arguments, so it is in the same chain, and the newest argument has had the
+   least time to gather consumers (a frequent word's state has thousands; a fresh subtree's
+   one), which keeps the walks short. */
+static int32_t use_hub(const node_spec *sp)
+{
+    int32_t hub = sp->args[0];
+    for (int i = 1; i < sp->nargs; i++)
+        if (sp->args[i] > hub) hub = sp->args[i];
+    return hub;
+}
+
 static int32_t cse_find(dbx_graph *g, uint64_t h, const node_spec *sp, int32_t sig)
 {
-    if (sp->nargs > 0) { /* a duplicate is an earlier consumer of the same first argument */
+    if (sp->nargs > 0) { /* a duplicate is an earlier consumer of the same newest argument */
+        const uint32_t key = use_key(sp, sig);
         int steps = 0;
-        for (int32_t u = g->nodes[sp->args[0]].use_head; u >= 0 && steps < DBX__DEDUP_SCAN;
-             u = g->nodes[u].use_next, steps++)
-            if (same_node(g, &g->nodes[u], sp, sig)) return u;
+        for (int32_t u = g->uses[use_hub(sp)].head; u >= 0 && steps < DBX__DEDUP_SCAN;
+             u = g->uses[u].next, steps++)
+            if (g->uses[u].key == key && same_node(g, &g->nodes[u], sp, sig)) return u;
         return -1;
     }
     if (!g->cse_cap) return -1;
@@ -190,13 +215,13 @@ static int32_t cse_find(dbx_graph *g, uint64_t h, const node_spec *sp, int32_t s
     }
 }
 
-static dbx_status cse_insert(dbx_graph *g, uint64_t h, int32_t id)
+static dbx_status cse_insert(dbx_graph *g, uint64_t h, int32_t id, const node_spec *sp)
 {
-    dbx__node *n = &g->nodes[id];
-    if (n->nargs > 0) {
-        dbx__node *a = &g->nodes[dbx__node_args(g, n)[0]];
-        n->use_next = a->use_head;
-        a->use_head = id;
+    if (sp->nargs > 0) {
+        dbx__use *a = &g->uses[use_hub(sp)];
+        g->uses[id].next = a->head;
+        g->uses[id].key = use_key(sp, g->nodes[id].sig);
+        a->head = id;
         return DBX_OK;
     }
     if (++g->ncse * 2 + 2 > g->cse_cap) {
@@ -242,8 +267,17 @@ static dbx_node add_node(dbx_graph *g, const node_spec *sp)
         if (a->depth + 1 > depth) depth = a->depth + 1;
     }
     if (sp->nextra) memcpy(key + 3 + sp->nargs, sp->extra, (size_t)sp->nextra * sizeof *key);
-    int32_t sig = 0;
-    if (sig_intern(g, key, (int)klen, &sig)) return bad(g, DBX_ENOMEM, "out of memory");
+    int32_t sig = -1, *ways = g->sig_last[sp->op];
+    for (int w = 0; w < DBX__SIG_WAYS && ways[w] >= 0 && sig < 0; w++) {
+        int l;
+        const int32_t *k = dbx__sig_key(g, ways[w], &l);
+        if ((size_t)l == klen && memcmp(k, key, klen * sizeof *key) == 0) sig = ways[w];
+    }
+    if (sig < 0) {
+        if (sig_intern(g, key, (int)klen, &sig)) return bad(g, DBX_ENOMEM, "out of memory");
+        ways[g->sig_next[sp->op]] = sig;
+        g->sig_next[sp->op] = (uint8_t)((g->sig_next[sp->op] + 1) % DBX__SIG_WAYS);
+    }
 
     int mergeable = g->dedup && sp->op != DBX_OP_INPUT && !dbx__op_is_loss[sp->op];
     uint64_t h = 0;
@@ -253,6 +287,7 @@ static dbx_node add_node(dbx_graph *g, const node_spec *sp)
         if (hit >= 0) return hit;
     }
     if (DBX_GROW(g->nodes, g->cap_nodes, g->nnodes + 1) ||
+        DBX_GROW(g->uses, g->cap_uses, g->nnodes + 1) ||
         DBX_GROW(g->args, g->cap_args, g->nargs + (size_t)sp->nargs))
         return bad(g, DBX_ENOMEM, "out of memory");
     int32_t id = (int32_t)g->nnodes;
@@ -267,11 +302,11 @@ static dbx_node add_node(dbx_graph *g, const node_spec *sp)
     n->aux = sp->aux;
     n->depth = depth;
     n->sample = g->nsamples > 0 ? g->nsamples - 1 : 0;
-    n->use_head = n->use_next = -1;
+    g->uses[id].head = g->uses[id].next = -1;
     if (sp->nargs) memcpy(g->args + g->nargs, sp->args, (size_t)sp->nargs * sizeof(dbx_node));
     g->nargs += (size_t)sp->nargs;
     g->nnodes++;
-    if (mergeable && cse_insert(g, h, id)) return bad(g, DBX_ENOMEM, "out of memory");
+    if (mergeable && cse_insert(g, h, id, sp)) return bad(g, DBX_ENOMEM, "out of memory");
     if (dbx__op_is_loss[sp->op]) {
         if (DBX_GROW(g->losses, g->cap_losses, g->nlosses + 1))
             return bad(g, DBX_ENOMEM, "out of memory");

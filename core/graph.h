@@ -11,6 +11,8 @@
 #include "core/ops.h"
 #include "dbx/dbx.h"
 
+enum { DBX__SIG_WAYS = 4 };
+
 #define DBX__MAX_ARGS 255
 
 typedef struct dbx__node {
@@ -25,9 +27,17 @@ typedef struct dbx__node {
                          lstm_c: k; input: offset in g->data */
     int32_t depth;    /* 0 for leaves, else 1 + max(arg depths) */
     int32_t sample;   /* sample that created it */
-    int32_t use_head; /* dedup: latest node whose first argument is this node, or -1 */
-    int32_t use_next; /* dedup: next older node with the same first argument, or -1 */
 } dbx__node;
+
+/* Dedup use chains, beside the nodes (compact: a chain walk stays in cache). A node with
+ * arguments is chained to its newest argument (graph.c: use_hub): per node, the latest node
+ * chained to it, and per node the next older node chained to the same argument, with a 32-bit
+ * key of its identity. */
+typedef struct dbx__use {
+    int32_t head;     /* latest node chained to this one, or -1 */
+    int32_t next;     /* next older node chained to the same argument, or -1 */
+    uint32_t key;     /* use_key(): signature, attr, arguments */
+} dbx__use;
 
 typedef struct dbx__term {
     int32_t w;        /* parameter */
@@ -49,6 +59,8 @@ struct dbx_graph {
 
     dbx__node *nodes;
     size_t nnodes, cap_nodes;
+    dbx__use *uses;               /* (nnodes) dedup use chains */
+    size_t cap_uses;
     int32_t *args;
     size_t nargs, cap_args;
     dbx__term *terms;
@@ -76,6 +88,10 @@ struct dbx_graph {
     size_t nsigs, cap_sigs;
     int32_t *keybuf;              /* scratch for building a key */
     size_t cap_keybuf;
+    /* per op, the signatures of its last DBX__SIG_WAYS distinct keys (-1: none), replaced
+       round-robin: a model repeats a few per op, and comparing keys is cheaper than hashing */
+    int32_t sig_last[DBX_OP_COUNT][DBX__SIG_WAYS];
+    uint8_t sig_next[DBX_OP_COUNT];
 };
 
 /* The key of signature s: key[0] = op, key[1] = dim, key[2] = nargs, then arg dims, then

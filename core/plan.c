@@ -18,10 +18,40 @@ typedef struct sort_item {
     int32_t v;
 } sort_item;
 
-static int cmp_item(const void *a, const void *b)
+/* Sorts a[0, n) by key (keys are distinct here, so any correct sort gives one order): LSD
+   radix sort by bytes, skipping the bytes in which all keys agree (most of them: batch ids
+   and slots vary little within a batch), through tmp (n items); insertion sort when short. */
+static void sort_items(sort_item *a, sort_item *tmp, int32_t n)
 {
-    uint64_t x = ((const sort_item *)a)->key, y = ((const sort_item *)b)->key;
-    return (x > y) - (x < y);
+    if (n < 48) {
+        for (int32_t i = 1; i < n; i++) {
+            sort_item x = a[i];
+            int32_t j = i;
+            for (; j > 0 && a[j - 1].key > x.key; j--) a[j] = a[j - 1];
+            a[j] = x;
+        }
+        return;
+    }
+    uint32_t count[8][256];
+    memset(count, 0, sizeof count);
+    for (int32_t i = 0; i < n; i++)
+        for (int byte = 0; byte < 8; byte++) count[byte][(a[i].key >> (8 * byte)) & 255]++;
+    sort_item *src = a, *dst = tmp;
+    for (int byte = 0; byte < 8; byte++) {
+        uint32_t *c = count[byte];
+        if (c[(src[0].key >> (8 * byte)) & 255] == (uint32_t)n) continue; /* all agree */
+        uint32_t sum = 0;
+        for (int d = 0; d < 256; d++) {
+            uint32_t k = c[d];
+            c[d] = sum;
+            sum += k;
+        }
+        for (int32_t i = 0; i < n; i++) dst[c[(src[i].key >> (8 * byte)) & 255]++] = src[i];
+        sort_item *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != a) memcpy(a, src, (size_t)n * sizeof *a);
 }
 
 /* Sort key of node v: where its preferred consumer wants it. */
@@ -59,14 +89,15 @@ static dbx_status order_batches(dbx_exec *ex, const dbx_graph *g)
     for (size_t bb = ex->nbatches; bb-- > 0;) {
         const dbx__batch *bt = &ex->batches[bb];
         if (bt->n < 2) continue;
-        DBX_TRY(dbx__grow(&ex->sortbuf, &ex->cap_sortbuf, (size_t)bt->n, sizeof(sort_item)));
+        DBX_TRY(dbx__grow(&ex->sortbuf, &ex->cap_sortbuf, 2 * (size_t)bt->n,
+                          sizeof(sort_item))); /* items, then the radix sort's buffer */
         sort_item *buf = ex->sortbuf;
         for (int32_t i = 0; i < bt->n; i++) {
             int32_t v = ex->order[bt->first + i];
             buf[i].v = v;
             buf[i].key = consumer_key(ex, g, v, i);
         }
-        qsort(buf, (size_t)bt->n, sizeof *buf, cmp_item);
+        sort_items(buf, buf + bt->n, bt->n);
         for (int32_t i = 0; i < bt->n; i++) {
             ex->order[bt->first + i] = buf[i].v;
             ex->pos[buf[i].v] = i;
