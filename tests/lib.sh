@@ -48,3 +48,16 @@ dbx_agree() {
     if msg=$("$dbx" compare --rtol "$3" "$1" "$2" 2>&1); then ok "$4 ($msg)"
     else bad "$4 ($msg)"; fi
 }
+
+# dbx_tmpdir NAME: makes $tmp (/tmp/NAME.XXXXXX), removed on exit together with every process
+# whose command line names it (the ranks of a failed run must not outlive the test).
+dbx_tmpdir() {
+    tmp=$(mktemp -d "/tmp/$1.XXXXXX")
+    trap dbx_tmp_cleanup EXIT
+    trap 'exit 130' INT TERM
+}
+dbx_tmp_cleanup() {
+    local p
+    for p in $(pgrep -f -- "$tmp" 2>/dev/null || true); do kill -9 "$p" 2>/dev/null || true; done
+    rm -rf "$tmp"
+}

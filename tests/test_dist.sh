@@ -20,15 +20,7 @@ mpiexec=${MPIEXEC:-mpirun}
 . "$(dirname "$0")/lib.sh"
 dbx_mpi_env
 
-tmp=$(mktemp -d /tmp/dbx-dist.XXXXXX)
-cleanup() {
-    # ranks of a failed run must not outlive the test: their command lines name $tmp
-    local p
-    for p in $(pgrep -f -- "$tmp" 2>/dev/null || true); do kill -9 "$p" 2>/dev/null || true; done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+dbx_tmpdir dbx-dist
 
 
 # run NAME LIMIT CMD...: runs CMD under `timeout LIMIT`, stdout/stderr to $tmp/NAME.out/.err,

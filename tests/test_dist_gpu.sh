@@ -31,15 +31,7 @@ cuda | cpu) ;;
 *) echo "test_dist_gpu.sh: DBX_TEST_DEVICE must be cpu or cuda, got '$dev'" >&2; exit 2 ;;
 esac
 
-tmp=$(mktemp -d /tmp/dbx-dist-gpu.XXXXXX)
-cleanup() {
-    # ranks of a failed run must not outlive the test: their command lines name $tmp
-    local p
-    for p in $(pgrep -f -- "$tmp" 2>/dev/null || true); do kill -9 "$p" 2>/dev/null || true; done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+dbx_tmpdir dbx-dist-gpu
 exec </dev/null # no run reads the caller's standard input
 
 # run NAME LIMIT CMD...: runs CMD under `timeout LIMIT`, stdout/stderr to $tmp/NAME.out/.err,

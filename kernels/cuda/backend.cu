@@ -546,17 +546,26 @@ static dbx_status ctx_init(cu_ctx *c)
     return DBX_OK;
 }
 
-extern "C" dbx_status dbx__cuda_backend(int device, dbx_backend **out)
+/* The number of visible GPUs, or a status saying why none can be used. */
+static dbx_status device_count(int *n)
 {
-    *out = NULL;
-    int count = 0; /* left unwritten by some failures */
-    cudaError_t e = cudaGetDeviceCount(&count);
+    *n = 0; /* left unwritten by some failures */
+    cudaError_t e = cudaGetDeviceCount(n);
     if (e != cudaSuccess) {
         (void)cudaGetLastError();
+        *n = 0;
         return dbx__fail(DBX_ECUDA, "CUDA backend: no usable GPU: cudaGetDeviceCount failed: %s "
                                     "(%s); check the NVIDIA driver and CUDA_VISIBLE_DEVICES",
                          cudaGetErrorString(e), cudaGetErrorName(e));
     }
+    return DBX_OK;
+}
+
+extern "C" dbx_status dbx__cuda_backend(int device, dbx_backend **out)
+{
+    *out = NULL;
+    int count = 0;
+    DBX_TRY(device_count(&count));
     if (count <= 0) return dbx__fail(DBX_ECUDA, "CUDA backend: no CUDA device is visible");
     if (device < 0 || device >= count || device >= MAX_DEVICES)
         return dbx__fail(DBX_ECUDA, "CUDA backend: GPU %d requested, %d visible", device, count);
@@ -586,14 +595,8 @@ extern "C" dbx_status dbx__cuda_backend(int device, dbx_backend **out)
 extern "C" dbx_status dbx__cuda_devices(int max, char (*busid)[32], int *count)
 {
     *count = 0;
-    int n = 0; /* left unwritten by some failures */
-    cudaError_t e = cudaGetDeviceCount(&n);
-    if (e != cudaSuccess) {
-        (void)cudaGetLastError();
-        return dbx__fail(DBX_ECUDA, "CUDA backend: no usable GPU: cudaGetDeviceCount failed: %s "
-                                    "(%s); check the NVIDIA driver and CUDA_VISIBLE_DEVICES",
-                         cudaGetErrorString(e), cudaGetErrorName(e));
-    }
+    int n = 0;
+    DBX_TRY(device_count(&n));
     if (n > max) n = max;
     for (int d = 0; d < n; d++) DBX_CU(cudaDeviceGetPCIBusId(busid[d], 32, d));
     *count = n;
