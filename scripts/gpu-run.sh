@@ -6,7 +6,8 @@
 #   2. the CUDA tests: test_cuda (every op, forward and backward, against the CPU backend),
 #      test_cuda_model (whole models: batched == unbatched on the GPU, gradients vs the CPU
 #      backend, loss falls, save/load) and test_nccl (1-rank NCCL all-reduce). On a GPU
-#      machine a skip (exit 77) counts as a failure;
+#      machine a skip (exit 77) counts as a failure; a failed test is run again to find
+#      the faulting kernel (DBX_CUDA_SYNC=1, compute-sanitizer);
 #   3. `dbx train --device cuda`: 2 epochs of the embedded default data, then one epoch of
 #      SST train at size 256, batch 256 (metrics per step);
 #   4. bench_gpu (Tree-LSTM SST train, sizes 256 and 512, batches 64 and 256, every
@@ -68,8 +69,9 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 
 status=0
 summary=()
-check() { # NAME CMD...: runs CMD; 0 passes, anything else (77 included) fails
-    local name=$1 t0 rc
+rc=0
+check() { # NAME CMD...: runs CMD, its exit status in $rc; 0 passes, anything else (77 too) fails
+    local name=$1 t0
     shift
     echo "=== $name: $*"
     t0=$(date +%s)
@@ -81,9 +83,21 @@ check() { # NAME CMD...: runs CMD; 0 passes, anything else (77 included) fails
         [ "$rc" -eq 77 ] && echo "gpu-run.sh: $name skipped although this machine has a GPU"
     fi
 }
-check test_cuda "$work/bin/test_cuda"
-check test_cuda_model "$work/bin/test_cuda_model"
-check test_nccl "$work/bin/test_nccl"
+# A failed CUDA test is run again at once, in the same call: with DBX_CUDA_SYNC=1 (every batch
+# waited for, so the failing batch is named) and, where installed, under compute-sanitizer's
+# memcheck (the faulting kernel, thread and address); each limited to 3 minutes.
+diagnose() { # NAME BIN
+    echo "=== $1 again with DBX_CUDA_SYNC=1"
+    DBX_CUDA_SYNC=1 timeout -k 5 180 "$2"
+    if command -v compute-sanitizer >/dev/null 2>&1; then
+        echo "=== $1 under compute-sanitizer --tool memcheck"
+        timeout -k 5 180 compute-sanitizer --tool memcheck --print-limit 20 "$2"
+    fi
+}
+for t in test_cuda test_cuda_model test_nccl; do
+    check "$t" "$work/bin/$t"
+    [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ] && diagnose "$t" "$work/bin/$t"
+done
 check dbx_train_cuda "$work/bin/dbx" train --device cuda --epochs 2 --save "$work/model.dbx"
 data=()
 [ -f "$work/data/sst-train.txt" ] && data=(--data "$work/data/sst-train.txt")

@@ -399,9 +399,39 @@ static dbx_status cu_transpose(dbx_backend *be, float *dst, int ld, const float 
 }
 
 /* ---- batches -------------------------------------------------------------------------------- */
+/* With DBX_CUDA_SYNC=1 in the environment, every batch is waited for and a failure names
+   it; otherwise a fault inside a kernel surfaces at a later, unrelated wait. Slow: for
+   finding a faulting kernel. */
+static dbx_status checked(cu_ctx *c, dbx_status s, const char *pass, const dbx_kbatch *b)
+{
+    if (s != DBX_OK || !c->sync_each) return s;
+    const cudaError_t e = cudaStreamSynchronize(c->stream);
+    if (e == cudaSuccess) return DBX_OK;
+    (void)cudaGetLastError();
+    return dbx__fail(DBX_ECUDA, "CUDA backend: %s of a %s batch (%d nodes, dim %d, %d args) "
+                                "failed: %s", pass, dbx__op_names[b->op], b->n, b->dim, b->nargs,
+                     cudaGetErrorString(e));
+}
+
+static dbx_status forward_batch(cu_ctx *c, float *vals, const dbx_kbatch *b);
+static dbx_status backward_batch(cu_ctx *c, const float *vals, float *grads,
+                                 const dbx_kbatch *b);
+
 static dbx_status cu_forward(dbx_backend *be, float *vals, const dbx_kbatch *b)
 {
     cu_ctx *c = ctx_of(be);
+    return checked(c, forward_batch(c, vals, b), "forward", b);
+}
+
+static dbx_status cu_backward(dbx_backend *be, const float *vals, float *grads,
+                              const dbx_kbatch *b)
+{
+    cu_ctx *c = ctx_of(be);
+    return checked(c, backward_batch(c, vals, grads, b), "backward", b);
+}
+
+static dbx_status forward_batch(cu_ctx *c, float *vals, const dbx_kbatch *b)
+{
     if (b->op == DBX_OP_INPUT || b->n <= 0) return DBX_OK; /* inputs: uploaded by the executor */
     DBX_TRY(enter(c));
     cu_staged s;
@@ -425,10 +455,9 @@ static dbx_status cu_forward(dbx_backend *be, float *vals, const dbx_kbatch *b)
     return dbx__fail(DBX_EINVAL, "cuda backend: unknown op %d", (int)b->op);
 }
 
-static dbx_status cu_backward(dbx_backend *be, const float *vals, float *grads,
-                              const dbx_kbatch *b)
+static dbx_status backward_batch(cu_ctx *c, const float *vals, float *grads,
+                                 const dbx_kbatch *b)
 {
-    cu_ctx *c = ctx_of(be);
     if (b->op == DBX_OP_INPUT || b->n <= 0) return DBX_OK;
     DBX_TRY(enter(c));
     cu_staged s;
@@ -540,6 +569,8 @@ static dbx_status ctx_init(cu_ctx *c)
     for (int i = 0; i < DBX_CU_NEVENTS; i++)
         DBX_CU(cudaEventCreateWithFlags(&c->ev[i], cudaEventDisableTiming));
     for (int i = 0; i < DBX_BE_MARKS; i++) DBX_CU(cudaEventCreate(&c->marks[i]));
+    const char *sync = getenv("DBX_CUDA_SYNC");
+    c->sync_each = sync && *sync && strcmp(sync, "0") != 0;
     DBX_TRY(ring_grow(c, (size_t)1 << 20));
     c->be.ops = &cu_ops;
     c->be.ctx = c;

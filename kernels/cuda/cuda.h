@@ -36,6 +36,7 @@ typedef struct cu_ctx {
     size_t gather_n;
     cudaEvent_t marks[DBX_BE_MARKS]; /* timing markers (mark(), elapsed()) */
     int64_t n_kernels, n_copies;     /* operations enqueued (counters()) */
+    int sync_each;                   /* DBX_CUDA_SYNC: wait after every batch (backend.cu) */
 } cu_ctx;
 
 /* After a kernel launch or a cuBLAS call on context c: counts it and reports launch errors. */
