@@ -2,39 +2,14 @@
  * sum, slice, lstm_c (k cells; with kb->chain, the lstm_h of the same cells fused in) and
  * lstm_h. One thread per (node, output element); node arguments are read through the
  * batch's staged offset list, outputs are the batch's contiguous block. exp, sigmoid and
- * tanh are those of kernels/cpu/vmath.h, and the file is compiled with -fmad=false, so
+ * tanh are those of kernels/vmath.h, and the file is compiled with -fmad=false, so
  * each element is computed as the CPU backend computes it. Argument gradients are
  * accumulated with atomicAdd: nodes of a batch may share an argument and a node may name
  * the same argument twice (cmult(x, x)); one thread's adds run in the CPU's order.
  * Gate layout of the fused LSTM: [f_1, i, o, u, f_2..f_k] (k >= 1) or [i, o, u] (k = 0).
  * Stateless; kernels run on the context's stream. */
 #include "kernels/cuda/cuda.h"
-
-/* ---- the CPU backend's vectorisable exp, sigmoid, tanh (kernels/cpu/vmath.h) ---------------- */
-__device__ __forceinline__ float d_expf(float x)
-{
-    x = fminf(fmaxf(x, -87.0f), 88.0f);
-    float fn = rintf(x * 1.44269504088896341f);
-    float r = x - fn * 0.693359375f;
-    r = r - fn * -2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    unsigned e = ((unsigned)(int)fn + 127u) << 23;
-    return p * __uint_as_float(e);
-}
-
-__device__ __forceinline__ float d_sigmoidf(float x) { return 1.0f / (1.0f + d_expf(-x)); }
-
-__device__ __forceinline__ float d_tanhf(float x)
-{
-    float e = d_expf(-2.0f * fabsf(x));
-    return copysignf((1.0f - e) / (1.0f + e), x);
-}
+#include "kernels/vmath.h" /* exp, sigmoid, tanh: the CPU backend's */
 
 typedef struct ew_args {
     float *vals;           /* forward: written; backward: read only */
@@ -66,8 +41,8 @@ __global__ void ew_forward_k(ew_args A)
         const int i = (int)(t - j * D);
         float *y = A.vals + A.out_off + t;
         switch (A.op) {
-        case DBX_OP_TANH: *y = d_tanhf(V[OFF(0, j) + i]); break;
-        case DBX_OP_SIGMOID: *y = d_sigmoidf(V[OFF(0, j) + i]); break;
+        case DBX_OP_TANH: *y = dbx__tanhf(V[OFF(0, j) + i]); break;
+        case DBX_OP_SIGMOID: *y = dbx__sigmoidf(V[OFF(0, j) + i]); break;
         case DBX_OP_RELU: {
             float x = V[OFF(0, j) + i];
             *y = x > 0.0f ? x : 0.0f;
@@ -91,18 +66,18 @@ __global__ void ew_forward_k(ew_args A)
         case DBX_OP_LSTM_C: {
             const int H = D, k = A.iparam, oi = gi_off(k, H), ou = oi + 2 * H;
             const float *g = V + OFF(0, j);
-            float c = d_sigmoidf(g[oi + i]) * d_tanhf(g[ou + i]);
+            float c = dbx__sigmoidf(g[oi + i]) * dbx__tanhf(g[ou + i]);
             for (int q = 0; q < k; q++) {
                 const float *f = g + (q == 0 ? 0 : (3 + q) * H);
-                c += d_sigmoidf(f[i]) * V[OFF(1 + q, j) + i];
+                c += dbx__sigmoidf(f[i]) * V[OFF(1 + q, j) + i];
             }
             *y = c;
-            if (A.chain) A.vals[A.h_off + t] = d_sigmoidf(g[oi + H + i]) * d_tanhf(c);
+            if (A.chain) A.vals[A.h_off + t] = dbx__sigmoidf(g[oi + H + i]) * dbx__tanhf(c);
             break;
         }
         case DBX_OP_LSTM_H: {
             const int H = D, oo = gi_off(A.iparam, H) + H;
-            *y = d_sigmoidf(V[OFF(0, j) + oo + i]) * d_tanhf(V[OFF(1, j) + i]);
+            *y = dbx__sigmoidf(V[OFF(0, j) + oo + i]) * dbx__tanhf(V[OFF(1, j) + i]);
             break;
         }
         default: break;
@@ -153,17 +128,17 @@ __global__ void ew_backward_k(ew_args A)
             float dc = dy; /* this node's own gradient: no other thread touches it */
             if (A.chain) { /* the fused lstm_h's backward first */
                 const float dh = G[A.h_off + t];
-                const float so = d_sigmoidf(g[oo + i]), th = d_tanhf(y);
+                const float so = dbx__sigmoidf(g[oo + i]), th = dbx__tanhf(y);
                 atomicAdd(dg + oo + i, dh * th * so * (1.0f - so));
                 dc += dh * so * (1.0f - th * th);
                 G[A.out_off + t] = dc;
             }
-            const float si = d_sigmoidf(g[oi + i]), u = d_tanhf(g[ou + i]);
+            const float si = dbx__sigmoidf(g[oi + i]), u = dbx__tanhf(g[ou + i]);
             atomicAdd(dg + oi + i, dc * u * si * (1.0f - si));
             atomicAdd(dg + ou + i, dc * si * (1.0f - u * u));
             for (int q = 0; q < k; q++) {
                 const int fo = q == 0 ? 0 : (3 + q) * H;
-                const float cp = V[OFF(1 + q, j) + i], sf = d_sigmoidf(g[fo + i]);
+                const float cp = V[OFF(1 + q, j) + i], sf = dbx__sigmoidf(g[fo + i]);
                 atomicAdd(dg + fo + i, dc * cp * sf * (1.0f - sf));
                 atomicAdd(G + OFF(1 + q, j) + i, dc * sf);
             }
@@ -171,7 +146,7 @@ __global__ void ew_backward_k(ew_args A)
         }
         case DBX_OP_LSTM_H: {
             const int H = D, oo = gi_off(A.iparam, H) + H;
-            const float so = d_sigmoidf(V[OFF(0, j) + oo + i]), th = d_tanhf(V[OFF(1, j) + i]);
+            const float so = dbx__sigmoidf(V[OFF(0, j) + oo + i]), th = dbx__tanhf(V[OFF(1, j) + i]);
             atomicAdd(G + OFF(0, j) + oo + i, dy * th * so * (1.0f - so));
             atomicAdd(G + OFF(1, j) + i, dy * so * (1.0f - th * th));
             break;
