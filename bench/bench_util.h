@@ -1,5 +1,6 @@
 /* Small helpers shared by the benchmark programs (each .c file under bench/ is one program): a
- * monotonic clock, a seeded generator, medians and JSON strings. Header-only (static). */
+ * monotonic clock, medians, JSON strings and the source tree's root; the seeded generator
+ * is core/rng.h's dbx__splitmix64. Header-only (static). */
 #ifndef DBX_BENCH_UTIL_H
 #define DBX_BENCH_UTIL_H
 
@@ -8,7 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+
+#include "core/rng.h"
 
 /* Seconds on the monotonic clock. */
 static inline double now_s(void)
@@ -18,13 +22,26 @@ static inline double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* SplitMix64: the next value of the sequence seeded by *s. */
-static inline uint64_t splitmix64(uint64_t *s)
+/* The source root: two levels above this header's compile-time path (".../bench/x.h"). */
+static inline void source_root(char *out, size_t cap)
 {
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
+    snprintf(out, cap, "%s", __FILE__);
+    for (int up = 0; up < 2; up++) {
+        char *slash = strrchr(out, '/');
+        if (!slash) {
+            snprintf(out, cap, ".");
+            return;
+        }
+        *slash = '\0';
+    }
+    if (!out[0]) snprintf(out, cap, "/");
+}
+
+/* 1 when path is a regular file. */
+static inline int file_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
 /* qsort comparison of doubles, ascending. */

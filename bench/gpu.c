@@ -113,7 +113,7 @@ static int data_load(const opts *o, data *d)
         d->order[i] = i;
     uint64_t st = o->seed ^ 0x243f6a8885a308d3ull;
     for (int32_t i = d->tb->ntrees - 1; i > 0; i--) {
-        int32_t j = (int32_t)(splitmix64(&st) % (uint64_t)(i + 1)), t = d->order[i];
+        int32_t j = (int32_t)(dbx__splitmix64(&st) % (uint64_t)(i + 1)), t = d->order[i];
         d->order[i] = d->order[j];
         d->order[j] = t;
     }

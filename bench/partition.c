@@ -169,27 +169,6 @@ static void *xmalloc(size_t n)
     return p;
 }
 
-/* The directory two levels above this file (".../bench/partition.c" -> "..."). */
-static void source_root(char *out, size_t cap)
-{
-    snprintf(out, cap, "%s", __FILE__);
-    for (int up = 0; up < 2; up++) {
-        char *slash = strrchr(out, '/');
-        if (!slash) {
-            snprintf(out, cap, ".");
-            return;
-        }
-        *slash = '\0';
-    }
-    if (!out[0]) snprintf(out, cap, "/");
-}
-
-static int is_file(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
 static int die(const char *what, dbx_status s)
 {
     fprintf(stderr, "bench_partition: %s: %s (%s)\n", what, dbx_status_str(s),
@@ -256,7 +235,7 @@ static int load_data(bench *b)
             snprintf(path, sizeof path, "%s", o->data);
         else
             snprintf(path, sizeof path, "%s/%s", root, rel);
-        if (!is_file(path)) {
+        if (!file_exists(path)) {
             fprintf(stderr, "bench_partition: missing %s (%s)\n", o->data ? o->data : rel,
                     o->data ? "--data" : "SST train; or use --synthetic N");
             return 1;
@@ -276,7 +255,7 @@ static int load_data(bench *b)
     for (int i = 0; i < nt; i++) perm[i] = i;
     uint64_t st = b->o.seed ^ 0x5851f42d4c957f2dull;
     for (int i = nt - 1; i > 0; i--) {
-        int j = (int)(splitmix64(&st) % (uint64_t)(i + 1));
+        int j = (int)(dbx__splitmix64(&st) % (uint64_t)(i + 1));
         int32_t t = perm[i];
         perm[i] = perm[j];
         perm[j] = t;

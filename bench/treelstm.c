@@ -68,27 +68,6 @@ static void *xcalloc(size_t n, size_t size)
     return p;
 }
 
-/* The source root, derived from this file's compile-time path (".../bench/treelstm.c"). */
-static void source_root(char *out, size_t cap)
-{
-    snprintf(out, cap, "%s", __FILE__);
-    for (int strip = 0; strip < 2; strip++) {
-        char *slash = strrchr(out, '/');
-        if (!slash) {
-            snprintf(out, cap, ".");
-            return;
-        }
-        *slash = '\0';
-    }
-    if (!out[0]) snprintf(out, cap, "/");
-}
-
-static int file_exists(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
 /* Peak resident set size of this process, MB (VmHWM), or NaN. */
 static double peak_rss_mb(void)
 {
@@ -239,7 +218,7 @@ static int data_load(const bench_opts *o, bench_data *d)
     for (int i = 0; i < d->nsamples; i++) d->order[i] = i;
     uint64_t st = o->seed ^ 0x243f6a8885a308d3ull;
     for (int i = d->nsamples - 1; i > 0; i--) {
-        int j = (int)(splitmix64(&st) % (uint64_t)(i + 1));
+        int j = (int)(dbx__splitmix64(&st) % (uint64_t)(i + 1));
         int32_t t = d->order[i];
         d->order[i] = d->order[j];
         d->order[j] = t;

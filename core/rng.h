@@ -17,6 +17,17 @@ static inline uint64_t dbx__splitmix64(uint64_t *x)
     return z ^ (z >> 31);
 }
 
+/* Uniform in [0, n) from the splitmix64 stream *x, without modulo bias (rejects the
+   2^64 mod n lowest values). */
+static inline uint64_t dbx__splitmix64_below(uint64_t *x, uint64_t n)
+{
+    const uint64_t threshold = (0 - n) % n; /* 2^64 mod n */
+    for (;;) {
+        uint64_t v = dbx__splitmix64(x);
+        if (v >= threshold) return v % n;
+    }
+}
+
 static inline void dbx_rng_seed(dbx_rng *r, uint64_t seed)
 {
     for (int i = 0; i < 4; i++) r->s[i] = dbx__splitmix64(&seed);

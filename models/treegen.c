@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/rng.h"
 #include "core/status.h"
 #include "dbx/data.h"
 
@@ -32,13 +33,7 @@ typedef struct gen_rng {
     uint64_t s;
 } gen_rng;
 
-static uint64_t gen_next(gen_rng *r)
-{
-    uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
+static uint64_t gen_next(gen_rng *r) { return dbx__splitmix64(&r->s); }
 
 /* Uniform in [0, 1). */
 static double gen_unif(gen_rng *r) { return (double)(gen_next(r) >> 11) * 0x1.0p-53; }

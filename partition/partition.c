@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/rng.h"
 #include "core/status.h"
 #include "partition/partition.h"
 
@@ -318,28 +319,10 @@ dbx_status dbx_partition_eval(const dbx_psample *samples, int n, int W, const in
 }
 
 /* ---- strategies ------------------------------------------------------------------------------ */
-/* A splitmix64 stream: uniform integers in [0, bound) without modulo bias. */
-static uint64_t sm64_next(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static uint64_t sm64_below(uint64_t *state, uint64_t bound)
-{
-    uint64_t threshold = (0 - bound) % bound; /* 2^64 mod bound */
-    for (;;) {
-        uint64_t x = sm64_next(state);
-        if (x >= threshold) return x % bound;
-    }
-}
-
 static void part_random(int n, int W, uint64_t seed, int32_t *assign)
 {
     uint64_t state = seed ^ 0x6a09e667f3bcc909ull;
-    for (int i = 0; i < n; i++) assign[i] = (int32_t)sm64_below(&state, (uint64_t)W);
+    for (int i = 0; i < n; i++) assign[i] = (int32_t)dbx__splitmix64_below(&state, (uint64_t)W);
 }
 
 static void part_round_robin(int n, int W, int32_t *assign)

@@ -7,32 +7,16 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/rng.h"
 #include "core/status.h"
 #include "worker/worker.h"
 
 /* ---- shuffling --------------------------------------------------------------------------- */
-static uint64_t splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-/* Uniform in [0, n) without modulo bias (rejection sampling). */
-static uint64_t below(uint64_t *st, uint64_t n)
-{
-    uint64_t lim = UINT64_MAX - UINT64_MAX % n, x;
-    do x = splitmix64(st);
-    while (x >= lim);
-    return x % n;
-}
-
 void dbx__shuffle(int32_t *perm, int32_t n, uint64_t seed)
 {
     uint64_t st = seed ^ 0xd1b54a32d192ed03ULL;
     for (int32_t i = n - 1; i > 0; i--) {
-        int32_t j = (int32_t)below(&st, (uint64_t)i + 1);
+        int32_t j = (int32_t)dbx__splitmix64_below(&st, (uint64_t)i + 1);
         int32_t t = perm[i];
         perm[i] = perm[j];
         perm[j] = t;
