@@ -1,5 +1,6 @@
 /* Small helpers shared by the benchmark programs (each .c file under bench/ is one program): a
- * monotonic clock, medians, JSON strings and the source tree's root; the seeded generator
+ * monotonic clock, medians, JSON strings, the source tree's root and atomic report files; the
+ * seeded generator
  * is core/rng.h's dbx__splitmix64. Header-only (static). */
 #ifndef DBX_BENCH_UTIL_H
 #define DBX_BENCH_UTIL_H
@@ -9,8 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/rng.h"
 
@@ -75,6 +78,35 @@ static inline void json_str(FILE *f, const char *s)
         else fputc(ch, f);
     }
     fputc('"', f);
+}
+
+/* Writes a report to path through path.tmp.<pid> (flushed, fsync()ed) and a rename, so that
+ * a report is never half-written; fn(f, arg) writes the contents. Returns 0, or 1 with a
+ * message naming prog on stderr. */
+static inline int write_atomic(const char *prog, const char *path,
+                               void (*fn)(FILE *f, const void *arg), const void *arg)
+{
+    char tmp[1200];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp) {
+        fprintf(stderr, "%s: path too long: %s\n", prog, path);
+        return 1;
+    }
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        fprintf(stderr, "%s: cannot write %s: %s\n", prog, tmp, strerror(errno));
+        return 1;
+    }
+    fn(f, arg);
+    int bad = ferror(f) != 0;
+    bad |= fflush(f) != 0;
+    bad |= fsync(fileno(f)) != 0;
+    bad |= fclose(f) != 0;
+    if (bad || rename(tmp, path) != 0) {
+        fprintf(stderr, "%s: cannot write %s: %s\n", prog, path, strerror(errno));
+        remove(tmp);
+        return 1;
+    }
+    return 0;
 }
 
 #endif /* DBX_BENCH_UTIL_H */

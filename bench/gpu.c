@@ -325,27 +325,6 @@ static void json_num(FILE *f, double v)
         fputs("null", f);
 }
 
-/* Writes path via path.tmp + rename: never a half-written report. */
-static int write_atomic(const char *path, void (*fn)(FILE *, const void *), const void *arg)
-{
-    char tmp[1100];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        fprintf(stderr, "bench_gpu: %s: %s\n", tmp, strerror(errno));
-        return 1;
-    }
-    fn(f, arg);
-    int bad = ferror(f) != 0;
-    bad |= fclose(f) != 0;
-    if (bad || rename(tmp, path) != 0) {
-        fprintf(stderr, "bench_gpu: writing %s failed\n", path);
-        remove(tmp);
-        return 1;
-    }
-    return 0;
-}
-
 typedef struct report {
     const opts *o;
     const data *d;
@@ -628,9 +607,9 @@ int main(int argc, char **argv)
     char path[1100];
     int bad = 0;
     snprintf(path, sizeof path, "%s.json", o.out);
-    bad |= write_atomic(path, write_json, &rp);
+    bad |= write_atomic("bench_gpu", path, write_json, &rp);
     snprintf(path, sizeof path, "%s.md", o.out);
-    bad |= write_atomic(path, write_md, &rp);
+    bad |= write_atomic("bench_gpu", path, write_md, &rp);
     if (!bad) printf("bench_gpu: wrote %s.json and %s.md\n", o.out, o.out);
     free(res);
     data_free(&d);

@@ -628,8 +628,9 @@ static void write_tables(const report *rp, FILE *f, int md)
     fprintf(f, "%s\n", line);
 }
 
-static void write_md(const report *rp, FILE *f)
+static void write_md(FILE *f, const void *arg)
 {
+    const report *rp = arg;
     const bench *b = rp->b;
     fprintf(f, "## Partitioning a global batch (bench_partition)\n\n");
     fprintf(f, "%s, %s; data %s; %d global batches of %d trees x %d repetitions; Tree-LSTM, "
@@ -663,8 +664,9 @@ static void json_num(FILE *f, const char *key, double v, const char *sep)
         fprintf(f, "\"%s\": null%s", key, sep);
 }
 
-static void write_json(const report *rp, FILE *f)
+static void write_json(FILE *f, const void *arg)
 {
+    const report *rp = arg;
     const bench *b = rp->b;
     fprintf(f, "{\n  \"benchmark\": \"partition\",\n  \"date\": ");
     json_str(f, rp->date);
@@ -715,31 +717,6 @@ static void write_json(const report *rp, FILE *f)
     fprintf(f, "\n}\n");
 }
 
-static int write_atomic(const char *path, void (*fn)(const report *, FILE *), const report *rp)
-{
-    char tmp[1200];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp) {
-        fprintf(stderr, "bench_partition: path too long: %s\n", path);
-        return 1;
-    }
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        fprintf(stderr, "bench_partition: cannot write %s: %s\n", tmp, strerror(errno));
-        return 1;
-    }
-    fn(rp, f);
-    int bad = ferror(f);
-    bad |= fflush(f) != 0;
-    bad |= fsync(fileno(f)) != 0;
-    bad |= fclose(f) != 0;
-    if (bad || rename(tmp, path) != 0) {
-        fprintf(stderr, "bench_partition: cannot write %s: %s\n", path, strerror(errno));
-        remove(tmp);
-        return 1;
-    }
-    return 0;
-}
-
 static void save(const report *rp)
 {
     char dir[1000], path[1100];
@@ -752,9 +729,9 @@ static void save(const report *rp)
     }
     mkdir(dir, 0755); /* may exist */
     snprintf(path, sizeof path, "%s/partition.json", dir);
-    write_atomic(path, write_json, rp);
+    write_atomic("bench_partition", path, write_json, rp);
     snprintf(path, sizeof path, "%s/partition.md", dir);
-    write_atomic(path, write_md, rp);
+    write_atomic("bench_partition", path, write_md, rp);
 }
 
 static void machine(report *rp)

@@ -831,8 +831,9 @@ static void print_table(const report *rp, FILE *f)
         }
 }
 
-static void write_md(const report *rp, FILE *f)
+static void write_md(FILE *f, const void *arg)
 {
+    const report *rp = arg;
     fprintf(f, "## %s: dbx vs DyNet, one epoch, one CPU core\n\n", rp->model_name);
     fprintf(f, "- date: %s, commit: %s\n", rp->date, rp->commit[0] ? rp->commit : "n/a");
     fprintf(f, "- CPU: %s (%d CPU(s) allowed)\n", rp->cpu, rp->cpus_allowed);
@@ -875,8 +876,9 @@ static void json_num(FILE *f, const char *key, double x, int last)
     fputs(last ? "" : ", ", f);
 }
 
-static void write_json(const report *rp, FILE *f)
+static void write_json(FILE *f, const void *arg)
 {
+    const report *rp = arg;
     const bench_opts *o = rp->o;
     fprintf(f, "{\n  \"benchmark\": ");
     json_str(f, rp->model_name);
@@ -977,27 +979,6 @@ static void write_json(const report *rp, FILE *f)
     fprintf(f, "\n  ]\n}\n");
 }
 
-/* Writes path through path.tmp + fsync + rename. Returns 0 or -1 (message printed). */
-static int write_atomic(const char *path, void (*fn)(const report *, FILE *), const report *rp)
-{
-    char tmp[1200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        fprintf(stderr, "bench: cannot write %s: %s\n", tmp, strerror(errno));
-        return -1;
-    }
-    fn(rp, f);
-    int bad = fflush(f) != 0 || fsync(fileno(f)) != 0;
-    bad |= fclose(f) != 0;
-    if (bad || rename(tmp, path) != 0) {
-        fprintf(stderr, "bench: cannot write %s: %s\n", path, strerror(errno));
-        remove(tmp);
-        return -1;
-    }
-    return 0;
-}
-
 static int mkdir_p(const char *dir)
 {
     char buf[1024];
@@ -1016,9 +997,9 @@ static void save_reports(const report *rp, const char *dir)
     const char *base = rp->o->model == MODEL_TREELSTM ? "treelstm" : "tagger";
     char path[1100];
     snprintf(path, sizeof path, "%s/%s.json", dir, base);
-    write_atomic(path, write_json, rp);
+    write_atomic("bench", path, write_json, rp);
     snprintf(path, sizeof path, "%s/%s.md", dir, base);
-    write_atomic(path, write_md, rp);
+    write_atomic("bench", path, write_md, rp);
 }
 
 /* ---- machine info ---------------------------------------------------------------------- */

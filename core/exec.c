@@ -88,21 +88,11 @@ static void fill_kbatch(const dbx_exec *ex, const dbx_model *m, const dbx__batch
     kb->d_arg_dim = ex->dargdim ? ex->dargdim + bt->argdim_at : NULL;
 }
 
-static size_t up64(size_t bytes) { return (bytes + 63) & ~(size_t)63; }
-
 /* Device backends: copies the step's index arrays (all batches) at once into the arena's
-   index part (sized by the planner). */
+   index part (laid out by the planner). */
 static dbx_status mirror_index(dbx_exec *ex)
 {
     const dbx_backend_ops *ops = ex->be->ops;
-    const size_t a = up64(ex->nargoff * sizeof(int64_t)), t = up64(ex->nattr * sizeof(int32_t)),
-                 d = up64(ex->nargdim * sizeof(int));
-    if (!ex->dindex || a + t + d > ex->dindex_cap)
-        return dbx__fail(DBX_EINVAL, "executor: the arena has no room for the index arrays");
-    unsigned char *base = ex->dindex;
-    ex->dargoff = (int64_t *)base;
-    ex->dattr = (int32_t *)(base + a);
-    ex->dargdim = (int *)(base + a + t);
     DBX_TRY(ops->upload(ex->be, ex->dargoff, ex->argoff, ex->nargoff * sizeof(int64_t)));
     DBX_TRY(ops->upload(ex->be, ex->dattr, ex->attr, ex->nattr * sizeof(int32_t)));
     return ops->upload(ex->be, ex->dargdim, ex->argdim, ex->nargdim * sizeof(int));
@@ -139,7 +129,7 @@ dbx_status dbx_exec_forward(dbx_exec *ex, dbx_graph *g, double *loss)
 
     const dbx_backend_ops *ops = ex->be->ops;
     const int64_t ops0 = device_ops(ex->be);
-    if (ops->device) DBX_TRY(mirror_index(ex));
+    if (ex->dargoff) DBX_TRY(mirror_index(ex));
     /* column-major weight copies for the forward GEMMs, from the current values (cheap:
        one pass over the weights; always consistent, even after users write parameters) */
     dbx_model *m = g->m;

@@ -337,11 +337,15 @@ dbx_status dbx__plan(dbx_exec *ex, const dbx_graph *g)
     }
     DBX_TRY(DBX_GROW(ex->lossoff, ex->cap_lossoff, g->nlosses + 1));
     for (size_t i = 0; i < g->nlosses; i++) ex->lossoff[i] = ex->off[g->losses[i]];
-    size_t index_bytes = 0; /* device backends: argoff | attr | argdim, 64-byte aligned */
-    if (ex->be->ops->device)
-        index_bytes = up64(ex->nargoff * sizeof(int64_t)) + up64(ex->nattr * sizeof(int32_t)) +
-                      up64(ex->nargdim * sizeof(int));
+    /* device backends: the arena's index part holds argoff | attr | argdim, 64-byte aligned,
+       copied there by the executor before the step runs */
+    const size_t ia = up64(ex->nargoff * sizeof(int64_t)), it = up64(ex->nattr * sizeof(int32_t));
+    const size_t index_bytes = ex->be->ops->device ? ia + it + up64(ex->nargdim * sizeof(int)) : 0;
     DBX_TRY(ensure_arena(ex, ex->arena_floats, index_bytes));
+    unsigned char *ib = ex->dindex;
+    ex->dargoff = ib ? (int64_t *)ib : NULL;
+    ex->dattr = ib ? (int32_t *)(ib + ia) : NULL;
+    ex->dargdim = ib ? (int *)(ib + ia + it) : NULL;
     if (scratch > ex->scratch_floats) {
         DBX_TRY(ex->be->ops->reserve(ex->be, scratch));
         ex->scratch_floats = scratch;

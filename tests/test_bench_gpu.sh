@@ -27,7 +27,7 @@ assert {x["sched"] for x in res} == {"none", "depth", "agenda"}
 PY
 rows=$(grep -c '^| [0-9]' "$tmp/r.md")
 [ "$rows" -eq 12 ] && ok "Markdown: 12 rows" || bad "Markdown rows: $rows"
-ls "$tmp"/*.tmp >/dev/null 2>&1 && bad "a .tmp report was left" || ok "no temporary files left"
+ls "$tmp"/*.tmp* >/dev/null 2>&1 && bad "a .tmp report was left" || ok "no temporary files left"
 
 "$bench" --sizes 0 >/dev/null 2>"$tmp/e1"; rc=$?
 [ "$rc" -eq 2 ] && grep -q "expected an integer" "$tmp/e1" && ok "--sizes 0 refused" ||
