@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/hash.h"
 #include "core/status.h"
 
 dbx_status dbx_bind_parse(const char *name, dbx_bind *out)
@@ -40,6 +41,16 @@ const char *dbx_bind_name(dbx_bind mode)
     case DBX_BIND_NUMA: return "numa";
     }
     return "unknown";
+}
+
+/* This rank's host name (the communicator's, else the system's, else "unknown-host"). */
+static void host_name(const dbx_comm *c, char *out, size_t cap)
+{
+    if (c)
+        snprintf(out, cap, "%s", dbx_comm_host(c));
+    else if (gethostname(out, cap - 1) != 0 || !out[0])
+        snprintf(out, cap, "unknown-host");
+    out[cap - 1] = '\0';
 }
 
 static const char *plural(int n) { return n == 1 ? "" : "s"; }
@@ -143,12 +154,9 @@ dbx_status dbx_topo_bind(dbx_comm *c, dbx_bind mode, char *desc, size_t desc_cap
         int nnuma = hwloc_get_nbobjs_by_type(t, HWLOC_OBJ_NUMANODE);
         long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
         double gib = pages > 0 && psz > 0 ? (double)pages * (double)psz / 1073741824.0 : 0;
-        char cs[128] = "", host[256] = "";
+        char cs[128] = "", host[256];
         hwloc_bitmap_snprintf(cs, sizeof cs, set);
-        if (c)
-            snprintf(host, sizeof host, "%s", dbx_comm_host(c));
-        else if (gethostname(host, sizeof host - 1) != 0 || !host[0])
-            snprintf(host, sizeof host, "unknown-host");
+        host_name(c, host, sizeof host);
         snprintf(desc, desc_cap,
                  "%s: %d package%s, %d core%s, %d PU%s, %d NUMA node%s, %.1f GiB; local rank "
                  "%d/%d %s (cpuset %s)",
@@ -184,30 +192,21 @@ int dbx_gpu_assign(int nlocal, const uint64_t *near, int ngpu, int *assign)
     return most;
 }
 
-#define FNV_SEED 0xcbf29ce484222325ULL
-
-/* FNV-1a (64 bits) of s continued from h: host names and GPU lists, compared across ranks. */
-static uint64_t fnv1a(uint64_t h, const char *s)
-{
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
-    return h;
-}
+/* h continued over the string s: host names and GPU lists, compared across ranks. */
+static uint64_t fnv1a_str(uint64_t h, const char *s) { return dbx__fnv1a(h, s, strlen(s)); }
 
 /* Identifies this rank's machine: the host name and the kernel's boot id (nodes started from
  * one image may share a host name; they do not share a boot id). */
 static uint64_t node_key(const dbx_comm *c)
 {
-    char host[256] = "", boot[64] = "";
-    if (c)
-        snprintf(host, sizeof host, "%s", dbx_comm_host(c));
-    else if (gethostname(host, sizeof host - 1) != 0)
-        host[0] = '\0';
+    char host[256], boot[64] = "";
+    host_name(c, host, sizeof host);
     FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
     if (f) {
         if (!fgets(boot, sizeof boot, f)) boot[0] = '\0';
         fclose(f);
     }
-    return fnv1a(fnv1a(fnv1a(FNV_SEED, host), "/"), boot);
+    return fnv1a_str(fnv1a_str(fnv1a_str(DBX_FNV_SEED, host), "/"), boot);
 }
 
 /* The cpuset of the non-I/O object above the PCI device busid (the cores it is attached to),
@@ -355,11 +354,11 @@ dbx_status dbx_topo_gpu_choose(dbx_comm *c, int ngpu, char (*busid)[32], int *gp
         return dbx__fail(DBX_ENOMEM, "dbx_topo_gpu_choose: out of memory (%d ranks, %d GPUs)",
                          W, ngpu);
     }
-    gpu_rec me = {.node = node_key(c), .list = FNV_SEED, .lrank = dbx_comm_local_rank(c),
+    gpu_rec me = {.node = node_key(c), .list = DBX_FNV_SEED, .lrank = dbx_comm_local_rank(c),
                   .ngpu = ngpu};
     for (int g = 0; g < ngpu; g++) { /* bounded copies: busid[g] need not be terminated */
         snprintf(x.id[g], sizeof x.id[g], "%.31s", busid[g]);
-        me.list = fnv1a(fnv1a(me.list, x.id[g]), ",");
+        me.list = fnv1a_str(fnv1a_str(me.list, x.id[g]), ",");
     }
     /* this rank's near mask: the GPUs attached to cores it may run on (hwloc failing or not
        seeing a GPU leaves its bit 0: locality unknown, not an error) */

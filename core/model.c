@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/hash.h"
 #include "core/model.h"
 #include "core/rng.h"
 #include "core/status.h"
@@ -262,25 +263,15 @@ void dbx_model_zero_grads(dbx_model *m)
     }
 }
 
-static uint64_t fnv1a(uint64_t h, const void *data, size_t n)
-{
-    const unsigned char *b = data;
-    for (size_t i = 0; i < n; i++) {
-        h ^= b[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
-
 uint64_t dbx_model_checksum(const dbx_model *m)
 {
-    uint64_t h = 0xcbf29ce484222325ULL;
+    uint64_t h = DBX_FNV_SEED;
     int owned;
     const float *v = host_values(m, &owned);
     if (!v) return 0; /* out of memory or a device error: no checksum */
     for (size_t i = 0; i < m->nparams; i++) {
         const dbx__param *p = &m->params[i];
-        h = fnv1a(h, v + p->off, (size_t)p->rows * (size_t)p->cols * sizeof(float));
+        h = dbx__fnv1a(h, v + p->off, (size_t)p->rows * (size_t)p->cols * sizeof(float));
     }
     if (owned) free((void *)v);
     return h;
@@ -300,7 +291,7 @@ typedef struct wbuf {
 static void wput(wbuf *w, const void *p, size_t n)
 {
     if (w->err) return;
-    w->h = fnv1a(w->h, p, n);
+    w->h = dbx__fnv1a(w->h, p, n);
     if (fwrite(p, 1, n, w->f) != n) w->err = 1;
 }
 
@@ -312,7 +303,7 @@ dbx_status dbx_model_save(const dbx_model *m, const char *path)
     int owned;
     const float *vals = host_values(m, &owned);
     if (!vals) return dbx__fail(DBX_ENOMEM, "%s: cannot copy the parameters to host memory", path);
-    wbuf w = {.f = fopen(tmp, "wb"), .h = 0xcbf29ce484222325ULL};
+    wbuf w = {.f = fopen(tmp, "wb"), .h = DBX_FNV_SEED};
     if (!w.f) {
         if (owned) free((void *)vals);
         return dbx__fail(DBX_EIO, "%s: cannot create: %s", tmp, strerror(errno));
@@ -412,7 +403,7 @@ static dbx_status read_param_file(const char *path, unsigned char **buf, size_t 
         st = dbx__fail(DBX_EPARSE, "%s: not a dbx parameter file (bad magic)", path);
     if (!st) {
         memcpy(&h, b + len - 8, 8);
-        if (fnv1a(0xcbf29ce484222325ULL, b, len - 8) != h)
+        if (dbx__fnv1a(DBX_FNV_SEED, b, len - 8) != h)
             st = dbx__fail(DBX_EPARSE, "%s: checksum mismatch: the file is truncated or corrupted",
                            path);
     }
