@@ -29,6 +29,9 @@ static uint64_t hash_ints(const int32_t *k, int n)
     return h | 1; /* never 0 */
 }
 
+static dbx_node bad(dbx_graph *g, dbx_status s, const char *msg);
+static int valid_node(const dbx_graph *g, dbx_node x);
+
 /* ---- lifetime -------------------------------------------------------------------------- */
 dbx_status dbx_graph_new(dbx_model *m, int dedup, dbx_graph **out)
 {
@@ -55,6 +58,7 @@ void dbx_graph_free(dbx_graph *g)
     free(g->terms);
     free(g->data);
     free(g->losses);
+    free(g->outputs);
     free(g->cse);
     free(g->sigtab);
     free(g->sigkeys);
@@ -65,7 +69,7 @@ void dbx_graph_free(dbx_graph *g)
 
 void dbx_graph_clear(dbx_graph *g)
 {
-    g->nnodes = g->nargs = g->nterms = g->ndata = g->nlosses = g->ncse = 0;
+    g->nnodes = g->nargs = g->nterms = g->ndata = g->nlosses = g->ncse = g->noutputs = 0;
     g->nsamples = 0;
     g->requested = 0;
     g->req_gemm_flops = 0;
@@ -82,6 +86,26 @@ dbx_status dbx_graph_status(const dbx_graph *g) { return g->err; }
 int dbx_graph_num_nodes(const dbx_graph *g) { return (int)g->nnodes; }
 int dbx_graph_num_requested(const dbx_graph *g) { return (int)g->requested; }
 int dbx_graph_num_samples(const dbx_graph *g) { return g->nsamples; }
+
+dbx_node dbx_graph_output(dbx_graph *g, dbx_node x)
+{
+    if (g->err) return DBX_NONE;
+    if (!valid_node(g, x)) return bad(g, DBX_EINVAL, "output: not a node of this graph");
+    if (DBX_GROW(g->outputs, g->cap_outputs, g->noutputs + 1))
+        return bad(g, DBX_ENOMEM, "out of memory");
+    g->outputs[g->noutputs++] = x;
+    return x;
+}
+
+int dbx_graph_num_outputs(const dbx_graph *g) { return (int)g->noutputs; }
+
+dbx_node dbx_graph_output_at(const dbx_graph *g, int i)
+{
+    return i >= 0 && (size_t)i < g->noutputs ? g->outputs[i] : DBX_NONE;
+}
+
+int dbx_graph_num_losses(const dbx_graph *g) { return (int)g->nlosses; }
+double dbx_graph_gemm_flops(const dbx_graph *g) { return g->req_gemm_flops; }
 
 int dbx_node_dim(const dbx_graph *g, dbx_node x)
 {

@@ -69,6 +69,8 @@ struct dbx_graph {
     size_t ndata, cap_data;
     int32_t *losses;
     size_t nlosses, cap_losses;
+    int32_t *outputs;             /* dbx_graph_output, in call order */
+    size_t noutputs, cap_outputs;
     int32_t nsamples;
     int64_t requested;            /* nodes asked for, before deduplication */
     double req_gemm_flops;        /* forward GEMM FLOPs asked for, before deduplication */

@@ -101,3 +101,78 @@ dbx_status dbx_tagger_build(dbx_tagger *t, dbx_graph *g, const dbx_sentence *s,
     }
     return dbx_graph_status(g);
 }
+
+/* ---- the "bilstm-tagger" model type ------------------------------------------------------ */
+typedef struct tg_self {
+    dbx_tagger *t;
+    int32_t vocab, tags;
+    dbx_node *logits;   /* (cap) scratch: one sentence's logits nodes */
+    size_t cap;
+} tg_self;
+
+static void tg_destroy(void *self)
+{
+    tg_self *s = self;
+    if (!s) return;
+    dbx_tagger_free(s->t);
+    free(s->logits);
+    free(s);
+}
+
+static dbx_status tg_create(const dbx_meta *meta, dbx_model *m, void **self)
+{
+    *self = NULL;
+    tg_self *s = calloc(1, sizeof *s);
+    if (!s) return dbx__fail(DBX_ENOMEM, "out of memory");
+    dbx_vocab *words = dbx_meta_vocab((dbx_meta *)meta, "words");
+    dbx_vocab *tags = dbx_meta_vocab((dbx_meta *)meta, "tags");
+    s->vocab = words ? dbx_vocab_size(words) : 0;
+    s->tags = tags ? dbx_vocab_size(tags) : 0;
+    int H = (int)dbx_meta_get(meta, "hidden", 128);
+    dbx_tagger_opts o = {.vocab = s->vocab, .embed = (int)dbx_meta_get(meta, "embed", 128),
+                         .hidden = H, .mlp = (int)dbx_meta_get(meta, "mlp", H), .tags = s->tags};
+    dbx_status st = words && tags ? dbx_tagger_new(m, &o, &s->t)
+                                  : dbx__fail(DBX_EINVAL, "bilstm-tagger: the meta has no "
+                                                          "'words' and 'tags' vocabularies");
+    if (st) {
+        tg_destroy(s);
+        return st;
+    }
+    *self = s;
+    return DBX_OK;
+}
+
+static dbx_status tg_build(void *self, dbx_graph *g, const dbx_sample *smp, dbx_build_mode mode)
+{
+    tg_self *s = self;
+    dbx_sentence sent;
+    DBX_TRY(dbx_tags_sentence(smp, s->vocab, s->tags, &sent));
+    if (mode == DBX_BUILD_TRAIN) return dbx_tagger_build(s->t, g, &sent, NULL);
+    DBX_TRY(DBX_GROW(s->logits, s->cap, (size_t)sent.n));
+    DBX_TRY(dbx_tagger_build(s->t, g, &sent, s->logits));
+    for (int32_t i = 0; i < sent.n; i++) dbx_graph_output(g, s->logits[i]);
+    return dbx_graph_status(g);
+}
+
+static void tg_score(void *self, const dbx_sample *smp, int nout, const float *const *out,
+                     double *stats)
+{
+    const tg_self *s = self;
+    const int32_t n = smp->w[0], *tag = smp->w + 1 + n;
+    for (int i = 0; i < nout && i < n; i++) dbx_score_argmax(out[i], s->tags, tag[i], stats);
+}
+
+const dbx_model_type dbx_tagger_type = {
+    .name = "bilstm-tagger",
+    .summary = "BiLSTM tagger (forward and backward LSTM, tanh MLP, a softmax loss per token)",
+    .data_help = "token|TAG sentences, one per line",
+    .sample_noun = "sentences",
+    .unit_noun = "tokens",
+    .nstats = 2,
+    .parse = dbx_tags_parse,
+    .create = tg_create,
+    .destroy = tg_destroy,
+    .build = tg_build,
+    .score = tg_score,
+    .report = dbx_report_accuracy,
+};

@@ -109,3 +109,77 @@ double dbx_treelstm_gemm_flops(const dbx_treelstm *t, const dbx_tree *tree)
     }
     return f;
 }
+
+/* ---- the "treelstm" model type ----------------------------------------------------------- */
+typedef struct tl_self {
+    dbx_treelstm *t;
+    int32_t vocab, labels;
+    dbx_node *logits;   /* (cap) scratch: one tree's logits nodes */
+    size_t cap;
+} tl_self;
+
+static void tl_destroy(void *self)
+{
+    tl_self *s = self;
+    if (!s) return;
+    dbx_treelstm_free(s->t);
+    free(s->logits);
+    free(s);
+}
+
+static dbx_status tl_create(const dbx_meta *meta, dbx_model *m, void **self)
+{
+    *self = NULL;
+    tl_self *s = calloc(1, sizeof *s);
+    if (!s) return dbx__fail(DBX_ENOMEM, "out of memory");
+    dbx_vocab *words = dbx_meta_vocab((dbx_meta *)meta, "words");
+    s->vocab = words ? dbx_vocab_size(words) : 0;
+    s->labels = (int32_t)dbx_meta_get(meta, "labels", 5);
+    dbx_treelstm_opts o = {.vocab = s->vocab, .embed = (int)dbx_meta_get(meta, "embed", 128),
+                           .hidden = (int)dbx_meta_get(meta, "hidden", 128),
+                           .labels = s->labels};
+    dbx_status st = words ? dbx_treelstm_new(m, &o, &s->t)
+                          : dbx__fail(DBX_EINVAL, "treelstm: the meta has no 'words' vocabulary");
+    if (st) {
+        tl_destroy(s);
+        return st;
+    }
+    *self = s;
+    return DBX_OK;
+}
+
+static dbx_status tl_build(void *self, dbx_graph *g, const dbx_sample *smp, dbx_build_mode mode)
+{
+    tl_self *s = self;
+    dbx_tree tree;
+    DBX_TRY(dbx_sst_tree(smp, s->vocab, s->labels, &tree));
+    if (mode == DBX_BUILD_TRAIN) return dbx_treelstm_build(s->t, g, &tree, NULL);
+    DBX_TRY(DBX_GROW(s->logits, s->cap, (size_t)tree.n));
+    DBX_TRY(dbx_treelstm_build(s->t, g, &tree, s->logits));
+    for (int32_t v = 0; v < tree.n; v++) dbx_graph_output(g, s->logits[v]);
+    return dbx_graph_status(g);
+}
+
+static void tl_score(void *self, const dbx_sample *smp, int nout, const float *const *out,
+                     double *stats)
+{
+    const tl_self *s = self;
+    const int32_t n = smp->w[0], *label = smp->w + 1 + 2 * n;
+    for (int v = 0; v < nout && v < n; v++) dbx_score_argmax(out[v], s->labels, label[v], stats);
+}
+
+const dbx_model_type dbx_treelstm_type = {
+    .name = "treelstm",
+    .summary = "binary Tree-LSTM (Tai et al. 2015), a softmax loss on every node",
+    .data_help = "SST trees, one PTB S-expression per line, labels 0..4",
+    .sample_noun = "trees",
+    .unit_noun = "nodes",
+    .nstats = 2,
+    .parse = dbx_sst_parse,
+    .generate = dbx_sst_generate,
+    .create = tl_create,
+    .destroy = tl_destroy,
+    .build = tl_build,
+    .score = tl_score,
+    .report = dbx_report_accuracy,
+};

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "dbx/dbx.h"
+#include "dbx/model_type.h"
 #include "dbx/train.h"
 #include "tools/cli.h"
 
@@ -22,8 +23,8 @@ static void usage(FILE *f)
           "A batching executor for dynamic neural networks.\n"
           "\n"
           "Commands:\n"
-          "  train        train a Tree-LSTM or BiLSTM tagger (one process, or one worker\n"
-          "               per rank under mpirun / srun)\n"
+          "  train        train a model (one process, or one worker per rank under\n"
+          "               mpirun / srun)\n"
           "  eval         evaluate saved parameters on a data set\n"
           "  gen-data     write a synthetic SST-like treebank\n"
           "  check-data   parse data files and print their statistics\n"
@@ -48,18 +49,36 @@ enum {
 #define MAX_BATCH 1000000
 #define MAX_SYNTH 10000000
 
-static int parse_model(const char *cmd, const char *s, dbx_model_kind *k)
+static int parse_model(const char *cmd, const char *s, const char **model)
 {
-    if (dbx_model_kind_parse(s, k) == DBX_OK) return 0;
-    fprintf(stderr, "dbx %s: --model: expected treelstm or bilstm-tagger, got '%s'\n", cmd, s);
+    const dbx_model_type *t;
+    if (dbx_model_type_find(s, &t) == DBX_OK) {
+        *model = s;
+        return 0;
+    }
+    fprintf(stderr, "dbx %s: --model: expected %s, got '%s'\n", cmd, dbx_model_type_names(), s);
     return -1;
 }
 
-static int parse_sched(const char *cmd, const char *s, dbx_sched_policy *p)
+static int parse_sched(const char *cmd, const char *s, const char **scheduler)
 {
-    if (dbx_sched_parse(s, p) == DBX_OK) return 0;
+    dbx_sched_policy p;
+    if (dbx_sched_parse(s, &p) == DBX_OK) {
+        *scheduler = s;
+        return 0;
+    }
     fprintf(stderr, "dbx %s: --scheduler: expected none, depth or agenda, got '%s'\n", cmd, s);
     return -1;
+}
+
+/* The registered model types, one per line, for --help. */
+static void print_models(void)
+{
+    for (int i = 0; dbx_model_type_at(i); i++) {
+        const dbx_model_type *t = dbx_model_type_at(i);
+        printf("                     %-14s %s\n", t->name, t->summary ? t->summary : "");
+        if (t->data_help) printf("                     %-14s data: %s\n", "", t->data_help);
+    }
 }
 
 /* Options common to train and eval; returns 1 if handled, 0 if not, -1 on a bad value. */
@@ -70,7 +89,7 @@ static int common_opt(const char *cmd, int c, const char *arg, dbx_train_opts *o
     case OPT_DATA: o->data = arg; return 1;
     case OPT_LOAD: o->load = arg; return 1;
     case OPT_BATCH: return cli_int32(cmd, "--batch", arg, 1, MAX_BATCH, &o->batch) ? -1 : 1;
-    case OPT_SCHED: return parse_sched(cmd, arg, &o->sched) ? -1 : 1;
+    case OPT_SCHED: return parse_sched(cmd, arg, &o->scheduler) ? -1 : 1;
     case OPT_SEED: return cli_u64(cmd, "--seed", arg, &o->seed) ? -1 : 1;
     case OPT_NO_DEDUP: o->dedup = 0; return 1;
     case OPT_DEVICE:
@@ -82,7 +101,7 @@ static int common_opt(const char *cmd, int c, const char *arg, dbx_train_opts *o
         return 1;
     case OPT_NO_FUSE: o->fuse = 0; return 1;
     case OPT_SYNTH:
-        return cli_int32(cmd, "--synthetic", arg, 1, MAX_SYNTH, &o->synth_trees) ? -1 : 1;
+        return cli_int32(cmd, "--synthetic", arg, 1, MAX_SYNTH, &o->synthetic) ? -1 : 1;
     default: return 0;
     }
 }
@@ -95,14 +114,15 @@ static void train_help(void)
            "Trains a model on one process: progress lines go to stderr, a summary line to\n"
            "stdout.\n"
            "\n"
-           "  --model M        treelstm | bilstm-tagger (default treelstm)\n"
-           "  --data FILE      training data: SST trees (treelstm) or token|TAG lines\n"
-           "                   (bilstm-tagger) (default: the embedded synthetic treebank)\n"
+           "  --model M        the model (default treelstm), one of:\n");
+    print_models();
+    printf("  --data FILE      training data in the model's format, '-' for standard input\n"
+           "                   (default: the model's synthetic data, if it has any)\n"
            "  --dev FILE       dev data, evaluated after each epoch (default: none)\n"
-           "  --synthetic N    trees in the embedded synthetic treebank (default 2000)\n"
+           "  --synthetic N    synthetic samples when there is no --data (default 2000)\n"
            "  --embed E        embedding size, 1..%d (default 128)\n"
            "  --hidden H       hidden size, 1..%d (default 128)\n"
-           "  --mlp M          tagger MLP size, 1..%d (default: the hidden size)\n"
+           "  --mlp M          MLP size of models that have one, 1..%d (default: hidden)\n"
            "  --batch B        samples per minibatch, 1..%d (default 64)\n"
            "  --scheduler S    none | depth | agenda (default agenda)\n"
            "  --optimizer O    adam | sgd | adagrad (default adam)\n"
@@ -284,9 +304,9 @@ static void eval_help(void)
            "and prints the loss per labelled node and the argmax accuracy.\n"
            "\n"
            "  --load FILE      parameter file (required)\n"
-           "  --model M        treelstm | bilstm-tagger; must match FILE (default treelstm)\n"
-           "  --data FILE      data to evaluate (default: the embedded synthetic treebank)\n"
-           "  --synthetic N    trees in the embedded synthetic treebank (default 2000)\n"
+           "  --model M        %s; must match FILE (default treelstm)\n"
+           "  --data FILE      data to evaluate (default: the model's synthetic data)\n"
+           "  --synthetic N    synthetic samples when there is no --data (default 2000)\n"
            "  --seed S         seed of the synthetic treebank (default 1, as in training)\n"
            "  --batch B        samples per minibatch, 1..%d (default 64)\n"
            "  --scheduler S    none | depth | agenda (default agenda)\n"
@@ -294,7 +314,7 @@ static void eval_help(void)
            "  --device D       cpu | cuda (default cpu; cuda: a GPU near the rank's cores)\n"
            "  --no-fuse        run lstm_c and lstm_h batches as separate kernels (default: fused)\n"
            "  --help           this help\n",
-           MAX_BATCH);
+           dbx_model_type_names(), MAX_BATCH);
 }
 
 static const struct option eval_longopts[] = {
@@ -337,8 +357,11 @@ static int cmd_eval(int argc, char **argv)
     dbx_eval_result r;
     dbx_status s = dbx_evaluate(&o, &r);
     if (s != DBX_OK) return cli_fail(s);
-    printf("eval: %lld samples, %lld labelled nodes, loss/node %.4f, accuracy %.2f%%\n",
-           (long long)r.samples, (long long)r.labelled, r.loss, 100 * r.acc);
+    printf("eval: %lld samples, %lld labelled nodes, loss/node %.4f", (long long)r.samples,
+           (long long)r.labelled, r.loss);
+    for (int i = 0; i < r.nmetrics; i++)
+        printf(", %s %.2f%%", r.metrics[i].name, 100 * r.metrics[i].value);
+    putchar('\n');
     if (fflush(stdout) != 0) return cli_fail(DBX_EIO);
     return CLI_OK;
 }

@@ -1,99 +1,104 @@
-/* Internal to worker/ (the training and evaluation drivers of include/dbx/train.h): the
- * state of one run (vocabularies, data sets, model, graph, executor), data loading, the
- * P.vocab file, evaluation of a data set, atomic text files, JSON-lines writing and the
- * shuffling stream. Owned by the worker module; nothing here is public API.
- * Not thread-safe: one dbx__run per thread. */
+/* Internal to dbx: one rank's worker. A worker holds a model instance (the model type and its
+ * build state, the meta, the parameter replica, a graph and an executor) and does what a rank
+ * does in a step: read its share of the global batch from a message, build each sample's
+ * graph through the model type, run the minibatch forward and backward, take part in the
+ * gradient all-reduce (worker/dist.h) and apply the optimizer; and it evaluates a dataset.
+ * It never decides which samples it gets (coordinator/ does) and never looks at what a
+ * model is. Also the message format the coordinator ships (a header, then each sample as
+ * [n, its n record words]). Not thread-safe: one worker per thread. */
 #ifndef DBX_WORKER_WORKER_H
 #define DBX_WORKER_WORKER_H
 
+#include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 
 #include "comm/comm.h"
-#include "dbx/data.h"
-#include "dbx/models.h"
+#include "dbx/model_type.h"
 #include "dbx/train.h"
+#include "worker/dist.h"
 
-/* A loaded data set: exactly one of tb (treelstm) and ts (tagger) is set. */
-typedef struct dbx__data {
-    dbx_treebank *tb;
-    dbx_tagset *ts;
-    int32_t n;          /* samples */
-    int64_t labelled;   /* loss terms over all samples */
-    int64_t nodes;      /* tree nodes (treelstm) or tokens (tagger) */
-} dbx__data;
+/* ---- messages ------------------------------------------------------------------------------ */
+/* Words of the header in front of each worker's message. */
+enum { DBX_MSG_HEADER = 6, DBX_MSG_MAGIC = 0x44425853 /* "DBXS" */ };
 
-/* One model with everything needed to build, run and evaluate it. */
-typedef struct dbx__run {
-    dbx_model_kind kind;
-    int embed, hidden, mlp, labels;   /* labels: classes (treelstm) or tags (tagger) */
-    dbx_vocab *words, *tags;          /* tags: tagger only */
+/* Header fields: [magic, step, global batch size, epoch, epoch_end flag, samples here]. */
+typedef struct dbx__msg_header {
+    int32_t step, global_bs, epoch, epoch_end, nsamples;
+} dbx__msg_header;
+
+/* Words sample s takes in a message. */
+static inline size_t dbx__msg_sample_words(const dbx_sample *s) { return 1 + (size_t)s->n; }
+/* Appends sample s at dst (capacity checked by the caller); returns the words written. */
+size_t dbx__msg_put_sample(int32_t *dst, const dbx_sample *s);
+/* Writes the header at dst. */
+void dbx__msg_put_header(int32_t *dst, int64_t step, const dbx__msg_header *h);
+/* Reads and checks the header of a received message (nbytes long) for step. */
+dbx_status dbx__msg_read_header(const int32_t *words, size_t nbytes, int64_t step,
+                                dbx__msg_header *h);
+/* Reads the sample at words[*pos] (a view into words), advancing *pos; DBX_EPARSE when the
+ * message is too short. The record itself is validated by the model type's build. */
+dbx_status dbx__msg_get_sample(const int32_t *words, size_t nwords, size_t *pos,
+                               dbx_sample *out);
+
+/* ---- statistics ---------------------------------------------------------------------------- */
+/* One worker's statistics of one step (all doubles: all-gathered as a flat array). */
+typedef struct dbx__wstat {
+    double samples, labelled, nodes, requested, batches, gathered, loss, gemm;
+    double build, sched, plan, fwd, bwd, update;
+    double compute;   /* build + analysis + forward + backward */
+    double wait;      /* waiting for this step's samples */
+    double allreduce; /* gradient synchronisation */
+    double ar_bytes;
+    double launches;  /* device kernels and copies of forward + backward (0 on the CPU) */
+} dbx__wstat;
+
+/* ---- the worker ---------------------------------------------------------------------------- */
+typedef struct dbx__worker_opts {
+    uint64_t seed;            /* parameter initialisation */
+    const char *scheduler;
+    int dedup, fuse;
+    const char *device;       /* NULL or "cpu" | "cuda" */
+    int device_index;
+} dbx__worker_opts;
+
+typedef struct dbx__worker {
+    const dbx_model_type *type;
+    void *self;               /* the model type's build state */
+    dbx_meta *meta;           /* owned */
     dbx_model *model;
-    dbx_treelstm *tl;
-    dbx_tagger *tg;
     dbx_graph *g;
     dbx_exec *ex;
-    dbx_node *logits;                 /* scratch for evaluation */
-    size_t cap_logits;
-    float *scores;                    /* (labels) scratch */
-} dbx__run;
+    dbx__sync sync;           /* gradient synchronisation scratch */
+    /* evaluation scratch */
+    float *outvals;           /* output values, back to back */
+    const float **outp;       /* (outputs) pointers into outvals */
+    size_t cap_outvals, cap_outp;
+} dbx__worker;
 
-/* ---- setup.c ------------------------------------------------------------------------- */
-/* Creates the vocabularies (unfrozen; tags only for the tagger). */
-dbx_status dbx__run_vocab_new(dbx__run *r, dbx_model_kind kind);
-/* Loads path (NULL: synth_trees generated trees with seed; treelstm only) with the run's
- * vocabularies. */
-dbx_status dbx__data_load(dbx__run *r, const char *path, int synth_trees, uint64_t seed,
-                          dbx__data *d);
-void dbx__data_free(dbx__data *d);
-/* Loss terms of sample i. */
-int32_t dbx__data_labelled(const dbx__data *d, int32_t i);
-/* Creates the model from the run's sizes and vocabularies, initialises it from seed and
- * creates a graph (dedup) and an executor (sched). */
-dbx_status dbx__run_model(dbx__run *r, uint64_t seed, dbx_sched_policy sched, int dedup,
-                          int fuse, const char *device, int device_index);
+/* Creates the model instance from a frozen meta (taking ownership of it, also on failure):
+ * the type's create, dbx_model_init(seed), a graph and an executor. */
+dbx_status dbx__worker_init(dbx__worker *w, const dbx_model_type *t, dbx_meta *meta,
+                            const dbx__worker_opts *o);
+void dbx__worker_free(dbx__worker *w);
+/* Builds the samples of a received message (after its header) and runs them forward and
+ * backward (gradients accumulate in the model); fills the build / analysis / execution
+ * fields of st. A message without samples does nothing (the rank contributes zeros). */
+dbx_status dbx__worker_compute(dbx__worker *w, const int32_t *words, size_t nbytes,
+                               const dbx__msg_header *h, dbx__wstat *st);
+/* Collective (every rank, also one without samples): sums the gradients across the ranks of
+ * c, then applies opt with gradients scaled by 1 / global_bs (the global batch, whoever
+ * computed it), so every replica stays identical; fills st->allreduce, ar_bytes, update. */
+dbx_status dbx__worker_update(dbx__worker *w, dbx_comm *c, const dbx_optim *opt,
+                              int32_t global_bs, dbx__wstat *st);
+/* Forward-only evaluation of d in order, minibatches of batch samples: loss per labelled
+ * node and the model type's metrics. */
+dbx_status dbx__worker_eval(dbx__worker *w, const dbx_dataset *d, int batch,
+                            dbx_eval_result *res);
 /* The device index of this rank for device: for "cuda" the GPU that dbx_topo_gpu_choose
  * picks (near the rank's cores, spread over the host's GPUs; collective over c, NULL: one
  * process), with *sharing and desc as there; for any other device the local rank, *sharing
  * 0 and desc "" (no PCI discovery). */
 dbx_status dbx__gpu_pick(dbx_comm *c, const char *device, int *index, int *sharing, char *desc,
                          size_t desc_cap);
-/* Builds sample i of d into the run's graph; logits (labelled entries) may be NULL. */
-dbx_status dbx__build(dbx__run *r, const dbx__data *d, int32_t i, dbx_node *logits);
-void dbx__run_free(dbx__run *r);
-/* Writes "<params>.vocab" atomically (see include/dbx/train.h for the format). */
-dbx_status dbx__vocab_save(const dbx__run *r, const char *params);
-/* Reads "<params>.vocab" into a fresh run: kind (must equal want), sizes and frozen
- * vocabularies. */
-dbx_status dbx__vocab_load(dbx__run *r, const char *params, dbx_model_kind want);
-
-/* ---- eval.c -------------------------------------------------------------------------- */
-/* Forward-only evaluation of d in file order, minibatches of batch samples. */
-dbx_status dbx__eval_data(dbx__run *r, const dbx__data *d, int batch, dbx_eval_result *res);
-
-/* ---- util.c -------------------------------------------------------------------------- */
-/* Seeded Fisher-Yates shuffle of perm[0..n) with a private splitmix64 stream. */
-void dbx__shuffle(int32_t *perm, int32_t n, uint64_t seed);
-
-/* A text file written to "<path>.tmp.<pid>" and renamed over path on commit. */
-typedef struct dbx__afile {
-    FILE *f;
-    char *path, *tmp;
-    int live;   /* the temporary file exists */
-} dbx__afile;
-
-dbx_status dbx__afile_open(dbx__afile *a, const char *path);
-/* Flushes, fsyncs, closes and renames; on failure removes the temporary file. */
-dbx_status dbx__afile_commit(dbx__afile *a);
-/* Closes and removes the temporary file (no-op if not open). */
-void dbx__afile_abort(dbx__afile *a);
-
-/* JSON-lines objects: jl_begin(f, type), then fields, then jl_end. Numbers use %.9g;
- * non-finite numbers are written as null. */
-void dbx__jl_begin(FILE *f, const char *type);
-void dbx__jl_int(FILE *f, const char *key, int64_t v);
-void dbx__jl_num(FILE *f, const char *key, double v);
-void dbx__jl_str(FILE *f, const char *key, const char *v);
-void dbx__jl_end(FILE *f);
 
 #endif /* DBX_WORKER_WORKER_H */

@@ -159,6 +159,16 @@ int dbx_graph_num_nodes(const dbx_graph *g);      /* nodes after deduplication *
 int dbx_graph_num_requested(const dbx_graph *g);  /* nodes the model asked for */
 int dbx_graph_num_samples(const dbx_graph *g);
 int dbx_node_dim(const dbx_graph *g, dbx_node x);
+/* Loss nodes built so far (the terms of the total loss). */
+int dbx_graph_num_losses(const dbx_graph *g);
+/* Forward GEMM FLOPs of the affine nodes asked for, before deduplication. */
+double dbx_graph_gemm_flops(const dbx_graph *g);
+/* Marks x as an output: evaluation reads its value after the forward pass (dbx_exec_value).
+ * Outputs are kept in call order until dbx_graph_clear. Returns x, or DBX_NONE (sticky
+ * error) for a bad node. */
+dbx_node dbx_graph_output(dbx_graph *g, dbx_node x);
+int dbx_graph_num_outputs(const dbx_graph *g);
+dbx_node dbx_graph_output_at(const dbx_graph *g, int i);  /* DBX_NONE out of range */
 
 dbx_node dbx_input(dbx_graph *g, int dim, const float *data);  /* copies data */
 dbx_node dbx_lookup(dbx_graph *g, dbx_param table, int32_t row);

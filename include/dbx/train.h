@@ -1,11 +1,28 @@
-/* Single-process training and evaluation drivers used by the `dbx` program, the benchmarks
- * and the tests: data loading (or the embedded synthetic treebank), vocabulary files,
- * minibatch loop, progress lines, JSON-lines metrics, save/load.
+/* dbx: the trainer. Any model type (dbx/model_type.h: a built-in one by name, or one of your
+ * own) trains in one process, or with one worker per MPI rank under mpirun or srun, with the
+ * coordinator, the structure-aware partitioner and the gradient all-reduce inside:
  *
- * Files written by training with save = P: P (parameters, see dbx_model_save) and P.vocab
- * (text: a header line "dbx-vocab 1 model=M embed=E hidden=H mlp=X labels=L", then
- * "words N" and N lines, then "tags T" and T lines; tags only for the tagger), both written
- * atomically. Evaluation with load = P reads both. Not thread-safe. */
+ *     dbx_train_opts o;
+ *     dbx_train_opts_default(&o);
+ *     o.model_type = &my_model;            (or o.model = "treelstm")
+ *     o.data = "train.txt";
+ *     dbx_trainer *t;
+ *     dbx_trainer_new(&o, &t);             every rank calls each of these
+ *     dbx_trainer_run(t, &result);         or dbx_trainer_step() in your own loop
+ *     dbx_trainer_save(t, "model.params");
+ *     dbx_trainer_free(t);
+ *
+ * Rank 0 reads the data (a file, "-" for standard input, or the model type's synthetic data)
+ * and hosts the coordinator beside its own worker; every rank holds a replica of the
+ * parameters, identical after every step (gradients summed across ranks and scaled by
+ * 1 / global batch). Output of rank 0: a header, progress lines (o.log, default stderr),
+ * JSON-lines metrics (o.metrics). Files written with save = P: P (parameters, see
+ * dbx_model_save) and P.vocab (the meta, see dbx/model_type.h), both atomically.
+ *
+ * Every dbx_trainer_* call that says "collective" must be made by every rank, in the same
+ * order. A failure during setup returns the same status on every rank; a failure inside a
+ * step on one of several ranks ends the job (the others would wait forever), naming the
+ * rank and the error. Not thread-safe: one trainer per process. */
 #ifndef DBX_TRAIN_H
 #define DBX_TRAIN_H
 
@@ -13,34 +30,32 @@
 #include <stdio.h>
 
 #include "dbx/dbx.h"
+#include "dbx/model_type.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-typedef enum dbx_model_kind { DBX_MODEL_TREELSTM, DBX_MODEL_TAGGER } dbx_model_kind;
-
-/* Parses "treelstm" | "bilstm-tagger". */
-dbx_status dbx_model_kind_parse(const char *name, dbx_model_kind *out);
-const char *dbx_model_kind_name(dbx_model_kind k);
-
 typedef struct dbx_train_opts {
-    dbx_model_kind model;    /* default treelstm */
-    const char *data;        /* training file; NULL: the embedded synthetic treebank */
+    const char *model;       /* a registered model type's name (default "treelstm") */
+    const dbx_model_type *model_type; /* a model type of one's own (need not be registered);
+                                         overrides model when set */
+    const char *data;        /* training file; NULL: the model type's synthetic data */
     const char *dev;         /* optional dev file, evaluated after each epoch */
-    int synth_trees;         /* synthetic treebank size when data is NULL (default 2000) */
-    int embed, hidden, mlp;  /* default 128, 128, mlp 0 (= hidden; used by the tagger only) */
-    int batch;               /* samples per minibatch (default 64) */
-    dbx_sched_policy sched;  /* default agenda */
+    int synthetic;           /* synthetic samples when data is NULL (default 2000) */
+    int embed, hidden, mlp;  /* model sizes (default 128, 128, mlp 0 = hidden), recorded in
+                                the meta; ignored with load (the sizes come from P.vocab) */
+    int batch;               /* samples per global minibatch (default 64) */
+    const char *scheduler;   /* batching scheduler (default "agenda"; see dbx/sched.h) */
     int dedup;               /* merge identical nodes across a minibatch (default 1) */
     dbx_optim optim;         /* default Adam, lr 0.001 */
     int epochs;              /* default 1; ignored when steps > 0 */
     int64_t steps;           /* > 0: stop after this many minibatches (wrapping epochs) */
-    uint64_t seed;           /* default 1: parameter init and shuffling */
+    uint64_t seed;           /* default 1: parameter init, shuffling, synthetic data */
     int shuffle;             /* default 1: reshuffle sample order every epoch (seeded) */
     const char *metrics;     /* JSON-lines metrics file, or NULL */
-    const char *save;        /* parameter file to write at the end, or NULL */
-    const char *load;        /* parameter file to start from, or NULL */
+    const char *save;        /* dbx_trainer_run saves the parameters here at the end, or NULL */
+    const char *load;        /* parameter file (and its .vocab) to start from, or NULL */
     int log_every;           /* progress line every N steps (default 10; 0: none) */
     FILE *log;               /* progress output (default stderr) */
     int quiet;               /* 1: no header, progress or epoch lines (default 0) */
@@ -78,7 +93,8 @@ typedef struct dbx_train_result {
     double gemm_flops;          /* executed GEMM FLOPs (fwd + bwd), summed */
     double model_gemm_flops;    /* GEMM FLOPs the model defines, no dedup (fwd + bwd) */
     double sents_per_s;         /* samples / t_total */
-    double dev_loss, dev_acc;   /* last dev evaluation (NaN if none) */
+    double dev_loss, dev_acc;   /* last dev evaluation: loss per labelled node and the metric
+                                   "accuracy" (NaN if none) */
     uint64_t checksum;          /* dbx_model_checksum of the final parameters */
     int ranks;                  /* workers (MPI ranks) that trained */
     int rank;                   /* this process's rank (0 prints; set even on failure) */
@@ -86,17 +102,59 @@ typedef struct dbx_train_result {
     double imbalance;           /* mean over steps of max/mean worker compute time */
 } dbx_train_result;
 
-dbx_status dbx_train(const dbx_train_opts *o, dbx_train_result *r);
-
 typedef struct dbx_eval_result {
-    int64_t samples, labelled, correct;
+    int64_t samples, labelled;  /* labelled: loss terms */
     double loss;                /* mean loss per labelled node */
-    double acc;                 /* correct / labelled */
+    double acc;                 /* the metric "accuracy" if the model reports one, else NaN */
+    int nmetrics;
+    dbx_metric metrics[DBX_MAX_METRICS]; /* the model type's report() */
 } dbx_eval_result;
 
-/* Evaluates o->data (NULL: the embedded synthetic treebank of o->synth_trees trees generated
- * with o->seed, as in training) with parameters o->load (and its .vocab file; sizes come
- * from it, and its model kind must equal o->model). Uses o->batch, o->sched, o->dedup. */
+/* What one step did, summed over the workers. */
+typedef struct dbx_step_info {
+    int64_t step;               /* 1-based */
+    int epoch, epoch_end;       /* epoch_end: the step finished an epoch */
+    int64_t samples, labelled;
+    double loss;                /* summed over loss terms */
+    double wall;                /* seconds */
+} dbx_step_info;
+
+typedef struct dbx_trainer dbx_trainer;
+
+/* Collective: starts the communication (MPI when launched by mpirun or srun), binds the
+ * ranks, reads the data on rank 0, builds the meta (or loads P.vocab with o->load), creates
+ * the model on every rank with identical parameters, plans the first step and prints the
+ * header. The options are copied; their strings and model_type are borrowed. */
+dbx_status dbx_trainer_new(const dbx_train_opts *o, dbx_trainer **out);
+/* Collective: one step (one global batch); info may be NULL. */
+dbx_status dbx_trainer_step(dbx_trainer *t, dbx_step_info *info);
+/* Collective: the steps left of the run (o->steps, else o->epochs epochs) with progress,
+ * metrics, dev evaluation after each epoch and replica checks; then o->save and o->trace. */
+dbx_status dbx_trainer_run(dbx_trainer *t, dbx_train_result *r);
+/* Collective: evaluates the file at path (NULL: the dev set) on rank 0 with the current
+ * parameters; every rank returns its result. */
+dbx_status dbx_trainer_evaluate(dbx_trainer *t, const char *path, dbx_eval_result *r);
+/* Collective: rank 0 writes P and P.vocab atomically. */
+dbx_status dbx_trainer_save(dbx_trainer *t, const char *path);
+/* Collective: rank 0 reads parameters saved from a model with the same names and shapes;
+ * every rank gets them. */
+dbx_status dbx_trainer_load(dbx_trainer *t, const char *path);
+int dbx_trainer_rank(const dbx_trainer *t);
+int dbx_trainer_ranks(const dbx_trainer *t);
+int64_t dbx_trainer_total_steps(const dbx_trainer *t);
+dbx_model *dbx_trainer_model(dbx_trainer *t);         /* this rank's replica */
+const dbx_meta *dbx_trainer_meta(const dbx_trainer *t);
+/* Collective: frees everything; finalises MPI if the trainer initialised it. Accepts NULL. */
+void dbx_trainer_free(dbx_trainer *t);
+
+/* dbx_trainer_new, dbx_trainer_run and dbx_trainer_free in one call; r->rank is set even on
+ * failure (rank 0 reports errors). */
+dbx_status dbx_train(const dbx_train_opts *o, dbx_train_result *r);
+
+/* One process: evaluates o->data (NULL: the model type's synthetic data of o->synthetic
+ * samples generated with o->seed, as in training) with parameters o->load (and its .vocab
+ * file, which defines the model; its model type must be o->model's). Uses o->batch,
+ * o->scheduler, o->dedup, o->device. */
 dbx_status dbx_evaluate(const dbx_train_opts *o, dbx_eval_result *r);
 
 #ifdef __cplusplus

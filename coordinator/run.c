@@ -1,0 +1,199 @@
+/* A whole training run (include/dbx/train.h: dbx_trainer_run, dbx_train) and the one-process
+ * evaluation of saved parameters (dbx_evaluate). The run sums what every worker did per
+ * step, prints progress and epoch lines, writes the metrics, evaluates the dev set after
+ * each epoch on rank 0, checks replicas, and at the end saves the parameters and writes the
+ * trace. Not thread-safe. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coordinator/trainer.h"
+#include "core/status.h"
+
+/* This step's totals over workers (times: rank 0's own, plus imbalance/wait/all-reduce). */
+static void step_sums(const dbx_trainer *t, const dbx_step_info *st, dbx__sums *s)
+{
+    memset(s, 0, sizeof *s);
+    double maxc = 0, sumc = 0;
+    for (int r = 0; r < t->W; r++) {
+        const dbx__wstat *w = &t->wstats[r];
+        s->samples += (int64_t)w->samples;
+        s->labelled += (int64_t)w->labelled;
+        s->loss += w->loss;
+        s->batches += (int64_t)w->batches;
+        s->launches += (int64_t)w->launches;
+        s->nodes += (int64_t)w->nodes;
+        s->requested += (int64_t)w->requested;
+        s->gathered += (int64_t)w->gathered;
+        s->gemm += w->gemm;
+        maxc = w->compute > maxc ? w->compute : maxc;
+        sumc += w->compute;
+    }
+    const dbx__wstat *me = &t->wstats[t->rank];
+    s->steps = 1;
+    s->build = me->build;
+    s->sched = me->sched;
+    s->plan = me->plan;
+    s->fwd = me->fwd;
+    s->bwd = me->bwd;
+    s->update = me->update;
+    s->wait = me->wait;
+    s->allreduce = me->allreduce;
+    s->ar_bytes = me->ar_bytes;
+    s->wall = st->wall;
+    s->model_gemm = t->rank == 0 ? t->last_model_gemm : 0;
+    s->imbalance = sumc > 0 ? maxc / (sumc / t->W) : 1;
+}
+
+/* Ends an epoch (possibly partial): dev evaluation and the epoch line (rank 0). */
+static dbx_status end_epoch(dbx_trainer *t, int epoch, const dbx__sums *e, int partial,
+                            dbx_train_result *res, double *t_dev)
+{
+    res->last_epoch_loss = dbx__ratio(e->loss, (double)e->labelled);
+    if (t->rank != 0) return DBX_OK;
+    dbx_eval_result dv;
+    memset(&dv, 0, sizeof dv);
+    dv.loss = dv.acc = NAN;
+    if (t->has_dev) {
+        double t0 = dbx__now();
+        DBX_TRY(dbx__worker_eval(&t->w, t->dev, t->o.batch, &dv));
+        *t_dev += dbx__now() - t0;
+        res->dev_loss = dv.loss;
+        res->dev_acc = dv.acc;
+    }
+    dbx__report_epoch(t, epoch, partial, e, res->last_epoch_loss, &dv);
+    return DBX_OK;
+}
+
+static dbx_status run(dbx_trainer *t, dbx_train_result *res)
+{
+    const dbx_train_opts *o = &t->o;
+    dbx__sums all, ep, win, s;
+    memset(&all, 0, sizeof all);
+    memset(&ep, 0, sizeof ep);
+    memset(&win, 0, sizeof win);
+    double t_dev = 0, t_start = dbx__now();
+    while (t->step < t->total_steps) {
+        dbx_step_info st;
+        DBX_TRY(dbx_trainer_step(t, &st));
+        const int64_t k = st.step;
+        step_sums(t, &st, &s);
+        if (!isfinite(s.loss))
+            return dbx__fail(DBX_EINVAL, "loss became %s at step %lld",
+                             isnan(s.loss) ? "NaN" : "inf", (long long)k);
+        if (all.steps == 0) res->first_loss = dbx__ratio(s.loss, (double)s.labelled);
+        dbx__sums_add(&all, &s);
+        dbx__sums_add(&ep, &s);
+        dbx__sums_add(&win, &s);
+        dbx__report_step(t, k, st.epoch, &s);
+        if (t->log && o->log_every > 0 && (k % o->log_every == 0 || k == t->total_steps)) {
+            dbx__report_progress(t, k, st.epoch, &win);
+            memset(&win, 0, sizeof win);
+        }
+        if (o->check_replicas > 0 && k % o->check_replicas == 0) {
+            uint64_t ck;
+            DBX_TRY(dbx__check_replicas(t, &ck));
+        }
+        if (st.epoch_end || k == t->total_steps) {
+            DBX_TRY(end_epoch(t, st.epoch, &ep, !st.epoch_end, res, &t_dev));
+            memset(&ep, 0, sizeof ep);
+        }
+    }
+    res->t_total = dbx__now() - t_start - t_dev;
+    res->steps = all.steps;
+    res->samples = all.samples;
+    res->labelled = all.labelled;
+    res->t_build = all.build;
+    res->t_sched = all.sched;
+    res->t_plan = all.plan;
+    res->t_forward = all.fwd;
+    res->t_backward = all.bwd;
+    res->t_update = all.update;
+    res->t_allreduce = all.allreduce;
+    res->imbalance = dbx__ratio(all.imbalance, (double)all.steps);
+    res->batches = all.batches;
+    res->nodes = all.nodes;
+    res->requested_nodes = all.requested;
+    res->gathered_bytes = all.gathered;
+    res->gemm_flops = all.gemm;
+    res->model_gemm_flops = all.model_gemm;
+    res->sents_per_s = dbx__ratio((double)all.samples, res->t_total);
+    res->ranks = t->W;
+    DBX_TRY(dbx__check_replicas(t, &res->checksum));
+    if (o->trace) DBX_TRY(dbx__trace_write(t, o->trace));
+    if (o->save) DBX_TRY(dbx_trainer_save(t, o->save));
+    if (t->rank == 0 && t->metrics.f) {
+        dbx__report_summary(t, res);
+        DBX_TRY(dbx__afile_commit(&t->metrics));
+    }
+    return DBX_OK;
+}
+
+static void result_init(dbx_train_result *r)
+{
+    memset(r, 0, sizeof *r);
+    r->first_loss = r->last_epoch_loss = r->dev_loss = r->dev_acc = NAN;
+}
+
+dbx_status dbx_trainer_run(dbx_trainer *t, dbx_train_result *r)
+{
+    result_init(r);
+    r->rank = t->rank;
+    dbx_status s = run(t, r);
+    if (t->log) fflush(t->log);
+    return dbx__fatal(t, s);
+}
+
+dbx_status dbx_train(const dbx_train_opts *o, dbx_train_result *r)
+{
+    if (!o || !r) return dbx__fail(DBX_EINVAL, "dbx_train: NULL argument");
+    result_init(r);
+    dbx_trainer *t = calloc(1, sizeof *t);
+    if (!t) return dbx__fail(DBX_ENOMEM, "out of memory");
+    dbx_status s = dbx__trainer_init(t, o);
+    r->rank = t->rank;
+    if (!s) s = dbx_trainer_run(t, r);
+    /* keep the error message across the cleanup's calls */
+    char msg[600];
+    snprintf(msg, sizeof msg, "%s", dbx_last_error());
+    dbx_trainer_free(t);
+    if (s) dbx__fail(s, "%s", msg);
+    return s;
+}
+
+/* ---- evaluation of saved parameters ------------------------------------------------------ */
+dbx_status dbx_evaluate(const dbx_train_opts *o, dbx_eval_result *res)
+{
+    if (!o || !res) return dbx__fail(DBX_EINVAL, "dbx_evaluate: NULL argument");
+    memset(res, 0, sizeof *res);
+    res->loss = res->acc = NAN;
+    if (!o->load) return dbx__fail(DBX_EINVAL, "eval needs --load (a parameter file)");
+    if (o->batch < 1) return dbx__fail(DBX_EINVAL, "batch must be positive (got %d)", o->batch);
+    const dbx_model_type *type;
+    DBX_TRY(dbx__model_type_of(o, &type));
+    dbx_meta *meta = NULL;
+    DBX_TRY(dbx__load_meta(type, o->load, &meta));
+    dbx_dataset *d = NULL;
+    dbx__worker w;
+    memset(&w, 0, sizeof w);
+    dbx_status s = DBX_OK;
+    if (!o->data && !type->generate)
+        s = dbx__fail(DBX_EINVAL, "%s needs --data (%s)", type->name,
+                      type->data_help ? type->data_help : "it has no synthetic data");
+    if (!s) s = dbx__load_train(type, meta, o->data, o->synthetic, o->seed, &d);
+    int gpu = 0, sharing = 0; /* one process: the GPU nearest its cores */
+    if (!s) s = dbx__gpu_pick(NULL, o->device, &gpu, &sharing, NULL, 0);
+    dbx__worker_opts wo = {.seed = o->seed, .scheduler = o->scheduler, .dedup = o->dedup,
+                           .fuse = o->fuse, .device = o->device, .device_index = gpu};
+    if (!s) {
+        s = dbx__worker_init(&w, type, meta, &wo);
+        meta = NULL; /* the worker owns it */
+    }
+    if (!s) s = dbx_model_load(w.model, o->load);
+    if (!s) s = dbx__worker_eval(&w, d, o->batch, res);
+    dbx_meta_free(meta);
+    dbx_dataset_free(d);
+    dbx__worker_free(&w);
+    if (s) res->loss = res->acc = NAN;
+    return s;
+}

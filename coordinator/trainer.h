@@ -1,0 +1,103 @@
+/* Internal to coordinator/: the trainer (include/dbx/train.h). trainer.c owns setup, the
+ * step loop and the public calls; report.c the output of rank 0 (header, progress lines,
+ * JSON-lines metrics, the trace). The trainer drives one worker per rank (worker/) and, on
+ * rank 0, the coordinator. Not thread-safe. */
+#ifndef DBX_COORDINATOR_TRAINER_H
+#define DBX_COORDINATOR_TRAINER_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "comm/comm.h"
+#include "coordinator/coordinator.h"
+#include "core/afile.h"
+#include "dbx/train.h"
+#include "worker/worker.h"
+
+typedef struct dbx__trace_event {
+    char name[32];
+    int64_t step;
+    double t0, t1;    /* seconds since the run's origin (after a barrier) */
+} dbx__trace_event;
+
+/* Sums over a window of steps (progress line, epoch, whole run). */
+typedef struct dbx__sums {
+    int64_t steps, samples, labelled, batches, nodes, requested, gathered, launches;
+    double loss, wall, build, sched, plan, fwd, bwd, update, gemm, model_gemm;
+    double imbalance, wait, allreduce, ar_bytes; /* distributed: summed over steps */
+} dbx__sums;
+
+struct dbx_trainer {
+    dbx_train_opts o;
+    const dbx_model_type *type;
+    dbx_comm *comm;
+    int rank, W;
+    dbx__worker w;
+    dbx_dataset *train, *dev;   /* rank 0 only */
+    int has_dev;
+    int32_t nsamples;
+    int64_t train_units, total_steps;
+    int64_t step;               /* steps done */
+    dbx__coord coord;           /* rank 0 only */
+    dbx__shipment ship[2];      /* rank 0: steps k and k+1 in flight */
+    int32_t *rbuf[2];           /* this rank's share of steps k and k+1 */
+    size_t recv_cap;
+    int in_flight;              /* a scatter has been started and not waited for */
+    char gpu[256];              /* this rank's GPU choice (--device cuda), or "" */
+    char topo[768];             /* this rank's topology, binding and GPU */
+    dbx__wstat *wstats;         /* (W) every worker's statistics of the last step */
+    double *obs;                /* (3 W) scratch */
+    double t_coord;             /* seconds the coordinator spent planning (rank 0) */
+    double t_coord_step;        /* ... during the last step (planning the next one) */
+    double last_model_gemm;     /* the model GEMM FLOPs of the last step (rank 0) */
+    /* output (rank 0) */
+    FILE *log;                  /* rank 0 and not quiet, else NULL */
+    dbx__afile metrics;
+    dbx__trace_event *trace;
+    size_t ntrace, cap_trace;
+    int64_t trace_steps;
+    double t_origin;
+};
+
+/* ---- trainer.c ---------------------------------------------------------------------------- */
+/* Collective: the whole setup of dbx_trainer_new into a zeroed t (freed by the caller with
+ * dbx_trainer_free, also on failure; t->rank is set once the communication is up). */
+dbx_status dbx__trainer_init(dbx_trainer *t, const dbx_train_opts *o);
+/* With several ranks, a failure ends the job (dbx_comm_abort) naming it; else returns s. */
+dbx_status dbx__fatal(dbx_trainer *t, dbx_status s);
+/* Collective: fails unless every rank holds bit-identical parameters. */
+dbx_status dbx__check_replicas(dbx_trainer *t, uint64_t *checksum);
+/* o->model_type, or the registered type named o->model. */
+dbx_status dbx__model_type_of(const dbx_train_opts *o, const dbx_model_type **t);
+/* The meta saved beside parameter file params (params.vocab), checked against type t. */
+dbx_status dbx__load_meta(const dbx_model_type *t, const char *params, dbx_meta **out);
+/* The samples of file data, or synthetic samples of t when data is NULL. */
+dbx_status dbx__load_train(const dbx_model_type *t, dbx_meta *meta, const char *data,
+                           int synthetic, uint64_t seed, dbx_dataset **out);
+
+/* ---- report.c (rank 0 unless noted) ------------------------------------------------------ */
+void dbx__report_header(const dbx_trainer *t, const char *topo_all);
+void dbx__report_progress(const dbx_trainer *t, int64_t step, int epoch, const dbx__sums *w);
+void dbx__report_step(dbx_trainer *t, int64_t step, int epoch, const dbx__sums *s);
+void dbx__report_epoch(dbx_trainer *t, int epoch, int partial, const dbx__sums *e,
+                       double loss, const dbx_eval_result *dev);
+void dbx__report_summary(dbx_trainer *t, const dbx_train_result *r);
+/* Collective: every rank's topology line, concatenated on rank 0 (out: rank 0 only). */
+dbx_status dbx__report_topology(dbx_trainer *t, char *out, size_t cap);
+/* Records a trace event of this rank (no-op beyond the traced steps). */
+void dbx__trace_add(dbx_trainer *t, int64_t step, const char *name, double t0, double t1);
+/* Collective: every rank's trace events, written by rank 0 as Chrome/Perfetto JSON. */
+dbx_status dbx__trace_write(dbx_trainer *t, const char *path);
+void dbx__sums_add(dbx__sums *a, const dbx__sums *b);
+/* a / b, or NaN when b <= 0. */
+double dbx__ratio(double a, double b);
+
+/* JSON-lines objects: jl_begin(f, type), then fields, then jl_end. Numbers use %.9g;
+ * non-finite numbers are written as null. */
+void dbx__jl_begin(FILE *f, const char *type);
+void dbx__jl_int(FILE *f, const char *key, int64_t v);
+void dbx__jl_num(FILE *f, const char *key, double v);
+void dbx__jl_str(FILE *f, const char *key, const char *v);
+void dbx__jl_end(FILE *f);
+
+#endif /* DBX_COORDINATOR_TRAINER_H */

@@ -1,0 +1,130 @@
+/* The built-in sample formats as records (include/dbx/models.h): SST trees and token|TAG
+ * sentences parsed by the readers of dbx/data.h and stored as int32 records in a dataset,
+ * views of a record that validate it (records may arrive from another rank), and the
+ * accuracy scoring shared by the built-in model types. Stateless; thread-safe. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/status.h"
+#include "dbx/models.h"
+
+/* ---- SST trees ----------------------------------------------------------------------------- */
+dbx_status dbx_sst_parse(dbx_meta *meta, const char *name, const char *text, size_t len,
+                         dbx_dataset *ds)
+{
+    dbx_vocab *words = dbx_meta_vocab(meta, "words");
+    if (!words) return dbx__fail(DBX_EINVAL, "%s: the model has no 'words' vocabulary", name);
+    DBX_TRY(dbx_meta_raise(meta, "labels", 5)); /* SST: labels 0..4 (dbx_tree_opts default) */
+    dbx_treebank *tb = NULL;
+    DBX_TRY(dbx_treebank_parse(name, text, len, NULL, words, &tb));
+    int32_t *rec = NULL;
+    size_t cap = 0;
+    dbx_status s = DBX_OK;
+    for (int32_t i = 0; i < tb->ntrees && !s; i++) {
+        const dbx_tree *t = &tb->trees[i];
+        size_t n = (size_t)t->n;
+        if ((s = DBX_GROW(rec, cap, 1 + 5 * n))) break;
+        rec[0] = t->n;
+        memcpy(rec + 1, t->left, n * sizeof *rec);
+        memcpy(rec + 1 + n, t->right, n * sizeof *rec);
+        memcpy(rec + 1 + 2 * n, t->label, n * sizeof *rec);
+        memcpy(rec + 1 + 3 * n, t->word, n * sizeof *rec);
+        memcpy(rec + 1 + 4 * n, t->depth, n * sizeof *rec);
+        s = dbx_dataset_add(ds, rec, (int32_t)(1 + 5 * n), t->n);
+    }
+    free(rec);
+    dbx_treebank_free(tb);
+    return s;
+}
+
+dbx_status dbx_sst_generate(int32_t n, uint64_t seed, char **text, size_t *len)
+{
+    dbx_gen_opts go = {.ntrees = n, .vocab = 0, .seed = seed};
+    return dbx_treebank_generate(&go, text, len);
+}
+
+dbx_status dbx_sst_tree(const dbx_sample *s, int32_t vocab, int32_t labels, dbx_tree *out)
+{
+    int32_t n = s->n > 0 ? s->w[0] : 0;
+    if (n < 1 || (s->n - 1) / 5 != n || (s->n - 1) % 5 != 0)
+        return dbx__fail(DBX_EPARSE, "tree sample: bad size (%d words, %d nodes)", s->n, n);
+    const int32_t *a = s->w + 1;
+    out->n = n;
+    out->left = (int32_t *)a;
+    out->right = (int32_t *)a + n;
+    out->label = (int32_t *)a + 2 * n;
+    out->word = (int32_t *)a + 3 * n;
+    out->depth = (int32_t *)a + 4 * n;
+    for (int32_t v = 0; v < n; v++) {
+        int32_t l = out->left[v], r = out->right[v];
+        /* children precede parents; a preterminal has a word, an inner node a left child */
+        int bad = l >= v || r >= v || l < -1 || r < -1 || (l < 0 && r >= 0) ||
+                  out->label[v] < 0 || out->label[v] >= labels ||
+                  (l < 0 && (out->word[v] < 0 || out->word[v] >= vocab));
+        if (bad) return dbx__fail(DBX_EPARSE, "tree sample: inconsistent node %d", v);
+    }
+    return DBX_OK;
+}
+
+/* ---- token|TAG sentences ------------------------------------------------------------------ */
+dbx_status dbx_tags_parse(dbx_meta *meta, const char *name, const char *text, size_t len,
+                          dbx_dataset *ds)
+{
+    dbx_vocab *words = dbx_meta_vocab(meta, "words"), *tags = dbx_meta_vocab(meta, "tags");
+    if (!words || !tags)
+        return dbx__fail(DBX_EINVAL, "%s: the model has no 'words' and 'tags' vocabularies",
+                         name);
+    dbx_tagset *ts = NULL;
+    DBX_TRY(dbx_tagset_parse(name, text, len, words, tags, &ts));
+    int32_t *rec = NULL;
+    size_t cap = 0;
+    dbx_status s = DBX_OK;
+    for (int32_t i = 0; i < ts->nsent && !s; i++) {
+        const dbx_sentence *t = &ts->sents[i];
+        size_t n = (size_t)t->n;
+        if ((s = DBX_GROW(rec, cap, 1 + 2 * n))) break;
+        rec[0] = t->n;
+        memcpy(rec + 1, t->word, n * sizeof *rec);
+        memcpy(rec + 1 + n, t->tag, n * sizeof *rec);
+        s = dbx_dataset_add(ds, rec, (int32_t)(1 + 2 * n), t->n);
+    }
+    free(rec);
+    dbx_tagset_free(ts);
+    return s;
+}
+
+dbx_status dbx_tags_sentence(const dbx_sample *s, int32_t vocab, int32_t tags,
+                             dbx_sentence *out)
+{
+    int32_t n = s->n > 0 ? s->w[0] : 0;
+    if (n < 1 || (s->n - 1) / 2 != n || (s->n - 1) % 2 != 0)
+        return dbx__fail(DBX_EPARSE, "sentence sample: bad size (%d words, %d tokens)", s->n, n);
+    out->n = n;
+    out->word = (int32_t *)s->w + 1;
+    out->tag = (int32_t *)s->w + 1 + n;
+    for (int32_t i = 0; i < n; i++)
+        if (out->word[i] < 0 || out->word[i] >= vocab || out->tag[i] < 0 || out->tag[i] >= tags)
+            return dbx__fail(DBX_EPARSE, "sentence sample: word or tag out of range at token %d",
+                             i);
+    return DBX_OK;
+}
+
+/* ---- scoring -------------------------------------------------------------------------------- */
+void dbx_score_argmax(const float *scores, int n, int32_t gold, double *stats)
+{
+    int32_t best = 0;
+    for (int j = 1; j < n; j++)
+        if (scores[j] > scores[best]) best = j;
+    stats[0] += best == gold;
+    stats[1] += 1;
+}
+
+int dbx_report_accuracy(void *self, const double *stats, dbx_metric *out, int max)
+{
+    (void)self;
+    if (max < 1) return 0;
+    out[0].name = "accuracy";
+    out[0].value = stats[1] > 0 ? stats[0] / stats[1] : NAN;
+    return 1;
+}

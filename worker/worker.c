@@ -1,0 +1,218 @@
+/* One rank's worker (worker/worker.h): the model instance, the per-step computation of a
+ * received share of the global batch, evaluation of a dataset, the message format and the
+ * GPU choice. Nothing here depends on which model runs: samples are opaque records that the
+ * model type builds. Not thread-safe per worker. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/status.h"
+#include "kernels/backend.h"
+#include "worker/worker.h"
+
+/* ---- messages ------------------------------------------------------------------------------ */
+size_t dbx__msg_put_sample(int32_t *dst, const dbx_sample *s)
+{
+    dst[0] = s->n;
+    memcpy(dst + 1, s->w, (size_t)s->n * sizeof *dst);
+    return 1 + (size_t)s->n;
+}
+
+void dbx__msg_put_header(int32_t *dst, int64_t step, const dbx__msg_header *h)
+{
+    dst[0] = DBX_MSG_MAGIC;
+    dst[1] = (int32_t)step;
+    dst[2] = h->global_bs;
+    dst[3] = h->epoch;
+    dst[4] = h->epoch_end;
+    dst[5] = h->nsamples;
+}
+
+dbx_status dbx__msg_read_header(const int32_t *words, size_t nbytes, int64_t step,
+                                dbx__msg_header *h)
+{
+    if (nbytes < DBX_MSG_HEADER * sizeof(int32_t) || nbytes % sizeof(int32_t) ||
+        words[0] != DBX_MSG_MAGIC || words[1] != (int32_t)step)
+        return dbx__fail(DBX_EPARSE, "step %lld: malformed message from the coordinator",
+                         (long long)step);
+    h->step = words[1];
+    h->global_bs = words[2];
+    h->epoch = words[3];
+    h->epoch_end = words[4];
+    h->nsamples = words[5];
+    if (h->global_bs < 1 || h->nsamples < 0 || h->nsamples > h->global_bs)
+        return dbx__fail(DBX_EPARSE, "step %lld: bad message header", (long long)step);
+    return DBX_OK;
+}
+
+dbx_status dbx__msg_get_sample(const int32_t *words, size_t nwords, size_t *pos,
+                               dbx_sample *out)
+{
+    if (*pos >= nwords || words[*pos] < 1 || (size_t)words[*pos] > nwords - *pos - 1)
+        return dbx__fail(DBX_EPARSE, "sample message: bad sample size at word %zu", *pos);
+    out->n = words[*pos];
+    out->w = words + *pos + 1;
+    *pos += 1 + (size_t)out->n;
+    return DBX_OK;
+}
+
+/* ---- the model instance --------------------------------------------------------------------- */
+dbx_status dbx__worker_init(dbx__worker *w, const dbx_model_type *t, dbx_meta *meta,
+                            const dbx__worker_opts *o)
+{
+    memset(w, 0, sizeof *w);
+    w->type = t;
+    w->meta = meta;
+    DBX_TRY(dbx_model_new(&w->model));
+    DBX_TRY(t->create(meta, w->model, &w->self));
+    if (o->device) DBX_TRY(dbx_model_set_device(w->model, o->device, o->device_index));
+    DBX_TRY(dbx_model_init(w->model, o->seed));
+    dbx_sched_policy sched = DBX_SCHED_AGENDA;
+    if (o->scheduler && o->scheduler[0]) DBX_TRY(dbx_sched_parse(o->scheduler, &sched));
+    dbx_exec_opts eo = {.sched = sched, .fuse = o->fuse, .device = o->device,
+                        .device_index = o->device_index};
+    DBX_TRY(dbx_exec_new(&eo, &w->ex));
+    return dbx_graph_new(w->model, o->dedup, &w->g);
+}
+
+void dbx__worker_free(dbx__worker *w)
+{
+    if (!w) return;
+    dbx__sync_free(&w->sync);
+    dbx_graph_free(w->g);
+    dbx_exec_free(w->ex);
+    if (w->type && w->type->destroy) w->type->destroy(w->self);
+    dbx_model_free(w->model);
+    dbx_meta_free(w->meta);
+    free(w->outvals);
+    free(w->outp);
+    memset(w, 0, sizeof *w);
+}
+
+dbx_status dbx__worker_compute(dbx__worker *w, const int32_t *words, size_t nbytes,
+                               const dbx__msg_header *h, dbx__wstat *st)
+{
+    size_t nw = nbytes / sizeof(int32_t), pos = DBX_MSG_HEADER;
+    double t0 = dbx__now();
+    dbx_graph_clear(w->g);
+    for (int32_t k = 0; k < h->nsamples; k++) {
+        dbx_sample s;
+        DBX_TRY(dbx__msg_get_sample(words, nw, &pos, &s));
+        DBX_TRY(w->type->build(w->self, w->g, &s, DBX_BUILD_TRAIN));
+    }
+    st->samples = h->nsamples;
+    st->labelled = dbx_graph_num_losses(w->g);
+    st->build = dbx__now() - t0;
+    if (h->nsamples == 0) return DBX_OK; /* contributes zero gradients */
+    st->requested = dbx_graph_num_requested(w->g);
+    DBX_TRY(dbx_exec_forward(w->ex, w->g, &st->loss));
+    DBX_TRY(dbx_exec_backward(w->ex, w->g, 1.0f));
+    const dbx_exec_stats *es = dbx_exec_last_stats(w->ex);
+    st->batches = (double)es->batches;
+    st->launches = (double)es->launches;
+    st->nodes = (double)es->nodes;
+    st->gathered = (double)es->gathered_bytes;
+    st->gemm = es->gemm_flops;
+    st->sched = es->t_sched;
+    st->plan = es->t_plan;
+    st->fwd = es->t_forward;
+    st->bwd = es->t_backward;
+    return DBX_OK;
+}
+
+dbx_status dbx__worker_update(dbx__worker *w, dbx_comm *c, const dbx_optim *opt,
+                              int32_t global_bs, dbx__wstat *st)
+{
+    double t0 = dbx__now();
+    DBX_TRY(dbx__grad_sync(c, w->model, &w->sync));
+    st->allreduce = w->sync.seconds;
+    st->ar_bytes = (double)w->sync.bytes;
+    dbx_optim o = *opt;
+    o.grad_scale = 1.0f / (float)global_bs;
+    double t1 = dbx__now();
+    DBX_TRY(dbx_model_update(w->model, &o));
+    st->update = dbx__now() - t1;
+    (void)t0;
+    return DBX_OK;
+}
+
+/* ---- evaluation ------------------------------------------------------------------------------ */
+/* Reads the values of outputs [first, last) into the scratch buffers. */
+static dbx_status read_outputs(dbx__worker *w, int first, int last)
+{
+    size_t floats = 0;
+    for (int i = first; i < last; i++)
+        floats += (size_t)dbx_node_dim(w->g, dbx_graph_output_at(w->g, i));
+    DBX_TRY(DBX_GROW(w->outvals, w->cap_outvals, floats + 1));
+    DBX_TRY(DBX_GROW(w->outp, w->cap_outp, (size_t)(last - first) + 1));
+    size_t at = 0;
+    for (int i = first; i < last; i++) {
+        dbx_node x = dbx_graph_output_at(w->g, i);
+        DBX_TRY(dbx_exec_value(w->ex, w->g, x, w->outvals + at));
+        w->outp[i - first] = w->outvals + at;
+        at += (size_t)dbx_node_dim(w->g, x);
+    }
+    return DBX_OK;
+}
+
+dbx_status dbx__worker_eval(dbx__worker *w, const dbx_dataset *d, int batch,
+                            dbx_eval_result *res)
+{
+    memset(res, 0, sizeof *res);
+    res->loss = res->acc = NAN;
+    if (batch < 1)
+        return dbx__fail(DBX_EINVAL, "evaluation batch must be positive (got %d)", batch);
+    const dbx_model_type *t = w->type;
+    double stats[DBX_MAX_STATS] = {0}, total = 0;
+    int64_t labelled = 0;
+    int *first_out = malloc(((size_t)batch + 1) * sizeof *first_out);
+    if (!first_out) return dbx__fail(DBX_ENOMEM, "out of memory");
+    dbx_status s = DBX_OK;
+    const int32_t n = dbx_dataset_size(d);
+    for (int32_t first = 0; first < n && !s; first += batch) {
+        int32_t end = n - first < batch ? n : first + batch;
+        dbx_graph_clear(w->g);
+        for (int32_t i = first; i < end && !s; i++) {
+            dbx_sample smp = dbx_dataset_get(d, i);
+            first_out[i - first] = dbx_graph_num_outputs(w->g);
+            s = t->build(w->self, w->g, &smp, DBX_BUILD_EVAL);
+        }
+        first_out[end - first] = dbx_graph_num_outputs(w->g);
+        double loss = 0;
+        if (!s) s = dbx_exec_forward(w->ex, w->g, &loss);
+        if (s) break;
+        total += loss;
+        labelled += dbx_graph_num_losses(w->g);
+        for (int32_t i = first; i < end && !s && t->score; i++) {
+            int a = first_out[i - first], b = first_out[i - first + 1];
+            s = read_outputs(w, a, b);
+            dbx_sample smp = dbx_dataset_get(d, i);
+            if (!s) t->score(w->self, &smp, b - a, w->outp, stats);
+        }
+        res->samples += end - first;
+    }
+    free(first_out);
+    if (s) return s;
+    res->labelled = labelled;
+    res->loss = labelled ? total / (double)labelled : NAN;
+    if (t->report) res->nmetrics = t->report(w->self, stats, res->metrics, DBX_MAX_METRICS);
+    if (res->nmetrics < 0 || res->nmetrics > DBX_MAX_METRICS) res->nmetrics = 0;
+    for (int i = 0; i < res->nmetrics; i++)
+        if (res->metrics[i].name && strcmp(res->metrics[i].name, "accuracy") == 0)
+            res->acc = res->metrics[i].value;
+    return DBX_OK;
+}
+
+/* ---- GPU choice ------------------------------------------------------------------------------ */
+dbx_status dbx__gpu_pick(dbx_comm *c, const char *device, int *index, int *sharing, char *desc,
+                         size_t desc_cap)
+{
+    *index = dbx_comm_local_rank(c);
+    *sharing = 0;
+    if (desc && desc_cap) desc[0] = '\0';
+    if (!device || strcmp(device, "cuda") != 0) return DBX_OK;
+    char busid[DBX_GPU_MAX][32];
+    int n = 0;
+    DBX_TRY(dbx__backend_gpus(DBX_GPU_MAX, busid, &n));
+    return dbx_topo_gpu_choose(c, n, busid, index, sharing, desc, desc_cap);
+}
