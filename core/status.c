@@ -29,6 +29,15 @@ dbx_status dbx__fail(dbx_status s, const char *fmt, ...)
     return s;
 }
 
+dbx_status dbx_set_error(dbx_status s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(dbx__errbuf, sizeof dbx__errbuf, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
 void dbx__trace(dbx_status s, const char *expr, const char *file, int line)
 {
     static int on = -1;

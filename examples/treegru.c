@@ -2,16 +2,52 @@
  * recursive unit over binary trees (Tree-GRU style). Leaf: h = tanh(W_x x + b_x).
  * Binary node with e = [h_l; h_r]: r = sigmoid(W_r e + b_r) (reset), z = sigmoid(W_z e + b_z)
  * (update), k = sigmoid(W_k e + b_k) (keep), u = tanh(U (r * e) + b_u),
- * h = z * u + k * (h_l + h_r). A softmax loss on every node. dbx batches the per-tree graphs.
- * Usage: treegru [trees] [epochs]. Exits 1 unless the loss falls. */
+ * h = z * u + k * (h_l + h_r). A softmax loss on every node.
+ * The model is a dbx_model_type (SST trees as samples, dbx's synthetic treebank as data); the
+ * trainer batches its graphs and trains it in one process or on every rank of mpirun.
+ * Usage: treegru [--trees N] [--seed S] [--steps K] [--save FILE]
+ * Exits 1 unless the loss falls. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
-#include "dbx/data.h"
-#include "dbx/dbx.h"
+#include "dbx/models.h"
+#include "dbx/train.h"
 
-enum { E = 32, H = 32, B = 32 };
-static dbx_param Emb, Wx, bx, Wr, br, Wz, bz, Wk, bk, U, bu, Wo;
+typedef struct treegru {
+    int E, H, vocab;
+    dbx_param Emb, Wx, bx, Wr, br, Wz, bz, Wk, bk, U, bu, Wo;
+    dbx_node *h, *logits;     /* per tree node */
+    size_t cap;
+} treegru;
+
+static dbx_status create(const dbx_meta *meta, dbx_model *m, void **self)
+{
+    treegru *t = calloc(1, sizeof *t);
+    if (!t) return DBX_ENOMEM;
+    t->E = (int)dbx_meta_get(meta, "embed", 32);
+    t->H = (int)dbx_meta_get(meta, "hidden", 32);
+    t->vocab = dbx_vocab_size(dbx_meta_vocab((dbx_meta *)meta, "words"));
+    *self = t;
+    const int H = t->H, rows[] = {H, 2 * H, H, H, H}, cols[] = {t->E, 2 * H, 2 * H, 2 * H, 2 * H};
+    dbx_param *w[] = {&t->Wx, &t->Wr, &t->Wz, &t->Wk, &t->U}, *b[] = {&t->bx, &t->br, &t->bz,
+                                                                      &t->bk, &t->bu};
+    const char *wn[] = {"Wx", "Wr", "Wz", "Wk", "U"}, *bn[] = {"bx", "br", "bz", "bk", "bu"};
+    dbx_status s = dbx_model_add_lookup(m, "E", t->vocab, t->E, 0.1f, &t->Emb);
+    for (int i = 0; i < 5 && !s; i++) {
+        s = dbx_model_add(m, wn[i], rows[i], cols[i], DBX_INIT_GLOROT, 0, w[i]);
+        if (!s) s = dbx_model_add(m, bn[i], rows[i], 1, DBX_INIT_ZERO, 0, b[i]);
+    }
+    return s ? s : dbx_model_add(m, "Wo", 5, H, DBX_INIT_GLOROT, 0, &t->Wo);
+}
+
+static void destroy(void *self)
+{
+    treegru *t = self;
+    free(t->h);
+    free(t->logits);
+    free(t);
+}
 
 static dbx_node gate(dbx_graph *g, dbx_param w, dbx_param b, dbx_node x, int rows)
 {
@@ -19,75 +55,84 @@ static dbx_node gate(dbx_graph *g, dbx_param w, dbx_param b, dbx_node x, int row
     return dbx_affine(g, rows, 2, t);
 }
 
-static void build(dbx_graph *g, const dbx_tree *t, dbx_node *h)
+static dbx_status build(void *self, dbx_graph *g, const dbx_sample *s, dbx_build_mode mode)
 {
-    dbx_graph_begin_sample(g);
-    for (int v = 0; v < t->n; v++) {
-        if (t->left[v] < 0) {
-            h[v] = dbx_tanh(g, gate(g, Wx, bx, dbx_lookup(g, Emb, t->word[v]), H));
-        } else {
-            dbx_node kids[2] = {h[t->left[v]], h[t->right[v]]};
-            dbx_node e = dbx_concat(g, 2, kids);
-            dbx_node r = dbx_sigmoid(g, gate(g, Wr, br, e, 2 * H));
-            dbx_node z = dbx_sigmoid(g, gate(g, Wz, bz, e, H));
-            dbx_node k = dbx_sigmoid(g, gate(g, Wk, bk, e, H));
-            dbx_node u = dbx_tanh(g, gate(g, U, bu, dbx_cmult(g, r, e), H));
-            h[v] = dbx_add(g, dbx_cmult(g, z, u), dbx_cmult(g, k, dbx_sum(g, 2, kids)));
-        }
-        dbx_softmax_xent(g, dbx_matvec(g, Wo, h[v]), t->label[v]);
+    treegru *t = self;
+    dbx_tree tr;
+    dbx_status st = dbx_sst_tree(s, t->vocab, 5, &tr);
+    if (st) return st;
+    if ((size_t)tr.n > t->cap) {
+        t->cap = (size_t)tr.n;
+        t->h = realloc(t->h, t->cap * sizeof *t->h);
+        t->logits = realloc(t->logits, t->cap * sizeof *t->logits);
+        if (!t->h || !t->logits) return DBX_ENOMEM;
     }
+    dbx_graph_begin_sample(g);
+    const int H = t->H;
+    for (int v = 0; v < tr.n; v++) {
+        if (tr.left[v] < 0) {
+            t->h[v] = dbx_tanh(g, gate(g, t->Wx, t->bx, dbx_lookup(g, t->Emb, tr.word[v]), H));
+        } else {
+            dbx_node kids[2] = {t->h[tr.left[v]], t->h[tr.right[v]]};
+            dbx_node e = dbx_concat(g, 2, kids);
+            dbx_node r = dbx_sigmoid(g, gate(g, t->Wr, t->br, e, 2 * H));
+            dbx_node z = dbx_sigmoid(g, gate(g, t->Wz, t->bz, e, H));
+            dbx_node k = dbx_sigmoid(g, gate(g, t->Wk, t->bk, e, H));
+            dbx_node u = dbx_tanh(g, gate(g, t->U, t->bu, dbx_cmult(g, r, e), H));
+            t->h[v] = dbx_add(g, dbx_cmult(g, z, u), dbx_cmult(g, k, dbx_sum(g, 2, kids)));
+        }
+        t->logits[v] = dbx_matvec(g, t->Wo, t->h[v]);
+        dbx_softmax_xent(g, t->logits[v], tr.label[v]);
+        if (mode == DBX_BUILD_EVAL) dbx_graph_output(g, t->logits[v]);
+    }
+    return dbx_graph_status(g);
 }
 
-#define CHECK(x) do { if ((x) != DBX_OK) { fprintf(stderr, "treegru: %s\n", dbx_last_error()); return 1; } } while (0)
+static void score(void *self, const dbx_sample *s, int nout, const float *const *out, double *st)
+{
+    (void)self;
+    const int32_t n = s->w[0], *label = s->w + 1 + 2 * n; /* dbx_sst_tree's record layout */
+    for (int v = 0; v < nout && v < n; v++) dbx_score_argmax(out[v], 5, label[v], st);
+}
+
+static const dbx_model_type treegru_type = {
+    .name = "treegru", .summary = "Tree-GRU over binary trees", .data_help = "SST trees",
+    .sample_noun = "trees", .unit_noun = "nodes", .nstats = 2,
+    .parse = dbx_sst_parse, .generate = dbx_sst_generate, .create = create, .destroy = destroy,
+    .build = build, .score = score, .report = dbx_report_accuracy,
+};
 
 int main(int argc, char **argv)
 {
-    int ntrees = argc > 1 ? atoi(argv[1]) : 512, epochs = argc > 2 ? atoi(argv[2]) : 4;
-    dbx_gen_opts go = {.ntrees = ntrees, .vocab = 500, .seed = 7};
-    char *text; size_t len; dbx_vocab *vocab; dbx_treebank *tb; dbx_model *m;
-    CHECK(dbx_treebank_generate(&go, &text, &len));
-    CHECK(dbx_vocab_new(&vocab));
-    CHECK(dbx_treebank_parse("<synthetic>", text, len, NULL, vocab, &tb));
-    CHECK(dbx_model_new(&m));
-    CHECK(dbx_model_add_lookup(m, "E", dbx_vocab_size(vocab), E, 0.1f, &Emb));
-    dbx_param *ps[] = {&Wx, &Wr, &Wz, &Wk, &U, &bx, &br, &bz, &bk, &bu};
-    const int rows[] = {H, 2 * H, H, H, H}, cols[] = {E, 2 * H, 2 * H, 2 * H, 2 * H};
-    const char *names[] = {"Wx", "Wr", "Wz", "Wk", "U", "bx", "br", "bz", "bk", "bu"};
-    for (int i = 0; i < 5; i++) {
-        CHECK(dbx_model_add(m, names[i], rows[i], cols[i], DBX_INIT_GLOROT, 0, ps[i]));
-        CHECK(dbx_model_add(m, names[i + 5], rows[i], 1, DBX_INIT_ZERO, 0, ps[i + 5]));
-    }
-    CHECK(dbx_model_add(m, "Wo", 5, H, DBX_INIT_GLOROT, 0, &Wo));
-    CHECK(dbx_model_init(m, 1));
-    dbx_exec_opts eo = {.sched = DBX_SCHED_AGENDA};
-    dbx_exec *ex; dbx_graph *g;
-    CHECK(dbx_exec_new(&eo, &ex));
-    CHECK(dbx_graph_new(m, 1, &g));
-    dbx_optim opt = dbx_optim_default(DBX_OPT_ADAM);
-    opt.lr = 0.01f;
-    int maxn = 1;
-    for (int i = 0; i < tb->ntrees; i++) maxn = tb->trees[i].n > maxn ? tb->trees[i].n : maxn;
-    dbx_node *h = malloc(sizeof *h * (size_t)maxn);
-    double first = 0, last = 0;
-    for (int ep = 0; ep < epochs; ep++) {
-        double sum = 0; long nodes = 0;
-        for (int s = 0; s + B <= tb->ntrees; s += B) {
-            dbx_graph_clear(g);
-            for (int i = s; i < s + B; i++) { build(g, &tb->trees[i], h); nodes += tb->trees[i].n; }
-            double loss;
-            CHECK(dbx_exec_forward(ex, g, &loss));
-            CHECK(dbx_exec_backward(ex, g, 1.0f));
-            opt.grad_scale = 1.0f / B;
-            CHECK(dbx_model_update(m, &opt));
-            sum += loss;
+    dbx_train_opts o;
+    dbx_train_opts_default(&o);
+    o.model_type = &treegru_type;
+    o.synthetic = 512;
+    o.embed = o.hidden = o.batch = 32;
+    o.epochs = 4;
+    o.optim.lr = 0.001f;
+    o.quiet = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (v && !strcmp(argv[i], "--trees")) o.synthetic = atoi(v);
+        else if (v && !strcmp(argv[i], "--seed")) o.seed = strtoull(v, NULL, 10);
+        else if (v && !strcmp(argv[i], "--steps")) o.steps = atoll(v);
+        else if (v && !strcmp(argv[i], "--save")) o.save = v;
+        else {
+            fprintf(stderr, "usage: treegru [--trees N] [--seed S] [--steps K] [--save FILE]\n");
+            return 2;
         }
-        last = sum / (double)nodes;
-        if (ep == 0) first = last;
-        printf("epoch %d: loss/node %.4f (%lld batches/step)\n", ep + 1, last,
-               (long long)dbx_exec_last_stats(ex)->batches);
+        i++;
     }
-    free(h); free(text);
-    dbx_graph_free(g); dbx_exec_free(ex); dbx_model_free(m); dbx_treebank_free(tb); dbx_vocab_free(vocab);
-    printf("treegru: loss/node %.4f -> %.4f: %s\n", first, last, last < 0.95 * first ? "falls" : "does NOT fall");
-    return last < 0.95 * first ? 0 : 1;
+    dbx_train_result r;
+    if (dbx_train(&o, &r) != DBX_OK) {
+        if (r.rank == 0) fprintf(stderr, "treegru: %s\n", dbx_last_error());
+        return 1;
+    }
+    int falls = r.last_epoch_loss < 0.95 * r.first_loss;
+    if (r.rank == 0)
+        printf("treegru: %d rank(s), %lld steps, loss/node %.4f -> %.4f: %s\n", r.ranks,
+               (long long)r.steps, r.first_loss, r.last_epoch_loss,
+               falls ? "falls" : "does NOT fall");
+    return falls ? 0 : 1;
 }

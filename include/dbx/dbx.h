@@ -42,6 +42,13 @@ const char *dbx_status_str(dbx_status s);
 /* The detailed message of the last error set on this thread ("" if none); valid until the
  * next failing dbx call on this thread. Parsers put "file:line:col: expected ..." here. */
 const char *dbx_last_error(void);
+/* Sets this thread's last-error message (printf-style) and returns s: how a model type's
+ * callbacks report "file:line:col: expected ..." errors. */
+dbx_status dbx_set_error(dbx_status s, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
 
 /* ---- BLAS ------------------------------------------------------------------------------ */
 /* Loads the BLAS once per process (idempotent). On x86-64 CPUs with AVX-512 that Debian's

@@ -114,7 +114,8 @@ typedef struct dbx_model_type {
        when none is given. */
     dbx_status (*generate)(int32_t n, uint64_t seed, char **text, size_t *len);
     /* Declares the parameters in m (before dbx_model_init) from the frozen meta and returns the
-       model's build state in *self. Required. */
+       model's build state in *self (on failure NULL, or a state destroy() frees).
+       Required. */
     dbx_status (*create)(const dbx_meta *meta, dbx_model *m, void **self);
     void (*destroy)(void *self);
     /* Builds sample s as a new sample of g (dbx_graph_begin_sample first): losses through
