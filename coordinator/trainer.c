@@ -190,18 +190,22 @@ static dbx_status load_root(dbx_trainer *t, setup_info *si, char **meta_text, si
     return DBX_OK;
 }
 
-/* Collective: rank 0's status; on failure every rank returns it with rank 0's message. */
+/* Collective: fails on every rank when any rank failed, with the message of the lowest failing
+   rank (prefixed "rank R: " unless it is rank 0, which reads the data). */
 static dbx_status agree(dbx_trainer *t, dbx_status mine)
 {
+    int64_t who = mine ? t->rank : t->W;
+    /* collective (all ranks): the lowest failing rank, W if none */
+    DBX_TRY(dbx_comm_allreduce_i64(t->comm, &who, 1, DBX_COMM_MIN));
+    if (who == t->W) return DBX_OK;
     int64_t v = mine;
     char msg[512] = "";
-    if (t->rank == 0 && mine) snprintf(msg, sizeof msg, "%s", dbx_last_error());
-    /* collective (all ranks): rank 0's status */
-    DBX_TRY(dbx_comm_bcast(t->comm, &v, sizeof v, 0));
-    if (!v) return DBX_OK;
-    /* collective (all ranks): its message */
-    DBX_TRY(dbx_comm_bcast(t->comm, msg, sizeof msg, 0));
-    return dbx__fail((dbx_status)v, "%s", msg);
+    if (t->rank == who) snprintf(msg, sizeof msg, "%s", dbx_last_error());
+    /* collective (all ranks): its status and message */
+    DBX_TRY(dbx_comm_bcast(t->comm, &v, sizeof v, (int)who));
+    DBX_TRY(dbx_comm_bcast(t->comm, msg, sizeof msg, (int)who));
+    if (who == 0) return dbx__fail((dbx_status)v, "%s", msg);
+    return dbx__fail((dbx_status)v, "rank %d: %s", (int)who, msg);
 }
 
 /* Collective: rank 0's parameters to every rank (through host memory for a GPU model). */

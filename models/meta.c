@@ -95,7 +95,6 @@ static dbx_status put(dbx_meta *m, const char *key, int64_t value)
 dbx_status dbx_meta_set(dbx_meta *m, const char *key, int64_t value)
 {
     if (!m || !key) return dbx__fail(DBX_EINVAL, "dbx_meta_set: NULL argument");
-    if (m->frozen) return dbx__fail(DBX_EINVAL, "meta: '%s' cannot change: frozen", key);
     return put(m, key, value);
 }
 

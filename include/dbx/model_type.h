@@ -42,7 +42,8 @@ dbx_status dbx_meta_new(dbx_meta **out);
 void dbx_meta_free(dbx_meta *m);
 /* The value of integer setting key ([a-z0-9_], 1..31 characters), or dflt when unset. */
 int64_t dbx_meta_get(const dbx_meta *m, const char *key, int64_t dflt);
-/* Sets key; DBX_EINVAL for a bad key or when the meta is frozen. */
+/* Sets key (also in a frozen meta: freezing stops parsers, not the owner); DBX_EINVAL for a
+ * bad key. */
 dbx_status dbx_meta_set(dbx_meta *m, const char *key, int64_t value);
 /* Raises key to at least value (unset counts as below any value). Frozen: no change, DBX_OK
  * (a parser of dev or test data may call it like the training data's). */
@@ -51,7 +52,8 @@ dbx_status dbx_meta_raise(dbx_meta *m, const char *key, int64_t value);
  * frozen with the meta. NULL for a bad name, on allocation failure, or when the meta is
  * frozen and has no such vocabulary. Valid until dbx_meta_free. */
 dbx_vocab *dbx_meta_vocab(dbx_meta *m, const char *name);
-/* Freezes the meta and its vocabularies: unknown strings map to <unk>, sizes stay. */
+/* Freezes the meta and its vocabularies: unknown strings map to <unk>, dbx_meta_raise does
+ * nothing, no vocabulary is added. */
 void dbx_meta_freeze(dbx_meta *m);
 int dbx_meta_frozen(const dbx_meta *m);
 /* The model type name recorded in the meta ("" when unset). */
