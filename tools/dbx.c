@@ -25,7 +25,7 @@ static void usage(FILE *f)
           "  train        train a Tree-LSTM or BiLSTM tagger (one process, or one worker\n"
           "               per rank under mpirun / srun)\n"
           "  eval         evaluate saved parameters on a data set\n"
-          "  gen-data     write a synthetic SST-like treebank\n"
+          "  gen-data     write a synthetic SST-like treebank or word/character lattices\n"
           "  check-data   parse data files and print their statistics\n"
           "  compare      compare two parameter files within a relative tolerance\n"
           "\n"
