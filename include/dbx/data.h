@@ -153,7 +153,7 @@ typedef struct dbx_lattice_gen_opts {
 
 /* Writes nlat lattices in the format above into a malloc'd NUL-terminated buffer (*text,
  * *len; caller frees). Deterministic given the options. Shapes follow the real data: about
- * 42 nodes per lattice (3 to 200), a character arc from i - 1 into every node i >= 1, word
+ * 44 nodes per lattice (3 to 200), a character arc from i - 1 into every node i >= 1, word
  * arcs from 2 to 4 nodes back (in-degrees 1 to 4), Zipf-like ids. Node 0 has tag 0; the tag
  * of node i >= 1 is a hidden class of the longest word arc entering it, or of its character
  * arc when none (with a little noise), so a model can learn it. */
