@@ -76,7 +76,7 @@ check_help train --model --data --dev --embed --hidden --mlp --batch --scheduler
     --lr --epochs --steps --seed --metrics --save --load --no-dedup --log-every --synthetic \
     --quiet --help
 check_help eval --model --data --load --batch --scheduler --synthetic --seed --no-dedup --help
-check_help gen-data --trees --vocab --seed --out --help
+check_help gen-data --format --samples --trees --vocab --chars --tags --seed --out --help
 check_help check-data --format --help
 
 # ---- bad flags and values ---------------------------------------------------------------------
@@ -112,7 +112,7 @@ usage_error "eval batch" "dbx eval: --batch: expected a positive integer, got 'y
     "$DBX" eval --load x --batch y
 usage_error "gen-data trees" "dbx gen-data: --trees: expected a positive integer, got '-5'" \
     "$DBX" gen-data --trees -5
-usage_error "check-data format" "--format: expected sst or tags, got 'xml'" \
+usage_error "check-data format" "--format: expected sst, tags or lattice, got 'xml'" \
     "$DBX" check-data --format xml x
 usage_error "check-data without files" "expected at least one FILE" "$DBX" check-data
 
@@ -164,6 +164,57 @@ runtime_error "metrics on failure" "$DBX" train --data "$T/three.txt" --metrics 
 if [ -e "$T/fail.jsonl" ] || ls "$T"/fail.jsonl.tmp.* >/dev/null 2>&1; then
     bad "a failed run left a metrics file"
 else ok; fi
+
+# ---- lattices ------------------------------------------------------------------------------
+usage_error "gen-data format" "dbx gen-data: --format: expected sst or lattice, got 'tree'" \
+    "$DBX" gen-data --format tree
+usage_error "gen-data --trees with lattices" "dbx gen-data: --trees is for --format sst" \
+    "$DBX" gen-data --format lattice --trees 3
+usage_error "gen-data --chars with sst" "dbx gen-data: --chars is for --format lattice" \
+    "$DBX" gen-data --chars 5
+usage_error "gen-data lattice count" \
+    "dbx gen-data: --samples: expected a positive integer <= 1000000, got '1000001'" \
+    "$DBX" gen-data --format lattice --samples 1000001
+expect 0 "gen-data --samples (sst)" "$DBX" gen-data --samples 10 --seed 4
+if cmp -s "$T/out" "$T/g4a.txt"; then ok; else bad "gen-data --samples differs from --trees"; fi
+# A hand-written file: 2 lattices; node 2 of the first has a character and a word arc.
+printf '2\n3\n0 1 2\n0\n1 0 5\n2 1 6 0 7\n\n1\r\n0\r\n0\r\n' >"$T/lat.txt"
+expect 0 "check-data lattice" "$DBX" check-data --format lattice "$T/lat.txt"
+has "$T/out" "lat.txt: 2 lattices, 4 nodes (length 1..3, mean 2.0), 3 arcs (2 character, 1 word), \
+in-degree 0:2 1:1 2:1, tags 0..2, character ids 5..6, word ids 7..7" "check-data lattice stats"
+printf '1\n3\n0 1 2\n0\n1 0 5\n2 2 6 0 7\n' >"$T/latfrom.txt"
+expect 1 "check-data lattice, FROM >= i" "$DBX" check-data --format lattice "$T/latfrom.txt"
+has "$T/err" "dbx: error: $T/latfrom.txt:6:3: expected FROM of arc 0 into node 2 of lattice 0, \
+a node 0..1 (got '2')" "check-data lattice, FROM >= i"
+printf '1\n3\n0 1 2\n0\n1 0 5\n2 1 6 0\n' >"$T/lattrunc.txt"
+printf '1\n3\n0 1 -2\n0\n1 0 5\n2 1 6 0 7\n' >"$T/latneg.txt"
+printf '1\n2000000000\n0 1\n' >"$T/lathuge.txt"
+printf '1\n2\n0 1\n0\n1 0 5\n9\n' >"$T/lattrail.txt"
+printf '1\n2\n0 1\n0\n1 0 \x00\n' >"$T/latbinary.txt"
+: >"$T/latempty.txt"
+for f in lattrunc latneg lathuge lattrail latbinary latempty; do
+    runtime_error "check-data lattice $f" "$DBX" check-data --format lattice "$T/$f.txt"
+    has_re "$T/err" "^dbx: error: .*$f\.txt:[0-9]+:[0-9]+: expected " "check-data lattice $f"
+done
+has "$T/err" "latempty.txt:1:1: expected N_LATTICES" "check-data lattice, empty file"
+run "$DBX" check-data --format lattice "$T/lat.txt" "$T/lattrunc.txt"
+if [ "$rc" -eq 1 ]; then ok; else bad "check-data lattice good+bad: exit $rc, want 1"; fi
+has "$T/out" "lat.txt: 2 lattices" "check-data lattice good+bad still reports the good file"
+runtime_error "check-data sst as lattice" "$DBX" check-data --format lattice "$T/gen.txt"
+has "$T/err" "gen.txt:1:1: expected N_LATTICES, an integer >= 1 (got '(" "sst as lattice"
+expect 0 "gen-data lattice" "$DBX" gen-data --format lattice --samples 30 --seed 3 \
+    --tags 5 --chars 50 --vocab 80 --out "$T/glat.txt"
+"$DBX" gen-data --format lattice --samples 30 --seed 3 --tags 5 --chars 50 --vocab 80 \
+    >"$T/glat2.txt"
+if cmp -s "$T/glat.txt" "$T/glat2.txt"; then ok; else bad "gen-data lattice not deterministic"; fi
+expect 0 "check-data on generated lattices" "$DBX" check-data --format lattice "$T/glat.txt"
+has "$T/out" "glat.txt: 30 lattices" "check-data generated lattices"
+has_re "$T/out" "tags 0\.\.[1-4], character ids [0-9]+\.\.(4[0-9]|[0-9]), word ids" \
+    "generated lattice ranges"
+"$DBX" gen-data --format lattice --samples 7 2>"$T/err" |
+    "$DBX" check-data --format lattice - >"$T/out" 2>>"$T/err"
+if [ "${PIPESTATUS[1]}" -eq 0 ]; then ok; else bad "gen-data lattice | check-data -"; fi
+has "$T/out" "-: 7 lattices" "gen-data lattice | check-data -"
 
 # ---- train -> eval -----------------------------------------------------------------------
 expect 0 "train" "$DBX" train --steps 5 --embed 16 --hidden 16 --batch 8 --synthetic 200 \

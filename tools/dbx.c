@@ -26,7 +26,7 @@ static void usage(FILE *f)
           "  train        train a model (one process, or one worker per rank under\n"
           "               mpirun / srun)\n"
           "  eval         evaluate saved parameters on a data set\n"
-          "  gen-data     write a synthetic SST-like treebank\n"
+          "  gen-data     write a synthetic SST-like treebank or word/character lattices\n"
           "  check-data   parse data files and print their statistics\n"
           "  compare      compare two parameter files within a relative tolerance\n"
           "\n"

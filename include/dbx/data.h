@@ -1,5 +1,6 @@
-/* dbx data sets: readers for SST-style binary treebanks and token|TAG sentences, a string
- * vocabulary, and a deterministic generator of synthetic SST-like treebanks.
+/* dbx data sets: readers for SST-style binary treebanks, token|TAG sentences and word/character
+ * lattices, a string vocabulary, and deterministic generators of synthetic SST-like treebanks
+ * and lattices.
  *
  * Readers never crash on bad input: they return DBX_EPARSE (or DBX_EIO) and leave a message
  * "file:line:col: expected ..." in dbx_last_error(). Results are owned by the caller and
@@ -104,6 +105,59 @@ typedef struct dbx_gen_opts {
  * each word has a hidden polarity and node labels (0..4) follow the polarity of the words
  * below, so a model can learn them. */
 dbx_status dbx_treebank_generate(const dbx_gen_opts *opts, char **text, size_t *len);
+
+/* ---- word/character lattices (Lattice-LSTM) -------------------------------------------- */
+/* One lattice: a DAG over nodes 0..n-1 in topological order (every arc enters a later node).
+ * The arcs entering node i are arc_start[i] .. arc_start[i+1]-1 (offsets local to this
+ * lattice: arc_start[0] = 0); an arc from i - 1 is a character arc, any other a word arc. */
+typedef struct dbx_lattice {
+    int32_t n;          /* nodes (>= 1); node 0 is the start node and has no arcs */
+    int32_t *tag;       /* (n) output tag of each node, >= 0 */
+    int32_t *arc_start; /* (n + 1) the arcs entering node i are arc_start[i] .. arc_start[i+1]-1 */
+    int32_t *arc_from;  /* (arcs) source node of each arc, < the node it enters */
+    int32_t *arc_id;    /* (arcs) character id (arc from i - 1) or word id (any other arc), >= 0 */
+} dbx_lattice;
+
+typedef struct dbx_latticeset {
+    int32_t nlat;
+    dbx_lattice *lats;  /* (nlat); arrays point into one pool owned by the set */
+    int64_t nnodes, narcs, nchar_arcs; /* totals; word arcs: narcs - nchar_arcs */
+    int32_t max_tag, max_char, max_word; /* largest ids seen, -1 if none */
+    int32_t max_indegree;  /* most arcs entering one node */
+    int32_t max_n;         /* nodes of the longest lattice */
+} dbx_latticeset;
+
+/* Reads lattices in the format of shared/data/lattice (whitespace-separated integers):
+ *     N_LATTICES, then per lattice: LENGTH, LENGTH tags, then per node i in 0..LENGTH-1:
+ *     N_ARCS followed by N_ARCS pairs FROM ID (0 <= FROM < i; node 0 has no arcs).
+ * Blanks (spaces, tabs, CR, LF) separate tokens; line structure is not required. name is
+ * used in error messages. Every error is DBX_EPARSE with "name:line:col: expected ..." at
+ * the offending token: non-numbers, numbers beyond 32 bits, negative tags, ids or FROM,
+ * FROM >= i, arcs into node 0, LENGTH or N_LATTICES < 1, counts larger than the tokens that
+ * follow (checked before anything is reserved for them, so memory stays proportional to
+ * len), control bytes, tokens after the last lattice, an empty file. Nodes i >= 1 without
+ * arcs are accepted. Linear in len. */
+dbx_status dbx_latticeset_parse(const char *name, const char *text, size_t len,
+                                dbx_latticeset **out);
+/* The same on a whole file ("-": standard input); DBX_EIO when it cannot be read. */
+dbx_status dbx_latticeset_read(const char *path, dbx_latticeset **out);
+void dbx_latticeset_free(dbx_latticeset *ls);
+
+typedef struct dbx_lattice_gen_opts {
+    int32_t nlat;   /* lattices to generate (> 0) */
+    int32_t chars;  /* character vocabulary; 0: 2212 (as the real data) */
+    int32_t words;  /* word vocabulary; 0: 10130 */
+    int32_t tags;   /* tags; 0: 18 */
+    uint64_t seed;
+} dbx_lattice_gen_opts;
+
+/* Writes nlat lattices in the format above into a malloc'd NUL-terminated buffer (*text,
+ * *len; caller frees). Deterministic given the options. Shapes follow the real data: about
+ * 44 nodes per lattice (3 to 200), a character arc from i - 1 into every node i >= 1, word
+ * arcs from 2 to 4 nodes back (in-degrees 1 to 4), Zipf-like ids. Node 0 has tag 0; the tag
+ * of node i >= 1 is a hidden class of the longest word arc entering it, or of its character
+ * arc when none (with a little noise), so a model can learn it. */
+dbx_status dbx_lattice_generate(const dbx_lattice_gen_opts *o, char **text, size_t *len);
 
 /* Reads a whole file ("-": standard input) into a malloc'd NUL-terminated buffer; DBX_EIO
  * with "path: reason". */
