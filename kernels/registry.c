@@ -1,15 +1,19 @@
 /* Backend registry: maps a device name to a backend. The CPU backend is always here; the
  * CUDA backend exists when the program links the dbx_cuda object library (built when CMake
  * finds the CUDA toolkit), which defines dbx__cuda_backend and dbx__cuda_devices. The weak
- * references keep core/ and this file free of #ifdef DBX_CUDA. Thread-safe (no state of its
- * own). */
+ * references keep core/ and this file free of #ifdef DBX_CUDA. They are hidden: the link that
+ * makes a program or libdbx.so resolves them (to the backend, or to NULL), and libdbx.so is
+ * left with no dynamic reference that another object could satisfy. Thread-safe (no state
+ * of its own). */
 #include <string.h>
 
 #include "core/status.h"
 #include "kernels/backend.h"
 
-extern dbx_status dbx__cuda_backend(int device, dbx_backend **out) __attribute__((weak));
-extern dbx_status dbx__cuda_devices(int max, char (*busid)[32], int *count) __attribute__((weak));
+extern dbx_status dbx__cuda_backend(int device, dbx_backend **out)
+    __attribute__((weak, visibility("hidden")));
+extern dbx_status dbx__cuda_devices(int max, char (*busid)[32], int *count)
+    __attribute__((weak, visibility("hidden")));
 
 int dbx__backend_has_cuda(void) { return dbx__cuda_backend != NULL; }
 
