@@ -24,9 +24,19 @@ foreach(h ${headers})
   # Variables: extern declarations ending in the name (or an array of it).
   string(REGEX MATCHALL "extern[^;(){}\"]*[ *]dbx_[A-Za-z0-9_]*[ \t\r\n]*(\\[[^]]*\\])?[ \t\r\n]*;"
          vars "${text}")
-  foreach(m ${calls} ${vars})
+  # the declared name: the first dbx_ name of a call, the last one of an extern declaration
+  # ("extern const dbx_model_type dbx_treelstm_type;" declares dbx_treelstm_type; the list
+  # element lost its ";", which separates CMake list items)
+  foreach(m ${calls})
     string(REGEX MATCH "dbx_[A-Za-z0-9_]*" name "${m}")
     if(NOT name MATCHES "^dbx__")
+      list(APPEND names "${name}")
+    endif()
+  endforeach()
+  foreach(m ${vars})
+    string(REGEX MATCH "dbx_[A-Za-z0-9_]*[ \t\r\n]*(\\[[^]]*\\])?[ \t\r\n]*;?$" tail "${m}")
+    string(REGEX MATCH "dbx_[A-Za-z0-9_]*" name "${tail}")
+    if(name AND NOT name MATCHES "^dbx__")
       list(APPEND names "${name}")
     endif()
   endforeach()

@@ -68,7 +68,8 @@ for h in "$P"/include/dbx/*.h; do echo "#include \"dbx/$(basename "$h")\""; done
     "$cc" -std=c11 -E -P -I"$P/include" -x c - | tr '\n' ' ' > "$tmp/headers.i"
 { grep -oE 'dbx_[A-Za-z0-9_]+[[:space:]]*\([[:space:]]*[^*[:space:]]' "$tmp/headers.i" || true
   grep -oE 'extern[^;(){}]*[ *]dbx_[A-Za-z0-9_]+[[:space:]]*(\[[^]]*\])?[[:space:]]*;' \
-      "$tmp/headers.i" || true; } | grep -oE 'dbx_[A-Za-z0-9_]+' | sort -u > "$tmp/declared"
+      "$tmp/headers.i" | grep -oE 'dbx_[A-Za-z0-9_]+[[:space:]]*(\[[^]]*\])?[[:space:]]*;$' \
+      || true; } | grep -oE '^dbx_[A-Za-z0-9_]+' | sort -u > "$tmp/declared"
 { grep -oE 'static[^;{}()]*[ *]dbx_[A-Za-z0-9_]+[[:space:]]*\(' "$tmp/headers.i" || true; } |
     grep -oE 'dbx_[A-Za-z0-9_]+' | sort -u > "$tmp/static"
 comm -23 "$tmp/declared" "$tmp/static" > "$tmp/api"
