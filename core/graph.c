@@ -60,6 +60,9 @@ void dbx_graph_free(dbx_graph *g)
     free(g->sigkeys);
     free(g->sigkey_off);
     free(g->keybuf);
+    free(g->sighash);
+    free(g->sig_count);
+    free(g->sig_depth);
     free(g);
 }
 
@@ -71,6 +74,10 @@ void dbx_graph_clear(dbx_graph *g)
     g->req_gemm_flops = 0;
     g->err = DBX_OK;
     g->errmsg[0] = 0;
+    if (g->nsigs) {
+        memset(g->sig_count, 0, g->nsigs * sizeof *g->sig_count);
+        memset(g->sig_depth, 0, g->nsigs * sizeof *g->sig_depth);
+    }
     if (++g->gen == 0) { /* wrapped: really clear the table */
         if (g->cse) memset(g->cse, 0, g->cse_cap * sizeof *g->cse);
         g->gen = 1;
@@ -108,6 +115,20 @@ static int valid_param(const dbx_graph *g, dbx_param p)
 }
 
 /* ---- signatures ------------------------------------------------------------------------ */
+/* Room for n signatures' hash and node statistics. */
+static dbx_status grow_sigstat(dbx_graph *g, size_t n)
+{
+    if (n <= g->cap_sigstat) return DBX_OK;
+    size_t c = g->cap_sigstat;
+    DBX_TRY(DBX_GROW(g->sighash, c, n));
+    c = g->cap_sigstat;
+    DBX_TRY(DBX_GROW(g->sig_count, c, n));
+    c = g->cap_sigstat;
+    DBX_TRY(DBX_GROW(g->sig_depth, c, n));
+    g->cap_sigstat = c;
+    return DBX_OK;
+}
+
 static dbx_status sig_intern(dbx_graph *g, const int32_t *key, int len, int32_t *out)
 {
     uint64_t h = hash_ints(key, len);
@@ -131,6 +152,10 @@ static dbx_status sig_intern(dbx_graph *g, const int32_t *key, int len, int32_t 
         if (!s->gen) {
             DBX_TRY(DBX_GROW(g->sigkeys, g->cap_sigkeys, g->nsigkeys + (size_t)len));
             DBX_TRY(DBX_GROW(g->sigkey_off, g->cap_sigs, g->nsigs + 2));
+            DBX_TRY(grow_sigstat(g, g->nsigs + 1));
+            g->sighash[g->nsigs] = dbx__sig_canon_hash(g, key, len);
+            g->sig_count[g->nsigs] = 0;
+            g->sig_depth[g->nsigs] = 0;
             if (g->nsigs == 0) g->sigkey_off[0] = 0;
             memcpy(g->sigkeys + g->nsigkeys, key, (size_t)len * sizeof *key);
             g->nsigkeys += (size_t)len;
@@ -306,6 +331,8 @@ static dbx_node add_node(dbx_graph *g, const node_spec *sp)
     if (sp->nargs) memcpy(g->args + g->nargs, sp->args, (size_t)sp->nargs * sizeof(dbx_node));
     g->nargs += (size_t)sp->nargs;
     g->nnodes++;
+    g->sig_count[sig]++;
+    g->sig_depth[sig] += depth;
     if (mergeable && cse_insert(g, h, id, sp)) return bad(g, DBX_ENOMEM, "out of memory");
     if (dbx__op_is_loss[sp->op]) {
         if (DBX_GROW(g->losses, g->cap_losses, g->nlosses + 1))
