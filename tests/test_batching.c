@@ -160,15 +160,18 @@ static void test_batching_reduces_launches(void)
 /* ---- scheduler and planner invariants ------------------------------------------------------- */
 static void check_invariants(const dbx_exec *ex, const dbx_graph *g)
 {
+    const dbx__schedule *sc = &ex->sched;
+    const dbx__layout *l = &ex->layout;
     size_t nn = g->nnodes;
     unsigned char *seen = calloc(nn, 1);
     size_t total = 0;
     int ok_once = 1, ok_order = 1, ok_homog = 1, ok_block = 1, ok_contig = 1;
-    for (size_t b = 0; b < ex->nbatches; b++) {
-        const dbx__batch *bt = &ex->batches[b];
+    for (size_t b = 0; b < sc->nbatches; b++) {
+        const dbx__batch *bt = &sc->batches[b];
+        const dbx__blayout *bl = &l->b[b];
         CU_ASSERT(bt->n > 0);
         for (int32_t i = 0; i < bt->n; i++) {
-            int32_t v = ex->order[bt->first + i];
+            int32_t v = sc->order[bt->first + i];
             if (seen[v]) ok_once = 0;
             seen[v] = 1;
             total++;
@@ -176,40 +179,41 @@ static void check_invariants(const dbx_exec *ex, const dbx_graph *g)
             if (nd->sig != bt->sig || nd->op != bt->op || nd->dim != bt->dim) ok_homog = 0;
             const int32_t *a = dbx__node_args(g, nd);
             for (int k = 0; k < nd->nargs; k++)
-                if (ex->batch_of[a[k]] >= (int32_t)b) ok_order = 0;
-            if (ex->off[v] != bt->out_off + (int64_t)i * bt->dim) ok_block = 0;
+                if (sc->batch_of[a[k]] >= (int32_t)b) ok_order = 0;
+            if (l->off[v] != bl->out_off + (int64_t)i * bt->dim) ok_block = 0;
         }
         for (int a = 0; a < bt->nargs; a++) {
-            const int64_t *off = ex->argoff + bt->argoff_at + (int64_t)a * bt->n;
-            int d = ex->argdim[bt->argdim_at + a];
+            const int64_t *off = l->argoff + bl->argoff_at + (int64_t)a * bt->n;
+            int d = l->argdim[bl->argdim_at + a];
             int really = 1;
             for (int32_t i = 0; i < bt->n; i++)
                 if (off[i] != off[0] + (int64_t)i * d) really = 0;
-            if (really != ex->contig[bt->argdim_at + a]) ok_contig = 0;
+            if (really != l->contig[bl->argdim_at + a]) ok_contig = 0;
         }
     }
     /* no two batches' blocks overlap, and all lie inside the arena */
     int ok_overlap = 1;
-    for (size_t b = 1; b < ex->nbatches; b++) {
-        const dbx__batch *p = &ex->batches[b - 1], *q = &ex->batches[b];
-        if (p->out_off + (int64_t)p->n * p->dim > q->out_off) ok_overlap = 0;
+    for (size_t b = 1; b < sc->nbatches; b++) {
+        const dbx__batch *p = &sc->batches[b - 1];
+        if (l->b[b - 1].out_off + (int64_t)p->n * p->dim > l->b[b].out_off) ok_overlap = 0;
     }
-    const dbx__batch *last = &ex->batches[ex->nbatches - 1];
-    if ((size_t)(last->out_off + (int64_t)last->n * last->dim) > ex->arena_floats) ok_overlap = 0;
+    const dbx__batch *last = &sc->batches[sc->nbatches - 1];
+    if ((size_t)(l->b[sc->nbatches - 1].out_off + (int64_t)last->n * last->dim) > l->floats)
+        ok_overlap = 0;
     /* depth scheduling: batches in strictly increasing (depth, signature) order, so every
        batch holds all nodes of its key */
     if (ex->opts.sched == DBX_SCHED_DEPTH) {
         int ok_depth = 1;
-        for (size_t b = 1; b < ex->nbatches; b++) {
-            const dbx__node *p = &g->nodes[ex->order[ex->batches[b - 1].first]];
-            const dbx__node *q = &g->nodes[ex->order[ex->batches[b].first]];
+        for (size_t b = 1; b < sc->nbatches; b++) {
+            const dbx__node *p = &g->nodes[sc->order[sc->batches[b - 1].first]];
+            const dbx__node *q = &g->nodes[sc->order[sc->batches[b].first]];
             if (!(p->depth < q->depth || (p->depth == q->depth && p->sig < q->sig))) ok_depth = 0;
         }
-        for (size_t b = 0; b < ex->nbatches; b++) {
-            const dbx__batch *bt = &ex->batches[b];
-            int d0 = g->nodes[ex->order[bt->first]].depth;
+        for (size_t b = 0; b < sc->nbatches; b++) {
+            const dbx__batch *bt = &sc->batches[b];
+            int d0 = g->nodes[sc->order[bt->first]].depth;
             for (int32_t i = 0; i < bt->n; i++)
-                if (g->nodes[ex->order[bt->first + i]].depth != d0) ok_depth = 0;
+                if (g->nodes[sc->order[bt->first + i]].depth != d0) ok_depth = 0;
         }
         CU_ASSERT(ok_depth);
     }
@@ -266,11 +270,11 @@ static void test_planner_avoids_gathers(void)
         double loss;
         CU_ASSERT_FATAL(dbx_exec_forward(ex, g, &loss) == DBX_OK);
         int single = 0, single_contig = 0;
-        for (size_t b = 0; b < ex->nbatches; b++) {
-            const dbx__batch *bt = &ex->batches[b];
+        for (size_t b = 0; b < ex->sched.nbatches; b++) {
+            const dbx__batch *bt = &ex->sched.batches[b];
             if (bt->op != DBX_OP_AFFINE || bt->nargs != 1) continue;
             single++;
-            single_contig += ex->contig[bt->argdim_at];
+            single_contig += ex->layout.contig[ex->layout.b[b].argdim_at];
         }
         const dbx_exec_stats *st = dbx_exec_last_stats(ex);
         printf("\n  %s: single-input GEMM batches %d, contiguous %d; all operands %lld "
