@@ -2,7 +2,8 @@
  * in reverse order, backward on the backend. Node gradients live in a gradient arena laid
  * out exactly like the value arena, so operands that are contiguous forward are contiguous
  * backward too. Parameter gradients accumulate into the model's flat gradient buffer.
- * The executor owns its arenas; it borrows the graph between forward and backward.
+ * The executor owns its arenas and its scheduler's state (made at dbx_exec_new, released at
+ * dbx_exec_free, kept across steps); it borrows the graph between forward and backward.
  * Not thread-safe. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -15,18 +16,22 @@
 dbx_status dbx_exec_new(const dbx_exec_opts *opts, dbx_exec **out)
 {
     *out = NULL;
+    const dbx_sched_type *t = NULL;
+    DBX_TRY(dbx_sched_find(opts ? opts->scheduler : NULL, &t));
     dbx_exec *ex = calloc(1, sizeof *ex);
     if (!ex) return dbx__fail(DBX_ENOMEM, "out of memory");
     if (opts) ex->opts = *opts;
-    if ((unsigned)ex->opts.sched > DBX_SCHED_AGENDA) {
-        free(ex);
-        return dbx__fail(DBX_EINVAL, "dbx_exec_new: unknown scheduler %d", (int)opts->sched);
-    }
+    ex->opts.scheduler = t->name;
     dbx_status s = dbx__backend_get(ex->opts.device, ex->opts.device_index, &ex->be);
     if (s) {
         free(ex);
         return s;
     }
+    if (t->create && (s = t->create(t, &ex->sched_state)) != DBX_OK) {
+        free(ex);
+        return s;
+    }
+    ex->scheduler = t;
     *out = ex;
     return DBX_OK;
 }
@@ -34,18 +39,26 @@ dbx_status dbx_exec_new(const dbx_exec_opts *opts, dbx_exec **out)
 void dbx_exec_free(dbx_exec *ex)
 {
     if (!ex) return;
+    if (ex->scheduler->free) ex->scheduler->free(ex->sched_state);
     dbx__cons_free(&ex->cons);
     dbx__ready_free(&ex->ready);
-    dbx__schedule_free(&ex->sched);
+    dbx__schedule_free(&ex->schedule);
     dbx__layout_free(&ex->layout);
     dbx__arena_free(&ex->arena, ex->be);
     free(ex);
 }
 
+dbx_status dbx__exec_schedule(dbx_exec *ex, const dbx_graph *g)
+{
+    DBX_TRY(dbx__cons_build(&ex->cons, g));
+    return dbx__schedule_build(&ex->schedule, &ex->ready, &ex->cons, ex->scheduler,
+                               ex->sched_state, g);
+}
+
 /* The kernel descriptor of batch b. */
 static void fill_kbatch(const dbx_exec *ex, const dbx_model *m, size_t b, dbx_kbatch *kb)
 {
-    const dbx__batch *bt = &ex->sched.batches[b];
+    const dbx__batch *bt = &ex->schedule.batches[b];
     const dbx__layout *l = &ex->layout;
     const dbx__blayout *bl = &l->b[b];
     const dbx__arena *a = &ex->arena;
@@ -101,19 +114,18 @@ dbx_status dbx_exec_forward(dbx_exec *ex, dbx_graph *g, double *loss)
     dbx_exec_stats *st = &ex->stats;
     memset(st, 0, sizeof *st);
     double t0 = dbx__now();
-    DBX_TRY(dbx__cons_build(&ex->cons, g));
-    DBX_TRY(dbx__schedule_build(&ex->sched, &ex->ready, &ex->cons, ex->opts.sched, g));
+    DBX_TRY(dbx__exec_schedule(ex, g));
     double t1 = dbx__now();
-    DBX_TRY(dbx__layout_build(&ex->layout, &ex->sched, &ex->cons, g, ex->be, ex->opts.fuse, st));
+    DBX_TRY(dbx__layout_build(&ex->layout, &ex->schedule, &ex->cons, g, ex->be, ex->opts.fuse, st));
     DBX_TRY(dbx__arena_fit(&ex->arena, ex->be, &ex->layout));
     double t2 = dbx__now();
     st->t_sched = t1 - t0;
     st->t_plan = t2 - t1;
     st->nodes = (int64_t)g->nnodes;
-    st->batches = (int64_t)ex->sched.nbatches;
+    st->batches = (int64_t)ex->schedule.nbatches;
 
     const dbx_backend_ops *ops = ex->be->ops;
-    const dbx__schedule *sc = &ex->sched;
+    const dbx__schedule *sc = &ex->schedule;
     const dbx__layout *l = &ex->layout;
     dbx__arena *a = &ex->arena;
     const int64_t ops0 = device_ops(ex->be);
@@ -169,7 +181,7 @@ dbx_status dbx_exec_backward(dbx_exec *ex, dbx_graph *g, float loss_scale)
     const dbx_backend_ops *ops = ex->be->ops;
     const int64_t ops0 = device_ops(ex->be);
     dbx_model *m = g->m;
-    const dbx__schedule *sc = &ex->sched;
+    const dbx__schedule *sc = &ex->schedule;
     const dbx__layout *l = &ex->layout;
     const dbx__arena *a = &ex->arena;
     DBX_TRY(ops->memset0(ex->be, a->grads, l->floats * sizeof(float)));

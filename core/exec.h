@@ -1,6 +1,8 @@
 /* Internal layout of the executor, as objects with their own lifetimes:
  *   dbx__cons      the graph's consumer lists (CSR), rebuilt per step; read by the ready set
  *                  and the planner
+ *   dbx_sched_ready the scheduler driver's scratch: the ready set that a scheduler chooses
+ *                  from (core/sched.c)
  *   dbx__schedule  the batches of node ids in execution order (core/sched.c), with node ->
  *                  batch and position (the planner reorders nodes inside a batch)
  *   dbx__layout    the memory plan of one schedule (core/plan.c): one contiguous output block
@@ -17,6 +19,7 @@
 
 #include "core/graph.h"
 #include "dbx/dbx.h"
+#include "dbx/sched.h"
 #include "kernels/backend.h"
 
 /* ---- consumers ------------------------------------------------------------------------- */
@@ -51,20 +54,44 @@ typedef struct dbx__schedule {
 
 void dbx__schedule_free(dbx__schedule *s);
 
-/* ---- scheduler scratch ------------------------------------------------------------------- */
-typedef struct dbx__ready {
-    int32_t *pending;       /* agenda: unfinished arguments per node */
-    int32_t **ready;        /* agenda: ready nodes per signature */
-    size_t *nready, *cap_ready;
-    double *ready_depth;
-    size_t nsig_alloc;
-    uint64_t *keys;         /* depth scheduler sort keys (nnodes) */
-    int32_t *buckets;       /* depth scheduler counting sort: (max depth + 1) * signatures */
-    size_t cap_buckets;
-    size_t cap_nodes;
-} dbx__ready;
+/* ---- ready set (the scheduler driver's scratch; core/sched.c) ------------------------------ */
+/* Where a group stands: its place in the ready list (>= 0), or one of these. */
+enum { DBX__NOT_READY = -1, DBX__RAN = -2 };
 
-void dbx__ready_free(dbx__ready *r);
+/* DBX_GROUP_DEPTH: the nodes of one (depth, signature), at sorted[start .. start + n). */
+typedef struct dbx__run {
+    int32_t start, n, depth, sig;
+} dbx__run;
+
+struct dbx_sched_ready {
+    const dbx_graph *g;
+    dbx_sched_grouping grouping;
+    int32_t ngroups;        /* group ids are 0 .. ngroups - 1 */
+    int32_t remaining;      /* nodes still to run */
+    int32_t *list;          /* (nlist) the ready groups, in no order */
+    int32_t nlist;
+    int32_t *where;         /* (ngroups) place in list, DBX__NOT_READY or DBX__RAN */
+    size_t cap_groups;
+    int32_t first;          /* NODE, DEPTH: no group below it is still to run */
+    int32_t *pending;       /* NODE, SIG: (nnodes) arguments still to run */
+    size_t cap_nodes;
+    /* SIG: the ready nodes of each signature */
+    int32_t **sig_ready;
+    int32_t *nsig_ready;
+    size_t *cap_sig_ready;
+    size_t nsig_alloc;
+    /* DEPTH: the nodes sorted by (depth, signature, id), cut into runs; the runs of the
+       depth being run are [first, level_end) */
+    int32_t *sorted;
+    uint64_t *keys;
+    int32_t *buckets;       /* counting sort: (max depth + 1) * signatures */
+    size_t cap_buckets;
+    dbx__run *runs;
+    size_t cap_runs;
+    int32_t level_end;
+};
+
+void dbx__ready_free(dbx_sched_ready *r);
 
 /* ---- memory layout ----------------------------------------------------------------------- */
 /* Batch b's kernel descriptor in the layout (beside the schedule's batch b). */
@@ -136,11 +163,13 @@ void dbx__arena_free(dbx__arena *a, dbx_backend *be);
 
 /* ---- executor ------------------------------------------------------------------------------ */
 struct dbx_exec {
-    dbx_exec_opts opts;
+    dbx_exec_opts opts;     /* opts.scheduler: the scheduler's registered name */
     dbx_backend *be;
+    const dbx_sched_type *scheduler;
+    void *sched_state;      /* made by scheduler->create, owned by the executor */
     dbx__cons cons;
-    dbx__ready ready;
-    dbx__schedule sched;
+    dbx_sched_ready ready;
+    dbx__schedule schedule;
     dbx__layout layout;
     dbx__arena arena;
     dbx_exec_stats stats;
@@ -150,9 +179,12 @@ struct dbx_exec {
     int have_forward;
 };
 
-/* Builds the batches of g into s under policy, using the consumers c and the scratch r. */
-dbx_status dbx__schedule_build(dbx__schedule *s, dbx__ready *r, const dbx__cons *c,
-                               dbx_sched_policy policy, const dbx_graph *g);
+/* Builds the batches of g into s: the ready set r (consumers c) offers groups, scheduler t
+ * (state) chooses them. */
+dbx_status dbx__schedule_build(dbx__schedule *s, dbx_sched_ready *r, const dbx__cons *c,
+                               const dbx_sched_type *t, void *state, const dbx_graph *g);
+/* Builds ex's consumer lists and schedule for g (the analysis before planning). */
+dbx_status dbx__exec_schedule(dbx_exec *ex, const dbx_graph *g);
 /* Orders each batch of s for its consumers (reordering s's nodes inside batches), assigns
  * output blocks, and builds the kernel descriptors into l; planning statistics go to st. */
 dbx_status dbx__layout_build(dbx__layout *l, dbx__schedule *s, const dbx__cons *c,

@@ -59,7 +59,7 @@ int main(int argc, char **argv)
     }
     CHECK(dbx_model_add(m, "Wo", 5, H, DBX_INIT_GLOROT, 0, &Wo));
     CHECK(dbx_model_init(m, 1));
-    dbx_exec_opts eo = {.sched = DBX_SCHED_AGENDA};
+    dbx_exec_opts eo = {.scheduler = "agenda"};
     dbx_exec *ex; dbx_graph *g;
     CHECK(dbx_exec_new(&eo, &ex));
     CHECK(dbx_graph_new(m, 1, &g));

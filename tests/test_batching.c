@@ -19,6 +19,8 @@
 #include "testutil.h"
 
 /* ---- fixtures ---------------------------------------------------------------------------- */
+static const char *const scheds[3] = {"none", "depth", "agenda"};
+
 static dbx_treebank *make_trees(int n, uint64_t seed, dbx_vocab **vocab)
 {
     dbx_gen_opts go = {.ntrees = n, .vocab = 60, .seed = seed};
@@ -59,10 +61,10 @@ static void tree_setup_free(tree_setup *s)
 
 /* Runs forward + backward over trees [lo, hi) and returns the loss; gradients are left in
  * the model (copied to grads_out if not NULL) and then zeroed. */
-static double run_trees(tree_setup *s, dbx_sched_policy sched, int dedup, int lo, int hi,
+static double run_trees(tree_setup *s, const char *sched, int dedup, int lo, int hi,
                         float *grads_out, dbx_exec_stats *stats)
 {
-    dbx_exec_opts eo = {.sched = sched};
+    dbx_exec_opts eo = {.scheduler = sched};
     dbx_exec *ex = NULL;
     dbx_graph *g = NULL;
     CU_ASSERT_FATAL(dbx_exec_new(&eo, &ex) == DBX_OK);
@@ -112,9 +114,9 @@ static void check_equivalence(int dedup_ref, int dedup)
     int worst_p = 0;
     /* 200 trees in 10 minibatches of 20 */
     for (int b = 0; b < 10; b++) {
-        double lref = run_trees(&s, DBX_SCHED_NONE, dedup_ref, b * 20, b * 20 + 20, ref, NULL);
+        double lref = run_trees(&s, "none", dedup_ref, b * 20, b * 20 + 20, ref, NULL);
         for (int k = 1; k <= 2; k++) {
-            double l = run_trees(&s, (dbx_sched_policy)k, dedup, b * 20, b * 20 + 20, got, NULL);
+            double l = run_trees(&s, scheds[k], dedup, b * 20, b * 20 + 20, got, NULL);
             worst_loss = fmax(worst_loss, fabs(l - lref) / fabs(lref));
             int p = 0;
             double d = worst_param_diff(s.m, got, ref, &p);
@@ -141,10 +143,10 @@ static void test_batching_reduces_launches(void)
     tree_setup s;
     tree_setup_new(&s, 64, 8, 8, 3);
     dbx_exec_stats none, depth, agenda, nodedup;
-    run_trees(&s, DBX_SCHED_NONE, 1, 0, 64, NULL, &none);
-    run_trees(&s, DBX_SCHED_DEPTH, 1, 0, 64, NULL, &depth);
-    run_trees(&s, DBX_SCHED_AGENDA, 1, 0, 64, NULL, &agenda);
-    run_trees(&s, DBX_SCHED_AGENDA, 0, 0, 64, NULL, &nodedup);
+    run_trees(&s, "none", 1, 0, 64, NULL, &none);
+    run_trees(&s, "depth", 1, 0, 64, NULL, &depth);
+    run_trees(&s, "agenda", 1, 0, 64, NULL, &agenda);
+    run_trees(&s, "agenda", 0, 0, 64, NULL, &nodedup);
     printf("\n  launches: none %lld depth %lld agenda %lld; nodes dedup %lld vs %lld",
            (long long)none.batches, (long long)depth.batches, (long long)agenda.batches,
            (long long)agenda.nodes, (long long)nodedup.nodes);
@@ -160,7 +162,7 @@ static void test_batching_reduces_launches(void)
 /* ---- scheduler and planner invariants ------------------------------------------------------- */
 static void check_invariants(const dbx_exec *ex, const dbx_graph *g)
 {
-    const dbx__schedule *sc = &ex->sched;
+    const dbx__schedule *sc = &ex->schedule;
     const dbx__layout *l = &ex->layout;
     size_t nn = g->nnodes;
     unsigned char *seen = calloc(nn, 1);
@@ -202,7 +204,7 @@ static void check_invariants(const dbx_exec *ex, const dbx_graph *g)
         ok_overlap = 0;
     /* depth scheduling: batches in strictly increasing (depth, signature) order, so every
        batch holds all nodes of its key */
-    if (ex->opts.sched == DBX_SCHED_DEPTH) {
+    if (strcmp(ex->opts.scheduler, "depth") == 0) {
         int ok_depth = 1;
         for (size_t b = 1; b < sc->nbatches; b++) {
             const dbx__node *p = &g->nodes[sc->order[sc->batches[b - 1].first]];
@@ -233,7 +235,7 @@ static void test_scheduler_and_planner_invariants(void)
     tree_setup_new(&s, 300, 8, 8, 11);
     for (int k = 0; k < 3; k++) {
         for (int dedup = 0; dedup < 2; dedup++) {
-            dbx_exec_opts eo = {.sched = (dbx_sched_policy)k};
+            dbx_exec_opts eo = {.scheduler = scheds[k]};
             dbx_exec *ex = NULL;
             dbx_graph *g = NULL;
             CU_ASSERT_FATAL(dbx_exec_new(&eo, &ex) == DBX_OK);
@@ -261,7 +263,7 @@ static void test_planner_avoids_gathers(void)
     tree_setup s;
     tree_setup_new(&s, 64, 8, 8, 5);
     for (int k = 1; k <= 2; k++) {
-        dbx_exec_opts eo = {.sched = (dbx_sched_policy)k};
+        dbx_exec_opts eo = {.scheduler = scheds[k]};
         dbx_exec *ex = NULL;
         dbx_graph *g = NULL;
         CU_ASSERT_FATAL(dbx_exec_new(&eo, &ex) == DBX_OK);
@@ -270,15 +272,15 @@ static void test_planner_avoids_gathers(void)
         double loss;
         CU_ASSERT_FATAL(dbx_exec_forward(ex, g, &loss) == DBX_OK);
         int single = 0, single_contig = 0;
-        for (size_t b = 0; b < ex->sched.nbatches; b++) {
-            const dbx__batch *bt = &ex->sched.batches[b];
+        for (size_t b = 0; b < ex->schedule.nbatches; b++) {
+            const dbx__batch *bt = &ex->schedule.batches[b];
             if (bt->op != DBX_OP_AFFINE || bt->nargs != 1) continue;
             single++;
             single_contig += ex->layout.contig[ex->layout.b[b].argdim_at];
         }
         const dbx_exec_stats *st = dbx_exec_last_stats(ex);
         printf("\n  %s: single-input GEMM batches %d, contiguous %d; all operands %lld "
-               "contiguous, %lld gathered (%lld bytes)", dbx_sched_name(k), single,
+               "contiguous, %lld gathered (%lld bytes)", scheds[k], single,
                single_contig, (long long)st->contiguous_operands,
                (long long)st->gathered_operands, (long long)st->gathered_bytes);
         CU_ASSERT(single > 2);
@@ -312,11 +314,11 @@ static void test_gradcheck_treelstm(void)
     model_ctx c = {.s = &s};
     for (int k = 0; k < 3; k++) {
         dbx_gc_spec spec = {.m = s.m, .build = build_trees_gc, .ctx = &c,
-                            .sched = (dbx_sched_policy)k, .dedup = 1, .max_checks = 40,
+                            .scheduler = scheds[k], .dedup = 1, .max_checks = 40,
                             .eps = 1e-2};
         dbx_gc_result r;
         int bad = dbx_gc_run(&spec, 3e-3, 3e-2, &r);
-        printf("\n  treelstm %-6s checked %d failed %d worst %.2e %s", dbx_sched_name(k),
+        printf("\n  treelstm %-6s checked %d failed %d worst %.2e %s", scheds[k],
                r.checked, r.failed, r.worst, r.where);
         CU_ASSERT(bad == 0);
         CU_ASSERT(r.checked > 200);
@@ -353,11 +355,11 @@ static void test_gradcheck_tagger(void)
     model_ctx c = {.tg = tg, .ts = ts};
     for (int k = 0; k < 3; k++) {
         dbx_gc_spec spec = {.m = m, .build = build_tagger_gc, .ctx = &c,
-                            .sched = (dbx_sched_policy)k, .dedup = 1, .max_checks = 30,
+                            .scheduler = scheds[k], .dedup = 1, .max_checks = 30,
                             .eps = 1e-2};
         dbx_gc_result r;
         int bad = dbx_gc_run(&spec, 3e-3, 3e-2, &r);
-        printf("\n  tagger %-6s checked %d failed %d worst %.2e %s", dbx_sched_name(k), r.checked,
+        printf("\n  tagger %-6s checked %d failed %d worst %.2e %s", scheds[k], r.checked,
                r.failed, r.worst, r.where);
         CU_ASSERT(bad == 0);
         CU_ASSERT(r.checked > 200);
@@ -402,7 +404,7 @@ static void test_batched_equals_unbatched_tagger(void)
     double worst_loss = 0, worst_grad = 0;
     double lref = 0;
     for (int k = 0; k < 3; k++) {
-        dbx_exec_opts eo = {.sched = (dbx_sched_policy)k};
+        dbx_exec_opts eo = {.scheduler = scheds[k]};
         dbx_exec *ex = NULL;
         dbx_graph *g = NULL;
         CU_ASSERT_FATAL(dbx_exec_new(&eo, &ex) == DBX_OK);
@@ -437,13 +439,13 @@ static void test_batched_equals_unbatched_tagger(void)
 }
 
 /* ---- determinism ---------------------------------------------------------------------------- */
-static uint64_t train_steps(uint64_t seed, dbx_sched_policy sched)
+static uint64_t train_steps(uint64_t seed, const char *sched)
 {
     tree_setup s;
     tree_setup_new(&s, 96, 8, 8, seed);
     dbx_optim opt = dbx_optim_default(DBX_OPT_ADAM);
     opt.grad_scale = 1.0f / 32;
-    dbx_exec_opts eo = {.sched = sched};
+    dbx_exec_opts eo = {.scheduler = sched};
     dbx_exec *ex = NULL;
     dbx_graph *g = NULL;
     CU_ASSERT_FATAL(dbx_exec_new(&eo, &ex) == DBX_OK);
@@ -466,10 +468,10 @@ static uint64_t train_steps(uint64_t seed, dbx_sched_policy sched)
 static void test_determinism_bit_exact(void)
 {
     for (int k = 0; k < 3; k++) {
-        uint64_t a = train_steps(17, (dbx_sched_policy)k), b = train_steps(17, (dbx_sched_policy)k);
+        uint64_t a = train_steps(17, scheds[k]), b = train_steps(17, scheds[k]);
         CU_ASSERT(a == b);
     }
-    CU_ASSERT(train_steps(17, DBX_SCHED_AGENDA) != train_steps(18, DBX_SCHED_AGENDA));
+    CU_ASSERT(train_steps(17, "agenda") != train_steps(18, "agenda"));
 }
 
 /* ---- chain fusion ------------------------------------------------------------------------------ */
@@ -482,7 +484,7 @@ static void test_fused_chain_is_bit_identical(void)
     double loss[2];
     int64_t fused[2];
     for (int f = 0; f < 2; f++) {
-        dbx_exec_opts eo = {.sched = DBX_SCHED_AGENDA, .fuse = f};
+        dbx_exec_opts eo = {.scheduler = "agenda", .fuse = f};
         dbx_exec *ex = NULL;
         dbx_graph *g = NULL;
         CU_ASSERT_FATAL(dbx_exec_new(&eo, &ex) == DBX_OK);

@@ -79,7 +79,7 @@ static void test_kind_names(void)
     dbx_train_opts_default(&o);
     CU_ASSERT_EQUAL(o.batch, 64);
     CU_ASSERT_EQUAL(o.embed, 128);
-    CU_ASSERT_EQUAL(o.sched, DBX_SCHED_AGENDA);
+    CU_ASSERT_STRING_EQUAL(o.scheduler, "agenda");
     CU_ASSERT_EQUAL(o.optim.kind, DBX_OPT_ADAM);
     CU_ASSERT_EQUAL(o.synth_trees, 2000);
 }
@@ -119,7 +119,7 @@ static void test_determinism(void)
     /* no shuffling and a different scheduler still train deterministically */
     o.seed = 1;
     o.shuffle = 0;
-    o.sched = DBX_SCHED_DEPTH;
+    o.scheduler = "depth";
     CU_ASSERT_EQUAL_FATAL(dbx_train(&o, &b), DBX_OK);
     CU_ASSERT_EQUAL_FATAL(dbx_train(&o, &c), DBX_OK);
     CU_ASSERT_EQUAL(b.checksum, c.checksum);
@@ -175,7 +175,7 @@ static void test_save_eval_load(void)
     /* evaluation is independent of batch size and scheduler */
     dbx_eval_result er2;
     e.batch = 7;
-    e.sched = DBX_SCHED_NONE;
+    e.scheduler = "none";
     e.dedup = 0;
     CU_ASSERT_EQUAL_FATAL(dbx_evaluate(&e, &er2), DBX_OK);
     CU_ASSERT_EQUAL(er2.correct, er.correct);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "dbx/dbx.h"
+#include "dbx/sched.h"
 #include "dbx/train.h"
 #include "tools/cli.h"
 
@@ -55,10 +56,16 @@ static int parse_model(const char *cmd, const char *s, dbx_model_kind *k)
     return -1;
 }
 
-static int parse_sched(const char *cmd, const char *s, dbx_sched_policy *p)
+static int parse_sched(const char *cmd, const char *s, const char **p)
 {
-    if (dbx_sched_parse(s, p) == DBX_OK) return 0;
-    fprintf(stderr, "dbx %s: --scheduler: expected none, depth or agenda, got '%s'\n", cmd, s);
+    const dbx_sched_type *t;
+    char choices[256];
+    if (dbx_sched_find(s, &t) == DBX_OK) {
+        *p = t->name;
+        return 0;
+    }
+    fprintf(stderr, "dbx %s: --scheduler: expected %s, got '%s'\n", cmd,
+            dbx_sched_choices(choices, sizeof choices), s);
     return -1;
 }
 
@@ -70,7 +77,7 @@ static int common_opt(const char *cmd, int c, const char *arg, dbx_train_opts *o
     case OPT_DATA: o->data = arg; return 1;
     case OPT_LOAD: o->load = arg; return 1;
     case OPT_BATCH: return cli_int32(cmd, "--batch", arg, 1, MAX_BATCH, &o->batch) ? -1 : 1;
-    case OPT_SCHED: return parse_sched(cmd, arg, &o->sched) ? -1 : 1;
+    case OPT_SCHED: return parse_sched(cmd, arg, &o->scheduler) ? -1 : 1;
     case OPT_SEED: return cli_u64(cmd, "--seed", arg, &o->seed) ? -1 : 1;
     case OPT_NO_DEDUP: o->dedup = 0; return 1;
     case OPT_DEVICE:

@@ -82,7 +82,7 @@ dbx_status dbx_evaluate(const dbx_train_opts *o, dbx_eval_result *res)
     if (!s) s = dbx__data_load(&r, o->data, o->synth_trees, o->seed, &d);
     int gpu = 0, sharing = 0; /* one process: the GPU nearest its cores */
     if (!s) s = dbx__gpu_pick(NULL, o->device, &gpu, &sharing, NULL, 0);
-    if (!s) s = dbx__run_model(&r, o->seed, o->sched, o->dedup, o->fuse, o->device, gpu);
+    if (!s) s = dbx__run_model(&r, o->seed, o->scheduler, o->dedup, o->fuse, o->device, gpu);
     if (!s) s = dbx_model_load(r.model, o->load);
     if (!s) s = dbx__eval_data(&r, &d, o->batch, res);
     dbx__data_free(&d);

@@ -148,7 +148,7 @@ dbx_status dbx__loop_setup(dbx__loop *t)
         return dbx__fail(DBX_ENOTSUP, "--device cuda: %d ranks of a host share one GPU (this "
                          "rank: %s), but the NCCL all-reduce needs a GPU per rank: start at most "
                          "one rank per GPU, or pass --allreduce mpi", sharing, t->gpu);
-    DBX_TRY(dbx__run_model(r, o->seed, o->sched, o->dedup, o->fuse, o->device, gpu));
+    DBX_TRY(dbx__run_model(r, o->seed, o->scheduler, o->dedup, o->fuse, o->device, gpu));
     int load_ok = 1;
     if (t->rank == 0 && o->load && dbx_model_load(r->model, o->load)) {
         load_ok = 0;

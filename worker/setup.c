@@ -66,7 +66,7 @@ int32_t dbx__data_labelled(const dbx__data *d, int32_t i)
 }
 
 /* ---- model ------------------------------------------------------------------------------- */
-dbx_status dbx__run_model(dbx__run *r, uint64_t seed, dbx_sched_policy sched, int dedup,
+dbx_status dbx__run_model(dbx__run *r, uint64_t seed, const char *scheduler, int dedup,
                           int fuse, const char *device, int device_index)
 {
     DBX_TRY(dbx_model_new(&r->model));
@@ -82,7 +82,7 @@ dbx_status dbx__run_model(dbx__run *r, uint64_t seed, dbx_sched_policy sched, in
     }
     if (device) DBX_TRY(dbx_model_set_device(r->model, device, device_index));
     DBX_TRY(dbx_model_init(r->model, seed));
-    dbx_exec_opts eo = {.sched = sched, .fuse = fuse, .device = device,
+    dbx_exec_opts eo = {.scheduler = scheduler, .fuse = fuse, .device = device,
                         .device_index = device_index};
     DBX_TRY(dbx_exec_new(&eo, &r->ex));
     DBX_TRY(dbx_graph_new(r->model, dedup, &r->g));

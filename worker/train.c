@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/status.h"
+#include "dbx/sched.h"
 #include "worker/loop.h"
 
 #define MAX_SIZE 65536
@@ -23,7 +24,7 @@ void dbx_train_opts_default(dbx_train_opts *o)
     o->embed = o->hidden = 128;
     o->mlp = 0; /* = hidden */
     o->batch = 64;
-    o->sched = DBX_SCHED_AGENDA;
+    o->scheduler = "agenda";
     o->dedup = 1;
     o->fuse = 1;
     o->optim = dbx_optim_default(DBX_OPT_ADAM);
@@ -104,14 +105,20 @@ static dbx_status check_opts(const dbx_train_opts *o)
     if (!(o->optim.lr > 0) || !isfinite(o->optim.lr))
         return dbx__fail(DBX_EINVAL, "learning rate must be positive (got %g)",
                          (double)o->optim.lr);
-    if ((unsigned)o->optim.kind > DBX_OPT_ADAM || (unsigned)o->sched > DBX_SCHED_AGENDA)
-        return dbx__fail(DBX_EINVAL, "unknown optimizer or scheduler");
+    if ((unsigned)o->optim.kind > DBX_OPT_ADAM) return dbx__fail(DBX_EINVAL, "unknown optimizer");
+    const dbx_sched_type *st;
+    DBX_TRY(dbx_sched_find(o->scheduler, &st));
     if (o->log_every < 0)
         return dbx__fail(DBX_EINVAL, "log_every must be >= 0 (got %d)", o->log_every);
     return DBX_OK;
 }
 
 /* ---- output (rank 0) ---------------------------------------------------------------------- */
+static const char *sched_label(const dbx_train_opts *o)
+{
+    return o->scheduler && *o->scheduler ? o->scheduler : "none";
+}
+
 static void print_header(const trainer *t, const char *topo_all)
 {
     const dbx_train_opts *o = t->L.o;
@@ -131,7 +138,7 @@ static void print_header(const trainer *t, const char *topo_all)
             r->tl ? "trees" : "sentences", (long long)t->L.train_nodes,
             r->tl ? "nodes" : "tokens", (int)dbx_vocab_size(r->words), dev, sizes,
             (double)dbx_model_num_floats(r->model) / 1e6, o->load ? " (loaded)" : "", o->batch,
-            dbx_sched_name(o->sched), dbx_optim_name(o->optim.kind), (double)o->optim.lr,
+            sched_label(o), dbx_optim_name(o->optim.kind), (double)o->optim.lr,
             o->dedup ? "on" : "off", dbx_blas_describe());
     fprintf(t->log,
             "ranks: %d worker%s (%s), global batch %d, partition %s, rank 0 hosts the "
@@ -211,7 +218,7 @@ static void metrics_summary(FILE *f, const trainer *t, const dbx_train_result *r
     dbx__jl_begin(f, "summary");
     dbx__jl_str(f, "model", dbx_model_kind_name(o->model));
     dbx__jl_str(f, "data", o->data ? o->data : "<synthetic>");
-    dbx__jl_str(f, "scheduler", dbx_sched_name(o->sched));
+    dbx__jl_str(f, "scheduler", sched_label(o));
     dbx__jl_str(f, "partition", dbx_part_name(t->L.coord.strategy));
     dbx__jl_int(f, "ranks", r->ranks);
     dbx__jl_int(f, "batch", o->batch);

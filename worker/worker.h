@@ -49,8 +49,8 @@ void dbx__data_free(dbx__data *d);
 /* Loss terms of sample i. */
 int32_t dbx__data_labelled(const dbx__data *d, int32_t i);
 /* Creates the model from the run's sizes and vocabularies, initialises it from seed and
- * creates a graph (dedup) and an executor (sched). */
-dbx_status dbx__run_model(dbx__run *r, uint64_t seed, dbx_sched_policy sched, int dedup,
+ * creates a graph (dedup) and an executor (scheduler). */
+dbx_status dbx__run_model(dbx__run *r, uint64_t seed, const char *scheduler, int dedup,
                           int fuse, const char *device, int device_index);
 /* The device index of this rank for device: for "cuda" the GPU that dbx_topo_gpu_choose
  * picks (near the rank's cores, spread over the host's GPUs; collective over c, NULL: one

@@ -206,19 +206,13 @@ int32_t dbx_node_sig(const dbx_graph *g, dbx_node x);            /* dense signat
 int32_t dbx_node_depth(const dbx_graph *g, dbx_node x);
 
 /* ---- execution ------------------------------------------------------------------------- */
-typedef enum dbx_sched_policy {
-    DBX_SCHED_NONE,   /* node by node, in creation order: the unbatched baseline */
-    DBX_SCHED_DEPTH,  /* all ready nodes of equal depth and signature (TensorFlow Fold) */
-    DBX_SCHED_AGENDA  /* the ready signature with the lowest average depth (DyNet) */
-} dbx_sched_policy;
-
-dbx_status dbx_sched_parse(const char *name, dbx_sched_policy *out);
-const char *dbx_sched_name(dbx_sched_policy p);
-
 typedef struct dbx_exec dbx_exec;
 
 typedef struct dbx_exec_opts {
-    dbx_sched_policy sched;
+    /* The scheduler, by its registered name (include/dbx/sched.h): "none" (also NULL or "":
+     * node by node, the unbatched baseline), "depth", "agenda", or one registered at run
+     * time. Looked up once, by dbx_exec_new. */
+    const char *scheduler;
     const char *device;  /* "cpu" (NULL) or "cuda": must be the model's device */
     int device_index;    /* GPU of this process */
     int fuse;            /* 1: run an lstm_c batch and the lstm_h batch right after it over
@@ -247,7 +241,9 @@ typedef struct dbx_exec_stats {
                                 enqueued by forward + backward; 0 on the CPU */
 } dbx_exec_stats;
 
-/* Creates an executor on the backend named by opts->device (NULL opts: CPU, unbatched). */
+/* Creates an executor on the backend named by opts->device with the scheduler named by
+ * opts->scheduler, whose state the executor owns (NULL opts: CPU, unbatched). An unknown
+ * scheduler fails with DBX_EINVAL naming the registered ones. */
 dbx_status dbx_exec_new(const dbx_exec_opts *opts, dbx_exec **out);
 void dbx_exec_free(dbx_exec *ex);
 /* Schedules, plans and runs the forward pass of g; *loss receives the total loss. */

@@ -31,7 +31,7 @@ typedef struct dbx_train_opts {
     int synth_trees;         /* synthetic treebank size when data is NULL (default 2000) */
     int embed, hidden, mlp;  /* default 128, 128, mlp 0 (= hidden; used by the tagger only) */
     int batch;               /* samples per minibatch (default 64) */
-    dbx_sched_policy sched;  /* default agenda */
+    const char *scheduler;   /* a registered scheduler (dbx/sched.h); default "agenda" */
     int dedup;               /* merge identical nodes across a minibatch (default 1) */
     dbx_optim optim;         /* default Adam, lr 0.001 */
     int epochs;              /* default 1; ignored when steps > 0 */
@@ -96,7 +96,7 @@ typedef struct dbx_eval_result {
 
 /* Evaluates o->data (NULL: the embedded synthetic treebank of o->synth_trees trees generated
  * with o->seed, as in training) with parameters o->load (and its .vocab file; sizes come
- * from it, and its model kind must equal o->model). Uses o->batch, o->sched, o->dedup. */
+ * from it, and its model kind must equal o->model). Uses o->batch, o->scheduler, o->dedup. */
 dbx_status dbx_evaluate(const dbx_train_opts *o, dbx_eval_result *r);
 
 #ifdef __cplusplus
