@@ -41,7 +41,7 @@ typedef struct dbx__batch {
     int32_t sig;
     int32_t op;          /* enum dbx_op */
     int32_t dim;
-    int32_t nargs;
+    int32_t nargs;       /* an op of varying arity: the most any of its nodes has */
 } dbx__batch;
 
 typedef struct dbx__schedule {

@@ -278,20 +278,23 @@ static dbx_node add_node(dbx_graph *g, const node_spec *sp)
     if (sp->nargs > DBX__MAX_ARGS) return bad(g, DBX_EINVAL, "too many arguments (max 255)");
     g->requested++;
     g->req_gemm_flops += sp->gemm_flops;
-    /* signature key: op, dim, nargs, arg dims, extra */
-    size_t klen = 3 + (size_t)sp->nargs + (size_t)sp->nextra;
+    /* signature key: op, dim, nargs, arg dims, extra; an op whose arity varies inside a
+       batch: op, dim, -1, the one arg dim, extra */
+    const int vary = dbx__op_vary_arity[sp->op] && sp->nargs > 0;
+    const int nkdims = vary ? 1 : sp->nargs;
+    size_t klen = 3 + (size_t)nkdims + (size_t)sp->nextra;
     if (DBX_GROW(g->keybuf, g->cap_keybuf, klen)) return bad(g, DBX_ENOMEM, "out of memory");
     int32_t *key = g->keybuf;
     int depth = 0;
     key[0] = (int32_t)sp->op;
     key[1] = sp->dim;
-    key[2] = sp->nargs;
+    key[2] = vary ? -1 : sp->nargs;
     for (int i = 0; i < sp->nargs; i++) {
         const dbx__node *a = &g->nodes[sp->args[i]];
-        key[3 + i] = a->dim;
+        if (i < nkdims) key[3 + i] = a->dim;
         if (a->depth + 1 > depth) depth = a->depth + 1;
     }
-    if (sp->nextra) memcpy(key + 3 + sp->nargs, sp->extra, (size_t)sp->nextra * sizeof *key);
+    if (sp->nextra) memcpy(key + 3 + nkdims, sp->extra, (size_t)sp->nextra * sizeof *key);
     int32_t sig = -1, *ways = g->sig_last[sp->op];
     for (int w = 0; w < DBX__SIG_WAYS && ways[w] >= 0 && sig < 0; w++) {
         int l;

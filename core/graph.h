@@ -103,7 +103,9 @@ struct dbx_graph {
 };
 
 /* The key of signature s: key[0] = op, key[1] = dim, key[2] = nargs, then arg dims, then
- * op-specific shared items (affine terms: w, row_off, has_x; lookup: table; slice: begin). */
+ * op-specific shared items (affine terms: w, row_off, has_x; lookup: table; slice: begin).
+ * For an op whose arity varies inside a batch (dbx__op_vary_arity), key[2] = -1 and one arg
+ * dim (that of every argument) follows. */
 static inline const int32_t *dbx__sig_key(const dbx_graph *g, int32_t s, int *len)
 {
     *len = g->sigkey_off[s + 1] - g->sigkey_off[s];

@@ -175,8 +175,9 @@ static dbx_status add_gemm(dbx__layout *l, int m, int n, int k)
     return DBX_OK;
 }
 
-/* Forward FLOPs of one node of an elementwise op (approximate operation counts). */
-static double ew_flops(const dbx__batch *b)
+/* Forward FLOPs of one node of an elementwise op (approximate operation counts); present:
+   the arguments the batch's nodes have in all. */
+static double ew_flops(const dbx__batch *b, int64_t present)
 {
     switch ((enum dbx_op)b->op) {
     case DBX_OP_INPUT:
@@ -189,7 +190,7 @@ static double ew_flops(const dbx__batch *b)
     case DBX_OP_RELU: return b->dim;
     case DBX_OP_TANH:
     case DBX_OP_SIGMOID: return 4.0 * b->dim;
-    case DBX_OP_SUM: return (double)b->dim * (b->nargs - 1);
+    case DBX_OP_SUM: return (double)b->dim * ((double)present / b->n - 1);
     case DBX_OP_LSTM_C: return (double)b->dim * (10 + 6 * (b->nargs - 1));
     case DBX_OP_LSTM_H: return 9.0 * b->dim;
     case DBX_OP_XENT: return 0; /* counted from the logits size below */
@@ -250,14 +251,19 @@ dbx_status dbx__layout_build(dbx__layout *l, dbx__schedule *sc, const dbx__cons 
             DBX_TRY(DBX_GROW(l->contig, c, l->nargdim + (size_t)bt->nargs));
             l->cap_argdim = c;
         }
+        /* an op of varying arity: every argument has the dim of the first node's first, and a
+           node without argument a reads offset -1 there (never contiguous) */
+        const int vary = dbx__op_vary_arity[bt->op];
+        int64_t present = 0;
         for (int a = 0; a < bt->nargs; a++) {
-            int dim_a = g->nodes[a0[a]].dim;
+            int dim_a = g->nodes[a0[vary ? 0 : a]].dim;
             int64_t *dst = l->argoff + ao + (int64_t)a * bt->n;
             int contig = 1;
             for (int32_t i = 0; i < bt->n; i++) {
                 const dbx__node *nd = &g->nodes[sc->order[bt->first + i]];
-                dst[i] = l->off[dbx__node_args(g, nd)[a]];
-                if (dst[i] != dst[0] + (int64_t)i * dim_a) contig = 0;
+                dst[i] = a < nd->nargs ? l->off[dbx__node_args(g, nd)[a]] : -1;
+                if (dst[i] < 0 || dst[i] != dst[0] + (int64_t)i * dim_a) contig = 0;
+                present += dst[i] >= 0;
             }
             l->argdim[l->nargdim + (size_t)a] = dim_a;
             l->contig[l->nargdim + (size_t)a] = (unsigned char)contig;
@@ -271,7 +277,7 @@ dbx_status dbx__layout_build(dbx__layout *l, dbx__schedule *sc, const dbx__cons 
         bl->nterms = 0;
         bl->term_at = 0;
         bl->table = -1;
-        double ew = ew_flops(bt) * bt->n;
+        double ew = ew_flops(bt, present) * bt->n;
         st->flops_forward += ew;
         st->flops_backward += 2 * ew;
         switch ((enum dbx_op)bt->op) {

@@ -32,6 +32,11 @@ static dbx_status push_batch(dbx__schedule *sc, const dbx_graph *g, int32_t firs
     b->op = nd->op;
     b->dim = nd->dim;
     b->nargs = nd->nargs;
+    if (dbx__op_vary_arity[nd->op]) /* the batch's nargs: the most any node has */
+        for (int32_t i = 1; i < n; i++) {
+            const int na = g->nodes[sc->order[first + i]].nargs;
+            if (na > b->nargs) b->nargs = na;
+        }
     return DBX_OK;
 }
 
