@@ -74,9 +74,10 @@ void dbx_graph_clear(dbx_graph *g)
     g->req_gemm_flops = 0;
     g->err = DBX_OK;
     g->errmsg[0] = 0;
-    if (g->nsigs) {
+    if (g->sigstat_nodes) {
         memset(g->sig_count, 0, g->nsigs * sizeof *g->sig_count);
         memset(g->sig_depth, 0, g->nsigs * sizeof *g->sig_depth);
+        g->sigstat_nodes = 0;
     }
     if (++g->gen == 0) { /* wrapped: really clear the table */
         if (g->cse) memset(g->cse, 0, g->cse_cap * sizeof *g->cse);
@@ -283,15 +284,16 @@ static dbx_node add_node(dbx_graph *g, const node_spec *sp)
     const int vary = dbx__op_vary_arity[sp->op] && sp->nargs > 0;
     const int nkdims = vary ? 1 : sp->nargs;
     size_t klen = 3 + (size_t)nkdims + (size_t)sp->nextra;
-    if (DBX_GROW(g->keybuf, g->cap_keybuf, klen)) return bad(g, DBX_ENOMEM, "out of memory");
+    if (DBX_GROW(g->keybuf, g->cap_keybuf, 3 + (size_t)sp->nargs + (size_t)sp->nextra))
+        return bad(g, DBX_ENOMEM, "out of memory");
     int32_t *key = g->keybuf;
     int depth = 0;
     key[0] = (int32_t)sp->op;
     key[1] = sp->dim;
     key[2] = vary ? -1 : sp->nargs;
-    for (int i = 0; i < sp->nargs; i++) {
+    for (int i = 0; i < sp->nargs; i++) { /* varying arity: all dims equal, key[3] counts */
         const dbx__node *a = &g->nodes[sp->args[i]];
-        if (i < nkdims) key[3 + i] = a->dim;
+        key[3 + i] = a->dim;
         if (a->depth + 1 > depth) depth = a->depth + 1;
     }
     if (sp->nextra) memcpy(key + 3 + nkdims, sp->extra, (size_t)sp->nextra * sizeof *key);
@@ -334,8 +336,6 @@ static dbx_node add_node(dbx_graph *g, const node_spec *sp)
     if (sp->nargs) memcpy(g->args + g->nargs, sp->args, (size_t)sp->nargs * sizeof(dbx_node));
     g->nargs += (size_t)sp->nargs;
     g->nnodes++;
-    g->sig_count[sig]++;
-    g->sig_depth[sig] += depth;
     if (mergeable && cse_insert(g, h, id, sp)) return bad(g, DBX_ENOMEM, "out of memory");
     if (dbx__op_is_loss[sp->op]) {
         if (DBX_GROW(g->losses, g->cap_losses, g->nlosses + 1))

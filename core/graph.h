@@ -91,11 +91,13 @@ struct dbx_graph {
     int32_t *keybuf;              /* scratch for building a key */
     size_t cap_keybuf;
     /* per signature (nsigs; capacity cap_sigstat): canonical hash (persistent), and the
-       nodes of this graph with the signature and the sum of their depths (reset by clear) */
+       nodes of this graph with the signature and the sum of their depths, counted lazily
+       (core/sig.c) over nodes [0, sigstat_nodes) and reset by clear */
     uint64_t *sighash;
     int32_t *sig_count;
     int64_t *sig_depth;
     size_t cap_sigstat;
+    size_t sigstat_nodes;
     /* per op, the signatures of its last DBX__SIG_WAYS distinct keys (-1: none), replaced
        round-robin: a model repeats a few per op, and comparing keys is cheaper than hashing */
     int32_t sig_last[DBX_OP_COUNT][DBX__SIG_WAYS];

@@ -254,16 +254,25 @@ dbx_status dbx__layout_build(dbx__layout *l, dbx__schedule *sc, const dbx__cons 
         /* an op of varying arity: every argument has the dim of the first node's first, and a
            node without argument a reads offset -1 there (never contiguous) */
         const int vary = dbx__op_vary_arity[bt->op];
-        int64_t present = 0;
+        int64_t present = (int64_t)bt->nargs * bt->n;
         for (int a = 0; a < bt->nargs; a++) {
             int dim_a = g->nodes[a0[vary ? 0 : a]].dim;
             int64_t *dst = l->argoff + ao + (int64_t)a * bt->n;
             int contig = 1;
-            for (int32_t i = 0; i < bt->n; i++) {
-                const dbx__node *nd = &g->nodes[sc->order[bt->first + i]];
-                dst[i] = a < nd->nargs ? l->off[dbx__node_args(g, nd)[a]] : -1;
-                if (dst[i] < 0 || dst[i] != dst[0] + (int64_t)i * dim_a) contig = 0;
-                present += dst[i] >= 0;
+            if (vary) {
+                for (int32_t i = 0; i < bt->n; i++) {
+                    const dbx__node *nd = &g->nodes[sc->order[bt->first + i]];
+                    dst[i] = a < nd->nargs ? l->off[dbx__node_args(g, nd)[a]] : -1;
+                    present -= dst[i] < 0;
+                    if (dst[i] < 0 || dst[i] != dst[0] + (int64_t)i * dim_a) contig = 0;
+                }
+            } else {
+                const int32_t *ord = sc->order + bt->first;
+                const int64_t *off = l->off;
+                for (int32_t i = 0; i < bt->n; i++) {
+                    dst[i] = off[dbx__node_args(g, &g->nodes[ord[i]])[a]];
+                    if (dst[i] != dst[0] + (int64_t)i * dim_a) contig = 0;
+                }
             }
             l->argdim[l->nargdim + (size_t)a] = dim_a;
             l->contig[l->nargdim + (size_t)a] = (unsigned char)contig;

@@ -130,10 +130,11 @@ static dbx_status grow_groups(dbx_sched_ready *r, size_t n)
 }
 
 /* ---- DBX_GROUP_SIG ----------------------------------------------------------------------- */
-static dbx_status sig_push(dbx_sched_ready *r, int32_t v)
+/* Node v (signature s) became ready. Inline: once per node of every step. */
+static inline dbx_status sig_push(dbx_sched_ready *r, int32_t s, int32_t v)
 {
-    const int32_t s = r->g->nodes[v].sig;
-    DBX_TRY(DBX_GROW(r->sig_ready[s], r->cap_sig_ready[s], (size_t)r->nsig_ready[s] + 1));
+    if ((size_t)r->nsig_ready[s] == r->cap_sig_ready[s])
+        DBX_TRY(DBX_GROW(r->sig_ready[s], r->cap_sig_ready[s], (size_t)r->nsig_ready[s] + 1));
     r->sig_ready[s][r->nsig_ready[s]++] = v;
     if (r->where[s] == DBX__NOT_READY) list_add(r, s);
     return DBX_OK;
@@ -162,7 +163,7 @@ static dbx_status init_sig(dbx_sched_ready *r, const dbx_graph *g)
     for (size_t s = 0; s < ns; s++) r->where[s] = DBX__NOT_READY;
     for (size_t v = 0; v < g->nnodes; v++) {
         r->pending[v] = g->nodes[v].nargs;
-        if (!g->nodes[v].nargs) DBX_TRY(sig_push(r, (int32_t)v));
+        if (!g->nodes[v].nargs) DBX_TRY(sig_push(r, g->nodes[v].sig, (int32_t)v));
     }
     return DBX_OK;
 }
@@ -368,12 +369,16 @@ dbx_status dbx__schedule_build(dbx__schedule *sc, dbx_sched_ready *r, const dbx_
         r->remaining -= n;
         done += n;
         if (!counts) continue;
+        /* the consumers whose last argument just ran become ready */
+        const int32_t *start = c->start, *cons = c->cons;
+        int32_t *pending = r->pending;
+        const dbx__node *nodes = g->nodes;
         for (int32_t i = 0; i < n; i++) {
-            const int32_t v = dst[i];
-            for (int32_t k = c->start[v]; k < c->start[v + 1]; k++) {
-                const int32_t u = c->cons[k];
-                if (--r->pending[u] != 0) continue;
-                if (r->grouping == DBX_GROUP_SIG) DBX_TRY(sig_push(r, u));
+            const int32_t v = dst[i], end = start[v + 1];
+            for (int32_t k = start[v]; k < end; k++) {
+                const int32_t u = cons[k];
+                if (--pending[u] != 0) continue;
+                if (r->grouping == DBX_GROUP_SIG) DBX_TRY(sig_push(r, nodes[u].sig, u));
                 else list_add(r, u);
             }
         }

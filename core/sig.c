@@ -9,7 +9,8 @@
  * name; the output dim; the arity rule and argument dims; the shared items of the op),
  * finished with a 64-bit mixer. Changing anything here changes every hash: the golden value
  * in tests/test_batching.c pins it. Computed once per signature, when it is interned.
- * Read-only; thread-safe for concurrent readers of one graph. */
+ * Not thread-safe: the per-signature node counts are a cache brought up to date by the first
+ * question after the graph grew (like the graph itself, use one thread per graph). */
 #include <string.h>
 
 #include "core/graph.h"
@@ -118,14 +119,32 @@ int32_t dbx_graph_sig_dim(const dbx_graph *g, int32_t sig)
     return valid_sig(g, sig) ? g->sigkeys[g->sigkey_off[sig] + 1] : -1;
 }
 
+/* Counts the nodes added since the last count into the per-signature statistics: building
+   a graph costs nothing for them, and the first question after a build pays one pass. The
+   graph is logically const here (the statistics are a cache). */
+static void count_sigs(const dbx_graph *cg)
+{
+    dbx_graph *g = (dbx_graph *)cg;
+    for (size_t v = g->sigstat_nodes; v < g->nnodes; v++) {
+        const dbx__node *n = &g->nodes[v];
+        g->sig_count[n->sig]++;
+        g->sig_depth[n->sig] += n->depth;
+    }
+    g->sigstat_nodes = g->nnodes;
+}
+
 int32_t dbx_graph_sig_nodes(const dbx_graph *g, int32_t sig)
 {
-    return valid_sig(g, sig) ? g->sig_count[sig] : 0;
+    if (!valid_sig(g, sig)) return 0;
+    if (g->sigstat_nodes != g->nnodes) count_sigs(g);
+    return g->sig_count[sig];
 }
 
 double dbx_graph_sig_mean_depth(const dbx_graph *g, int32_t sig)
 {
-    if (!valid_sig(g, sig) || !g->sig_count[sig]) return 0;
+    if (!valid_sig(g, sig)) return 0;
+    if (g->sigstat_nodes != g->nnodes) count_sigs(g);
+    if (!g->sig_count[sig]) return 0;
     return (double)g->sig_depth[sig] / (double)g->sig_count[sig];
 }
 

@@ -585,6 +585,14 @@ static void test_sig_hash_independent_of_declaration_and_first_seen_order(void)
     CU_ASSERT(dbx_graph_sig_nodes(ga, s0) == 0);
     sig_build(ga, &a, na);
     CU_ASSERT(dbx_node_sig(ga, na[4]) == s0);
+    /* node counts per signature follow the graph as it grows (inputs are never merged, the
+       same lookup is) */
+    const int32_t sin = dbx_node_sig(ga, na[0]), sth = dbx_node_sig(ga, na[3]);
+    const int32_t slk = dbx_node_sig(ga, na[1]);
+    CU_ASSERT(dbx_graph_sig_nodes(ga, sin) == 1 && dbx_graph_sig_mean_depth(ga, sth) == 2.0);
+    sig_build(ga, &a, na);
+    CU_ASSERT(dbx_graph_sig_nodes(ga, sin) == 2 && dbx_graph_sig_nodes(ga, sth) == 2);
+    CU_ASSERT(dbx_graph_sig_nodes(ga, slk) == 1);
     CU_ASSERT(dbx_graph_sig_hash(ga, s0) == h0);
     CU_ASSERT(dbx_graph_sig_is_gemm(ga, s0) && !dbx_graph_sig_is_gemm(ga, dbx_node_sig(ga, na[3])));
     CU_ASSERT(dbx_graph_sig_hash(ga, -1) == 0 && dbx_graph_sig_op(ga, 999) == NULL);
