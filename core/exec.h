@@ -58,7 +58,7 @@ void dbx__schedule_free(dbx__schedule *s);
 /* Where a group stands: its place in the ready list (>= 0), or one of these. */
 enum { DBX__NOT_READY = -1, DBX__RAN = -2 };
 
-/* DBX_GROUP_DEPTH: the nodes of one (depth, signature), at sorted[start .. start + n). */
+/* DBX_SCHED_GROUP_DEPTH: the nodes of one (depth, signature), at sorted[start .. start + n). */
 typedef struct dbx__run {
     int32_t start, n, depth, sig;
 } dbx__run;

@@ -4,11 +4,11 @@
  * The driver owns the ready set (dbx_sched_ready); a scheduler (include/dbx/sched.h) only
  * chooses which ready group runs next. The driver then appends the group's nodes to the
  * schedule as one batch and updates the ready set:
- *   DBX_GROUP_NODE   pending-argument counts per node; every ready node is a group;
- *   DBX_GROUP_SIG    pending-argument counts per node; the ready nodes of each signature in
+ *   DBX_SCHED_GROUP_NODE   pending-argument counts per node; every ready node is a group;
+ *   DBX_SCHED_GROUP_SIG    pending-argument counts per node; the ready nodes of each signature in
  *                    the order they became ready (nodes without arguments in id order, then
  *                    each batch's consumers in batch order and consumer-list order);
- *   DBX_GROUP_DEPTH  the nodes sorted by (depth, signature, id) once (a counting sort, or a
+ *   DBX_SCHED_GROUP_DEPTH  the nodes sorted by (depth, signature, id) once (a counting sort, or a
  *                    comparison sort for sparse keys), cut into runs; a depth's runs become
  *                    ready together once every run of lower depth has run.
  * Ready groups sit in an unordered list with each group's place in it, so adding, removing
@@ -129,7 +129,7 @@ static dbx_status grow_groups(dbx_sched_ready *r, size_t n)
     return DBX_OK;
 }
 
-/* ---- DBX_GROUP_SIG ----------------------------------------------------------------------- */
+/* ---- DBX_SCHED_GROUP_SIG --------------------------------------------------------------------- */
 /* Node v (signature s) became ready. Inline: once per node of every step. */
 static inline dbx_status sig_push(dbx_sched_ready *r, int32_t s, int32_t v)
 {
@@ -168,7 +168,7 @@ static dbx_status init_sig(dbx_sched_ready *r, const dbx_graph *g)
     return DBX_OK;
 }
 
-/* ---- DBX_GROUP_NODE ---------------------------------------------------------------------- */
+/* ---- DBX_SCHED_GROUP_NODE -------------------------------------------------------------------- */
 static dbx_status init_node(dbx_sched_ready *r, const dbx_graph *g)
 {
     DBX_TRY(grow_groups(r, g->nnodes));
@@ -181,7 +181,7 @@ static dbx_status init_node(dbx_sched_ready *r, const dbx_graph *g)
     return DBX_OK;
 }
 
-/* ---- DBX_GROUP_DEPTH --------------------------------------------------------------------- */
+/* ---- DBX_SCHED_GROUP_DEPTH ------------------------------------------------------------------- */
 static dbx_status add_run(dbx_sched_ready *r, size_t *nruns, int32_t start, int32_t n,
                           int32_t depth, int32_t sig)
 {
@@ -300,9 +300,9 @@ static dbx_status ready_init(dbx_sched_ready *r, dbx_sched_grouping grouping, co
     r->nlist = 0;
     r->first = 0;
     switch (grouping) {
-    case DBX_GROUP_NODE: return init_node(r, g);
-    case DBX_GROUP_DEPTH: return init_depth(r, g);
-    case DBX_GROUP_SIG: return init_sig(r, g);
+    case DBX_SCHED_GROUP_NODE: return init_node(r, g);
+    case DBX_SCHED_GROUP_DEPTH: return init_depth(r, g);
+    case DBX_SCHED_GROUP_SIG: return init_sig(r, g);
     }
     return dbx__fail(DBX_EINVAL, "unknown scheduler grouping %d", (int)grouping);
 }
@@ -318,13 +318,13 @@ static int32_t take_group(dbx_sched_ready *r, int32_t grp, int32_t *dst)
 {
     int32_t n = 0;
     switch (r->grouping) {
-    case DBX_GROUP_NODE:
+    case DBX_SCHED_GROUP_NODE:
         dst[0] = grp;
         n = 1;
         list_remove(r, grp, DBX__RAN);
         advance_first(r);
         break;
-    case DBX_GROUP_DEPTH: {
+    case DBX_SCHED_GROUP_DEPTH: {
         const dbx__run *ru = &r->runs[grp];
         n = ru->n;
         memcpy(dst, r->sorted + ru->start, (size_t)n * sizeof *dst);
@@ -333,7 +333,7 @@ static int32_t take_group(dbx_sched_ready *r, int32_t grp, int32_t *dst)
         if (!r->nlist && r->level_end < r->ngroups) open_level(r);
         break;
     }
-    case DBX_GROUP_SIG:
+    case DBX_SCHED_GROUP_SIG:
         n = r->nsig_ready[grp];
         memcpy(dst, r->sig_ready[grp], (size_t)n * sizeof *dst);
         r->nsig_ready[grp] = 0;
@@ -352,7 +352,7 @@ dbx_status dbx__schedule_build(dbx__schedule *sc, dbx_sched_ready *r, const dbx_
     sc->nbatches = 0;
     DBX_TRY(ready_init(r, t->grouping, g));
     if (t->begin) DBX_TRY(t->begin(state, g, r));
-    const int counts = t->grouping != DBX_GROUP_DEPTH; /* depth readiness is by level */
+    const int counts = t->grouping != DBX_SCHED_GROUP_DEPTH; /* depth readiness is by level */
     int32_t done = 0;
     while (r->remaining > 0) {
         if (!r->nlist)
@@ -378,7 +378,7 @@ dbx_status dbx__schedule_build(dbx__schedule *sc, dbx_sched_ready *r, const dbx_
             for (int32_t k = start[v]; k < end; k++) {
                 const int32_t u = cons[k];
                 if (--pending[u] != 0) continue;
-                if (r->grouping == DBX_GROUP_SIG) DBX_TRY(sig_push(r, nodes[u].sig, u));
+                if (r->grouping == DBX_SCHED_GROUP_SIG) DBX_TRY(sig_push(r, nodes[u].sig, u));
                 else list_add(r, u);
             }
         }
@@ -401,7 +401,7 @@ int32_t dbx_sched_ready_groups(const dbx_sched_ready *r, const int32_t **groups)
 int32_t dbx_sched_ready_first(const dbx_sched_ready *r)
 {
     if (!r->nlist) return -1;
-    if (r->grouping != DBX_GROUP_SIG) return r->first; /* always ready: see advance_first */
+    if (r->grouping != DBX_SCHED_GROUP_SIG) return r->first; /* always ready: see advance_first */
     int32_t best = r->list[0];
     for (int32_t i = 1; i < r->nlist; i++)
         if (r->list[i] < best) best = r->list[i];
@@ -414,9 +414,9 @@ int32_t dbx_sched_group_sig(const dbx_sched_ready *r, int32_t grp)
 {
     if (!is_ready(r, grp)) return -1;
     switch (r->grouping) {
-    case DBX_GROUP_NODE: return r->g->nodes[grp].sig;
-    case DBX_GROUP_DEPTH: return r->runs[grp].sig;
-    case DBX_GROUP_SIG: return grp;
+    case DBX_SCHED_GROUP_NODE: return r->g->nodes[grp].sig;
+    case DBX_SCHED_GROUP_DEPTH: return r->runs[grp].sig;
+    case DBX_SCHED_GROUP_SIG: return grp;
     }
     return -1;
 }
@@ -425,9 +425,9 @@ int32_t dbx_sched_group_size(const dbx_sched_ready *r, int32_t grp)
 {
     if (!is_ready(r, grp)) return 0;
     switch (r->grouping) {
-    case DBX_GROUP_NODE: return 1;
-    case DBX_GROUP_DEPTH: return r->runs[grp].n;
-    case DBX_GROUP_SIG: return r->nsig_ready[grp];
+    case DBX_SCHED_GROUP_NODE: return 1;
+    case DBX_SCHED_GROUP_DEPTH: return r->runs[grp].n;
+    case DBX_SCHED_GROUP_SIG: return r->nsig_ready[grp];
     }
     return 0;
 }
@@ -436,9 +436,9 @@ const dbx_node *dbx_sched_group_nodes(const dbx_sched_ready *r, int32_t grp)
 {
     if (!is_ready(r, grp)) return NULL;
     switch (r->grouping) {
-    case DBX_GROUP_NODE: return &r->list[r->where[grp]]; /* the list entry is the node */
-    case DBX_GROUP_DEPTH: return r->sorted + r->runs[grp].start;
-    case DBX_GROUP_SIG: return r->sig_ready[grp];
+    case DBX_SCHED_GROUP_NODE: return &r->list[r->where[grp]]; /* the list entry is the node */
+    case DBX_SCHED_GROUP_DEPTH: return r->sorted + r->runs[grp].start;
+    case DBX_SCHED_GROUP_SIG: return r->sig_ready[grp];
     }
     return NULL;
 }

@@ -75,7 +75,7 @@ static dbx_status agenda_choose(void *state, const dbx_graph *g, const dbx_sched
 const dbx_sched_type dbx__sched_agenda = {
     .name = "agenda",
     .summary = "the ready signature with the lowest average depth (DyNet's agenda)",
-    .grouping = DBX_GROUP_SIG,
+    .grouping = DBX_SCHED_GROUP_SIG,
     .create = agenda_create,
     .free = agenda_free,
     .begin = agenda_begin,

@@ -16,6 +16,6 @@ static dbx_status depth_choose(void *state, const dbx_graph *g, const dbx_sched_
 const dbx_sched_type dbx__sched_depth = {
     .name = "depth",
     .summary = "all nodes of equal depth and signature, by increasing depth (TensorFlow Fold)",
-    .grouping = DBX_GROUP_DEPTH,
+    .grouping = DBX_SCHED_GROUP_DEPTH,
     .choose = depth_choose,
 };

@@ -15,6 +15,6 @@ static dbx_status none_choose(void *state, const dbx_graph *g, const dbx_sched_r
 const dbx_sched_type dbx__sched_none = {
     .name = "none",
     .summary = "node by node in creation order (the unbatched baseline)",
-    .grouping = DBX_GROUP_NODE,
+    .grouping = DBX_SCHED_GROUP_NODE,
     .choose = none_choose,
 };

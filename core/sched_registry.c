@@ -80,7 +80,7 @@ dbx_status dbx_sched_register(const dbx_sched_type *type)
     if (!type->choose)
         return dbx__fail(DBX_EINVAL, "dbx_sched_register: scheduler '%s' has no choose",
                          type->name);
-    if ((unsigned)type->grouping > (unsigned)DBX_GROUP_SIG)
+    if ((unsigned)type->grouping > (unsigned)DBX_SCHED_GROUP_SIG)
         return dbx__fail(DBX_EINVAL, "dbx_sched_register: scheduler '%s': unknown grouping %d",
                          type->name, (int)type->grouping);
     for (int i = 0; i < nregistered; i++)

@@ -451,13 +451,13 @@ static dbx_status checker_choose(void *state, const dbx_graph *g, const dbx_sche
 }
 
 static const dbx_sched_type test_types[3] = {
-    {.name = "test-node", .summary = "newest ready node", .grouping = DBX_GROUP_NODE,
+    {.name = "test-node", .summary = "newest ready node", .grouping = DBX_SCHED_GROUP_NODE,
      .create = checker_create, .free = checker_free, .begin = checker_begin,
      .choose = checker_choose},
-    {.name = "test-depth", .summary = "last group of a level", .grouping = DBX_GROUP_DEPTH,
+    {.name = "test-depth", .summary = "widest group of a level", .grouping = DBX_SCHED_GROUP_DEPTH,
      .create = checker_create, .free = checker_free, .begin = checker_begin,
      .choose = checker_choose},
-    {.name = "test-sig", .summary = "widest ready signature", .grouping = DBX_GROUP_SIG,
+    {.name = "test-sig", .summary = "widest ready signature", .grouping = DBX_SCHED_GROUP_SIG,
      .create = checker_create, .free = checker_free, .begin = checker_begin,
      .choose = checker_choose},
 };
@@ -603,7 +603,7 @@ static void test_sched_registry_find_list_and_errors(void)
     const dbx_sched_type *t = NULL;
     CU_ASSERT(dbx_sched_find(NULL, &t) == DBX_OK && strcmp(t->name, "none") == 0);
     CU_ASSERT(dbx_sched_find("", &t) == DBX_OK && strcmp(t->name, "none") == 0);
-    CU_ASSERT(dbx_sched_find("agenda", &t) == DBX_OK && t->grouping == DBX_GROUP_SIG);
+    CU_ASSERT(dbx_sched_find("agenda", &t) == DBX_OK && t->grouping == DBX_SCHED_GROUP_SIG);
     CU_ASSERT(dbx_sched_at(0) == dbx_sched_at(0) && dbx_sched_at(-1) == NULL);
     CU_ASSERT(dbx_sched_at(dbx_sched_count()) == NULL);
     char buf[256];
@@ -631,7 +631,7 @@ static void test_sched_registry_find_list_and_errors(void)
     CU_ASSERT(dbx_sched_register(NULL) == DBX_EINVAL);
 
     /* a scheduler choosing a group that is not ready fails the step, naming itself */
-    static const dbx_sched_type liar = {.name = "test-liar", .grouping = DBX_GROUP_SIG,
+    static const dbx_sched_type liar = {.name = "test-liar", .grouping = DBX_SCHED_GROUP_SIG,
                                         .choose = bad_choose};
     if (dbx_sched_find("test-liar", &t) != DBX_OK)
         CU_ASSERT_FATAL(dbx_sched_register(&liar) == DBX_OK);

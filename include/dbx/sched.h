@@ -38,14 +38,14 @@ extern "C" {
  * Group ids are small integers >= 0; what they name depends on the grouping. */
 typedef enum dbx_sched_grouping {
     /* Every ready node is a group of its own; group id = node id. */
-    DBX_GROUP_NODE,
+    DBX_SCHED_GROUP_NODE,
     /* Nodes of equal (depth, signature). Groups are numbered in (depth, signature) order, and
      * the groups of one depth become ready together, once every node of lower depth has run
      * (level by level, as TensorFlow Fold batches). */
-    DBX_GROUP_DEPTH,
+    DBX_SCHED_GROUP_DEPTH,
     /* All ready nodes of one signature; group id = the dense signature id
      * (dbx_node_sig). Running the group runs every node of the signature that is ready now. */
-    DBX_GROUP_SIG
+    DBX_SCHED_GROUP_SIG
 } dbx_sched_grouping;
 
 /* The ready set, as a scheduler sees it: valid inside begin and choose only. */
@@ -74,9 +74,9 @@ struct dbx_sched_type {
 /* The ready groups, in no particular order: *groups receives an array of that many ids, valid
  * until choose returns. O(1). */
 int32_t dbx_sched_ready_groups(const dbx_sched_ready *r, const int32_t **groups);
-/* The ready group with the lowest id, or -1 if none: O(1) amortised for DBX_GROUP_NODE (the
- * lowest node still to run: creation order) and DBX_GROUP_DEPTH (the lowest (depth, signature)
- * still to run), O(ready groups) for DBX_GROUP_SIG. */
+/* The ready group with the lowest id, or -1 if none: O(1) amortised for DBX_SCHED_GROUP_NODE
+ * (the lowest node still to run: creation order) and DBX_SCHED_GROUP_DEPTH (the lowest
+ * (depth, signature) still to run), O(ready groups) for DBX_SCHED_GROUP_SIG. */
 int32_t dbx_sched_ready_first(const dbx_sched_ready *r);
 /* Nodes of the graph that have not run yet. */
 int32_t dbx_sched_ready_remaining(const dbx_sched_ready *r);
