@@ -30,6 +30,7 @@
 #include "dbx/data.h"
 #include "dbx/dbx.h"
 #include "dbx/models.h"
+#include "dbx/sched.h"
 #include "kernels/backend.h"
 #include "bench/bench_util.h"
 
@@ -39,7 +40,7 @@ typedef struct opts {
     const char *data, *device, *out;
     int sizes[MAX_LIST], nsizes;
     int batches[MAX_LIST], nbatches;
-    dbx_sched_policy scheds[3];
+    const char *scheds[8];      /* registered scheduler names (dbx/sched.h) */
     int nscheds;
     int gpu, warmup, max_steps, synthetic;
     double max_seconds;
@@ -48,7 +49,7 @@ typedef struct opts {
 
 typedef struct result {
     int size, batch, ok;
-    dbx_sched_policy sched;
+    const char *sched;
     char err[256];
     int steps;                                       /* measured steps */
     double sents_per_s;                              /* batch / median step wall time */
@@ -57,11 +58,6 @@ typedef struct result {
     double first_loss, last_loss;                    /* per labelled node */
     double arena_mb;
 } result;
-
-static const char *sched_name(dbx_sched_policy s)
-{
-    return s == DBX_SCHED_NONE ? "none" : s == DBX_SCHED_DEPTH ? "depth" : "agenda";
-}
 
 /* ---- data ---------------------------------------------------------------------------- */
 typedef struct data {
@@ -185,7 +181,8 @@ static void run_config(const opts *o, const data *d, result *r)
         fail(r, "model");
         goto out;
     }
-    dbx_exec_opts eo = {.sched = r->sched, .device = o->device, .device_index = o->gpu, .fuse = 1};
+    dbx_exec_opts eo = {.scheduler = r->sched, .device = o->device, .device_index = o->gpu,
+                        .fuse = 1};
     if (dbx_graph_new(m, 1, &g) || dbx_exec_new(&eo, &ex)) {
         fail(r, "setup");
         goto out;
@@ -347,7 +344,7 @@ static void write_json(FILE *f, const void *arg)
     for (int i = 0; i < rp->n; i++) {
         const result *r = &rp->r[i];
         fprintf(f, "    {\"size\": %d, \"batch\": %d, \"sched\": \"%s\", \"ok\": %s", r->size,
-                r->batch, sched_name(r->sched), r->ok ? "true" : "false");
+                r->batch, r->sched, r->ok ? "true" : "false");
         if (!r->ok) {
             fprintf(f, ", \"error\": ");
             json_str(f, r->err);
@@ -388,7 +385,7 @@ static void table(FILE *f, const report *rp, int markdown)
         const result *r = &rp->r[i];
         if (!r->ok) {
             fprintf(f, markdown ? "| %d | %d | %s | failed: %s |\n" : "%5d %5d %6s  failed: %s\n",
-                    r->size, r->batch, sched_name(r->sched), r->err);
+                    r->size, r->batch, r->sched, r->err);
             continue;
         }
         /* counters and stream time exist on a device only */
@@ -402,7 +399,7 @@ static void table(FILE *f, const report *rp, int markdown)
         fprintf(f,
                 markdown ? "| %d | %d | %s | %.0f | %s | %s | %.2f | %s | %.2f | %.3f->%.3f |\n"
                          : "%5d %5d %6s %9.0f %13s %11s %11.2f %8s %8.2f  %.3f->%.3f\n",
-                r->size, r->batch, sched_name(r->sched), r->sents_per_s, kern, copies,
+                r->size, r->batch, r->sched, r->sents_per_s, kern, copies,
                 r->analysis_ms, gpu, r->wall_ms, r->first_loss, r->last_loss);
     }
 }
@@ -478,22 +475,18 @@ static int parse_scheds(const char *v, opts *o)
     snprintf(buf, sizeof buf, "%s", v);
     o->nscheds = 0;
     for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        dbx_sched_policy s;
-        if (!strcmp(t, "none"))
-            s = DBX_SCHED_NONE;
-        else if (!strcmp(t, "depth"))
-            s = DBX_SCHED_DEPTH;
-        else if (!strcmp(t, "agenda"))
-            s = DBX_SCHED_AGENDA;
-        else {
-            fprintf(stderr, "bench_gpu: --scheds: expected none, depth or agenda, got '%s'\n", t);
+        const dbx_sched_type *s;
+        if (dbx_sched_find(t, &s) != DBX_OK) {
+            char choices[256];
+            fprintf(stderr, "bench_gpu: --scheds: expected %s, got '%s'\n",
+                    dbx_sched_choices(choices, sizeof choices), t);
             return 1;
         }
-        if (o->nscheds == 3) {
-            fprintf(stderr, "bench_gpu: --scheds: at most 3 values\n");
+        if (o->nscheds == (int)(sizeof o->scheds / sizeof *o->scheds)) {
+            fprintf(stderr, "bench_gpu: --scheds: at most %d values\n", o->nscheds);
             return 1;
         }
-        o->scheds[o->nscheds++] = s;
+        o->scheds[o->nscheds++] = s->name;
     }
     if (!o->nscheds) {
         fprintf(stderr, "bench_gpu: --scheds: expected a comma-separated list\n");
@@ -511,7 +504,7 @@ static int parse_args(int argc, char **argv, opts *o)
                 .nbatches = 2,
                 .batches = {64, 256},
                 .nscheds = 3,
-                .scheds = {DBX_SCHED_NONE, DBX_SCHED_DEPTH, DBX_SCHED_AGENDA},
+                .scheds = {"none", "depth", "agenda"},
                 .warmup = 3,
                 .max_seconds = 60,
                 .seed = 1};
@@ -591,7 +584,7 @@ int main(int argc, char **argv)
                 r->batch = o.batches[bi];
                 r->sched = o.scheds[ci];
                 fprintf(stderr, "bench_gpu: [%d/%d] size %d, batch %d, %s\n", rp.n, total, r->size,
-                        r->batch, sched_name(r->sched));
+                        r->batch, r->sched);
                 run_config(&o, &d, r);
                 if (!r->ok) {
                     fprintf(stderr, "bench_gpu:   failed: %s\n", r->err);

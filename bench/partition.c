@@ -22,6 +22,7 @@
 #include "dbx/data.h"
 #include "dbx/dbx.h"
 #include "dbx/models.h"
+#include "dbx/sched.h"
 #include "partition/partition.h"
 #include "bench/bench_util.h"
 
@@ -36,7 +37,7 @@ typedef struct opts {
     int synthetic;         /* > 0: that many generated trees instead of a file */
     int batch, batches, reps, size;
     int workers[MAX_W], nworkers;
-    dbx_sched_policy sched;
+    const char *sched;          /* registered scheduler name (dbx/sched.h) */
     int wall;              /* 1: time shares by wall clock instead of thread CPU time */
     uint64_t seed;
     const char *out_dir;   /* NULL: <source root>/bench/results */
@@ -99,7 +100,7 @@ static int parse_args(int argc, char **argv, opts *o)
     o->batches = 4;
     o->reps = 3;
     o->size = 128;
-    o->sched = DBX_SCHED_AGENDA;
+    o->sched = "agenda";
     o->seed = 1;
     parse_workers("2,4,8,16,64", o);
     for (int i = 1; i < argc; i++) {
@@ -127,8 +128,11 @@ static int parse_args(int argc, char **argv, opts *o)
             bad = parse_pos_int(v, &o->size);
         else if (strcmp(a, "--workers") == 0)
             bad = parse_workers(v, o);
-        else if (strcmp(a, "--scheduler") == 0)
-            bad = dbx_sched_parse(v, &o->sched) != DBX_OK;
+        else if (strcmp(a, "--scheduler") == 0) {
+            const dbx_sched_type *t;
+            bad = dbx_sched_find(v, &t) != DBX_OK;
+            if (!bad) o->sched = t->name;
+        }
         else if (strcmp(a, "--clock") == 0) {
             o->wall = strcmp(v, "wall") == 0;
             bad = !o->wall && strcmp(v, "cpu") != 0;
@@ -275,7 +279,7 @@ static int setup_model(bench *b)
     if (!s) s = dbx_treelstm_new(b->m, &to, &b->tl);
     if (!s) s = dbx_model_init(b->m, 1);
     if (!s) s = dbx_graph_new(b->m, 1, &b->g);
-    dbx_exec_opts eo = {.sched = b->o.sched, .fuse = 1};
+    dbx_exec_opts eo = {.scheduler = b->o.sched, .fuse = 1};
     if (!s) s = dbx_exec_new(&eo, &b->ex);
     return s ? die("model setup", s) : 0;
 }
@@ -640,7 +644,7 @@ static void write_md(FILE *f, const void *arg)
                "median over batches; per rep: the slowest worker of each repetition, median "
                "over batches x repetitions. Times are %s.\n\n",
             rp->date, rp->cpu, b->source, b->o.batches, b->o.batch, b->o.reps, b->o.size,
-            dbx_sched_name(b->o.sched),
+            b->o.sched,
             b->o.wall ? "wall-clock times (--clock wall)"
                       : "the thread's CPU time (--clock cpu), so that other processes on the "
                         "shared core do not count");
@@ -677,7 +681,7 @@ static void write_json(FILE *f, const void *arg)
     fprintf(f, ",\n  \"batch\": %d, \"batches\": %d, \"reps\": %d, \"size\": %d,\n", b->o.batch,
             b->o.batches, b->o.reps, b->o.size);
     fprintf(f, "  \"scheduler\": \"%s\", \"seed\": %llu, \"clock\": \"%s\",\n",
-            dbx_sched_name(b->o.sched), (unsigned long long)b->o.seed, b->o.wall ? "wall" : "cpu");
+            b->o.sched, (unsigned long long)b->o.seed, b->o.wall ? "wall" : "cpu");
     fprintf(f, "  \"cost_model\": {");
     json_num(f, "A", b->cm.A, ", ");
     json_num(f, "B", b->cm.B, ", ");
@@ -773,7 +777,7 @@ int main(int argc, char **argv)
         return rc;
     }
     fprintf(stderr, "bench_partition: %s, %d batches of %d trees, size %d, %s; %s\n", b.source,
-            b.o.batches, b.o.batch, b.o.size, dbx_sched_name(b.o.sched), dbx_blas_describe());
+            b.o.batches, b.o.batch, b.o.size, b.o.sched, dbx_blas_describe());
     /* warm-up: the largest share (a whole batch) sizes the executor's buffers */
     int32_t *all = xmalloc((size_t)b.o.batch * sizeof *all);
     for (int i = 0; i < b.o.batch; i++) all[i] = i;
@@ -802,7 +806,7 @@ int main(int argc, char **argv)
     if (rp.nw) {
         printf("bench_partition: %s; %d x %d trees x %d reps; Tree-LSTM %d; %s; "
                "A = %.2f us/launch, B = %.3f us/node\n\n",
-               b.source, b.o.batches, b.o.batch, b.o.reps, b.o.size, dbx_sched_name(b.o.sched),
+               b.source, b.o.batches, b.o.batch, b.o.reps, b.o.size, b.o.sched,
                1e6 * b.cm.A, 1e6 * b.cm.B);
         write_tables(&rp, stdout, 0);
     }

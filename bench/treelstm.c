@@ -26,6 +26,7 @@
 #include "dbx/data.h"
 #include "dbx/dbx.h"
 #include "dbx/models.h"
+#include "dbx/sched.h"
 #include "kernels/cpu/blas.h"
 #include "bench/bench_util.h"
 
@@ -34,7 +35,7 @@
 #endif
 
 enum { MODEL_TREELSTM, MODEL_TAGGER };
-enum { MAX_SIZES = 8, MAX_ROWS = 64 };
+enum { MAX_SIZES = 8, MAX_SCHEDS = 8, MAX_ROWS = 64 };
 
 #define PROGRESS_EVERY_S 10.0
 #define BOUND_MIN_RUN_S 0.002 /* each timed run of a shape lasts at least this long */
@@ -46,7 +47,7 @@ typedef struct bench_opts {
     const char *data;       /* NULL: the default file of the model */
     int synthetic;          /* > 0: that many synthetic trees instead of a file */
     int sizes[MAX_SIZES], nsizes;
-    dbx_sched_policy scheds[3];
+    const char *scheds[MAX_SCHEDS]; /* registered scheduler names (dbx/sched.h) */
     int nscheds;
     int dedups[2], ndedups;
     int batch;
@@ -290,7 +291,7 @@ static double bm_gemm_flops(const bench_model *bm, int sample)
 /* ---- one training configuration (runs in a child) ------------------------------------ */
 typedef struct config {
     int size;
-    dbx_sched_policy sched;
+    const char *sched;
     int dedup;
 } config;
 
@@ -327,7 +328,7 @@ static void train_child(const bench_opts *o, const bench_data *d, const config *
         fail_result(r->err, sizeof r->err, "model", s);
         return;
     }
-    dbx_exec_opts eo = {.sched = c->sched, .fuse = o->fuse};
+    dbx_exec_opts eo = {.scheduler = c->sched, .fuse = o->fuse};
     if ((s = dbx_graph_new(bm.m, c->dedup, &g)) || (s = dbx_exec_new(&eo, &ex))) {
         fail_result(r->err, sizeof r->err, "setup", s);
         goto out;
@@ -492,7 +493,7 @@ static void bound_child(const bench_opts *o, const bench_data *d, int size, boun
         fail_result(r->err, sizeof r->err, "model", s);
         return;
     }
-    dbx_exec_opts eo = {.sched = DBX_SCHED_DEPTH, .fuse = o->fuse};
+    dbx_exec_opts eo = {.scheduler = "depth", .fuse = o->fuse};
     if ((s = dbx_graph_new(bm.m, 0, &g)) || (s = dbx_exec_new(&eo, &ex))) {
         fail_result(r->err, sizeof r->err, "setup", s);
         goto out;
@@ -648,22 +649,24 @@ static int run_in_child(child_fn fn, const bench_opts *o, const bench_data *d, c
 /* ---- reference numbers ----------------------------------------------------------------- */
 /* DyNet's sentences/s on one core (DyNet autobatching paper's setup, as given in the
  * project brief); -1: no number. 512/none: DyNet did not finish an epoch in 175 s. */
-static double dynet_ref(int model, int size, dbx_sched_policy sched)
+static double dynet_ref(int model, int size, const char *sched)
 {
-    if (model == MODEL_TAGGER)
-        return size == 256 ? (sched == DBX_SCHED_NONE ? 91 : sched == DBX_SCHED_AGENDA ? 379 : 335)
-                           : -1;
+    /* DyNet ran without autobatching (none), with depth-based and with agenda-based batching */
+    const int k = !strcmp(sched, "none") ? 0 : !strcmp(sched, "depth") ? 1
+                : !strcmp(sched, "agenda") ? 2 : -1;
+    if (k < 0) return -1;
+    if (model == MODEL_TAGGER) return size == 256 ? (double[]){91, 335, 379}[k] : -1;
     switch (size) {
-    case 128: return sched == DBX_SCHED_NONE ? 1032 : sched == DBX_SCHED_AGENDA ? 1976 : 1885;
-    case 256: return sched == DBX_SCHED_NONE ? 172 : sched == DBX_SCHED_AGENDA ? 860 : 815;
-    case 512: return sched == DBX_SCHED_NONE ? -1 : sched == DBX_SCHED_AGENDA ? 279 : 254;
+    case 128: return (double[]){1032, 1885, 1976}[k];
+    case 256: return (double[]){172, 815, 860}[k];
+    case 512: return (double[]){-1, 254, 279}[k];
     default: return -1;
     }
 }
 
-static const char *dynet_note(int model, int size, dbx_sched_policy sched)
+static const char *dynet_note(int model, int size, const char *sched)
 {
-    if (model == MODEL_TREELSTM && size == 512 && sched == DBX_SCHED_NONE)
+    if (model == MODEL_TREELSTM && size == 512 && !strcmp(sched, "none"))
         return "DyNet: no epoch in 175 s";
     return NULL;
 }
@@ -737,10 +740,11 @@ static derived derive(const report *rp, const row *w)
 static void row_note(const report *rp, const row *w, char *out, size_t cap)
 {
     const char *dn = dynet_note(rp->o->model, w->c.size, w->c.sched);
+    const int room = (int)(cap > 9 ? cap - 9 : 0); /* errors are cut to the cell */
     if (w->err[0])
-        snprintf(out, cap, "failed: %s", w->err);
+        snprintf(out, cap, "failed: %.*s", room, w->err);
     else if (!w->r.ok)
-        snprintf(out, cap, "failed: %s", w->r.err);
+        snprintf(out, cap, "failed: %.*s", room, w->r.err);
     else if (w->r.steps < w->r.steps_total)
         snprintf(out, cap, "partial (%d/%d steps)%s%s", w->r.steps, w->r.steps_total,
                  dn ? "; " : "", dn ? dn : "");
@@ -763,7 +767,7 @@ static void row_cells(const report *rp, const row *w, char cells[NCOLS][160])
 {
     derived v = derive(rp, w);
     snprintf(cells[0], 160, "%d", w->c.size);
-    snprintf(cells[1], 160, "%s", dbx_sched_name(w->c.sched));
+    snprintf(cells[1], 160, "%s", w->c.sched);
     snprintf(cells[2], 160, "%s", w->c.dedup ? "on" : "off");
     fmt_num(cells[3], 160, v.sps, "%.1f");
     if (v.dynet > 0 && !isnan(v.vs_dynet))
@@ -939,7 +943,7 @@ static void write_json(FILE *f, const void *arg)
         const char *status = !v.ok ? "failed" : r->steps < r->steps_total ? "partial" : "complete";
         fprintf(f, "%s\n    {\"size\": %d, \"embed\": %d, \"hidden\": %d, \"scheduler\": \"%s\", "
                    "\"dedup\": %s, \"status\": \"%s\", \"note\": ",
-                i ? "," : "", w->c.size, w->c.size, w->c.size, dbx_sched_name(w->c.sched),
+                i ? "," : "", w->c.size, w->c.size, w->c.size, w->c.sched,
                 w->c.dedup ? "true" : "false", status);
         json_str(f, note);
         fprintf(f, ", \"steps\": %d, \"steps_total\": %d, \"samples\": %" PRId64
@@ -1041,6 +1045,7 @@ static void machine_info(report *rp)
 /* ---- command line ---------------------------------------------------------------------- */
 static void usage(FILE *f, const char *argv0)
 {
+    char choices[256];
     fprintf(f,
             "usage: %s [options]\n"
             "Trains one epoch per configuration (size x scheduler x dedup), each in its own\n"
@@ -1052,7 +1057,8 @@ static void usage(FILE *f, const char *argv0)
             "  --synthetic N        N synthetic trees (dbx_treebank_generate) instead\n"
             "  --sizes A,B,...      embed = hidden (= mlp) sizes (default 128,256,512;\n"
             "                       tagger 256)\n"
-            "  --schedulers L       comma list of none,depth,agenda (default all three)\n"
+            "  --schedulers L       comma list of registered schedulers: %s (default\n"
+            "                       none,depth,agenda)\n"
             "  --dedup on|off|both  node deduplication (default on); --no-dedup = off\n"
             "  --batch N            minibatch size (default 64)\n"
             "  --max-seconds S      per-configuration time limit (default 240): stop early\n"
@@ -1061,7 +1067,7 @@ static void usage(FILE *f, const char *argv0)
             "  --no-fuse            do not fuse elementwise chains\n"
             "  --seed N             parameter init and sample order seed (default 1)\n"
             "  --out DIR            results directory (default <source root>/bench/results)\n",
-            argv0, BENCH_DEFAULT_MODEL);
+            argv0, BENCH_DEFAULT_MODEL, dbx_sched_choices(choices, sizeof choices));
 }
 
 static int parse_int_list(const char *s, int *out, int max)
@@ -1090,9 +1096,9 @@ static int parse_args(int argc, char **argv, bench_opts *o)
     o->seed = 1;
     o->dedups[0] = 1;
     o->ndedups = 1;
-    o->scheds[0] = DBX_SCHED_NONE;
-    o->scheds[1] = DBX_SCHED_DEPTH;
-    o->scheds[2] = DBX_SCHED_AGENDA;
+    o->scheds[0] = "none";
+    o->scheds[1] = "depth";
+    o->scheds[2] = "agenda";
     o->nscheds = 3;
     int sizes_given = 0;
     for (int i = 1; i < argc; i++) {
@@ -1143,13 +1149,14 @@ static int parse_args(int argc, char **argv, bench_opts *o)
             char buf[256];
             snprintf(buf, sizeof buf, "%s", v);
             for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
-                dbx_sched_policy p;
-                if (dbx_sched_parse(tok, &p) != DBX_OK || o->nscheds == 3) {
-                    fprintf(stderr, "bench: --schedulers: unknown '%s' (none, depth, agenda)\n",
-                            tok);
+                const dbx_sched_type *t;
+                char choices[256];
+                if (dbx_sched_find(tok, &t) != DBX_OK || o->nscheds == MAX_SCHEDS) {
+                    fprintf(stderr, "bench: --schedulers: unknown '%s' (%s; at most %d)\n", tok,
+                            dbx_sched_choices(choices, sizeof choices), MAX_SCHEDS);
                     return -1;
                 }
-                o->scheds[o->nscheds++] = p;
+                o->scheds[o->nscheds++] = t->name;
             }
             if (!o->nscheds) {
                 fprintf(stderr, "bench: --schedulers: empty list\n");
@@ -1252,7 +1259,7 @@ int main(int argc, char **argv)
                 row *w = &rp.rows[rp.nrows++];
                 w->c = (config){size, o.scheds[ci], o.dedups[di]};
                 fprintf(stderr, "bench: size %d, scheduler %s, dedup %s: training one epoch\n",
-                        size, dbx_sched_name(w->c.sched), w->c.dedup ? "on" : "off");
+                        size, w->c.sched, w->c.dedup ? "on" : "off");
                 run_in_child(train_entry, &o, &d, &w->c, &w->r, sizeof w->r, w->err,
                              sizeof w->err);
                 derived v = derive(&rp, w);

@@ -22,6 +22,7 @@
 #include "coordinator/trainer.h"
 #include "core/model.h"
 #include "core/status.h"
+#include "dbx/sched.h"
 #include "models/meta.h"
 
 #define MAX_SIZE 65536
@@ -89,9 +90,9 @@ static dbx_status check_opts(const dbx_train_opts *o, const dbx_model_type **t)
                          (double)o->optim.lr);
     if ((unsigned)o->optim.kind > DBX_OPT_ADAM)
         return dbx__fail(DBX_EINVAL, "unknown optimizer %d", (int)o->optim.kind);
-    dbx_sched_policy sp;
+    const dbx_sched_type *sp;
     if (!o->scheduler) return dbx__fail(DBX_EINVAL, "no scheduler given");
-    DBX_TRY(dbx_sched_parse(o->scheduler, &sp));
+    DBX_TRY(dbx_sched_find(o->scheduler, &sp));
     if (o->log_every < 0)
         return dbx__fail(DBX_EINVAL, "log_every must be >= 0 (got %d)", o->log_every);
     return DBX_OK;

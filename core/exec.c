@@ -2,7 +2,8 @@
  * in reverse order, backward on the backend. Node gradients live in a gradient arena laid
  * out exactly like the value arena, so operands that are contiguous forward are contiguous
  * backward too. Parameter gradients accumulate into the model's flat gradient buffer.
- * The executor owns its arenas; it borrows the graph between forward and backward.
+ * The executor owns its arenas and its scheduler's state (made at dbx_exec_new, released at
+ * dbx_exec_free, kept across steps); it borrows the graph between forward and backward.
  * Not thread-safe. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -15,18 +16,22 @@
 dbx_status dbx_exec_new(const dbx_exec_opts *opts, dbx_exec **out)
 {
     *out = NULL;
+    const dbx_sched_type *t = NULL;
+    DBX_TRY(dbx_sched_find(opts ? opts->scheduler : NULL, &t));
     dbx_exec *ex = calloc(1, sizeof *ex);
     if (!ex) return dbx__fail(DBX_ENOMEM, "out of memory");
     if (opts) ex->opts = *opts;
-    if ((unsigned)ex->opts.sched > DBX_SCHED_AGENDA) {
-        free(ex);
-        return dbx__fail(DBX_EINVAL, "dbx_exec_new: unknown scheduler %d", (int)opts->sched);
-    }
+    ex->opts.scheduler = t->name;
     dbx_status s = dbx__backend_get(ex->opts.device, ex->opts.device_index, &ex->be);
     if (s) {
         free(ex);
         return s;
     }
+    if (t->create && (s = t->create(t, &ex->sched_state)) != DBX_OK) {
+        free(ex);
+        return s;
+    }
+    ex->scheduler = t;
     *out = ex;
     return DBX_OK;
 }
@@ -34,58 +39,47 @@ dbx_status dbx_exec_new(const dbx_exec_opts *opts, dbx_exec **out)
 void dbx_exec_free(dbx_exec *ex)
 {
     if (!ex) return;
-    free(ex->order);
-    free(ex->batches);
-    free(ex->batch_of);
-    free(ex->pos);
-    free(ex->cons_start);
-    free(ex->cons);
-    free(ex->pending);
-    for (size_t s = 0; s < ex->nsig_alloc; s++) free(ex->ready[s]);
-    free(ex->ready);
-    free(ex->nready);
-    free(ex->cap_ready);
-    free(ex->ready_depth);
-    free(ex->keys);
-    free(ex->buckets);
-    free(ex->tmp);
-    free(ex->sortbuf);
-    free(ex->off);
-    free(ex->argoff);
-    free(ex->attr);
-    free(ex->argdim);
-    free(ex->contig);
-    free(ex->kterms);
-    free(ex->tparams);
-    free(ex->tmark);
-    free(ex->lossoff);
-    free(ex->losshost);
-    free(ex->gemms);
-    ex->be->ops->free(ex->be, ex->vals); /* the arena: values, gradients, device index */
+    if (ex->scheduler->free) ex->scheduler->free(ex->sched_state);
+    dbx__cons_free(&ex->cons);
+    dbx__ready_free(&ex->ready);
+    dbx__schedule_free(&ex->schedule);
+    dbx__layout_free(&ex->layout);
+    dbx__arena_free(&ex->arena, ex->be);
     free(ex);
 }
 
-static void fill_kbatch(const dbx_exec *ex, const dbx_model *m, const dbx__batch *bt,
-                        dbx_kbatch *kb)
+dbx_status dbx__exec_schedule(dbx_exec *ex, const dbx_graph *g)
 {
+    DBX_TRY(dbx__cons_build(&ex->cons, g));
+    return dbx__schedule_build(&ex->schedule, &ex->ready, &ex->cons, ex->scheduler,
+                               ex->sched_state, g);
+}
+
+/* The kernel descriptor of batch b. */
+static void fill_kbatch(const dbx_exec *ex, const dbx_model *m, size_t b, dbx_kbatch *kb)
+{
+    const dbx__batch *bt = &ex->schedule.batches[b];
+    const dbx__layout *l = &ex->layout;
+    const dbx__blayout *bl = &l->b[b];
+    const dbx__arena *a = &ex->arena;
     kb->op = (enum dbx_op)bt->op;
     kb->n = bt->n;
     kb->dim = bt->dim;
     kb->nargs = bt->nargs;
-    kb->arg_dim = ex->argdim + bt->argdim_at;
-    kb->arg_contig = ex->contig + bt->argdim_at;
-    kb->arg_off = ex->argoff + bt->argoff_at;
-    kb->out_off = bt->out_off;
-    kb->attr = ex->attr + bt->attr_at;
-    kb->iparam = bt->iparam;
-    kb->nterms = bt->nterms;
-    kb->terms = bt->nterms ? ex->kterms + bt->term_at : NULL;
-    kb->table = bt->table >= 0 ? m->val + m->params[bt->table].off : NULL;
-    kb->dtable = bt->table >= 0 ? m->grad + m->params[bt->table].off : NULL;
+    kb->arg_dim = l->argdim + bl->argdim_at;
+    kb->arg_contig = l->contig + bl->argdim_at;
+    kb->arg_off = l->argoff + bl->argoff_at;
+    kb->out_off = bl->out_off;
+    kb->attr = l->attr + bl->attr_at;
+    kb->iparam = bl->iparam;
+    kb->nterms = bl->nterms;
+    kb->terms = bl->nterms ? l->kterms + bl->term_at : NULL;
+    kb->table = bl->table >= 0 ? m->val + m->params[bl->table].off : NULL;
+    kb->dtable = bl->table >= 0 ? m->grad + m->params[bl->table].off : NULL;
     kb->chain = NULL;
-    kb->d_arg_off = ex->dargoff ? ex->dargoff + bt->argoff_at : NULL;
-    kb->d_attr = ex->dattr ? ex->dattr + bt->attr_at : NULL;
-    kb->d_arg_dim = ex->dargdim ? ex->dargdim + bt->argdim_at : NULL;
+    kb->d_arg_off = a->dargoff ? a->dargoff + bl->argoff_at : NULL;
+    kb->d_attr = a->dattr ? a->dattr + bl->attr_at : NULL;
+    kb->d_arg_dim = a->dargdim ? a->dargdim + bl->argdim_at : NULL;
 }
 
 /* Device backends: copies the step's index arrays (all batches) at once into the arena's
@@ -93,9 +87,11 @@ static void fill_kbatch(const dbx_exec *ex, const dbx_model *m, const dbx__batch
 static dbx_status mirror_index(dbx_exec *ex)
 {
     const dbx_backend_ops *ops = ex->be->ops;
-    DBX_TRY(ops->upload(ex->be, ex->dargoff, ex->argoff, ex->nargoff * sizeof(int64_t)));
-    DBX_TRY(ops->upload(ex->be, ex->dattr, ex->attr, ex->nattr * sizeof(int32_t)));
-    return ops->upload(ex->be, ex->dargdim, ex->argdim, ex->nargdim * sizeof(int));
+    const dbx__layout *l = &ex->layout;
+    const dbx__arena *a = &ex->arena;
+    DBX_TRY(ops->upload(ex->be, a->dargoff, l->argoff, l->nargoff * sizeof(int64_t)));
+    DBX_TRY(ops->upload(ex->be, a->dattr, l->attr, l->nattr * sizeof(int32_t)));
+    return ops->upload(ex->be, a->dargdim, l->argdim, l->nargdim * sizeof(int));
 }
 
 static int64_t device_ops(const dbx_backend *be)
@@ -118,53 +114,57 @@ dbx_status dbx_exec_forward(dbx_exec *ex, dbx_graph *g, double *loss)
     dbx_exec_stats *st = &ex->stats;
     memset(st, 0, sizeof *st);
     double t0 = dbx__now();
-    DBX_TRY(dbx__schedule(ex, g));
+    DBX_TRY(dbx__exec_schedule(ex, g));
     double t1 = dbx__now();
-    DBX_TRY(dbx__plan(ex, g));
+    DBX_TRY(dbx__layout_build(&ex->layout, &ex->schedule, &ex->cons, g, ex->be, ex->opts.fuse, st));
+    DBX_TRY(dbx__arena_fit(&ex->arena, ex->be, &ex->layout));
     double t2 = dbx__now();
     st->t_sched = t1 - t0;
     st->t_plan = t2 - t1;
     st->nodes = (int64_t)g->nnodes;
-    st->batches = (int64_t)ex->nbatches;
+    st->batches = (int64_t)ex->schedule.nbatches;
 
     const dbx_backend_ops *ops = ex->be->ops;
+    const dbx__schedule *sc = &ex->schedule;
+    const dbx__layout *l = &ex->layout;
+    dbx__arena *a = &ex->arena;
     const int64_t ops0 = device_ops(ex->be);
-    if (ex->dargoff) DBX_TRY(mirror_index(ex));
+    if (a->dargoff) DBX_TRY(mirror_index(ex));
     /* column-major weight copies for the forward GEMMs, from the current values (cheap:
        one pass over the weights; always consistent, even after users write parameters) */
     dbx_model *m = g->m;
-    for (size_t i = 0; i < ex->ntparams; i++) {
-        const dbx__param *p = &m->params[ex->tparams[i]];
+    for (size_t i = 0; i < l->ntparams; i++) {
+        const dbx__param *p = &m->params[l->tparams[i]];
         DBX_TRY(ops->transpose(ex->be, m->valt + p->toff, p->tld, m->val + p->off, p->rows,
                                p->cols));
     }
-    for (size_t b = 0; b < ex->nbatches; b++) {
-        const dbx__batch *bt = &ex->batches[b];
+    for (size_t b = 0; b < sc->nbatches; b++) {
+        const dbx__batch *bt = &sc->batches[b];
         if (bt->op == DBX_OP_INPUT) {
             for (int32_t i = 0; i < bt->n; i++) {
-                const dbx__node *nd = &g->nodes[ex->order[bt->first + i]];
-                DBX_TRY(ops->upload(ex->be, ex->vals + bt->out_off + (int64_t)i * bt->dim,
+                const dbx__node *nd = &g->nodes[sc->order[bt->first + i]];
+                DBX_TRY(ops->upload(ex->be, a->vals + l->b[b].out_off + (int64_t)i * bt->dim,
                                     g->data + nd->aux, (size_t)nd->dim * sizeof(float)));
             }
             continue;
         }
-        if (bt->fuse < 0) continue; /* ran inside the previous batch's kernel */
+        if (l->b[b].fuse < 0) continue; /* ran inside the previous batch's kernel */
         dbx_kbatch kb, next;
-        fill_kbatch(ex, g->m, bt, &kb);
-        if (bt->fuse > 0) {
-            fill_kbatch(ex, g->m, bt + 1, &next);
+        fill_kbatch(ex, g->m, b, &kb);
+        if (l->b[b].fuse > 0) {
+            fill_kbatch(ex, g->m, b + 1, &next);
             kb.chain = &next;
         }
-        DBX_TRY(ops->forward(ex->be, ex->vals, &kb));
+        DBX_TRY(ops->forward(ex->be, a->vals, &kb));
     }
     /* total loss, summed in a fixed order */
     size_t nl = g->nlosses;
-    DBX_TRY(DBX_GROW(ex->losshost, ex->cap_losshost, nl + 1));
+    DBX_TRY(DBX_GROW(a->losshost, a->cap_losshost, nl + 1));
     if (nl > (size_t)INT32_MAX) return dbx__fail(DBX_EINVAL, "too many loss nodes (%zu)", nl);
-    DBX_TRY(ops->gather(ex->be, ex->losshost, ex->vals, ex->lossoff, (int)nl));
+    DBX_TRY(ops->gather(ex->be, a->losshost, a->vals, l->lossoff, (int)nl));
     st->launches = device_ops(ex->be) - ops0;
     double sum = 0;
-    for (size_t i = 0; i < nl; i++) sum += ex->losshost[i];
+    for (size_t i = 0; i < nl; i++) sum += a->losshost[i];
     if (loss) *loss = sum;
     st->t_forward = dbx__now() - t2;
     ex->graph = g;
@@ -181,22 +181,26 @@ dbx_status dbx_exec_backward(dbx_exec *ex, dbx_graph *g, float loss_scale)
     const dbx_backend_ops *ops = ex->be->ops;
     const int64_t ops0 = device_ops(ex->be);
     dbx_model *m = g->m;
-    DBX_TRY(ops->memset0(ex->be, ex->grads, ex->arena_floats * sizeof(float)));
-    DBX_TRY(ops->fill(ex->be, ex->grads, ex->lossoff, (int)g->nlosses, loss_scale));
-    for (size_t b = ex->nbatches; b-- > 0;) {
-        const dbx__batch *bt = &ex->batches[b];
+    const dbx__schedule *sc = &ex->schedule;
+    const dbx__layout *l = &ex->layout;
+    const dbx__arena *a = &ex->arena;
+    DBX_TRY(ops->memset0(ex->be, a->grads, l->floats * sizeof(float)));
+    DBX_TRY(ops->fill(ex->be, a->grads, l->lossoff, (int)g->nlosses, loss_scale));
+    for (size_t b = sc->nbatches; b-- > 0;) {
+        const dbx__batch *bt = &sc->batches[b];
+        const dbx__blayout *bl = &l->b[b];
         if (bt->op == DBX_OP_INPUT) continue;
         if (bt->op == DBX_OP_LOOKUP)
             for (int32_t i = 0; i < bt->n; i++)
-                DBX_TRY(dbx__model_touch(m, bt->table, ex->attr[bt->attr_at + i]));
-        if (bt->fuse < 0) continue; /* runs inside the previous batch's kernel */
+                DBX_TRY(dbx__model_touch(m, bl->table, l->attr[bl->attr_at + i]));
+        if (bl->fuse < 0) continue; /* runs inside the previous batch's kernel */
         dbx_kbatch kb, next;
-        fill_kbatch(ex, m, bt, &kb);
-        if (bt->fuse > 0) {
-            fill_kbatch(ex, m, bt + 1, &next);
+        fill_kbatch(ex, m, b, &kb);
+        if (bl->fuse > 0) {
+            fill_kbatch(ex, m, b + 1, &next);
             kb.chain = &next;
         }
-        DBX_TRY(ops->backward(ex->be, ex->vals, ex->grads, &kb));
+        DBX_TRY(ops->backward(ex->be, a->vals, a->grads, &kb));
     }
     /* no wait: on a device the backward pass (and the optimizer after it) runs while the
        host builds and plans the next step; whoever reads results waits (download, sync) */
@@ -212,25 +216,26 @@ static dbx_status copy_node(dbx_exec *ex, const dbx_graph *g, dbx_node x, const 
         return dbx__fail(DBX_EINVAL, "no forward pass of this graph");
     if (x < 0 || (size_t)x >= g->nnodes) return dbx__fail(DBX_EINVAL, "node %d out of range", x);
     DBX_TRY(ex->be->ops->sync(ex->be));
-    return ex->be->ops->download(ex->be, out, base + ex->off[x],
+    return ex->be->ops->download(ex->be, out, base + ex->layout.off[x],
                                  (size_t)g->nodes[x].dim * sizeof(float));
 }
 
 dbx_status dbx_exec_value(dbx_exec *ex, const dbx_graph *g, dbx_node x, float *out)
 {
-    return copy_node(ex, g, x, ex->vals, out);
+    return copy_node(ex, g, x, ex->arena.vals, out);
 }
 
 dbx_status dbx_exec_grad(dbx_exec *ex, const dbx_graph *g, dbx_node x, float *out)
 {
-    return copy_node(ex, g, x, ex->grads, out);
+    return copy_node(ex, g, x, ex->arena.grads, out);
 }
 
 const dbx_exec_stats *dbx_exec_last_stats(const dbx_exec *ex) { return &ex->stats; }
 
 int dbx_exec_gemm_shapes(const dbx_exec *ex, int (*shapes)[3], int max)
 {
-    int n = (int)ex->ngemms;
-    for (int i = 0; i < n && i < max; i++) memcpy(shapes[i], ex->gemms[i], sizeof shapes[i]);
+    int n = (int)ex->layout.ngemms;
+    for (int i = 0; i < n && i < max; i++)
+        memcpy(shapes[i], ex->layout.gemms[i], sizeof shapes[i]);
     return n;
 }

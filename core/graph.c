@@ -64,6 +64,9 @@ void dbx_graph_free(dbx_graph *g)
     free(g->sigkeys);
     free(g->sigkey_off);
     free(g->keybuf);
+    free(g->sighash);
+    free(g->sig_count);
+    free(g->sig_depth);
     free(g);
 }
 
@@ -75,6 +78,11 @@ void dbx_graph_clear(dbx_graph *g)
     g->req_gemm_flops = 0;
     g->err = DBX_OK;
     g->errmsg[0] = 0;
+    if (g->sigstat_nodes) {
+        memset(g->sig_count, 0, g->nsigs * sizeof *g->sig_count);
+        memset(g->sig_depth, 0, g->nsigs * sizeof *g->sig_depth);
+        g->sigstat_nodes = 0;
+    }
     if (++g->gen == 0) { /* wrapped: really clear the table */
         if (g->cse) memset(g->cse, 0, g->cse_cap * sizeof *g->cse);
         g->gen = 1;
@@ -132,6 +140,20 @@ static int valid_param(const dbx_graph *g, dbx_param p)
 }
 
 /* ---- signatures ------------------------------------------------------------------------ */
+/* Room for n signatures' hash and node statistics. */
+static dbx_status grow_sigstat(dbx_graph *g, size_t n)
+{
+    if (n <= g->cap_sigstat) return DBX_OK;
+    size_t c = g->cap_sigstat;
+    DBX_TRY(DBX_GROW(g->sighash, c, n));
+    c = g->cap_sigstat;
+    DBX_TRY(DBX_GROW(g->sig_count, c, n));
+    c = g->cap_sigstat;
+    DBX_TRY(DBX_GROW(g->sig_depth, c, n));
+    g->cap_sigstat = c;
+    return DBX_OK;
+}
+
 static dbx_status sig_intern(dbx_graph *g, const int32_t *key, int len, int32_t *out)
 {
     uint64_t h = hash_ints(key, len);
@@ -155,6 +177,10 @@ static dbx_status sig_intern(dbx_graph *g, const int32_t *key, int len, int32_t 
         if (!s->gen) {
             DBX_TRY(DBX_GROW(g->sigkeys, g->cap_sigkeys, g->nsigkeys + (size_t)len));
             DBX_TRY(DBX_GROW(g->sigkey_off, g->cap_sigs, g->nsigs + 2));
+            DBX_TRY(grow_sigstat(g, g->nsigs + 1));
+            g->sighash[g->nsigs] = dbx__sig_canon_hash(g, key, len);
+            g->sig_count[g->nsigs] = 0;
+            g->sig_depth[g->nsigs] = 0;
             if (g->nsigs == 0) g->sigkey_off[0] = 0;
             memcpy(g->sigkeys + g->nsigkeys, key, (size_t)len * sizeof *key);
             g->nsigkeys += (size_t)len;
@@ -277,20 +303,24 @@ static dbx_node add_node(dbx_graph *g, const node_spec *sp)
     if (sp->nargs > DBX__MAX_ARGS) return bad(g, DBX_EINVAL, "too many arguments (max 255)");
     g->requested++;
     g->req_gemm_flops += sp->gemm_flops;
-    /* signature key: op, dim, nargs, arg dims, extra */
-    size_t klen = 3 + (size_t)sp->nargs + (size_t)sp->nextra;
-    if (DBX_GROW(g->keybuf, g->cap_keybuf, klen)) return bad(g, DBX_ENOMEM, "out of memory");
+    /* signature key: op, dim, nargs, arg dims, extra; an op whose arity varies inside a
+       batch: op, dim, -1, the one arg dim, extra */
+    const int vary = dbx__op_vary_arity[sp->op] && sp->nargs > 0;
+    const int nkdims = vary ? 1 : sp->nargs;
+    size_t klen = 3 + (size_t)nkdims + (size_t)sp->nextra;
+    if (DBX_GROW(g->keybuf, g->cap_keybuf, 3 + (size_t)sp->nargs + (size_t)sp->nextra))
+        return bad(g, DBX_ENOMEM, "out of memory");
     int32_t *key = g->keybuf;
     int depth = 0;
     key[0] = (int32_t)sp->op;
     key[1] = sp->dim;
-    key[2] = sp->nargs;
-    for (int i = 0; i < sp->nargs; i++) {
+    key[2] = vary ? -1 : sp->nargs;
+    for (int i = 0; i < sp->nargs; i++) { /* varying arity: all dims equal, key[3] counts */
         const dbx__node *a = &g->nodes[sp->args[i]];
         key[3 + i] = a->dim;
         if (a->depth + 1 > depth) depth = a->depth + 1;
     }
-    if (sp->nextra) memcpy(key + 3 + sp->nargs, sp->extra, (size_t)sp->nextra * sizeof *key);
+    if (sp->nextra) memcpy(key + 3 + nkdims, sp->extra, (size_t)sp->nextra * sizeof *key);
     int32_t sig = -1, *ways = g->sig_last[sp->op];
     for (int w = 0; w < DBX__SIG_WAYS && ways[w] >= 0 && sig < 0; w++) {
         int l;

@@ -1,7 +1,9 @@
 /* Internal layout of the minibatch graph (include/dbx/dbx.h has the builder API).
  * Nodes live in one growable array; argument lists, affine terms and input data in pools.
  * A graph is reused across steps: dbx_graph_clear() keeps capacity, and the signature
- * table persists, so signature ids are stable across steps. Not thread-safe. */
+ * table persists, so signature ids are stable across steps. Each signature has a dense id
+ * (first-seen order in this graph: for indexing arrays) and a canonical 64-bit hash (the
+ * same in every run, process and rank: core/sig.c). Not thread-safe. */
 #ifndef DBX_CORE_GRAPH_H
 #define DBX_CORE_GRAPH_H
 
@@ -90,6 +92,14 @@ struct dbx_graph {
     size_t nsigs, cap_sigs;
     int32_t *keybuf;              /* scratch for building a key */
     size_t cap_keybuf;
+    /* per signature (nsigs; capacity cap_sigstat): canonical hash (persistent), and the
+       nodes of this graph with the signature and the sum of their depths, counted lazily
+       (core/sig.c) over nodes [0, sigstat_nodes) and reset by clear */
+    uint64_t *sighash;
+    int32_t *sig_count;
+    int64_t *sig_depth;
+    size_t cap_sigstat;
+    size_t sigstat_nodes;
     /* per op, the signatures of its last DBX__SIG_WAYS distinct keys (-1: none), replaced
        round-robin: a model repeats a few per op, and comparing keys is cheaper than hashing */
     int32_t sig_last[DBX_OP_COUNT][DBX__SIG_WAYS];
@@ -97,12 +107,18 @@ struct dbx_graph {
 };
 
 /* The key of signature s: key[0] = op, key[1] = dim, key[2] = nargs, then arg dims, then
- * op-specific shared items (affine terms: w, row_off, has_x; lookup: table; slice: begin). */
+ * op-specific shared items (affine terms: w, row_off, has_x; lookup: table; slice: begin).
+ * For an op whose arity varies inside a batch (dbx__op_vary_arity), key[2] = -1 and one arg
+ * dim (that of every argument) follows. */
 static inline const int32_t *dbx__sig_key(const dbx_graph *g, int32_t s, int *len)
 {
     *len = g->sigkey_off[s + 1] - g->sigkey_off[s];
     return g->sigkeys + g->sigkey_off[s];
 }
+
+/* The canonical hash of a signature key (core/sig.c): computed from the op's name, the
+ * shapes and the shared parameters by name and shape, never from handles or ids. */
+uint64_t dbx__sig_canon_hash(const dbx_graph *g, const int32_t *key, int len);
 
 static inline const int32_t *dbx__node_args(const dbx_graph *g, const dbx__node *n)
 {

@@ -1,5 +1,6 @@
-/* FNV-1a (64 bits): checksums of parameter files and models (core/model.c) and keys compared
- * across ranks (comm/topo.c). Not for hash tables (core/graph.c mixes with multiplies). */
+/* FNV-1a (64 bits): checksums of parameter files and models (core/model.c), keys compared
+ * across ranks (comm/topo.c) and canonical signature hashes (core/sig.c). Not for hash
+ * tables (core/graph.c mixes with multiplies). */
 #ifndef DBX_CORE_HASH_H
 #define DBX_CORE_HASH_H
 

@@ -5,7 +5,8 @@
  * A consuming batch then finds an operand contiguous whenever all of that operand's
  * producers sit in one producing batch; otherwise the backend gathers it, and the planner
  * counts the bytes. Elementwise kernels read through offset lists and never need copies.
- * Also builds each batch's kernel descriptor and records GEMM shapes. Not thread-safe. */
+ * Also builds each batch's kernel descriptor and records GEMM shapes into the layout, and
+ * fits the executor's arena to a layout. Not thread-safe. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,11 +56,12 @@ static void sort_items(sort_item *a, sort_item *tmp, int32_t n)
 }
 
 /* Sort key of node v: where its preferred consumer wants it. */
-static uint64_t consumer_key(const dbx_exec *ex, const dbx_graph *g, int32_t v, int32_t idx)
+static uint64_t consumer_key(const dbx__schedule *sc, const dbx__cons *cs, const dbx_graph *g,
+                             int32_t v, int32_t idx)
 {
     int32_t pick = -1;
-    for (int32_t c = ex->cons_start[v]; c < ex->cons_start[v + 1]; c++) {
-        int32_t u = ex->cons[c];
+    for (int32_t c = cs->start[v]; c < cs->start[v + 1]; c++) {
+        int32_t u = cs->cons[c];
         if (pick < 0) pick = u;
         if (g->nodes[u].op == DBX_OP_AFFINE) {
             pick = u;
@@ -71,36 +73,37 @@ static uint64_t consumer_key(const dbx_exec *ex, const dbx_graph *g, int32_t v, 
     const int32_t *a = dbx__node_args(g, un);
     int slot = 0;
     while (slot < un->nargs && a[slot] != v) slot++;
-    return ((uint64_t)(uint32_t)ex->batch_of[pick] << 32) | ((uint64_t)slot << 24) |
-           (uint64_t)(uint32_t)ex->pos[pick];
+    return ((uint64_t)(uint32_t)sc->batch_of[pick] << 32) | ((uint64_t)slot << 24) |
+           (uint64_t)(uint32_t)sc->pos[pick];
 }
 
-static dbx_status order_batches(dbx_exec *ex, const dbx_graph *g)
+static dbx_status order_batches(dbx__layout *l, dbx__schedule *sc, const dbx__cons *cs,
+                                const dbx_graph *g)
 {
-    for (size_t b = 0; b < ex->nbatches; b++) {
-        const dbx__batch *bt = &ex->batches[b];
+    for (size_t b = 0; b < sc->nbatches; b++) {
+        const dbx__batch *bt = &sc->batches[b];
         for (int32_t i = 0; i < bt->n; i++) {
-            int32_t v = ex->order[bt->first + i];
-            ex->batch_of[v] = (int32_t)b;
-            ex->pos[v] = i;
+            int32_t v = sc->order[bt->first + i];
+            sc->batch_of[v] = (int32_t)b;
+            sc->pos[v] = i;
         }
     }
-    if (ex->nbatches >= (1u << 24) - 1 || g->nnodes >= (1u << 24)) return DBX_OK; /* keep order */
-    for (size_t bb = ex->nbatches; bb-- > 0;) {
-        const dbx__batch *bt = &ex->batches[bb];
+    if (sc->nbatches >= (1u << 24) - 1 || g->nnodes >= (1u << 24)) return DBX_OK; /* keep order */
+    for (size_t bb = sc->nbatches; bb-- > 0;) {
+        const dbx__batch *bt = &sc->batches[bb];
         if (bt->n < 2) continue;
-        DBX_TRY(dbx__grow(&ex->sortbuf, &ex->cap_sortbuf, 2 * (size_t)bt->n,
+        DBX_TRY(dbx__grow(&l->sortbuf, &l->cap_sortbuf, 2 * (size_t)bt->n,
                           sizeof(sort_item))); /* items, then the radix sort's buffer */
-        sort_item *buf = ex->sortbuf;
+        sort_item *buf = l->sortbuf;
         for (int32_t i = 0; i < bt->n; i++) {
-            int32_t v = ex->order[bt->first + i];
+            int32_t v = sc->order[bt->first + i];
             buf[i].v = v;
-            buf[i].key = consumer_key(ex, g, v, i);
+            buf[i].key = consumer_key(sc, cs, g, v, i);
         }
         sort_items(buf, buf + bt->n, bt->n);
         for (int32_t i = 0; i < bt->n; i++) {
-            ex->order[bt->first + i] = buf[i].v;
-            ex->pos[buf[i].v] = i;
+            sc->order[bt->first + i] = buf[i].v;
+            sc->pos[buf[i].v] = i;
         }
     }
     return DBX_OK;
@@ -108,43 +111,73 @@ static dbx_status order_batches(dbx_exec *ex, const dbx_graph *g)
 
 static size_t up64(size_t bytes) { return (bytes + 63) & ~(size_t)63; }
 
-/* The executor's one arena, one allocation: values | gradients (arena_cap floats each) | on a
-   device backend, the step's index arrays (dindex_cap bytes; see mirror_index in exec.c).
-   Grown with headroom only when a step needs more than every step before it, so the steady
-   state allocates nothing. */
-static dbx_status ensure_arena(dbx_exec *ex, size_t floats, size_t index_bytes)
+dbx_status dbx__arena_fit(dbx__arena *a, dbx_backend *be, const dbx__layout *l)
 {
-    if (floats <= ex->arena_cap && index_bytes <= ex->dindex_cap) return DBX_OK;
-    const size_t cap = floats > ex->arena_cap ? floats + floats / 4 + 1024 : ex->arena_cap;
-    const size_t icap = index_bytes > ex->dindex_cap ? up64(index_bytes + index_bytes / 4 + 4096)
-                                                     : ex->dindex_cap;
-    ex->be->ops->free(ex->be, ex->vals);
-    ex->vals = ex->grads = NULL;
-    ex->dindex = NULL;
-    ex->arena_cap = ex->dindex_cap = 0;
-    const size_t half = up64(cap * sizeof(float));
-    unsigned char *p;
-    DBX_TRY(ex->be->ops->alloc(ex->be, 2 * half + icap, (void **)&p));
-    ex->vals = (float *)p;
-    ex->grads = (float *)(p + half);
-    ex->dindex = icap ? p + 2 * half : NULL;
-    ex->arena_cap = cap;
-    ex->dindex_cap = icap;
+    const size_t floats = l->floats, index_bytes = l->index_bytes;
+    if (floats > a->cap || index_bytes > a->index_cap) {
+        const size_t cap = floats > a->cap ? floats + floats / 4 + 1024 : a->cap;
+        const size_t icap = index_bytes > a->index_cap
+                                ? up64(index_bytes + index_bytes / 4 + 4096)
+                                : a->index_cap;
+        be->ops->free(be, a->vals);
+        a->vals = a->grads = NULL;
+        a->index = NULL;
+        a->cap = a->index_cap = 0;
+        const size_t half = up64(cap * sizeof(float));
+        unsigned char *p;
+        DBX_TRY(be->ops->alloc(be, 2 * half + icap, (void **)&p));
+        a->vals = (float *)p;
+        a->grads = (float *)(p + half);
+        a->index = icap ? p + 2 * half : NULL;
+        a->cap = cap;
+        a->index_cap = icap;
+    }
+    unsigned char *ib = a->index;
+    a->dargoff = ib ? (int64_t *)ib : NULL;
+    a->dattr = ib ? (int32_t *)(ib + l->index_attr) : NULL;
+    a->dargdim = ib ? (int *)(ib + l->index_argdim) : NULL;
+    if (l->scratch > a->scratch) {
+        DBX_TRY(be->ops->reserve(be, l->scratch));
+        a->scratch = l->scratch;
+    }
     return DBX_OK;
 }
 
-static dbx_status add_gemm(dbx_exec *ex, int m, int n, int k)
+void dbx__arena_free(dbx__arena *a, dbx_backend *be)
 {
-    DBX_TRY(DBX_GROW(ex->gemms, ex->cap_gemms, ex->ngemms + 1));
-    ex->gemms[ex->ngemms][0] = m;
-    ex->gemms[ex->ngemms][1] = n;
-    ex->gemms[ex->ngemms][2] = k;
-    ex->ngemms++;
+    be->ops->free(be, a->vals); /* values, gradients, device index */
+    free(a->losshost);
+}
+
+void dbx__layout_free(dbx__layout *l)
+{
+    free(l->b);
+    free(l->off);
+    free(l->argoff);
+    free(l->attr);
+    free(l->argdim);
+    free(l->contig);
+    free(l->kterms);
+    free(l->tparams);
+    free(l->tmark);
+    free(l->lossoff);
+    free(l->gemms);
+    free(l->sortbuf);
+}
+
+static dbx_status add_gemm(dbx__layout *l, int m, int n, int k)
+{
+    DBX_TRY(DBX_GROW(l->gemms, l->cap_gemms, l->ngemms + 1));
+    l->gemms[l->ngemms][0] = m;
+    l->gemms[l->ngemms][1] = n;
+    l->gemms[l->ngemms][2] = k;
+    l->ngemms++;
     return DBX_OK;
 }
 
-/* Forward FLOPs of one node of an elementwise op (approximate operation counts). */
-static double ew_flops(const dbx__batch *b)
+/* Forward FLOPs of one node of an elementwise op (approximate operation counts); present:
+   the arguments the batch's nodes have in all. */
+static double ew_flops(const dbx__batch *b, int64_t present)
 {
     switch ((enum dbx_op)b->op) {
     case DBX_OP_INPUT:
@@ -157,7 +190,7 @@ static double ew_flops(const dbx__batch *b)
     case DBX_OP_RELU: return b->dim;
     case DBX_OP_TANH:
     case DBX_OP_SIGMOID: return 4.0 * b->dim;
-    case DBX_OP_SUM: return (double)b->dim * (b->nargs - 1);
+    case DBX_OP_SUM: return (double)b->dim * ((double)present / b->n - 1);
     case DBX_OP_LSTM_C: return (double)b->dim * (10 + 6 * (b->nargs - 1));
     case DBX_OP_LSTM_H: return 9.0 * b->dim;
     case DBX_OP_XENT: return 0; /* counted from the logits size below */
@@ -165,91 +198,110 @@ static double ew_flops(const dbx__batch *b)
     return 0;
 }
 
-dbx_status dbx__plan(dbx_exec *ex, const dbx_graph *g)
+dbx_status dbx__layout_build(dbx__layout *l, dbx__schedule *sc, const dbx__cons *cs,
+                             const dbx_graph *g, const dbx_backend *be, int fuse,
+                             dbx_exec_stats *st)
 {
-    DBX_TRY(order_batches(ex, g));
+    DBX_TRY(order_batches(l, sc, cs, g));
     dbx_model *m = g->m;
-    dbx_exec_stats *st = &ex->stats;
     st->gathered_bytes = st->contiguous_operands = st->gathered_operands = 0;
     st->flops_forward = st->flops_backward = st->gemm_flops = 0;
     st->gemm_batches = 0;
-    ex->ngemms = 0;
-    ex->nkterms = 0;
-    ex->ntparams = 0;
-    DBX_TRY(DBX_GROW(ex->tmark, ex->cap_tmark, m->nparams));
-    memset(ex->tmark, 0, m->nparams);
-    ex->nargdim = 0;
+    l->ngemms = 0;
+    l->nkterms = 0;
+    l->ntparams = 0;
+    DBX_TRY(DBX_GROW(l->tmark, l->cap_tmark, m->nparams));
+    memset(l->tmark, 0, m->nparams);
+    l->nargdim = 0;
+    DBX_TRY(DBX_GROW(l->b, l->cap_b, sc->nbatches + 1));
+    DBX_TRY(DBX_GROW(l->off, l->cap_off, g->nnodes + 1));
 
     /* output blocks, 64-byte aligned */
     int64_t cursor = 0;
     size_t nargoff = 0, nattr = 0;
-    for (size_t b = 0; b < ex->nbatches; b++) {
-        dbx__batch *bt = &ex->batches[b];
-        bt->out_off = cursor;
+    for (size_t b = 0; b < sc->nbatches; b++) {
+        const dbx__batch *bt = &sc->batches[b];
+        l->b[b].out_off = cursor;
         for (int32_t i = 0; i < bt->n; i++)
-            ex->off[ex->order[bt->first + i]] = cursor + (int64_t)i * bt->dim;
+            l->off[sc->order[bt->first + i]] = cursor + (int64_t)i * bt->dim;
         cursor += ((int64_t)bt->n * bt->dim + 15) & ~(int64_t)15;
         nargoff += (size_t)bt->nargs * (size_t)bt->n;
         nattr += (size_t)bt->n;
     }
-    ex->arena_floats = (size_t)cursor;
-    ex->nargoff = nargoff;
-    ex->nattr = nattr;
-    DBX_TRY(DBX_GROW(ex->argoff, ex->cap_argoff, nargoff + 1));
-    DBX_TRY(DBX_GROW(ex->attr, ex->cap_attr, nattr + 1));
+    l->floats = (size_t)cursor;
+    l->nargoff = nargoff;
+    l->nattr = nattr;
+    DBX_TRY(DBX_GROW(l->argoff, l->cap_argoff, nargoff + 1));
+    DBX_TRY(DBX_GROW(l->attr, l->cap_attr, nattr + 1));
 
     size_t scratch = 0;
     int64_t ao = 0, at = 0;
-    for (size_t b = 0; b < ex->nbatches; b++) {
-        dbx__batch *bt = &ex->batches[b];
-        const dbx__node *n0 = &g->nodes[ex->order[bt->first]];
+    for (size_t b = 0; b < sc->nbatches; b++) {
+        const dbx__batch *bt = &sc->batches[b];
+        dbx__blayout *bl = &l->b[b];
+        const dbx__node *n0 = &g->nodes[sc->order[bt->first]];
         const int32_t *a0 = dbx__node_args(g, n0);
-        bt->argoff_at = ao;
-        bt->attr_at = at;
-        bt->argdim_at = (int32_t)ex->nargdim;
-        if (ex->nargdim + (size_t)bt->nargs > ex->cap_argdim) {
-            size_t c = ex->cap_argdim;
-            DBX_TRY(DBX_GROW(ex->argdim, c, ex->nargdim + (size_t)bt->nargs));
-            c = ex->cap_argdim;
-            DBX_TRY(DBX_GROW(ex->contig, c, ex->nargdim + (size_t)bt->nargs));
-            ex->cap_argdim = c;
+        bl->argoff_at = ao;
+        bl->attr_at = at;
+        bl->argdim_at = (int32_t)l->nargdim;
+        if (l->nargdim + (size_t)bt->nargs > l->cap_argdim) {
+            size_t c = l->cap_argdim;
+            DBX_TRY(DBX_GROW(l->argdim, c, l->nargdim + (size_t)bt->nargs));
+            c = l->cap_argdim;
+            DBX_TRY(DBX_GROW(l->contig, c, l->nargdim + (size_t)bt->nargs));
+            l->cap_argdim = c;
         }
+        /* an op of varying arity: every argument has the dim of the first node's first, and a
+           node without argument a reads offset -1 there (never contiguous) */
+        const int vary = dbx__op_vary_arity[bt->op];
+        int64_t present = (int64_t)bt->nargs * bt->n;
         for (int a = 0; a < bt->nargs; a++) {
-            int dim_a = g->nodes[a0[a]].dim;
-            int64_t *dst = ex->argoff + ao + (int64_t)a * bt->n;
+            int dim_a = g->nodes[a0[vary ? 0 : a]].dim;
+            int64_t *dst = l->argoff + ao + (int64_t)a * bt->n;
             int contig = 1;
-            for (int32_t i = 0; i < bt->n; i++) {
-                const dbx__node *nd = &g->nodes[ex->order[bt->first + i]];
-                dst[i] = ex->off[dbx__node_args(g, nd)[a]];
-                if (dst[i] != dst[0] + (int64_t)i * dim_a) contig = 0;
+            if (vary) {
+                for (int32_t i = 0; i < bt->n; i++) {
+                    const dbx__node *nd = &g->nodes[sc->order[bt->first + i]];
+                    dst[i] = a < nd->nargs ? l->off[dbx__node_args(g, nd)[a]] : -1;
+                    present -= dst[i] < 0;
+                    if (dst[i] < 0 || dst[i] != dst[0] + (int64_t)i * dim_a) contig = 0;
+                }
+            } else {
+                const int32_t *ord = sc->order + bt->first;
+                const int64_t *off = l->off;
+                for (int32_t i = 0; i < bt->n; i++) {
+                    dst[i] = off[dbx__node_args(g, &g->nodes[ord[i]])[a]];
+                    if (dst[i] != dst[0] + (int64_t)i * dim_a) contig = 0;
+                }
             }
-            ex->argdim[ex->nargdim + (size_t)a] = dim_a;
-            ex->contig[ex->nargdim + (size_t)a] = (unsigned char)contig;
+            l->argdim[l->nargdim + (size_t)a] = dim_a;
+            l->contig[l->nargdim + (size_t)a] = (unsigned char)contig;
         }
-        ex->nargdim += (size_t)bt->nargs;
+        l->nargdim += (size_t)bt->nargs;
         for (int32_t i = 0; i < bt->n; i++)
-            ex->attr[at + i] = g->nodes[ex->order[bt->first + i]].attr;
+            l->attr[at + i] = g->nodes[sc->order[bt->first + i]].attr;
         ao += (int64_t)bt->nargs * bt->n;
         at += bt->n;
-        bt->iparam = 0;
-        bt->nterms = 0;
-        bt->table = -1;
-        double ew = ew_flops(bt) * bt->n;
+        bl->iparam = 0;
+        bl->nterms = 0;
+        bl->term_at = 0;
+        bl->table = -1;
+        double ew = ew_flops(bt, present) * bt->n;
         st->flops_forward += ew;
         st->flops_backward += 2 * ew;
         switch ((enum dbx_op)bt->op) {
         case DBX_OP_AFFINE: {
-            bt->term_at = (int32_t)ex->nkterms;
-            bt->nterms = n0->attr;
-            DBX_TRY(DBX_GROW(ex->kterms, ex->cap_kterms, ex->nkterms + (size_t)bt->nterms));
+            bl->term_at = (int32_t)l->nkterms;
+            bl->nterms = n0->attr;
+            DBX_TRY(DBX_GROW(l->kterms, l->cap_kterms, l->nkterms + (size_t)bl->nterms));
             size_t need = 0;
             st->gemm_batches++;
-            for (int t = 0; t < bt->nterms; t++) {
+            for (int t = 0; t < bl->nterms; t++) {
                 const dbx__term *tm = &g->terms[n0->aux + t];
-                dbx_kterm *kt = &ex->kterms[ex->nkterms++];
+                dbx_kterm *kt = &l->kterms[l->nkterms++];
                 if (tm->w < 0) { /* identity term: read through offsets, no GEMM */
                     memset(kt, 0, sizeof *kt);
-                    kt->rows = kt->cols = ex->argdim[bt->argdim_at + tm->arg];
+                    kt->rows = kt->cols = l->argdim[bl->argdim_at + tm->arg];
                     kt->row_off = tm->row_off;
                     kt->arg = tm->arg;
                     st->flops_forward += (double)kt->rows * bt->n;
@@ -262,10 +314,10 @@ dbx_status dbx__plan(dbx_exec *ex, const dbx_graph *g)
                 if (tm->arg >= 0 && p->cols > 1) {
                     kt->wt = m->valt + p->toff;
                     kt->wt_ld = p->tld;
-                    if (!ex->tmark[tm->w]) {
-                        ex->tmark[tm->w] = 1;
-                        DBX_TRY(DBX_GROW(ex->tparams, ex->cap_tparams, ex->ntparams + 1));
-                        ex->tparams[ex->ntparams++] = tm->w;
+                    if (!l->tmark[tm->w]) {
+                        l->tmark[tm->w] = 1;
+                        DBX_TRY(DBX_GROW(l->tparams, l->cap_tparams, l->ntparams + 1));
+                        l->tparams[l->ntparams++] = tm->w;
                     }
                 }
                 kt->dw = m->grad + p->off;
@@ -282,11 +334,11 @@ dbx_status dbx__plan(dbx_exec *ex, const dbx_graph *g)
                 st->flops_forward += fl;
                 st->flops_backward += 2 * fl;
                 st->gemm_flops += 3 * fl;
-                DBX_TRY(add_gemm(ex, p->rows, bt->n, p->cols));
-                DBX_TRY(add_gemm(ex, p->cols, bt->n, p->rows));
-                DBX_TRY(add_gemm(ex, p->cols, p->rows, bt->n));
+                DBX_TRY(add_gemm(l, p->rows, bt->n, p->cols));
+                DBX_TRY(add_gemm(l, p->cols, bt->n, p->rows));
+                DBX_TRY(add_gemm(l, p->cols, p->rows, bt->n));
                 size_t opsz = (size_t)bt->n * (size_t)p->cols;
-                if (ex->contig[bt->argdim_at + tm->arg]) {
+                if (l->contig[bl->argdim_at + tm->arg]) {
                     st->contiguous_operands++;
                 } else {
                     st->gathered_operands++;
@@ -299,12 +351,12 @@ dbx_status dbx__plan(dbx_exec *ex, const dbx_graph *g)
             if (need > scratch) scratch = need;
             break;
         }
-        case DBX_OP_LOOKUP: bt->table = n0->aux; break;
+        case DBX_OP_LOOKUP: bl->table = n0->aux; break;
         case DBX_OP_SLICE:
         case DBX_OP_LSTM_C:
-        case DBX_OP_LSTM_H: bt->iparam = n0->aux; break;
+        case DBX_OP_LSTM_H: bl->iparam = n0->aux; break;
         case DBX_OP_XENT: {
-            int L = ex->argdim[bt->argdim_at];
+            int L = l->argdim[bl->argdim_at];
             st->flops_forward += 4.0 * L * bt->n;
             st->flops_backward += 4.0 * L * bt->n;
             break;
@@ -320,36 +372,32 @@ dbx_status dbx__plan(dbx_exec *ex, const dbx_graph *g)
         }
     }
     /* signature chains: lstm_c batch b, then lstm_h batch b+1 with h_j = lstm_h(g_j, c_j) */
-    for (size_t b = 0; b < ex->nbatches; b++) ex->batches[b].fuse = 0;
-    for (size_t b = 0; ex->opts.fuse && b + 1 < ex->nbatches; b++) {
-        dbx__batch *bc = &ex->batches[b], *bh = &ex->batches[b + 1];
+    for (size_t b = 0; b < sc->nbatches; b++) l->b[b].fuse = 0;
+    for (size_t b = 0; fuse && b + 1 < sc->nbatches; b++) {
+        const dbx__batch *bc = &sc->batches[b], *bh = &sc->batches[b + 1];
+        dbx__blayout *lc = &l->b[b], *lh = &l->b[b + 1];
         if (bc->op != DBX_OP_LSTM_C || bh->op != DBX_OP_LSTM_H || bc->n != bh->n) continue;
-        const int64_t *cg = ex->argoff + bc->argoff_at, *hg = ex->argoff + bh->argoff_at;
+        const int64_t *cg = l->argoff + lc->argoff_at, *hg = l->argoff + lh->argoff_at;
         const int64_t *hc = hg + bh->n;
         int ok = 1;
         for (int32_t j = 0; j < bc->n && ok; j++)
-            ok = hg[j] == cg[j] && hc[j] == bc->out_off + (int64_t)j * bc->dim;
+            ok = hg[j] == cg[j] && hc[j] == lc->out_off + (int64_t)j * bc->dim;
         if (!ok) continue;
-        bc->fuse = 1;
-        bh->fuse = -1;
+        lc->fuse = 1;
+        lh->fuse = -1;
         st->fused_batches += 2;
         b++;
     }
-    DBX_TRY(DBX_GROW(ex->lossoff, ex->cap_lossoff, g->nlosses + 1));
-    for (size_t i = 0; i < g->nlosses; i++) ex->lossoff[i] = ex->off[g->losses[i]];
+    DBX_TRY(DBX_GROW(l->lossoff, l->cap_lossoff, g->nlosses + 1));
+    for (size_t i = 0; i < g->nlosses; i++) l->lossoff[i] = l->off[g->losses[i]];
+    l->nloss = g->nlosses;
     /* device backends: the arena's index part holds argoff | attr | argdim, 64-byte aligned,
        copied there by the executor before the step runs */
-    const size_t ia = up64(ex->nargoff * sizeof(int64_t)), it = up64(ex->nattr * sizeof(int32_t));
-    const size_t index_bytes = ex->be->ops->device ? ia + it + up64(ex->nargdim * sizeof(int)) : 0;
-    DBX_TRY(ensure_arena(ex, ex->arena_floats, index_bytes));
-    unsigned char *ib = ex->dindex;
-    ex->dargoff = ib ? (int64_t *)ib : NULL;
-    ex->dattr = ib ? (int32_t *)(ib + ia) : NULL;
-    ex->dargdim = ib ? (int *)(ib + ia + it) : NULL;
-    if (scratch > ex->scratch_floats) {
-        DBX_TRY(ex->be->ops->reserve(ex->be, scratch));
-        ex->scratch_floats = scratch;
-    }
-    st->arena_bytes = 2 * ex->arena_floats * sizeof(float);
+    const size_t ia = up64(l->nargoff * sizeof(int64_t)), it = up64(l->nattr * sizeof(int32_t));
+    l->index_attr = ia;
+    l->index_argdim = ia + it;
+    l->index_bytes = be->ops->device ? ia + it + up64(l->nargdim * sizeof(int)) : 0;
+    l->scratch = scratch;
+    st->arena_bytes = 2 * l->floats * sizeof(float);
     return DBX_OK;
 }

@@ -30,10 +30,15 @@ typedef struct dbx_kbatch {
     enum dbx_op op;
     int n;                          /* nodes in the batch (columns) */
     int dim;                        /* output floats per node */
-    int nargs;
+    int nargs;                      /* an op whose arity varies inside a batch (sum: see
+                                       core/ops.h): the most any node of the batch has */
     const int *arg_dim;             /* (nargs) floats per node of each argument */
-    const int64_t *arg_off;         /* (nargs, n) offsets (floats) of each node's args */
-    const unsigned char *arg_contig;/* (nargs) 1: arg a of node j at arg_off[a*n] + j*dim_a */
+    /* (nargs, n) offsets (floats) of each node's args. Ops of varying arity: node j with
+       k < nargs arguments has arg_off[a*n + j] = -1 for a >= k (its absent arguments are
+       always the last ones); kernels skip them, forward and backward. */
+    const int64_t *arg_off;
+    const unsigned char *arg_contig;/* (nargs) 1: arg a of node j at arg_off[a*n] + j*dim_a
+                                       (never for an argument some node lacks) */
     int64_t out_off;                /* node j's output at out_off + j * dim */
     const int32_t *attr;            /* (n) per-node integers: labels, table rows */
     int iparam;                     /* signature-level integer: slice begin, lstm k */

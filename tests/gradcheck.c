@@ -41,7 +41,7 @@ static void check_one(const dbx_gc_spec *s, dbx_exec *ex, dbx_graph *g, float *x
 int dbx_gc_run(const dbx_gc_spec *s, double atol, double rtol, dbx_gc_result *r)
 {
     memset(r, 0, sizeof *r);
-    dbx_exec_opts eo = {.sched = s->sched};
+    dbx_exec_opts eo = {.scheduler = s->scheduler};
     dbx_exec *ex = NULL;
     dbx_graph *g = NULL;
     if (dbx_exec_new(&eo, &ex) || dbx_graph_new(s->m, s->dedup, &g)) {

@@ -16,7 +16,7 @@ typedef struct dbx_gc_spec {
     float *inputs;        /* perturbed in place, restored */
     int ninput_vecs;      /* input nodes the build creates (gradients compared for each) */
     const int *input_dims;
-    dbx_sched_policy sched;
+    const char *scheduler;  /* registered name (dbx/sched.h); NULL: none */
     int dedup;
     int max_checks;       /* elements checked per tensor (spread evenly); 0: all */
     double eps;           /* finite-difference step (default 1e-2 in float64 terms) */

@@ -3,7 +3,8 @@
  * and gradients; deduplication does not change the mathematics; scheduler invariants (each
  * node once, after its inputs, batches homogeneous); planner invariants (no two tensors
  * overlap, offsets consistent with contiguity flags); full-model gradient checks;
- * bit-for-bit determinism. */
+ * bit-for-bit determinism; canonical signature hashes (independent of declaration and
+ * first-seen order, distinct for distinct structures, one golden value). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,8 @@
 #include "testutil.h"
 
 /* ---- fixtures ---------------------------------------------------------------------------- */
+static const char *const scheds[3] = {"none", "depth", "agenda"};
+
 static dbx_treebank *make_trees(int n, uint64_t seed, dbx_vocab **vocab)
 {
     dbx_gen_opts go = {.ntrees = n, .vocab = 60, .seed = seed};
@@ -58,10 +61,10 @@ static void tree_setup_free(tree_setup *s)
 
 /* Runs forward + backward over trees [lo, hi) and returns the loss; gradients are left in
  * the model (copied to grads_out if not NULL) and then zeroed. */
-static double run_trees(tree_setup *s, dbx_sched_policy sched, int dedup, int lo, int hi,
+static double run_trees(tree_setup *s, const char *sched, int dedup, int lo, int hi,
                         float *grads_out, dbx_exec_stats *stats)
 {
-    dbx_exec_opts eo = {.sched = sched};
+    dbx_exec_opts eo = {.scheduler = sched};
     dbx_exec *ex = NULL;
     dbx_graph *g = NULL;
     CU_ASSERT_FATAL(dbx_exec_new(&eo, &ex) == DBX_OK);
@@ -111,9 +114,9 @@ static void check_equivalence(int dedup_ref, int dedup)
     int worst_p = 0;
     /* 200 trees in 10 minibatches of 20 */
     for (int b = 0; b < 10; b++) {
-        double lref = run_trees(&s, DBX_SCHED_NONE, dedup_ref, b * 20, b * 20 + 20, ref, NULL);
+        double lref = run_trees(&s, "none", dedup_ref, b * 20, b * 20 + 20, ref, NULL);
         for (int k = 1; k <= 2; k++) {
-            double l = run_trees(&s, (dbx_sched_policy)k, dedup, b * 20, b * 20 + 20, got, NULL);
+            double l = run_trees(&s, scheds[k], dedup, b * 20, b * 20 + 20, got, NULL);
             worst_loss = fmax(worst_loss, fabs(l - lref) / fabs(lref));
             int p = 0;
             double d = worst_param_diff(s.m, got, ref, &p);
@@ -140,10 +143,10 @@ static void test_batching_reduces_launches(void)
     tree_setup s;
     tree_setup_new(&s, 64, 8, 8, 3);
     dbx_exec_stats none, depth, agenda, nodedup;
-    run_trees(&s, DBX_SCHED_NONE, 1, 0, 64, NULL, &none);
-    run_trees(&s, DBX_SCHED_DEPTH, 1, 0, 64, NULL, &depth);
-    run_trees(&s, DBX_SCHED_AGENDA, 1, 0, 64, NULL, &agenda);
-    run_trees(&s, DBX_SCHED_AGENDA, 0, 0, 64, NULL, &nodedup);
+    run_trees(&s, "none", 1, 0, 64, NULL, &none);
+    run_trees(&s, "depth", 1, 0, 64, NULL, &depth);
+    run_trees(&s, "agenda", 1, 0, 64, NULL, &agenda);
+    run_trees(&s, "agenda", 0, 0, 64, NULL, &nodedup);
     printf("\n  launches: none %lld depth %lld agenda %lld; nodes dedup %lld vs %lld",
            (long long)none.batches, (long long)depth.batches, (long long)agenda.batches,
            (long long)agenda.nodes, (long long)nodedup.nodes);
@@ -159,15 +162,18 @@ static void test_batching_reduces_launches(void)
 /* ---- scheduler and planner invariants ------------------------------------------------------- */
 static void check_invariants(const dbx_exec *ex, const dbx_graph *g)
 {
+    const dbx__schedule *sc = &ex->schedule;
+    const dbx__layout *l = &ex->layout;
     size_t nn = g->nnodes;
     unsigned char *seen = calloc(nn, 1);
     size_t total = 0;
     int ok_once = 1, ok_order = 1, ok_homog = 1, ok_block = 1, ok_contig = 1;
-    for (size_t b = 0; b < ex->nbatches; b++) {
-        const dbx__batch *bt = &ex->batches[b];
+    for (size_t b = 0; b < sc->nbatches; b++) {
+        const dbx__batch *bt = &sc->batches[b];
+        const dbx__blayout *bl = &l->b[b];
         CU_ASSERT(bt->n > 0);
         for (int32_t i = 0; i < bt->n; i++) {
-            int32_t v = ex->order[bt->first + i];
+            int32_t v = sc->order[bt->first + i];
             if (seen[v]) ok_once = 0;
             seen[v] = 1;
             total++;
@@ -175,40 +181,41 @@ static void check_invariants(const dbx_exec *ex, const dbx_graph *g)
             if (nd->sig != bt->sig || nd->op != bt->op || nd->dim != bt->dim) ok_homog = 0;
             const int32_t *a = dbx__node_args(g, nd);
             for (int k = 0; k < nd->nargs; k++)
-                if (ex->batch_of[a[k]] >= (int32_t)b) ok_order = 0;
-            if (ex->off[v] != bt->out_off + (int64_t)i * bt->dim) ok_block = 0;
+                if (sc->batch_of[a[k]] >= (int32_t)b) ok_order = 0;
+            if (l->off[v] != bl->out_off + (int64_t)i * bt->dim) ok_block = 0;
         }
         for (int a = 0; a < bt->nargs; a++) {
-            const int64_t *off = ex->argoff + bt->argoff_at + (int64_t)a * bt->n;
-            int d = ex->argdim[bt->argdim_at + a];
+            const int64_t *off = l->argoff + bl->argoff_at + (int64_t)a * bt->n;
+            int d = l->argdim[bl->argdim_at + a];
             int really = 1;
             for (int32_t i = 0; i < bt->n; i++)
                 if (off[i] != off[0] + (int64_t)i * d) really = 0;
-            if (really != ex->contig[bt->argdim_at + a]) ok_contig = 0;
+            if (really != l->contig[bl->argdim_at + a]) ok_contig = 0;
         }
     }
     /* no two batches' blocks overlap, and all lie inside the arena */
     int ok_overlap = 1;
-    for (size_t b = 1; b < ex->nbatches; b++) {
-        const dbx__batch *p = &ex->batches[b - 1], *q = &ex->batches[b];
-        if (p->out_off + (int64_t)p->n * p->dim > q->out_off) ok_overlap = 0;
+    for (size_t b = 1; b < sc->nbatches; b++) {
+        const dbx__batch *p = &sc->batches[b - 1];
+        if (l->b[b - 1].out_off + (int64_t)p->n * p->dim > l->b[b].out_off) ok_overlap = 0;
     }
-    const dbx__batch *last = &ex->batches[ex->nbatches - 1];
-    if ((size_t)(last->out_off + (int64_t)last->n * last->dim) > ex->arena_floats) ok_overlap = 0;
+    const dbx__batch *last = &sc->batches[sc->nbatches - 1];
+    if ((size_t)(l->b[sc->nbatches - 1].out_off + (int64_t)last->n * last->dim) > l->floats)
+        ok_overlap = 0;
     /* depth scheduling: batches in strictly increasing (depth, signature) order, so every
        batch holds all nodes of its key */
-    if (ex->opts.sched == DBX_SCHED_DEPTH) {
+    if (strcmp(ex->opts.scheduler, "depth") == 0) {
         int ok_depth = 1;
-        for (size_t b = 1; b < ex->nbatches; b++) {
-            const dbx__node *p = &g->nodes[ex->order[ex->batches[b - 1].first]];
-            const dbx__node *q = &g->nodes[ex->order[ex->batches[b].first]];
+        for (size_t b = 1; b < sc->nbatches; b++) {
+            const dbx__node *p = &g->nodes[sc->order[sc->batches[b - 1].first]];
+            const dbx__node *q = &g->nodes[sc->order[sc->batches[b].first]];
             if (!(p->depth < q->depth || (p->depth == q->depth && p->sig < q->sig))) ok_depth = 0;
         }
-        for (size_t b = 0; b < ex->nbatches; b++) {
-            const dbx__batch *bt = &ex->batches[b];
-            int d0 = g->nodes[ex->order[bt->first]].depth;
+        for (size_t b = 0; b < sc->nbatches; b++) {
+            const dbx__batch *bt = &sc->batches[b];
+            int d0 = g->nodes[sc->order[bt->first]].depth;
             for (int32_t i = 0; i < bt->n; i++)
-                if (g->nodes[ex->order[bt->first + i]].depth != d0) ok_depth = 0;
+                if (g->nodes[sc->order[bt->first + i]].depth != d0) ok_depth = 0;
         }
         CU_ASSERT(ok_depth);
     }
@@ -228,7 +235,7 @@ static void test_scheduler_and_planner_invariants(void)
     tree_setup_new(&s, 300, 8, 8, 11);
     for (int k = 0; k < 3; k++) {
         for (int dedup = 0; dedup < 2; dedup++) {
-            dbx_exec_opts eo = {.sched = (dbx_sched_policy)k};
+            dbx_exec_opts eo = {.scheduler = scheds[k]};
             dbx_exec *ex = NULL;
             dbx_graph *g = NULL;
             CU_ASSERT_FATAL(dbx_exec_new(&eo, &ex) == DBX_OK);
@@ -256,7 +263,7 @@ static void test_planner_avoids_gathers(void)
     tree_setup s;
     tree_setup_new(&s, 64, 8, 8, 5);
     for (int k = 1; k <= 2; k++) {
-        dbx_exec_opts eo = {.sched = (dbx_sched_policy)k};
+        dbx_exec_opts eo = {.scheduler = scheds[k]};
         dbx_exec *ex = NULL;
         dbx_graph *g = NULL;
         CU_ASSERT_FATAL(dbx_exec_new(&eo, &ex) == DBX_OK);
@@ -265,15 +272,15 @@ static void test_planner_avoids_gathers(void)
         double loss;
         CU_ASSERT_FATAL(dbx_exec_forward(ex, g, &loss) == DBX_OK);
         int single = 0, single_contig = 0;
-        for (size_t b = 0; b < ex->nbatches; b++) {
-            const dbx__batch *bt = &ex->batches[b];
+        for (size_t b = 0; b < ex->schedule.nbatches; b++) {
+            const dbx__batch *bt = &ex->schedule.batches[b];
             if (bt->op != DBX_OP_AFFINE || bt->nargs != 1) continue;
             single++;
-            single_contig += ex->contig[bt->argdim_at];
+            single_contig += ex->layout.contig[ex->layout.b[b].argdim_at];
         }
         const dbx_exec_stats *st = dbx_exec_last_stats(ex);
         printf("\n  %s: single-input GEMM batches %d, contiguous %d; all operands %lld "
-               "contiguous, %lld gathered (%lld bytes)", dbx_sched_name(k), single,
+               "contiguous, %lld gathered (%lld bytes)", scheds[k], single,
                single_contig, (long long)st->contiguous_operands,
                (long long)st->gathered_operands, (long long)st->gathered_bytes);
         CU_ASSERT(single > 2);
@@ -307,11 +314,11 @@ static void test_gradcheck_treelstm(void)
     model_ctx c = {.s = &s};
     for (int k = 0; k < 3; k++) {
         dbx_gc_spec spec = {.m = s.m, .build = build_trees_gc, .ctx = &c,
-                            .sched = (dbx_sched_policy)k, .dedup = 1, .max_checks = 40,
+                            .scheduler = scheds[k], .dedup = 1, .max_checks = 40,
                             .eps = 1e-2};
         dbx_gc_result r;
         int bad = dbx_gc_run(&spec, 3e-3, 3e-2, &r);
-        printf("\n  treelstm %-6s checked %d failed %d worst %.2e %s", dbx_sched_name(k),
+        printf("\n  treelstm %-6s checked %d failed %d worst %.2e %s", scheds[k],
                r.checked, r.failed, r.worst, r.where);
         CU_ASSERT(bad == 0);
         CU_ASSERT(r.checked > 200);
@@ -348,11 +355,11 @@ static void test_gradcheck_tagger(void)
     model_ctx c = {.tg = tg, .ts = ts};
     for (int k = 0; k < 3; k++) {
         dbx_gc_spec spec = {.m = m, .build = build_tagger_gc, .ctx = &c,
-                            .sched = (dbx_sched_policy)k, .dedup = 1, .max_checks = 30,
+                            .scheduler = scheds[k], .dedup = 1, .max_checks = 30,
                             .eps = 1e-2};
         dbx_gc_result r;
         int bad = dbx_gc_run(&spec, 3e-3, 3e-2, &r);
-        printf("\n  tagger %-6s checked %d failed %d worst %.2e %s", dbx_sched_name(k), r.checked,
+        printf("\n  tagger %-6s checked %d failed %d worst %.2e %s", scheds[k], r.checked,
                r.failed, r.worst, r.where);
         CU_ASSERT(bad == 0);
         CU_ASSERT(r.checked > 200);
@@ -397,7 +404,7 @@ static void test_batched_equals_unbatched_tagger(void)
     double worst_loss = 0, worst_grad = 0;
     double lref = 0;
     for (int k = 0; k < 3; k++) {
-        dbx_exec_opts eo = {.sched = (dbx_sched_policy)k};
+        dbx_exec_opts eo = {.scheduler = scheds[k]};
         dbx_exec *ex = NULL;
         dbx_graph *g = NULL;
         CU_ASSERT_FATAL(dbx_exec_new(&eo, &ex) == DBX_OK);
@@ -432,13 +439,13 @@ static void test_batched_equals_unbatched_tagger(void)
 }
 
 /* ---- determinism ---------------------------------------------------------------------------- */
-static uint64_t train_steps(uint64_t seed, dbx_sched_policy sched)
+static uint64_t train_steps(uint64_t seed, const char *sched)
 {
     tree_setup s;
     tree_setup_new(&s, 96, 8, 8, seed);
     dbx_optim opt = dbx_optim_default(DBX_OPT_ADAM);
     opt.grad_scale = 1.0f / 32;
-    dbx_exec_opts eo = {.sched = sched};
+    dbx_exec_opts eo = {.scheduler = sched};
     dbx_exec *ex = NULL;
     dbx_graph *g = NULL;
     CU_ASSERT_FATAL(dbx_exec_new(&eo, &ex) == DBX_OK);
@@ -461,10 +468,10 @@ static uint64_t train_steps(uint64_t seed, dbx_sched_policy sched)
 static void test_determinism_bit_exact(void)
 {
     for (int k = 0; k < 3; k++) {
-        uint64_t a = train_steps(17, (dbx_sched_policy)k), b = train_steps(17, (dbx_sched_policy)k);
+        uint64_t a = train_steps(17, scheds[k]), b = train_steps(17, scheds[k]);
         CU_ASSERT(a == b);
     }
-    CU_ASSERT(train_steps(17, DBX_SCHED_AGENDA) != train_steps(18, DBX_SCHED_AGENDA));
+    CU_ASSERT(train_steps(17, "agenda") != train_steps(18, "agenda"));
 }
 
 /* ---- chain fusion ------------------------------------------------------------------------------ */
@@ -477,7 +484,7 @@ static void test_fused_chain_is_bit_identical(void)
     double loss[2];
     int64_t fused[2];
     for (int f = 0; f < 2; f++) {
-        dbx_exec_opts eo = {.sched = DBX_SCHED_AGENDA, .fuse = f};
+        dbx_exec_opts eo = {.scheduler = "agenda", .fuse = f};
         dbx_exec *ex = NULL;
         dbx_graph *g = NULL;
         CU_ASSERT_FATAL(dbx_exec_new(&eo, &ex) == DBX_OK);
@@ -498,6 +505,178 @@ static void test_fused_chain_is_bit_identical(void)
     CU_ASSERT(fused[1] > 0);
     free(ref);
     tree_setup_free(&s);
+}
+
+/* ---- canonical signature hashes ----------------------------------------------------------- */
+/* A model declaring W (4, 3), U (4, 4), V (4, 4), b (4, 1) and E (10 x 3), in the given order
+ * of the letters "WUVbE"; handles returned by name. */
+typedef struct sig_model {
+    dbx_model *m;
+    dbx_param W, U, V, b, E;
+} sig_model;
+
+static void sig_model_new(sig_model *sm, const char *order)
+{
+    CU_ASSERT_FATAL(dbx_model_new(&sm->m) == DBX_OK);
+    for (const char *c = order; *c; c++) {
+        dbx_status s = DBX_OK;
+        switch (*c) {
+        case 'W': s = dbx_model_add(sm->m, "W", 4, 3, DBX_INIT_GLOROT, 0, &sm->W); break;
+        case 'U': s = dbx_model_add(sm->m, "U", 4, 4, DBX_INIT_GLOROT, 0, &sm->U); break;
+        case 'V': s = dbx_model_add(sm->m, "V", 4, 4, DBX_INIT_GLOROT, 0, &sm->V); break;
+        case 'b': s = dbx_model_add(sm->m, "b", 4, 1, DBX_INIT_ZERO, 0, &sm->b); break;
+        case 'E': s = dbx_model_add_lookup(sm->m, "E", 10, 3, 0.5f, &sm->E); break;
+        default: CU_FAIL("bad letter");
+        }
+        CU_ASSERT_FATAL(s == DBX_OK);
+    }
+    CU_ASSERT_FATAL(dbx_model_init(sm->m, 1) == DBX_OK);
+}
+
+/* One small structure using every kind of shared item; its nodes in out[0..11]. */
+static int sig_build(dbx_graph *g, const sig_model *sm, dbx_node *out)
+{
+    static const float x3[3] = {0.1f, 0.2f, 0.3f};
+    int n = 0;
+    dbx_node x = out[n++] = dbx_input(g, 3, x3);
+    dbx_node e = out[n++] = dbx_lookup(g, sm->E, 2);
+    dbx_term t1[2] = {{sm->W, x, 0}, {sm->b, DBX_NONE, 0}};
+    dbx_node h = out[n++] = dbx_affine(g, 4, 2, t1);
+    dbx_node th = out[n++] = dbx_tanh(g, h);
+    dbx_term t2[3] = {{sm->U, th, 0}, {sm->W, e, 0}, {DBX_NONE, th, 0}};
+    dbx_node h2 = out[n++] = dbx_affine(g, 4, 3, t2);
+    dbx_node hs[2] = {h, h2};
+    dbx_node s = out[n++] = dbx_sum(g, 2, hs);
+    out[n++] = dbx_slice(g, s, 1, 3);
+    dbx_node c = out[n++] = dbx_concat(g, 2, hs);
+    out[n++] = dbx_matvec(g, sm->V, s);
+    out[n++] = dbx_softmax_xent(g, c, 1);
+    CU_ASSERT(dbx_graph_status(g) == DBX_OK);
+    return n;
+}
+
+static void test_sig_hash_independent_of_declaration_and_first_seen_order(void)
+{
+    sig_model a, b;
+    sig_model_new(&a, "WUVbE");
+    sig_model_new(&b, "EbVUW");
+    dbx_graph *ga = NULL, *gb = NULL;
+    CU_ASSERT_FATAL(dbx_graph_new(a.m, 1, &ga) == DBX_OK && dbx_graph_new(b.m, 1, &gb) == DBX_OK);
+    /* gb meets other signatures first, so its dense ids differ */
+    float y[5] = {0};
+    dbx_relu(gb, dbx_input(gb, 5, y));
+    dbx_node na[16], nb[16];
+    int n = sig_build(ga, &a, na);
+    CU_ASSERT(sig_build(gb, &b, nb) == n);
+    int ids_differ = 0;
+    for (int i = 0; i < n; i++) {
+        int32_t sa = dbx_node_sig(ga, na[i]), sb = dbx_node_sig(gb, nb[i]);
+        CU_ASSERT(sa >= 0 && sb >= 0);
+        CU_ASSERT(dbx_graph_sig_hash(ga, sa) == dbx_graph_sig_hash(gb, sb));
+        CU_ASSERT(strcmp(dbx_graph_sig_op(ga, sa), dbx_graph_sig_op(gb, sb)) == 0);
+        CU_ASSERT(dbx_node_depth(ga, na[i]) == dbx_node_depth(gb, nb[i]));
+        ids_differ |= sa != sb;
+    }
+    CU_ASSERT(ids_differ);
+    /* hashes persist across clears, and a rebuild finds the same ids */
+    uint64_t h0 = dbx_graph_sig_hash(ga, dbx_node_sig(ga, na[4]));
+    int32_t s0 = dbx_node_sig(ga, na[4]);
+    dbx_graph_clear(ga);
+    CU_ASSERT(dbx_graph_sig_nodes(ga, s0) == 0);
+    sig_build(ga, &a, na);
+    CU_ASSERT(dbx_node_sig(ga, na[4]) == s0);
+    /* node counts per signature follow the graph as it grows (inputs are never merged, the
+       same lookup is) */
+    const int32_t sin = dbx_node_sig(ga, na[0]), sth = dbx_node_sig(ga, na[3]);
+    const int32_t slk = dbx_node_sig(ga, na[1]);
+    CU_ASSERT(dbx_graph_sig_nodes(ga, sin) == 1 && dbx_graph_sig_mean_depth(ga, sth) == 2.0);
+    sig_build(ga, &a, na);
+    CU_ASSERT(dbx_graph_sig_nodes(ga, sin) == 2 && dbx_graph_sig_nodes(ga, sth) == 2);
+    CU_ASSERT(dbx_graph_sig_nodes(ga, slk) == 1);
+    CU_ASSERT(dbx_graph_sig_hash(ga, s0) == h0);
+    CU_ASSERT(dbx_graph_sig_is_gemm(ga, s0) && !dbx_graph_sig_is_gemm(ga, dbx_node_sig(ga, na[3])));
+    CU_ASSERT(dbx_graph_sig_hash(ga, -1) == 0 && dbx_graph_sig_op(ga, 999) == NULL);
+    CU_ASSERT(dbx_node_sig(ga, 12345) == -1 && dbx_node_depth(ga, -3) == -1);
+    dbx_graph_free(ga);
+    dbx_graph_free(gb);
+    dbx_model_free(a.m);
+    dbx_model_free(b.m);
+}
+
+static void test_sig_hash_distinguishes_shapes_and_parameters(void)
+{
+    sig_model a;
+    sig_model_new(&a, "WUVbE");
+    dbx_model *other = NULL; /* a parameter named U of another shape */
+    dbx_param U2;
+    CU_ASSERT_FATAL(dbx_model_new(&other) == DBX_OK);
+    CU_ASSERT_FATAL(dbx_model_add(other, "U", 4, 5, DBX_INIT_GLOROT, 0, &U2) == DBX_OK);
+    CU_ASSERT_FATAL(dbx_model_init(other, 1) == DBX_OK);
+    dbx_graph *g = NULL, *go = NULL;
+    CU_ASSERT_FATAL(dbx_graph_new(a.m, 0, &g) == DBX_OK && dbx_graph_new(other, 0, &go) == DBX_OK);
+    float z[8] = {0};
+    dbx_node x4 = dbx_input(g, 4, z), x4b = dbx_input(g, 4, z);
+    dbx_node v[] = {
+        dbx_matvec(g, a.U, x4), dbx_matvec(g, a.V, x4), /* same shape, other name */
+        dbx_affine(g, 5, 1, (dbx_term[]){{a.U, x4, 1}}),  /* other output dim */
+        dbx_affine(g, 5, 1, (dbx_term[]){{a.U, x4, 0}}),  /* other row offset */
+        dbx_affine(g, 4, 2, (dbx_term[]){{a.U, x4, 0}, {a.b, DBX_NONE, 0}}), /* a bias more */
+        dbx_affine(g, 4, 1, (dbx_term[]){{DBX_NONE, x4, 0}}), /* identity term */
+        dbx_slice(g, x4, 0, 2), dbx_slice(g, x4, 1, 3),       /* other begin */
+        dbx_lookup(g, a.E, 1), dbx_input(g, 3, z), dbx_input(g, 4, z),
+        dbx_tanh(g, x4), dbx_sigmoid(g, x4), dbx_add(g, x4, x4b), dbx_cmult(g, x4, x4b),
+        dbx_concat(g, 2, (dbx_node[]){x4, x4b}), dbx_concat(g, 1, (dbx_node[]){x4}),
+    };
+    const int n = (int)(sizeof v / sizeof *v);
+    CU_ASSERT_FATAL(dbx_graph_status(g) == DBX_OK);
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++) {
+            int32_t si = dbx_node_sig(g, v[i]), sj = dbx_node_sig(g, v[j]);
+            if (si == sj) continue; /* the two inputs of dim 4 */
+            CU_ASSERT(dbx_graph_sig_hash(g, si) != dbx_graph_sig_hash(g, sj));
+        }
+    dbx_node u2 = dbx_matvec(go, U2, dbx_input(go, 5, z));
+    CU_ASSERT(dbx_graph_sig_hash(go, dbx_node_sig(go, u2)) !=
+              dbx_graph_sig_hash(g, dbx_node_sig(g, v[0])));
+    /* no two signatures of real model graphs share a hash */
+    tree_setup s;
+    tree_setup_new(&s, 40, 6, 7, 4);
+    dbx_graph *gt = NULL;
+    CU_ASSERT_FATAL(dbx_graph_new(s.m, 1, &gt) == DBX_OK);
+    for (int i = 0; i < 40; i++) dbx_treelstm_build(s.t, gt, &s.tb->trees[i], NULL);
+    int nsig = dbx_graph_num_sigs(gt);
+    CU_ASSERT(nsig > 5);
+    for (int i = 0; i < nsig; i++)
+        for (int j = i + 1; j < nsig; j++)
+            CU_ASSERT(dbx_graph_sig_hash(gt, i) != dbx_graph_sig_hash(gt, j));
+    dbx_graph_free(gt);
+    tree_setup_free(&s);
+    dbx_graph_free(g);
+    dbx_graph_free(go);
+    dbx_model_free(a.m);
+    dbx_model_free(other);
+}
+
+/* The hash of one fixed signature, pinned: a change in the hashing (and so in every saved
+ * policy table or plan) must be deliberate. affine(dim 4; W (4, 3) times an x of dim 3 at
+ * row 0; bias b (4, 1)); when pinned, checked against a separate implementation of the
+ * serialisation described in core/sig.c. */
+#define GOLDEN_AFFINE_HASH 0xc6241cac8dd9d48fULL
+
+static void test_sig_hash_golden_value(void)
+{
+    sig_model a;
+    sig_model_new(&a, "bEWUV");
+    dbx_graph *g = NULL;
+    CU_ASSERT_FATAL(dbx_graph_new(a.m, 1, &g) == DBX_OK);
+    float x3[3] = {0};
+    dbx_term t[2] = {{a.W, dbx_input(g, 3, x3), 0}, {a.b, DBX_NONE, 0}};
+    dbx_node h = dbx_affine(g, 4, 2, t);
+    uint64_t got = dbx_graph_sig_hash(g, dbx_node_sig(g, h));
+    printf("\n  affine signature hash 0x%016llx", (unsigned long long)got);
+    CU_ASSERT(got == GOLDEN_AFFINE_HASH);
+    dbx_graph_free(g);
+    dbx_model_free(a.m);
 }
 
 /* ---- builder errors ---------------------------------------------------------------------------- */
@@ -543,6 +722,9 @@ int main(void)
         DBX_TEST(test_determinism_bit_exact),
         DBX_TEST(test_builder_errors_are_sticky),
         DBX_TEST(test_fused_chain_is_bit_identical),
+        DBX_TEST(test_sig_hash_independent_of_declaration_and_first_seen_order),
+        DBX_TEST(test_sig_hash_distinguishes_shapes_and_parameters),
+        DBX_TEST(test_sig_hash_golden_value),
         DBX_TEST_END};
     return dbx_test_run("batching", tests);
 }

@@ -6,7 +6,8 @@
  * them with alloc(), uploads, runs forward and backward, and the downloaded buffers are
  * compared in full (so stray writes are caught too). Batch widths 1, 7 and 1031; argument
  * layouts contiguous, permuted, strided and shared (several nodes naming one argument,
- * which makes the GPU accumulate with atomics), and aliased (cmult(x, x)).
+ * which makes the GPU accumulate with atomics), and aliased (cmult(x, x)); sums whose nodes
+ * have fewer arguments than the batch (offset -1 for the absent ones).
  * Tolerances, as max |a - b| / max(|a|, |b|, 1): elementwise ops, softmax-xent and
  * optimizers 1e-5 (bitwise equality is expected where no two nodes share an argument: the
  * GPU uses the CPU's exp/sigmoid/tanh without FMA contraction); paths through a GEMM, and
@@ -416,6 +417,11 @@ static void test_concat_sum(void)
                     if (rep == 3 && a == nargs - 1) alias_arg(s, a, 0); /* concat(x, ..., x) */
                     else place_arg(s, a, dims[a], (enum layout)irand(0, NLAYOUTS - 1));
                 }
+                for (int j = 1; rep == 2 && ops[o] == DBX_OP_SUM && j < n; j++)
+                    for (int a = irand(1, nargs); a < nargs; a++) { /* sum of 1..nargs: -1 */
+                        s->arg_off[(size_t)a * (size_t)n + (size_t)j] = -1;
+                        s->arg_contig[a] = 0;
+                    }
                 place_out(s);
                 scen_fill(s);
                 snprintf(s->name, sizeof s->name, "%s n %d nargs %d dim %d rep %d",

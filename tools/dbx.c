@@ -11,6 +11,7 @@
 
 #include "dbx/dbx.h"
 #include "dbx/model_type.h"
+#include "dbx/sched.h"
 #include "dbx/train.h"
 #include "tools/cli.h"
 
@@ -60,14 +61,16 @@ static int parse_model(const char *cmd, const char *s, const char **model)
     return -1;
 }
 
-static int parse_sched(const char *cmd, const char *s, const char **scheduler)
+static int parse_sched(const char *cmd, const char *s, const char **p)
 {
-    dbx_sched_policy p;
-    if (dbx_sched_parse(s, &p) == DBX_OK) {
-        *scheduler = s;
+    const dbx_sched_type *t;
+    char choices[256];
+    if (dbx_sched_find(s, &t) == DBX_OK) {
+        *p = t->name;
         return 0;
     }
-    fprintf(stderr, "dbx %s: --scheduler: expected none, depth or agenda, got '%s'\n", cmd, s);
+    fprintf(stderr, "dbx %s: --scheduler: expected %s, got '%s'\n", cmd,
+            dbx_sched_choices(choices, sizeof choices), s);
     return -1;
 }
 

@@ -67,9 +67,8 @@ dbx_status dbx__worker_init(dbx__worker *w, const dbx_model_type *t, dbx_meta *m
     DBX_TRY(t->create(meta, w->model, &w->self));
     if (o->device) DBX_TRY(dbx_model_set_device(w->model, o->device, o->device_index));
     DBX_TRY(dbx_model_init(w->model, o->seed));
-    dbx_sched_policy sched = DBX_SCHED_AGENDA;
-    if (o->scheduler && o->scheduler[0]) DBX_TRY(dbx_sched_parse(o->scheduler, &sched));
-    dbx_exec_opts eo = {.sched = sched, .fuse = o->fuse, .device = o->device,
+    dbx_exec_opts eo = {.scheduler = o->scheduler ? o->scheduler : "agenda", .fuse = o->fuse,
+                        .device = o->device,
                         .device_index = o->device_index};
     DBX_TRY(dbx_exec_new(&eo, &w->ex));
     return dbx_graph_new(w->model, o->dedup, &w->g);

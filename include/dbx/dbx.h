@@ -200,20 +200,36 @@ dbx_node dbx_lstm_h(dbx_graph *g, dbx_node gates, dbx_node c);
  * total loss (the sum over all loss nodes). */
 dbx_node dbx_softmax_xent(dbx_graph *g, dbx_node logits, int label);
 
+/* ---- signatures (what schedulers see of a graph) ---------------------------------------- */
+/* Every node has a signature: its op, output and argument shapes, and the parameters it
+ * shares; nodes of one signature can run as one batched kernel. A signature has two names:
+ * - a dense id, 0 .. dbx_graph_num_sigs(g) - 1, handed out in first-seen order by this graph
+ *   and kept across dbx_graph_clear(): for indexing arrays, valid for this graph only;
+ * - a canonical 64-bit hash, computed from the op's name, the shapes, the arity rule and the
+ *   shared parameters by name and shape (never handles, pointers or first-seen order): the
+ *   same in every run, every process and on every rank for the same structure, so a learned
+ *   scheduling policy or a cached plan keyed by it can be saved, loaded and broadcast.
+ * The accessors below are O(1); an invalid sig or node gives 0, NULL or -1 as stated. */
+int32_t dbx_graph_num_sigs(const dbx_graph *g);                 /* signatures interned */
+uint64_t dbx_graph_sig_hash(const dbx_graph *g, int32_t sig);    /* canonical hash; 0: bad sig */
+const char *dbx_graph_sig_op(const dbx_graph *g, int32_t sig);   /* op name ("affine"); NULL */
+int dbx_graph_sig_is_gemm(const dbx_graph *g, int32_t sig);      /* 1: runs as GEMMs (affine) */
+int32_t dbx_graph_sig_dim(const dbx_graph *g, int32_t sig);      /* output floats per node; -1 */
+/* Nodes of this signature in the graph now (after deduplication), and their mean depth. */
+int32_t dbx_graph_sig_nodes(const dbx_graph *g, int32_t sig);
+double dbx_graph_sig_mean_depth(const dbx_graph *g, int32_t sig);
+int32_t dbx_node_sig(const dbx_graph *g, dbx_node x);            /* dense signature id; -1 */
+/* 0 for nodes without arguments, else 1 + the largest depth of its arguments; -1. */
+int32_t dbx_node_depth(const dbx_graph *g, dbx_node x);
+
 /* ---- execution ------------------------------------------------------------------------- */
-typedef enum dbx_sched_policy {
-    DBX_SCHED_NONE,   /* node by node, in creation order: the unbatched baseline */
-    DBX_SCHED_DEPTH,  /* all ready nodes of equal depth and signature (TensorFlow Fold) */
-    DBX_SCHED_AGENDA  /* the ready signature with the lowest average depth (DyNet) */
-} dbx_sched_policy;
-
-dbx_status dbx_sched_parse(const char *name, dbx_sched_policy *out);
-const char *dbx_sched_name(dbx_sched_policy p);
-
 typedef struct dbx_exec dbx_exec;
 
 typedef struct dbx_exec_opts {
-    dbx_sched_policy sched;
+    /* The scheduler, by its registered name (include/dbx/sched.h): "none" (also NULL or "":
+     * node by node, the unbatched baseline), "depth", "agenda", or one registered at run
+     * time. Looked up once, by dbx_exec_new. */
+    const char *scheduler;
     const char *device;  /* "cpu" (NULL) or "cuda": must be the model's device */
     int device_index;    /* GPU of this process */
     int fuse;            /* 1: run an lstm_c batch and the lstm_h batch right after it over
@@ -242,7 +258,9 @@ typedef struct dbx_exec_stats {
                                 enqueued by forward + backward; 0 on the CPU */
 } dbx_exec_stats;
 
-/* Creates an executor on the backend named by opts->device (NULL opts: CPU, unbatched). */
+/* Creates an executor on the backend named by opts->device with the scheduler named by
+ * opts->scheduler, whose state the executor owns (NULL opts: CPU, unbatched). An unknown
+ * scheduler fails with DBX_EINVAL naming the registered ones. */
 dbx_status dbx_exec_new(const dbx_exec_opts *opts, dbx_exec **out);
 void dbx_exec_free(dbx_exec *ex);
 /* Schedules, plans and runs the forward pass of g; *loss receives the total loss. */

@@ -65,9 +65,9 @@ static void fwd_concat_sum(float *vals, const dbx_kbatch *b)
                 memcpy(y + r, vals + ARG(a, j), (size_t)b->arg_dim[a] * sizeof *y);
                 r += b->arg_dim[a];
             }
-        } else {
+        } else { /* sum: a node with fewer arguments than the batch has -1 for the rest */
             memcpy(y, vals + ARG(0, j), (size_t)D * sizeof *y);
-            for (int a = 1; a < b->nargs; a++) {
+            for (int a = 1; a < b->nargs && ARG(a, j) >= 0; a++) {
                 const float *x = vals + ARG(a, j);
                 for (int i = 0; i < D; i++) y[i] += x[i];
             }
@@ -241,7 +241,7 @@ static void bwd_concat_sum(float *grads, const dbx_kbatch *b)
     for (int j = 0; j < b->n; j++) {
         const float *dy = grads + b->out_off + (int64_t)j * D;
         int r = 0;
-        for (int a = 0; a < b->nargs; a++) {
+        for (int a = 0; a < b->nargs && ARG(a, j) >= 0; a++) { /* -1: sum argument absent */
             float *dx = grads + ARG(a, j);
             int da = b->arg_dim[a];
             const float *src = b->op == DBX_OP_CONCAT ? dy + r : dy;

@@ -1,7 +1,8 @@
 /* CUDA elementwise batches, forward and backward: add, cmult, tanh, sigmoid, relu, concat,
  * sum, slice, lstm_c (k cells; with kb->chain, the lstm_h of the same cells fused in) and
  * lstm_h. One thread per (node, output element); node arguments are read through the
- * batch's staged offset list, outputs are the batch's contiguous block. exp, sigmoid and
+ * batch's staged offset list, outputs are the batch's contiguous block. A sum node with fewer
+ * arguments than its batch has offset -1 for the rest (kernels/backend.h). exp, sigmoid and
  * tanh are those of kernels/vmath.h, and the file is compiled with -fmad=false, so
  * each element is computed as the CPU backend computes it. Argument gradients are
  * accumulated with atomicAdd: nodes of a batch may share an argument and a node may name
@@ -57,9 +58,9 @@ __global__ void ew_forward_k(ew_args A)
             *y = V[OFF(a, j) + r];
             break;
         }
-        case DBX_OP_SUM: {
+        case DBX_OP_SUM: { /* offset -1: the node has fewer arguments than the batch */
             float v = V[OFF(0, j) + i];
-            for (int a = 1; a < A.nargs; a++) v += V[OFF(a, j) + i];
+            for (int a = 1; a < A.nargs && OFF(a, j) >= 0; a++) v += V[OFF(a, j) + i];
             *y = v;
             break;
         }
@@ -119,7 +120,7 @@ __global__ void ew_backward_k(ew_args A)
             break;
         }
         case DBX_OP_SUM:
-            for (int a = 0; a < A.nargs; a++) atomicAdd(G + OFF(a, j) + i, dy);
+            for (int a = 0; a < A.nargs && OFF(a, j) >= 0; a++) atomicAdd(G + OFF(a, j) + i, dy);
             break;
         case DBX_OP_LSTM_C: {
             const int H = D, k = A.iparam, oi = gi_off(k, H), ou = oi + 2 * H, oo = oi + H;
