@@ -13,7 +13,8 @@
    dbx/models.h */
 #define DBX_BUILTIN_MODELS(X)                                                                \
     X(dbx_treelstm_type)                                                                     \
-    X(dbx_tagger_type)
+    X(dbx_tagger_type)                                                                       \
+    X(dbx_lattice_type)
 
 enum { MAX_TYPES = 64 };
 

@@ -99,7 +99,7 @@ usage_error "steps -3" "--steps: expected a non-negative integer, got '-3'" \
     "$DBX" train --steps -3
 usage_error "scheduler" "--scheduler: expected none, depth or agenda, got 'fifo'" \
     "$DBX" train --scheduler fifo
-usage_error "model" "--model: expected treelstm or bilstm-tagger, got 'rnn'" \
+usage_error "model" "--model: expected treelstm, bilstm-tagger or lattice-lstm, got 'rnn'" \
     "$DBX" train --model rnn
 usage_error "optimizer" "--optimizer: expected adam, sgd or adagrad, got 'lbfgs'" \
     "$DBX" train --optimizer lbfgs
@@ -267,6 +267,23 @@ expect 0 "tagger eval" "$DBX" eval --model bilstm-tagger --load "$T/t.bin" --dat
 has "$T/out" "eval: 60 samples, 300 labelled nodes" "tagger eval"
 runtime_error "tagger without data" "$DBX" train --model bilstm-tagger --quiet
 has "$T/err" "needs --data" "tagger without data"
+
+# ---- lattice-lstm ---------------------------------------------------------------------------
+expect 0 "lattice gen-data" "$DBX" gen-data --format lattice --samples 40 --chars 200 --vocab 500 \
+    --tags 5 --seed 4 --out "$T/lat.txt"
+expect 0 "lattice train" "$DBX" train --model lattice-lstm --data "$T/lat.txt" --dev "$T/lat.txt" \
+    --embed 16 --hidden 16 --batch 8 --epochs 2 --save "$T/lat.bin" --quiet
+has "$T/out" "train: 1 rank, 10 steps, 80 samples" "lattice train summary"
+has "$T/out" "dev accuracy" "lattice train"
+expect 0 "lattice eval" "$DBX" eval --model lattice-lstm --load "$T/lat.bin" --data "$T/lat.txt"
+has_re "$T/out" "^eval: 40 samples, [0-9]+ labelled nodes, loss/node [0-9.]+, accuracy [0-9.]+%$" \
+    "lattice eval output"
+runtime_error "lattice params as treelstm" "$DBX" eval --load "$T/lat.bin" --data "$T/gen.txt"
+has "$T/err" "lattice-lstm model, not treelstm" "lattice params as treelstm"
+printf '1\n2\n0 0\n0\n1 1 4\n' >"$T/badlat.txt"
+runtime_error "lattice train on a bad file" "$DBX" train --model lattice-lstm --data "$T/badlat.txt" \
+    --quiet
+has "$T/err" "badlat.txt:5:3: expected FROM" "lattice train on a bad file"
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

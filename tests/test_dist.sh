@@ -11,7 +11,9 @@
 #  (d) --data - under mpirun: the training file on mpirun's standard input (rank 0 reads
 #      it) trains the same parameters as --data FILE;
 #  (e) --trace writes valid JSON with events on a track per rank; --metrics step lines
-#      carry a "workers" array with one entry per rank (ranks 0..N-1).
+#      carry a "workers" array with one entry per rank (ranks 0..N-1);
+#  (f) the Lattice-LSTM (synthetic lattices) with 1 and 3 workers: same parameters, and a
+#      lattice file on standard input trains like the same file given by name.
 # Usage: test_dist.sh DBX [SOURCE_DIR]     Environment: MPIEXEC (default mpirun).
 # Prints "N passed, M failed"; exit status 1 on any failure.
 set -u
@@ -116,6 +118,24 @@ PY
     ); then ok "metrics: every step line has a workers array with ranks 0..2 ($msg)"
     else bad "metrics: $msg"; fi
 fi
+
+echo "== (f) lattice-lstm, 1 and 3 workers"
+lat=(--model lattice-lstm --steps 12 --embed 16 --hidden 16 --synthetic 90 --batch 18 --seed 5
+     --quiet)
+for np in 1 3; do
+    dbx_run lat$np 120 "$mpiexec" -np "$np" "$dbx" train "${lat[@]}" --check-replicas 1 \
+        --save "$tmp/lat$np.bin" </dev/null
+    dbx_summary lat$np "$np" && ok "lattice-lstm on $np worker(s), replicas identical every step"
+done
+dbx_agree "$tmp/lat1.bin" "$tmp/lat3.bin" 1e-5 "lattice-lstm: 3 workers = 1 worker"
+dbx_run latgen 60 "$dbx" gen-data --format lattice --samples 60 --chars 300 --vocab 900 \
+    --tags 6 --seed 2 --out "$tmp/l.txt" </dev/null
+ldata=(--model lattice-lstm --steps 6 --embed 16 --hidden 16 --batch 12 --seed 3 --quiet)
+dbx_run latstdin 120 "$mpiexec" -np 2 "$dbx" train --data - "${ldata[@]}" --save "$tmp/ls.bin" \
+    <"$tmp/l.txt"
+dbx_run latfile 120 "$mpiexec" -np 2 "$dbx" train --data "$tmp/l.txt" "${ldata[@]}" \
+    --save "$tmp/lf.bin" </dev/null
+dbx_agree "$tmp/lf.bin" "$tmp/ls.bin" 1e-5 "lattice-lstm: --data - = --data l.txt, 2 workers"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

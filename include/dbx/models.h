@@ -56,6 +56,7 @@ dbx_status dbx_tagger_build(dbx_tagger *t, dbx_graph *g, const dbx_sentence *s,
 /* ---- the built-in model types ------------------------------------------------------------ */
 extern const dbx_model_type dbx_treelstm_type; /* "treelstm": SST trees, labels 0..4 */
 extern const dbx_model_type dbx_tagger_type;   /* "bilstm-tagger": token|TAG sentences */
+extern const dbx_model_type dbx_lattice_type;  /* "lattice-lstm": word/character lattices */
 
 /* ---- SST trees as samples -------------------------------------------------------------------
  * Record: [n, left[n], right[n], label[n], word[n], depth[n]] (dbx_tree's arrays, post-order).
