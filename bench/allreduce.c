@@ -1,6 +1,6 @@
 /* All-reduce microbenchmark over dbx's comm layer (run under mpirun / srun): for message
  * sizes from 4 bytes to --max-bytes, the median time of an in-place float SUM all-reduce
- * (dbx_comm_allreduce_f32, bucketed like training), algbw = bytes / time and
+ * (dbx__comm_allreduce_f32, bucketed like training), algbw = bytes / time and
  * busbw = algbw * 2 (N - 1) / N (the nccl-tests convention), and a least-squares fit of the
  * alpha-beta model t = a + b * bytes over the measured sizes (for the scaling projection).
  * Rank 0 prints a table and writes JSON (--json FILE). */
@@ -24,7 +24,8 @@ int main(int argc, char **argv)
     int reps = 20;
     const char *json = NULL;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--max-bytes") && i + 1 < argc) max_bytes = strtoull(argv[++i], NULL, 10);
+        if (!strcmp(argv[i], "--max-bytes") && i + 1 < argc)
+            max_bytes = strtoull(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--json") && i + 1 < argc) json = argv[++i];
         else {
@@ -33,13 +34,13 @@ int main(int argc, char **argv)
         }
     }
     if (reps < 3) reps = 3;
-    dbx_comm *c = NULL;
-    dbx_comm_opts co = {.want_mpi = -1, .timeout_s = 120};
-    if (dbx_comm_init(&co, &argc, &argv, &c)) {
+    dbx__comm *c = NULL;
+    dbx__comm_opts co = {.want_mpi = -1, .timeout_s = 120};
+    if (dbx__comm_init(&co, &argc, &argv, &c)) {
         fprintf(stderr, "bench_allreduce: %s\n", dbx_last_error());
         return 1;
     }
-    int rank = dbx_comm_rank(c), N = dbx_comm_size(c);
+    int rank = dbx__comm_rank(c), N = dbx__comm_size(c);
     float *buf = calloc(max_bytes / sizeof(float) + 1, sizeof(float));
     double *t = malloc((size_t)reps * sizeof *t);
     enum { MAXS = 32 };
@@ -53,16 +54,16 @@ int main(int argc, char **argv)
     for (size_t bytes = 4; bytes <= max_bytes && ns < MAXS; bytes *= 4) {
         size_t n = bytes / sizeof(float);
         for (int r = 0; r < reps + 2; r++) {
-            dbx_comm_barrier(c); /* collective (all ranks): aligned starts */
+            dbx__comm_barrier(c); /* collective (all ranks): aligned starts */
             double t0 = dbx__now();
-            if (dbx_comm_allreduce_f32(c, buf, n)) {
+            if (dbx__comm_allreduce_f32(c, buf, n)) {
                 fprintf(stderr, "bench_allreduce: %s\n", dbx_last_error());
-                dbx_comm_abort(c, 1, "all-reduce failed");
+                dbx__comm_abort(c, 1, "all-reduce failed");
             }
             if (r >= 2) t[r - 2] = dbx__now() - t0;
         }
         /* collective (all ranks): the slowest rank's times define the collective's time */
-        dbx_comm_allreduce_f64(c, t, (size_t)reps, DBX_COMM_MAX);
+        dbx__comm_allreduce_f64(c, t, (size_t)reps, DBX_COMM_MAX);
         qsort(t, (size_t)reps, sizeof *t, cmp_d);
         double m = t[reps / 2], alg = (double)bytes / m / 1e9;
         double bus = N > 1 ? alg * 2.0 * (N - 1) / N : alg;
@@ -93,6 +94,6 @@ int main(int argc, char **argv)
     }
     free(buf);
     free(t);
-    dbx_comm_free(c);
+    dbx__comm_free(c);
     return 0;
 }

@@ -28,7 +28,7 @@
 
 enum { MAX_W = 16, NSTRAT = 4 };
 
-static const dbx_part_strategy strategies[NSTRAT] = {DBX_PART_RANDOM, DBX_PART_ROUND_ROBIN,
+static const dbx__part_strategy strategies[NSTRAT] = {DBX_PART_RANDOM, DBX_PART_ROUND_ROBIN,
                                                      DBX_PART_LPT, DBX_PART_SIMILARITY};
 
 /* ---- options --------------------------------------------------------------------------------- */
@@ -188,15 +188,15 @@ typedef struct bench {
     dbx_treebank *tb;
     int ntrees;              /* batches * batch */
     int32_t *trees;          /* (ntrees) tree of each batch position */
-    dbx_psample *ps;         /* (ntrees) signature of each batch position */
+    dbx__psample *ps;         /* (ntrees) signature of each batch position */
     uint32_t *keypool;
     dbx_model *m;
     dbx_treelstm *tl;
     dbx_graph *g;
     dbx_exec *ex;
-    dbx_cost_model cm;       /* calibrated once; used by every partition */
-    dbx_cost_model cm_exec;  /* the same calibration on executor counts (for the report) */
-    dbx_cost_model cm_all;   /* refitted on every measured worker (for the report) */
+    dbx__cost_model cm;       /* calibrated once; used by every partition */
+    dbx__cost_model cm_exec;  /* the same calibration on executor counts (for the report) */
+    dbx__cost_model cm_all;   /* refitted on every measured worker (for the report) */
     int ncalib;
     double calib_err;        /* mean |modelled - measured| / measured on the calibration */
     double pred_err_sum;     /* same over all measured workers of the main runs */
@@ -310,7 +310,7 @@ static int compute_signatures(bench *b)
             buf = t;
             cap = nc;
         }
-        s = dbx_psample_from_graph(scratch, buf + used, &b->ps[i]);
+        s = dbx__psample_from_graph(scratch, buf + used, &b->ps[i]);
         off[i] = used;
         used += (size_t)b->ps[i].nkeys;
     }
@@ -362,13 +362,13 @@ static int share_of(const int32_t *assign, int n, int base, int w, int32_t *out)
 static void share_features(const bench *b, const int32_t *pos, int k, double *launches,
                            double *nodes)
 {
-    dbx_psample *ps = xmalloc((size_t)(k ? k : 1) * sizeof *ps);
+    dbx__psample *ps = xmalloc((size_t)(k ? k : 1) * sizeof *ps);
     int32_t *zero = xmalloc((size_t)(k ? k : 1) * sizeof *zero);
     for (int i = 0; i < k; i++) ps[i] = b->ps[pos[i]];
-    dbx_cost_model unit;
-    dbx_cost_init(&unit, 1, 0, 1);
-    dbx_part_stats st;
-    dbx_partition_eval(ps, k, 1, zero, &unit, &st);
+    dbx__cost_model unit;
+    dbx__cost_init(&unit, 1, 0, 1);
+    dbx__part_stats st;
+    dbx__partition_eval(ps, k, 1, zero, &unit, &st);
     *launches = (double)st.total_launches;
     *nodes = (double)st.max_nodes;
     free(ps);
@@ -385,16 +385,16 @@ static int calibrate(bench *b)
     const int n = b->o.batch;
     int32_t *assign = xmalloc((size_t)n * sizeof *assign);
     int32_t *pos = xmalloc((size_t)n * sizeof *pos);
-    dbx_cost_model prior;
-    dbx_cost_init(&prior, 20e-6, 1e-6, 1);
-    dbx_cost_init(&b->cm, 20e-6, 1e-6, 1);
-    dbx_cost_init(&b->cm_exec, 20e-6, 1e-6, 1);
+    dbx__cost_model prior;
+    dbx__cost_init(&prior, 20e-6, 1e-6, 1);
+    dbx__cost_init(&b->cm, 20e-6, 1e-6, 1);
+    dbx__cost_init(&b->cm_exec, 20e-6, 1e-6, 1);
     double feats[128][3];
     int nf = 0;
     for (int W = 1; W <= 128 && W <= n; W *= 2)
         for (int which = 0; which < 2; which++) {
-            dbx_part_strategy s = which ? DBX_PART_SIMILARITY : DBX_PART_RANDOM;
-            dbx_status st = dbx_partition(s, b->ps, n, W, &prior, b->o.seed, assign, NULL);
+            dbx__part_strategy s = which ? DBX_PART_SIMILARITY : DBX_PART_RANDOM;
+            dbx_status st = dbx__partition(s, b->ps, n, W, &prior, b->o.seed, assign, NULL);
             if (st) {
                 free(assign);
                 free(pos);
@@ -418,12 +418,12 @@ static int calibrate(bench *b)
                 double l, nodes;
                 share_features(b, pos, k, &l, &nodes);
                 /* relative errors: every share counts alike, whatever its size */
-                dbx_cost_observe(&b->cm, l / best, nodes / best, 1.0);
-                dbx_cost_observe(&b->cm_exec, (double)nb / best, (double)nn / best, 1.0);
+                dbx__cost_observe(&b->cm, l / best, nodes / best, 1.0);
+                dbx__cost_observe(&b->cm_exec, (double)nb / best, (double)nn / best, 1.0);
                 if (getenv("BENCH_PARTITION_DEBUG"))
                     fprintf(stderr, "calibration W=%d %s k=%d keys=%.0f nodes=%.0f batches=%lld "
                                     "exec_nodes=%lld %.3f ms\n",
-                            W, dbx_part_name(s), k, l, nodes, (long long)nb, (long long)nn,
+                            W, dbx__part_name(s), k, l, nodes, (long long)nb, (long long)nn,
                             1e3 * best);
                 feats[nf][0] = l;
                 feats[nf][1] = nodes;
@@ -433,7 +433,7 @@ static int calibrate(bench *b)
         }
     double err = 0;
     for (int i = 0; i < nf; i++)
-        err += fabs(dbx_cost_eval(&b->cm, feats[i][0], feats[i][1]) - feats[i][2]) / feats[i][2];
+        err += fabs(dbx__cost_eval(&b->cm, feats[i][0], feats[i][1]) - feats[i][2]) / feats[i][2];
     b->ncalib = nf;
     b->calib_err = nf ? err / nf : NAN;
     b->cm_all = b->cm;
@@ -445,7 +445,7 @@ static int calibrate(bench *b)
 /* ---- measurements ---------------------------------------------------------------------------- */
 typedef struct result {
     int W;
-    dbx_part_strategy strat;
+    dbx__part_strategy strat;
     int nsteps;
     double *step;            /* (batches) slowest worker (median over reps per worker), s */
     double *imbalance;       /* (batches) max / mean of those worker times */
@@ -471,10 +471,10 @@ static int time_worker(bench *b, const int32_t *as, int base, int W, int w, int3
     if (*t < 0) return 1;
     double l, nodes;
     share_features(b, pos, cnt, &l, &nodes);
-    double pred = dbx_cost_eval(&b->cm, l, nodes);
+    double pred = dbx__cost_eval(&b->cm, l, nodes);
     b->pred_err_sum += fabs(pred - *t) / *t;
     b->pred_err_n++;
-    dbx_cost_observe(&b->cm_all, l / *t, nodes / *t, 1.0);
+    dbx__cost_observe(&b->cm_all, l / *t, nodes / *t, 1.0);
     if (getenv("BENCH_PARTITION_DEBUG"))
         fprintf(stderr, "share W=%d w=%d k=%d keys=%.0f nodes=%.0f: model %.3f ms, "
                         "measured %.3f ms\n",
@@ -505,15 +505,15 @@ static int measure_w(bench *b, int W, result *res)
     int rc = 0;
     for (int bi = 0; bi < nb && !rc; bi++) {
         const int base = bi * n;
-        dbx_part_stats whole;
-        if (dbx_partition_eval(b->ps + base, n, 1, zero, &b->cm, &whole)) {
+        dbx__part_stats whole;
+        if (dbx__partition_eval(b->ps + base, n, 1, zero, &b->cm, &whole)) {
             rc = die("evaluating a batch", DBX_EINVAL);
             break;
         }
         for (int k = 0; k < NSTRAT && !rc; k++) {
-            dbx_part_stats st;
+            dbx__part_stats st;
             double t0 = now_s();
-            dbx_status s = dbx_partition(strategies[k], b->ps + base, n, W, &b->cm,
+            dbx_status s = dbx__partition(strategies[k], b->ps + base, n, W, &b->cm,
                                          b->o.seed + (uint64_t)bi, assign + (size_t)k * n, &st);
             res[k].part_ms += 1e3 * (now_s() - t0) / nb;
             if (s) rc = die("partition", s);
@@ -571,7 +571,7 @@ typedef struct report {
     char date[32], cpu[128];
 } report;
 
-static const result *find(const report *rp, int W, dbx_part_strategy s)
+static const result *find(const report *rp, int W, dbx__part_strategy s)
 {
     for (int i = 0; i < rp->nw; i++)
         if (rp->res[i][0].W == W)
@@ -617,7 +617,7 @@ static void write_tables(const report *rp, FILE *f, int md)
             const char *fmt =
                 md ? "| %s | %.3f | %.0f | %.0f | %.2f | %.2f | %.2fx | %.2f | %.3f |\n"
                    : "  %-12s %9.3f %9.0f %9.0f %9.2f %9.2f %7.2fx %9.2f %9.3f\n";
-            fprintf(f, fmt, dbx_part_name(r->strat), r->imb_med, r->launches, r->keys,
+            fprintf(f, fmt, dbx__part_name(r->strat), r->imb_med, r->launches, r->keys,
                     1e3 * r->model_max, 1e3 * r->step_med, r->speedup, 1e3 * r->rep_step_med,
                     r->part_ms);
         }
@@ -697,7 +697,7 @@ static void write_json(FILE *f, const void *arg)
     for (int i = 0; i < rp->nw; i++)
         for (int k = 0; k < NSTRAT; k++) {
             const result *r = &rp->res[i][k];
-            fprintf(f, "    {\"W\": %d, \"strategy\": \"%s\", ", r->W, dbx_part_name(r->strat));
+            fprintf(f, "    {\"W\": %d, \"strategy\": \"%s\", ", r->W, dbx__part_name(r->strat));
             json_num(f, "imbalance", r->imb_med, ", ");
             json_num(f, "launches", r->launches, ", ");
             json_num(f, "modelled_launches", r->keys, ", ");

@@ -1,9 +1,9 @@
 /* The comm/ front end: options, the choice between MPI and a single process, argument
  * checks shared by both, the single-process implementation (rank 0 of 1: every collective
- * is the identity or a copy), watchdog bookkeeping, dbx_comm_abort. The MPI back end is
+ * is the identity or a copy), watchdog bookkeeping, dbx__comm_abort. The MPI back end is
  * comm_mpi.c, topology and binding topo.c.
  *
- * Ownership: dbx_comm_init allocates the object, dbx_comm_free releases it (and MPI, when
+ * Ownership: dbx__comm_init allocates the object, dbx__comm_free releases it (and MPI, when
  * it initialised MPI). Thread safety: see comm.h and comm_internal.h. */
 #define _POSIX_C_SOURCE 200809L
 #include "comm/comm_internal.h"
@@ -21,9 +21,9 @@
 #define DBX_COMM_DEFAULT_BUCKET ((size_t)4 << 20)
 #define DBX_COMM_DEFAULT_TIMEOUT 60.0
 
-dbx_comm_opts dbx_comm_opts_default(void)
+dbx__comm_opts dbx__comm_opts_default(void)
 {
-    dbx_comm_opts o = {.want_mpi = -1, .bucket_bytes = DBX_COMM_DEFAULT_BUCKET,
+    dbx__comm_opts o = {.want_mpi = -1, .bucket_bytes = DBX_COMM_DEFAULT_BUCKET,
                        .timeout_s = DBX_COMM_DEFAULT_TIMEOUT};
     return o;
 }
@@ -49,16 +49,16 @@ static int auto_mpi(void)
     return dbx__comm_mpi_initialized();
 }
 
-dbx_status dbx_comm_init(const dbx_comm_opts *opts, int *argc, char ***argv, dbx_comm **out)
+dbx_status dbx__comm_init(const dbx__comm_opts *opts, int *argc, char ***argv, dbx__comm **out)
 {
-    if (!out) return dbx__fail(DBX_EINVAL, "dbx_comm_init: out is NULL");
+    if (!out) return dbx__fail(DBX_EINVAL, "dbx__comm_init: out is NULL");
     *out = NULL;
-    dbx_comm_opts o = opts ? *opts : dbx_comm_opts_default();
+    dbx__comm_opts o = opts ? *opts : dbx__comm_opts_default();
     if (o.want_mpi < -1 || o.want_mpi > 1)
-        return dbx__fail(DBX_EINVAL, "dbx_comm_init: want_mpi is %d (expected -1, 0 or 1)",
+        return dbx__fail(DBX_EINVAL, "dbx__comm_init: want_mpi is %d (expected -1, 0 or 1)",
                          o.want_mpi);
-    dbx_comm *c = calloc(1, sizeof *c);
-    if (!c) return dbx__fail(DBX_ENOMEM, "dbx_comm_init: out of memory");
+    dbx__comm *c = calloc(1, sizeof *c);
+    if (!c) return dbx__fail(DBX_ENOMEM, "dbx__comm_init: out of memory");
     c->bucket_bytes = o.bucket_bytes;
     c->timeout_s = o.timeout_s;
     c->rank = 0;
@@ -71,7 +71,7 @@ dbx_status dbx_comm_init(const dbx_comm_opts *opts, int *argc, char ***argv, dbx
     pthread_condattr_t ca;
     if (pthread_mutex_init(&c->wd_mu, NULL) != 0 || pthread_condattr_init(&ca) != 0) {
         free(c);
-        return dbx__fail(DBX_ENOMEM, "dbx_comm_init: cannot create the watchdog mutex");
+        return dbx__fail(DBX_ENOMEM, "dbx__comm_init: cannot create the watchdog mutex");
     }
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     int cv_rc = pthread_cond_init(&c->wd_cv, &ca);
@@ -79,7 +79,7 @@ dbx_status dbx_comm_init(const dbx_comm_opts *opts, int *argc, char ***argv, dbx
     if (cv_rc != 0) {
         pthread_mutex_destroy(&c->wd_mu);
         free(c);
-        return dbx__fail(DBX_ENOMEM, "dbx_comm_init: cannot create the watchdog condition");
+        return dbx__fail(DBX_ENOMEM, "dbx__comm_init: cannot create the watchdog condition");
     }
 
     int want = o.want_mpi < 0 ? auto_mpi() : o.want_mpi;
@@ -87,7 +87,7 @@ dbx_status dbx_comm_init(const dbx_comm_opts *opts, int *argc, char ***argv, dbx
     if (want) {
         dbx_status s = dbx__comm_mpi_init(c, argc, argv);
         if (s != DBX_OK) {
-            dbx_comm_free(c);
+            dbx__comm_free(c);
             return s;
         }
     }
@@ -95,7 +95,7 @@ dbx_status dbx_comm_init(const dbx_comm_opts *opts, int *argc, char ***argv, dbx
     return DBX_OK;
 }
 
-void dbx_comm_free(dbx_comm *c)
+void dbx__comm_free(dbx__comm *c)
 {
     if (!c) return;
     if (c->kind == DBX_COMM_MPI) dbx__comm_mpi_free(c);
@@ -104,15 +104,15 @@ void dbx_comm_free(dbx_comm *c)
     free(c);
 }
 
-dbx_comm_kind dbx_comm_kind_of(const dbx_comm *c) { return c ? c->kind : DBX_COMM_SINGLE; }
-int dbx_comm_rank(const dbx_comm *c) { return c ? c->rank : 0; }
-int dbx_comm_size(const dbx_comm *c) { return c ? c->size : 1; }
-int dbx_comm_local_rank(const dbx_comm *c) { return c ? c->local_rank : 0; }
-int dbx_comm_local_size(const dbx_comm *c) { return c ? c->local_size : 1; }
-const char *dbx_comm_host(const dbx_comm *c) { return c ? c->host : "unknown-host"; }
+dbx__comm_kind dbx__comm_kind_of(const dbx__comm *c) { return c ? c->kind : DBX_COMM_SINGLE; }
+int dbx__comm_rank(const dbx__comm *c) { return c ? c->rank : 0; }
+int dbx__comm_size(const dbx__comm *c) { return c ? c->size : 1; }
+int dbx__comm_local_rank(const dbx__comm *c) { return c ? c->local_rank : 0; }
+int dbx__comm_local_size(const dbx__comm *c) { return c ? c->local_size : 1; }
+const char *dbx__comm_host(const dbx__comm *c) { return c ? c->host : "unknown-host"; }
 
 /* ---- watchdog bookkeeping ---------------------------------------------------------------- */
-void dbx__comm_wd_enter(dbx_comm *c, const char *call)
+void dbx__comm_wd_enter(dbx__comm *c, const char *call)
 {
     pthread_mutex_lock(&c->wd_mu);
     c->wd_call = call;
@@ -120,7 +120,7 @@ void dbx__comm_wd_enter(dbx_comm *c, const char *call)
     pthread_mutex_unlock(&c->wd_mu);
 }
 
-void dbx__comm_wd_leave(dbx_comm *c)
+void dbx__comm_wd_leave(dbx__comm *c)
 {
     pthread_mutex_lock(&c->wd_mu);
     c->wd_call = NULL;
@@ -128,7 +128,7 @@ void dbx__comm_wd_leave(dbx_comm *c)
     pthread_mutex_unlock(&c->wd_mu);
 }
 
-void dbx_comm_set_context(dbx_comm *c, const char *fmt, ...)
+void dbx__comm_set_context(dbx__comm *c, const char *fmt, ...)
 {
     if (!c) return;
     char buf[sizeof c->wd_context] = "";
@@ -143,7 +143,7 @@ void dbx_comm_set_context(dbx_comm *c, const char *fmt, ...)
     pthread_mutex_unlock(&c->wd_mu);
 }
 
-void dbx__comm_print_fatal(const dbx_comm *c, const char *msg)
+void dbx__comm_print_fatal(const dbx__comm *c, const char *msg)
 {
     /* one fprintf, so that lines of different ranks do not interleave mid-line */
     if (c)
@@ -153,14 +153,14 @@ void dbx__comm_print_fatal(const dbx_comm *c, const char *msg)
     fflush(stderr);
 }
 
-_Noreturn void dbx_comm_abort(dbx_comm *c, int code, const char *msg)
+_Noreturn void dbx__comm_abort(dbx__comm *c, int code, const char *msg)
 {
     dbx__comm_print_fatal(c, msg ? msg : "aborted");
     if (c && c->kind == DBX_COMM_MPI) dbx__comm_mpi_abort(code);
     exit(code);
 }
 
-void dbx_comm_last_allreduce(const dbx_comm *c, double *seconds, size_t *bytes)
+void dbx__comm_last_allreduce(const dbx__comm *c, double *seconds, size_t *bytes)
 {
     if (seconds) *seconds = c ? c->last_ar_seconds : 0;
     if (bytes) *bytes = c ? c->last_ar_bytes : 0;
@@ -178,65 +178,65 @@ static dbx_status check_buf(const void *p, size_t n, const char *fn, const char 
     return DBX_OK;
 }
 
-static dbx_status check_op(dbx_comm_op op, const char *fn)
+static dbx_status check_op(dbx__comm_op op, const char *fn)
 {
     if (op != DBX_COMM_SUM && op != DBX_COMM_MAX && op != DBX_COMM_MIN)
         return dbx__fail(DBX_EINVAL, "%s: unknown reduction %d", fn, (int)op);
     return DBX_OK;
 }
 
-static dbx_status check_root(const dbx_comm *c, int root, const char *fn)
+static dbx_status check_root(const dbx__comm *c, int root, const char *fn)
 {
     if (root < 0 || root >= c->size)
         return dbx__fail(DBX_EINVAL, "%s: root %d is not a rank of %d", fn, root, c->size);
     return DBX_OK;
 }
 
-dbx_status dbx_comm_allreduce_f32(dbx_comm *c, float *buf, size_t n)
+dbx_status dbx__comm_allreduce_f32(dbx__comm *c, float *buf, size_t n)
 {
-    COMM_CHECK_C(c, "dbx_comm_allreduce_f32");
-    DBX_TRY(check_buf(buf, n, "dbx_comm_allreduce_f32", "buf"));
+    COMM_CHECK_C(c, "dbx__comm_allreduce_f32");
+    DBX_TRY(check_buf(buf, n, "dbx__comm_allreduce_f32", "buf"));
     if (c->kind == DBX_COMM_MPI) return dbx__comm_mpi_allreduce_f32(c, buf, n);
     c->last_ar_seconds = 0;
     c->last_ar_bytes = n * sizeof(float);
     return DBX_OK;
 }
 
-dbx_status dbx_comm_allreduce_f64(dbx_comm *c, double *buf, size_t n, dbx_comm_op op)
+dbx_status dbx__comm_allreduce_f64(dbx__comm *c, double *buf, size_t n, dbx__comm_op op)
 {
-    COMM_CHECK_C(c, "dbx_comm_allreduce_f64");
-    DBX_TRY(check_buf(buf, n, "dbx_comm_allreduce_f64", "buf"));
-    DBX_TRY(check_op(op, "dbx_comm_allreduce_f64"));
+    COMM_CHECK_C(c, "dbx__comm_allreduce_f64");
+    DBX_TRY(check_buf(buf, n, "dbx__comm_allreduce_f64", "buf"));
+    DBX_TRY(check_op(op, "dbx__comm_allreduce_f64"));
     if (c->kind == DBX_COMM_MPI) return dbx__comm_mpi_allreduce_f64(c, buf, n, op);
     return DBX_OK;
 }
 
-dbx_status dbx_comm_allreduce_i64(dbx_comm *c, int64_t *buf, size_t n, dbx_comm_op op)
+dbx_status dbx__comm_allreduce_i64(dbx__comm *c, int64_t *buf, size_t n, dbx__comm_op op)
 {
-    COMM_CHECK_C(c, "dbx_comm_allreduce_i64");
-    DBX_TRY(check_buf(buf, n, "dbx_comm_allreduce_i64", "buf"));
-    DBX_TRY(check_op(op, "dbx_comm_allreduce_i64"));
+    COMM_CHECK_C(c, "dbx__comm_allreduce_i64");
+    DBX_TRY(check_buf(buf, n, "dbx__comm_allreduce_i64", "buf"));
+    DBX_TRY(check_op(op, "dbx__comm_allreduce_i64"));
     if (c->kind == DBX_COMM_MPI) return dbx__comm_mpi_allreduce_i64(c, buf, n, op);
     return DBX_OK;
 }
 
-dbx_status dbx_comm_allgather(dbx_comm *c, const void *send, size_t bytes_each, void *recv)
+dbx_status dbx__comm_allgather(dbx__comm *c, const void *send, size_t bytes_each, void *recv)
 {
-    COMM_CHECK_C(c, "dbx_comm_allgather");
-    DBX_TRY(check_buf(send, bytes_each, "dbx_comm_allgather", "send"));
-    DBX_TRY(check_buf(recv, bytes_each, "dbx_comm_allgather", "recv"));
+    COMM_CHECK_C(c, "dbx__comm_allgather");
+    DBX_TRY(check_buf(send, bytes_each, "dbx__comm_allgather", "send"));
+    DBX_TRY(check_buf(recv, bytes_each, "dbx__comm_allgather", "recv"));
     if (bytes_each > INT_MAX)
-        return dbx__fail(DBX_EINVAL, "dbx_comm_allgather: %zu bytes per rank exceed INT_MAX",
+        return dbx__fail(DBX_EINVAL, "dbx__comm_allgather: %zu bytes per rank exceed INT_MAX",
                          bytes_each);
     if (c->kind == DBX_COMM_MPI) return dbx__comm_mpi_allgather(c, send, bytes_each, recv);
     if (bytes_each && recv != send) memmove(recv, send, bytes_each);
     return DBX_OK;
 }
 
-dbx_status dbx_comm_allgatherv(dbx_comm *c, const void *send, size_t bytes, void *recv,
+dbx_status dbx__comm_allgatherv(dbx__comm *c, const void *send, size_t bytes, void *recv,
                                const size_t *counts, const size_t *displs)
 {
-    const char *fn = "dbx_comm_allgatherv";
+    const char *fn = "dbx__comm_allgatherv";
     COMM_CHECK_C(c, fn);
     if (!counts || !displs) return dbx__fail(DBX_EINVAL, "%s: counts or displs is NULL", fn);
     DBX_TRY(check_buf(send, bytes, fn, "send"));
@@ -256,26 +256,26 @@ dbx_status dbx_comm_allgatherv(dbx_comm *c, const void *send, size_t bytes, void
     return DBX_OK;
 }
 
-dbx_status dbx_comm_bcast(dbx_comm *c, void *buf, size_t bytes, int root)
+dbx_status dbx__comm_bcast(dbx__comm *c, void *buf, size_t bytes, int root)
 {
-    COMM_CHECK_C(c, "dbx_comm_bcast");
-    DBX_TRY(check_buf(buf, bytes, "dbx_comm_bcast", "buf"));
-    DBX_TRY(check_root(c, root, "dbx_comm_bcast"));
+    COMM_CHECK_C(c, "dbx__comm_bcast");
+    DBX_TRY(check_buf(buf, bytes, "dbx__comm_bcast", "buf"));
+    DBX_TRY(check_root(c, root, "dbx__comm_bcast"));
     if (c->kind == DBX_COMM_MPI) return dbx__comm_mpi_bcast(c, buf, bytes, root);
     return DBX_OK;
 }
 
-dbx_status dbx_comm_barrier(dbx_comm *c)
+dbx_status dbx__comm_barrier(dbx__comm *c)
 {
-    COMM_CHECK_C(c, "dbx_comm_barrier");
+    COMM_CHECK_C(c, "dbx__comm_barrier");
     if (c->kind == DBX_COMM_MPI) return dbx__comm_mpi_barrier(c);
     return DBX_OK;
 }
 
-dbx_status dbx_comm_scatter_start(dbx_comm *c, const void *send, const size_t *counts,
+dbx_status dbx__comm_scatter_start(dbx__comm *c, const void *send, const size_t *counts,
                                   const size_t *displs, void *recv, size_t recv_cap, int root)
 {
-    const char *fn = "dbx_comm_scatter_start";
+    const char *fn = "dbx__comm_scatter_start";
     COMM_CHECK_C(c, fn);
     if (c->scatter_pending)
         return dbx__fail(DBX_EINVAL, "%s: the previous scatter was not waited for", fn);
@@ -306,9 +306,9 @@ dbx_status dbx_comm_scatter_start(dbx_comm *c, const void *send, const size_t *c
     return DBX_OK;
 }
 
-dbx_status dbx_comm_scatter_wait(dbx_comm *c, size_t *recv_bytes)
+dbx_status dbx__comm_scatter_wait(dbx__comm *c, size_t *recv_bytes)
 {
-    const char *fn = "dbx_comm_scatter_wait";
+    const char *fn = "dbx__comm_scatter_wait";
     COMM_CHECK_C(c, fn);
     if (!c->scatter_pending) return dbx__fail(DBX_EINVAL, "%s: no scatter was started", fn);
     c->scatter_pending = 0;

@@ -7,7 +7,7 @@
  * DBX_EMPI with "host pid file:line: MPI_Xxx: <MPI error string>". A watchdog thread aborts
  * the whole job (naming the rank that waits and on what) when a collective blocks longer
  * than the configured timeout, so a dead or frozen rank never leaves the others hanging.
- * A dbx_comm is used by one thread (the watchdog only reads its state). Sizes are size_t;
+ * A dbx__comm is used by one thread (the watchdog only reads its state). Sizes are size_t;
  * a count that MPI cannot express (> INT_MAX) is refused with DBX_EINVAL, except where a
  * function says it splits the transfer. */
 #ifndef DBX_COMM_COMM_H
@@ -18,64 +18,64 @@
 
 #include "dbx/dbx.h"
 
-typedef struct dbx_comm dbx_comm;
+typedef struct dbx__comm dbx__comm;
 
-typedef enum dbx_comm_kind { DBX_COMM_SINGLE, DBX_COMM_MPI } dbx_comm_kind;
+typedef enum dbx__comm_kind { DBX_COMM_SINGLE, DBX_COMM_MPI } dbx__comm_kind;
 
-typedef struct dbx_comm_opts {
+typedef struct dbx__comm_opts {
     int want_mpi;           /* -1: auto (MPI when launched by mpirun/srun), 0: single, 1: MPI */
     size_t bucket_bytes;    /* all-reduce bucket size (default 4 MiB); 0: one call */
     double timeout_s;       /* watchdog: abort when a collective waits longer (default 60);
                              * <= 0 disables the watchdog */
-} dbx_comm_opts;
+} dbx__comm_opts;
 
-/* The defaults: {want_mpi = -1, bucket_bytes = 4 MiB, timeout_s = 60}. dbx_comm_init with
+/* The defaults: {want_mpi = -1, bucket_bytes = 4 MiB, timeout_s = 60}. dbx__comm_init with
  * opts == NULL uses them. Auto means MPI when OMPI_COMM_WORLD_SIZE, PMIX_RANK, PMI_RANK or
  * PMI_SIZE is set, or a Slurm step of more than one task (SLURM_STEP_ID, SLURM_PROCID,
  * SLURM_STEP_NUM_TASKS > 1), or MPI is already initialised; otherwise single. */
-dbx_comm_opts dbx_comm_opts_default(void);
+dbx__comm_opts dbx__comm_opts_default(void);
 
 /* Initialises MPI if wanted (MPI_Init_thread, MPI_THREAD_FUNNELED; not when MPI is already
- * initialised, and then dbx_comm_free does not finalise it either), duplicates
+ * initialised, and then dbx__comm_free does not finalise it either), duplicates
  * MPI_COMM_WORLD for gradients and for control, sets MPI_ERRORS_RETURN on both (and on
  * MPI_COMM_WORLD), computes the local rank with MPI_Comm_split_type(MPI_COMM_TYPE_SHARED),
  * starts the watchdog. Collective over MPI_COMM_WORLD. argc/argv may be NULL. */
-dbx_status dbx_comm_init(const dbx_comm_opts *opts, int *argc, char ***argv, dbx_comm **out);
+dbx_status dbx__comm_init(const dbx__comm_opts *opts, int *argc, char ***argv, dbx__comm **out);
 /* Stops the watchdog, frees the communicators and finalises MPI (if this object initialised
  * it: free that object after any others). Collective. A started scatter must have been
  * waited for. Accepts NULL. */
-void dbx_comm_free(dbx_comm *c);
+void dbx__comm_free(dbx__comm *c);
 
-dbx_comm_kind dbx_comm_kind_of(const dbx_comm *c);
-int dbx_comm_rank(const dbx_comm *c);
-int dbx_comm_size(const dbx_comm *c);
-int dbx_comm_local_rank(const dbx_comm *c);   /* rank among the ranks of this host */
-int dbx_comm_local_size(const dbx_comm *c);
-const char *dbx_comm_host(const dbx_comm *c); /* this rank's host name */
+dbx__comm_kind dbx__comm_kind_of(const dbx__comm *c);
+int dbx__comm_rank(const dbx__comm *c);
+int dbx__comm_size(const dbx__comm *c);
+int dbx__comm_local_rank(const dbx__comm *c);   /* rank among the ranks of this host */
+int dbx__comm_local_size(const dbx__comm *c);
+const char *dbx__comm_host(const dbx__comm *c); /* this rank's host name */
 
 /* In-place SUM all-reduce of n floats on the gradient communicator, in buckets of
  * bucket_bytes (one MPI_Iallreduce per bucket, all in flight, then one wait). Any n: a
  * bucket never exceeds 2^30 floats. */
-dbx_status dbx_comm_allreduce_f32(dbx_comm *c, float *buf, size_t n);
+dbx_status dbx__comm_allreduce_f32(dbx__comm *c, float *buf, size_t n);
 /* In-place all-reduce of doubles / int64 with SUM, MAX or MIN (statistics, agreement), on
  * the control communicator; any n (split into calls of at most 2^30 elements). */
-typedef enum dbx_comm_op { DBX_COMM_SUM, DBX_COMM_MAX, DBX_COMM_MIN } dbx_comm_op;
-dbx_status dbx_comm_allreduce_f64(dbx_comm *c, double *buf, size_t n, dbx_comm_op op);
-dbx_status dbx_comm_allreduce_i64(dbx_comm *c, int64_t *buf, size_t n, dbx_comm_op op);
+typedef enum dbx__comm_op { DBX_COMM_SUM, DBX_COMM_MAX, DBX_COMM_MIN } dbx__comm_op;
+dbx_status dbx__comm_allreduce_f64(dbx__comm *c, double *buf, size_t n, dbx__comm_op op);
+dbx_status dbx__comm_allreduce_i64(dbx__comm *c, int64_t *buf, size_t n, dbx__comm_op op);
 /* Concatenates each rank's bytes on every rank: recv gets size * bytes_each
  * (all ranks contribute the same number of bytes; send and recv must not overlap). */
-dbx_status dbx_comm_allgather(dbx_comm *c, const void *send, size_t bytes_each, void *recv);
+dbx_status dbx__comm_allgather(dbx__comm *c, const void *send, size_t bytes_each, void *recv);
 /* Variable-size all-gather: counts[r] bytes from rank r, placed at displs[r] in recv.
  * bytes must equal counts[rank]; every count and displacement must be <= INT_MAX. */
-dbx_status dbx_comm_allgatherv(dbx_comm *c, const void *send, size_t bytes, void *recv,
+dbx_status dbx__comm_allgatherv(dbx__comm *c, const void *send, size_t bytes, void *recv,
                                const size_t *counts, const size_t *displs);
 /* Root's bytes to every rank (any size: split into pieces of at most 1 GiB). */
-dbx_status dbx_comm_bcast(dbx_comm *c, void *buf, size_t bytes, int root);
-dbx_status dbx_comm_barrier(dbx_comm *c);
+dbx_status dbx__comm_bcast(dbx__comm *c, void *buf, size_t bytes, int root);
+dbx_status dbx__comm_barrier(dbx__comm *c);
 
 /* Root ships rank r the bytes send + displs[r] .. + counts[r] (control communicator); every
  * rank receives its part into recv (capacity recv_cap; *recv_bytes gets the size).
- * Nonblocking: start, then finish with dbx_comm_scatter_wait before touching the buffers,
+ * Nonblocking: start, then finish with dbx__comm_scatter_wait before touching the buffers,
  * so that the root can plan step k+1 while the workers compute step k. One outstanding
  * scatter at a time. Every rank calls start then wait, in the same order as the other ranks;
  * send, counts and displs matter on the root only (its start returns at once: point-to-point
@@ -83,40 +83,40 @@ dbx_status dbx_comm_barrier(dbx_comm *c);
  * untouched until its wait. A part of 0 bytes is fine. A part larger than recv_cap makes
  * that rank's wait return DBX_EINVAL (the other ranks are unaffected; recv holds the first
  * recv_cap bytes); starting twice or waiting without a start is DBX_EINVAL. */
-dbx_status dbx_comm_scatter_start(dbx_comm *c, const void *send, const size_t *counts,
+dbx_status dbx__comm_scatter_start(dbx__comm *c, const void *send, const size_t *counts,
                                   const size_t *displs, void *recv, size_t recv_cap, int root);
-dbx_status dbx_comm_scatter_wait(dbx_comm *c, size_t *recv_bytes);
+dbx_status dbx__comm_scatter_wait(dbx__comm *c, size_t *recv_bytes);
 
 /* Aborts every rank of the job (MPI_Abort) after printing "[rR/N host] dbx: fatal: msg".
  * In a single process: exits with code. Never returns. */
-_Noreturn void dbx_comm_abort(dbx_comm *c, int code, const char *msg);
+_Noreturn void dbx__comm_abort(dbx__comm *c, int code, const char *msg);
 
-/* Statistics of the last dbx_comm_allreduce_f32: seconds and bytes. */
-void dbx_comm_last_allreduce(const dbx_comm *c, double *seconds, size_t *bytes);
+/* Statistics of the last dbx__comm_allreduce_f32: seconds and bytes. */
+void dbx__comm_last_allreduce(const dbx__comm *c, double *seconds, size_t *bytes);
 
 /* Sets the context that the watchdog names when it aborts ("all-reduce step 12"); printf
  * format, kept (truncated to 95 characters) until the next call; NULL or "" clears it. */
-void dbx_comm_set_context(dbx_comm *c, const char *fmt, ...)
+void dbx__comm_set_context(dbx__comm *c, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
 
 /* ---- topology (hwloc) ---------------------------------------------------------------------- */
-typedef enum dbx_bind { DBX_BIND_NONE, DBX_BIND_CORE, DBX_BIND_NUMA } dbx_bind;
+typedef enum dbx__bind { DBX_BIND_NONE, DBX_BIND_CORE, DBX_BIND_NUMA } dbx__bind;
 /* Parses "none" | "core" | "numa"; anything else is DBX_EINVAL. */
-dbx_status dbx_bind_parse(const char *name, dbx_bind *out);
-const char *dbx_bind_name(dbx_bind mode);   /* "none" | "core" | "numa" */
+dbx_status dbx__bind_parse(const char *name, dbx__bind *out);
+const char *dbx__bind_name(dbx__bind mode);   /* "none" | "core" | "numa" */
 /* Binds this process (local rank l of L) to its own cores (or NUMA node) with hwloc and
  * describes the machine and the binding in desc ("h1: 1 package, 2 cores, 2 PUs, 1 NUMA node,
  * 7.8 GiB; local rank 0/2 bound to cores 0 (cpuset 0x00000001)"). CORE: cores
  * [l*n/L, (l+1)*n/L) of n cores, or core l % n when L > n ("oversubscribed"); NUMA: node
  * l % nodes. DBX_BIND_NONE only describes (the current binding). c may be NULL (rank 0 of
  * 1); desc may be NULL. Memory size comes from sysconf. */
-dbx_status dbx_topo_bind(dbx_comm *c, dbx_bind mode, char *desc, size_t desc_cap);
+dbx_status dbx__topo_bind(dbx__comm *c, dbx__bind mode, char *desc, size_t desc_cap);
 
 /* ---- GPU choice (hwloc) -------------------------------------------------------------------- */
-/* GPUs of one host that dbx_gpu_assign and dbx_topo_gpu_choose consider (more are ignored:
+/* GPUs of one host that dbx__gpu_assign and dbx__topo_gpu_choose consider (more are ignored:
  * near masks are 64 bits wide). */
 #define DBX_GPU_MAX 64
 /* Assigns each local rank i (0..nlocal-1) of one host a GPU in assign[i], from near[i]: bit g
@@ -129,12 +129,12 @@ dbx_status dbx_topo_bind(dbx_comm *c, dbx_bind mode, char *desc, size_t desc_cap
  * GPU i. Returns the largest number of ranks on one GPU (> 1: the ranks cannot use NCCL,
  * which needs distinct GPUs); ngpu <= 0: every rank gets 0 and the result is 0. ngpu is
  * capped at DBX_GPU_MAX. Pure: no state, thread-safe. */
-int dbx_gpu_assign(int nlocal, const uint64_t *near, int ngpu, int *assign);
+int dbx__gpu_assign(int nlocal, const uint64_t *near, int ngpu, int *assign);
 /* Chooses this rank's GPU among the ngpu GPUs it sees (busid[g]: GPU g's PCI bus id
  * "dddd:bb:dd.f", as cudaDeviceGetPCIBusId gives it) so that the ranks of a host spread over
  * its GPUs, each near its own cores: loads the hwloc topology with I/O devices, computes
- * this rank's near mask from its current binding (dbx_topo_bind first), all-gathers the
- * masks and applies dbx_gpu_assign to the ranks of each host (host name and boot id) in
+ * this rank's near mask from its current binding (dbx__topo_bind first), all-gathers the
+ * masks and applies dbx__gpu_assign to the ranks of each host (host name and boot id) in
  * local-rank order. A GPU that hwloc cannot find (no PCI discovery, a container) has unknown
  * locality, which is not an error; so do all GPUs when the records of a host do not name
  * each local rank once. When the ranks of a host do not see the same GPUs (a launcher that
@@ -145,7 +145,7 @@ int dbx_gpu_assign(int nlocal, const uint64_t *near, int ngpu, int *assign);
  * rank; 0 when no rank sees a GPU), and to desc (may be NULL) a description such as
  * "GPU 1 (0000:41:00.0), near cpuset 0x0000ff00 (this rank's cpus), 2 local ranks on 2
  * GPUs". Call it from the thread that owns c. */
-dbx_status dbx_topo_gpu_choose(dbx_comm *c, int ngpu, char (*busid)[32], int *gpu, int *sharing,
+dbx_status dbx__topo_gpu_choose(dbx__comm *c, int ngpu, char (*busid)[32], int *gpu, int *sharing,
                                char *desc, size_t desc_cap);
 
 #endif /* DBX_COMM_COMM_H */

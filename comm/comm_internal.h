@@ -1,8 +1,8 @@
-/* Internal to comm/: the dbx_comm object shared by the front end (comm.c: argument checks,
+/* Internal to comm/: the dbx__comm object shared by the front end (comm.c: argument checks,
  * the single-process implementation, watchdog bookkeeping) and the MPI back end
  * (comm_mpi.c: the only file that includes mpi.h). topo.c reads rank fields only.
  *
- * Thread safety: a dbx_comm is used by one thread; the watchdog thread (comm_mpi.c) reads
+ * Thread safety: a dbx__comm is used by one thread; the watchdog thread (comm_mpi.c) reads
  * wd_call, wd_since and wd_context under wd_mu, which the owner thread takes briefly on
  * entry to and exit from every blocking call. */
 #ifndef DBX_COMM_COMM_INTERNAL_H
@@ -16,14 +16,14 @@
 
 typedef struct dbx_comm_mpi dbx_comm_mpi; /* MPI state, defined in comm_mpi.c */
 
-struct dbx_comm {
-    dbx_comm_kind kind;
+struct dbx__comm {
+    dbx__comm_kind kind;
     int rank, size, local_rank, local_size;
     char host[256];
     size_t bucket_bytes;
     double timeout_s;
 
-    double last_ar_seconds; /* dbx_comm_last_allreduce */
+    double last_ar_seconds; /* dbx__comm_last_allreduce */
     size_t last_ar_bytes;
 
     /* the one outstanding scatter */
@@ -47,29 +47,29 @@ struct dbx_comm {
 };
 
 /* Watchdog bookkeeping around a blocking call; call is a static string such as
- * "dbx_comm_barrier/MPI_Barrier". leave is idempotent. */
-void dbx__comm_wd_enter(dbx_comm *c, const char *call);
-void dbx__comm_wd_leave(dbx_comm *c);
+ * "dbx__comm_barrier/MPI_Barrier". leave is idempotent. */
+void dbx__comm_wd_enter(dbx__comm *c, const char *call);
+void dbx__comm_wd_leave(dbx__comm *c);
 /* Writes "[rR/N host] dbx: fatal: " + msg + newline to stderr and flushes it. */
-void dbx__comm_print_fatal(const dbx_comm *c, const char *msg);
+void dbx__comm_print_fatal(const dbx__comm *c, const char *msg);
 
 /* ---- MPI back end (comm_mpi.c). Arguments are checked by comm.c before these calls. ---- */
 int dbx__comm_mpi_initialized(void); /* MPI_Init* done and MPI_Finalize not yet */
-dbx_status dbx__comm_mpi_init(dbx_comm *c, int *argc, char ***argv);
-void dbx__comm_mpi_free(dbx_comm *c);
+dbx_status dbx__comm_mpi_init(dbx__comm *c, int *argc, char ***argv);
+void dbx__comm_mpi_free(dbx__comm *c);
 _Noreturn void dbx__comm_mpi_abort(int code);
-dbx_status dbx__comm_mpi_allreduce_f32(dbx_comm *c, float *buf, size_t n);
-dbx_status dbx__comm_mpi_allreduce_f64(dbx_comm *c, double *buf, size_t n, dbx_comm_op op);
-dbx_status dbx__comm_mpi_allreduce_i64(dbx_comm *c, int64_t *buf, size_t n, dbx_comm_op op);
-dbx_status dbx__comm_mpi_allgather(dbx_comm *c, const void *send, size_t bytes_each,
+dbx_status dbx__comm_mpi_allreduce_f32(dbx__comm *c, float *buf, size_t n);
+dbx_status dbx__comm_mpi_allreduce_f64(dbx__comm *c, double *buf, size_t n, dbx__comm_op op);
+dbx_status dbx__comm_mpi_allreduce_i64(dbx__comm *c, int64_t *buf, size_t n, dbx__comm_op op);
+dbx_status dbx__comm_mpi_allgather(dbx__comm *c, const void *send, size_t bytes_each,
                                    void *recv);
-dbx_status dbx__comm_mpi_allgatherv(dbx_comm *c, const void *send, size_t bytes, void *recv,
+dbx_status dbx__comm_mpi_allgatherv(dbx__comm *c, const void *send, size_t bytes, void *recv,
                                     const size_t *counts, const size_t *displs);
-dbx_status dbx__comm_mpi_bcast(dbx_comm *c, void *buf, size_t bytes, int root);
-dbx_status dbx__comm_mpi_barrier(dbx_comm *c);
-dbx_status dbx__comm_mpi_scatter_start(dbx_comm *c, const void *send, const size_t *counts,
+dbx_status dbx__comm_mpi_bcast(dbx__comm *c, void *buf, size_t bytes, int root);
+dbx_status dbx__comm_mpi_barrier(dbx__comm *c);
+dbx_status dbx__comm_mpi_scatter_start(dbx__comm *c, const void *send, const size_t *counts,
                                        const size_t *displs, void *recv, size_t recv_cap,
                                        int root);
-dbx_status dbx__comm_mpi_scatter_wait(dbx_comm *c, size_t *recv_bytes);
+dbx_status dbx__comm_mpi_scatter_wait(dbx__comm *c, size_t *recv_bytes);
 
 #endif /* DBX_COMM_COMM_INTERNAL_H */

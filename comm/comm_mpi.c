@@ -4,9 +4,9 @@
  * Every MPI return code is checked: MPI_COMM_WORLD and the two duplicated communicators
  * (grad: gradient all-reduces; ctrl: everything else) use MPI_ERRORS_RETURN, and MPI_TRY
  * turns a failure into DBX_EMPI with "host pid file:line: MPI_Xxx: <MPI error string>".
- * Nothing here calls exit() or abort(); the watchdog and dbx_comm_abort call MPI_Abort.
+ * Nothing here calls exit() or abort(); the watchdog and dbx__comm_abort call MPI_Abort.
  *
- * Ownership: dbx_comm_mpi belongs to its dbx_comm. Thread safety: the owner thread makes
+ * Ownership: dbx_comm_mpi belongs to its dbx__comm. Thread safety: the owner thread makes
  * every MPI call (MPI_THREAD_FUNNELED) except the watchdog's final MPI_Abort. */
 #define _POSIX_C_SOURCE 200809L
 #include "comm/comm_internal.h"
@@ -51,7 +51,7 @@ static const char *base_name(const char *path)
 
 /* expr is the stringified call "MPI_Xxx(args)": the message names MPI_Xxx. Clears the
  * watchdog state (the blocking call has ended, with an error). */
-static dbx_status mpi_fail(dbx_comm *c, int rc, const char *expr, const char *file, int line)
+static dbx_status mpi_fail(dbx__comm *c, int rc, const char *expr, const char *file, int line)
 {
     char err[MPI_MAX_ERROR_STRING + 1] = "";
     int len = 0;
@@ -78,7 +78,7 @@ static int first_status_error(int rc, const MPI_Status *st, int n)
     return rc;
 }
 
-static MPI_Op mpi_op(dbx_comm_op op)
+static MPI_Op mpi_op(dbx__comm_op op)
 {
     return op == DBX_COMM_MAX ? MPI_MAX : op == DBX_COMM_MIN ? MPI_MIN : MPI_SUM;
 }
@@ -86,7 +86,7 @@ static MPI_Op mpi_op(dbx_comm_op op)
 /* ---- watchdog ------------------------------------------------------------------------- */
 static void *watchdog_main(void *arg)
 {
-    dbx_comm *c = arg;
+    dbx__comm *c = arg;
     pthread_mutex_lock(&c->wd_mu);
     while (!c->wd_stop) {
         struct timespec ts;
@@ -118,7 +118,7 @@ static void *watchdog_main(void *arg)
     return NULL;
 }
 
-static dbx_status watchdog_start(dbx_comm *c)
+static dbx_status watchdog_start(dbx__comm *c)
 {
     if (!(c->timeout_s > 0)) return DBX_OK;
     c->wd_stop = 0;
@@ -130,7 +130,7 @@ static dbx_status watchdog_start(dbx_comm *c)
     return DBX_OK;
 }
 
-static void watchdog_stop(dbx_comm *c)
+static void watchdog_stop(dbx__comm *c)
 {
     if (!c->wd_running) return;
     pthread_mutex_lock(&c->wd_mu);
@@ -150,7 +150,7 @@ int dbx__comm_mpi_initialized(void)
 }
 
 /* A Slurm step of several tasks whose MPI world has one rank: srun without PMI support. */
-static dbx_status check_slurm_world(dbx_comm *c)
+static dbx_status check_slurm_world(dbx__comm *c)
 {
     const char *t = getenv("SLURM_STEP_NUM_TASKS");
     if (c->size == 1 && getenv("SLURM_STEP_ID") && t && atoi(t) > 1)
@@ -159,10 +159,10 @@ static dbx_status check_slurm_world(dbx_comm *c)
     return DBX_OK;
 }
 
-dbx_status dbx__comm_mpi_init(dbx_comm *c, int *argc, char ***argv)
+dbx_status dbx__comm_mpi_init(dbx__comm *c, int *argc, char ***argv)
 {
     dbx_comm_mpi *m = calloc(1, sizeof *m);
-    if (!m) return dbx__fail(DBX_ENOMEM, "dbx_comm_init: out of memory");
+    if (!m) return dbx__fail(DBX_ENOMEM, "dbx__comm_init: out of memory");
     m->grad = m->ctrl = MPI_COMM_NULL;
     c->mpi = m;
 
@@ -170,7 +170,7 @@ dbx_status dbx__comm_mpi_init(dbx_comm *c, int *argc, char ***argv)
     MPI_TRY(c, MPI_Initialized(&init));
     MPI_TRY(c, MPI_Finalized(&fin));
     if (fin)
-        return dbx__fail(DBX_EMPI, "%s %ld: dbx_comm_init: MPI is already finalised", c->host,
+        return dbx__fail(DBX_EMPI, "%s %ld: dbx__comm_init: MPI is already finalised", c->host,
                          (long)getpid());
     if (!init) {
         int provided = 0;
@@ -188,10 +188,10 @@ dbx_status dbx__comm_mpi_init(dbx_comm *c, int *argc, char ***argv)
     m->icounts = malloc((size_t)c->size * sizeof *m->icounts);
     m->idispls = malloc((size_t)c->size * sizeof *m->idispls);
     if (!m->hdr || !m->sreq || !m->sst || !m->icounts || !m->idispls)
-        return dbx__fail(DBX_ENOMEM, "dbx_comm_init: out of memory for %d ranks", c->size);
+        return dbx__fail(DBX_ENOMEM, "dbx__comm_init: out of memory for %d ranks", c->size);
 
     DBX_TRY(watchdog_start(c));
-    dbx__comm_wd_enter(c, "dbx_comm_init/MPI_Comm_dup");
+    dbx__comm_wd_enter(c, "dbx__comm_init/MPI_Comm_dup");
     MPI_TRY(c, MPI_Comm_dup(MPI_COMM_WORLD, &m->grad));
     MPI_TRY(c, MPI_Comm_dup(MPI_COMM_WORLD, &m->ctrl));
     MPI_TRY(c, MPI_Comm_set_errhandler(m->grad, MPI_ERRORS_RETURN));
@@ -211,7 +211,7 @@ dbx_status dbx__comm_mpi_init(dbx_comm *c, int *argc, char ***argv)
     return DBX_OK;
 }
 
-static void warn_mpi(const dbx_comm *c, int rc, const char *call)
+static void warn_mpi(const dbx__comm *c, int rc, const char *call)
 {
     char err[MPI_MAX_ERROR_STRING + 1] = "";
     int len = 0;
@@ -219,7 +219,7 @@ static void warn_mpi(const dbx_comm *c, int rc, const char *call)
     fprintf(stderr, "[r%d/%d %s] dbx: warning: %s: %s\n", c->rank, c->size, c->host, call, err);
 }
 
-void dbx__comm_mpi_free(dbx_comm *c)
+void dbx__comm_mpi_free(dbx__comm *c)
 {
     watchdog_stop(c);
     dbx_comm_mpi *m = c->mpi;
@@ -265,7 +265,7 @@ static dbx_status grow_requests(dbx_comm_mpi *m, size_t n)
     return DBX_OK;
 }
 
-dbx_status dbx__comm_mpi_allreduce_f32(dbx_comm *c, float *buf, size_t n)
+dbx_status dbx__comm_mpi_allreduce_f32(dbx__comm *c, float *buf, size_t n)
 {
     dbx_comm_mpi *m = c->mpi;
     double t0 = dbx__now();
@@ -274,7 +274,7 @@ dbx_status dbx__comm_mpi_allreduce_f32(dbx_comm *c, float *buf, size_t n)
     if (chunk > COMM_MAX_ELEMS) chunk = COMM_MAX_ELEMS;
     size_t nb = n ? (n + chunk - 1) / chunk : 0;
     if (nb > INT_MAX)
-        return dbx__fail(DBX_EINVAL, "dbx_comm_allreduce_f32: %zu buckets (bucket_bytes %zu) "
+        return dbx__fail(DBX_EINVAL, "dbx__comm_allreduce_f32: %zu buckets (bucket_bytes %zu) "
                          "exceed INT_MAX", nb, c->bucket_bytes);
     DBX_TRY(grow_requests(m, nb));
     for (size_t b = 0; b < nb; b++) {
@@ -283,7 +283,7 @@ dbx_status dbx__comm_mpi_allreduce_f32(dbx_comm *c, float *buf, size_t n)
                                   m->grad, &m->req[b]));
     }
     if (nb) {
-        dbx__comm_wd_enter(c, "dbx_comm_allreduce_f32/MPI_Waitall");
+        dbx__comm_wd_enter(c, "dbx__comm_allreduce_f32/MPI_Waitall");
         int rc = MPI_Waitall((int)nb, m->req, m->st);
         if (rc != MPI_SUCCESS)
             return mpi_fail(c, first_status_error(rc, m->st, (int)nb), "MPI_Waitall", __FILE__,
@@ -295,8 +295,8 @@ dbx_status dbx__comm_mpi_allreduce_f32(dbx_comm *c, float *buf, size_t n)
     return DBX_OK;
 }
 
-static dbx_status allreduce_typed(dbx_comm *c, void *buf, size_t n, size_t es, MPI_Datatype t,
-                                  dbx_comm_op op, const char *call)
+static dbx_status allreduce_typed(dbx__comm *c, void *buf, size_t n, size_t es, MPI_Datatype t,
+                                  dbx__comm_op op, const char *call)
 {
     dbx__comm_wd_enter(c, call);
     for (size_t off = 0; off < n; off += COMM_MAX_ELEMS) {
@@ -308,29 +308,29 @@ static dbx_status allreduce_typed(dbx_comm *c, void *buf, size_t n, size_t es, M
     return DBX_OK;
 }
 
-dbx_status dbx__comm_mpi_allreduce_f64(dbx_comm *c, double *buf, size_t n, dbx_comm_op op)
+dbx_status dbx__comm_mpi_allreduce_f64(dbx__comm *c, double *buf, size_t n, dbx__comm_op op)
 {
     return allreduce_typed(c, buf, n, sizeof *buf, MPI_DOUBLE, op,
-                           "dbx_comm_allreduce_f64/MPI_Allreduce");
+                           "dbx__comm_allreduce_f64/MPI_Allreduce");
 }
 
-dbx_status dbx__comm_mpi_allreduce_i64(dbx_comm *c, int64_t *buf, size_t n, dbx_comm_op op)
+dbx_status dbx__comm_mpi_allreduce_i64(dbx__comm *c, int64_t *buf, size_t n, dbx__comm_op op)
 {
     return allreduce_typed(c, buf, n, sizeof *buf, MPI_INT64_T, op,
-                           "dbx_comm_allreduce_i64/MPI_Allreduce");
+                           "dbx__comm_allreduce_i64/MPI_Allreduce");
 }
 
-dbx_status dbx__comm_mpi_allgather(dbx_comm *c, const void *send, size_t bytes_each,
+dbx_status dbx__comm_mpi_allgather(dbx__comm *c, const void *send, size_t bytes_each,
                                    void *recv)
 {
-    dbx__comm_wd_enter(c, "dbx_comm_allgather/MPI_Allgather");
+    dbx__comm_wd_enter(c, "dbx__comm_allgather/MPI_Allgather");
     MPI_TRY(c, MPI_Allgather(send, (int)bytes_each, MPI_BYTE, recv, (int)bytes_each, MPI_BYTE,
                              c->mpi->ctrl));
     dbx__comm_wd_leave(c);
     return DBX_OK;
 }
 
-dbx_status dbx__comm_mpi_allgatherv(dbx_comm *c, const void *send, size_t bytes, void *recv,
+dbx_status dbx__comm_mpi_allgatherv(dbx__comm *c, const void *send, size_t bytes, void *recv,
                                     const size_t *counts, const size_t *displs)
 {
     dbx_comm_mpi *m = c->mpi;
@@ -338,16 +338,16 @@ dbx_status dbx__comm_mpi_allgatherv(dbx_comm *c, const void *send, size_t bytes,
         m->icounts[r] = (int)counts[r];
         m->idispls[r] = (int)displs[r];
     }
-    dbx__comm_wd_enter(c, "dbx_comm_allgatherv/MPI_Allgatherv");
+    dbx__comm_wd_enter(c, "dbx__comm_allgatherv/MPI_Allgatherv");
     MPI_TRY(c, MPI_Allgatherv(send, (int)bytes, MPI_BYTE, recv, m->icounts, m->idispls, MPI_BYTE,
                               m->ctrl));
     dbx__comm_wd_leave(c);
     return DBX_OK;
 }
 
-dbx_status dbx__comm_mpi_bcast(dbx_comm *c, void *buf, size_t bytes, int root)
+dbx_status dbx__comm_mpi_bcast(dbx__comm *c, void *buf, size_t bytes, int root)
 {
-    dbx__comm_wd_enter(c, "dbx_comm_bcast/MPI_Bcast");
+    dbx__comm_wd_enter(c, "dbx__comm_bcast/MPI_Bcast");
     for (size_t off = 0; off < bytes; off += COMM_MAX_ELEMS) {
         size_t len = bytes - off < COMM_MAX_ELEMS ? bytes - off : COMM_MAX_ELEMS;
         MPI_TRY(c, MPI_Bcast((char *)buf + off, (int)len, MPI_BYTE, root, c->mpi->ctrl));
@@ -356,9 +356,9 @@ dbx_status dbx__comm_mpi_bcast(dbx_comm *c, void *buf, size_t bytes, int root)
     return DBX_OK;
 }
 
-dbx_status dbx__comm_mpi_barrier(dbx_comm *c)
+dbx_status dbx__comm_mpi_barrier(dbx__comm *c)
 {
-    dbx__comm_wd_enter(c, "dbx_comm_barrier/MPI_Barrier");
+    dbx__comm_wd_enter(c, "dbx__comm_barrier/MPI_Barrier");
     MPI_TRY(c, MPI_Barrier(c->mpi->ctrl));
     dbx__comm_wd_leave(c);
     return DBX_OK;
@@ -369,7 +369,7 @@ dbx_status dbx__comm_mpi_barrier(dbx_comm *c)
  * MPI's non-overtaking order matches them with the receiver's two Irecvs (posted in start,
  * the data one with recv_cap bytes: a shorter message is fine, a longer one truncates and
  * the header tells the real size). */
-dbx_status dbx__comm_mpi_scatter_start(dbx_comm *c, const void *send, const size_t *counts,
+dbx_status dbx__comm_mpi_scatter_start(dbx__comm *c, const void *send, const size_t *counts,
                                        const size_t *displs, void *recv, size_t recv_cap,
                                        int root)
 {
@@ -395,13 +395,13 @@ dbx_status dbx__comm_mpi_scatter_start(dbx_comm *c, const void *send, const size
     return DBX_OK;
 }
 
-dbx_status dbx__comm_mpi_scatter_wait(dbx_comm *c, size_t *recv_bytes)
+dbx_status dbx__comm_mpi_scatter_wait(dbx__comm *c, size_t *recv_bytes)
 {
     dbx_comm_mpi *m = c->mpi;
     *recv_bytes = 0;
     if (c->rank == c->scatter_root) {
         if (m->nsreq) {
-            dbx__comm_wd_enter(c, "dbx_comm_scatter_wait/MPI_Waitall");
+            dbx__comm_wd_enter(c, "dbx__comm_scatter_wait/MPI_Waitall");
             int rc = MPI_Waitall(m->nsreq, m->sreq, m->sst);
             if (rc != MPI_SUCCESS)
                 return mpi_fail(c, first_status_error(rc, m->sst, m->nsreq), "MPI_Waitall",
@@ -410,7 +410,7 @@ dbx_status dbx__comm_mpi_scatter_wait(dbx_comm *c, size_t *recv_bytes)
         }
         return DBX_OK;
     }
-    dbx__comm_wd_enter(c, "dbx_comm_scatter_wait/MPI_Wait");
+    dbx__comm_wd_enter(c, "dbx__comm_scatter_wait/MPI_Wait");
     MPI_TRY(c, MPI_Wait(&m->sreq[0], MPI_STATUS_IGNORE));
     MPI_Status st;
     int rc = MPI_Wait(&m->sreq[1], &st);

@@ -10,7 +10,7 @@
 #include "core/status.h"
 #include "kernels/cuda/check.h" /* DBX_CU */
 
-struct dbx_nccl {
+struct dbx__nccl {
     ncclComm_t comm;
     cudaStream_t stream;  /* the collectives' own stream */
     cudaStream_t compute; /* the backend's stream (borrowed) */
@@ -21,7 +21,7 @@ struct dbx_nccl {
 
 /* An NCCL error aborts the communicator: the other ranks' NCCL calls then fail instead of
    waiting forever. */
-static dbx_status nccl_fail(dbx_nccl *n, ncclResult_t r, const char *call, int line)
+static dbx_status nccl_fail(dbx__nccl *n, ncclResult_t r, const char *call, int line)
 {
     if (n && n->comm) {
         ncclCommAbort(n->comm);
@@ -36,19 +36,19 @@ static dbx_status nccl_fail(dbx_nccl *n, ncclResult_t r, const char *call, int l
         if (r_ != ncclSuccess) return nccl_fail((n), r_, #call, __LINE__);                   \
     } while (0)
 
-dbx_status dbx_nccl_new(dbx_comm *c, void *compute_stream, dbx_nccl **out)
+dbx_status dbx__nccl_new(dbx__comm *c, void *compute_stream, dbx__nccl **out)
 {
     *out = NULL;
     ncclUniqueId id;
     memset(&id, 0, sizeof id);
-    int rank = dbx_comm_rank(c), size = dbx_comm_size(c);
+    int rank = dbx__comm_rank(c), size = dbx__comm_size(c);
     ncclResult_t r = rank == 0 ? ncclGetUniqueId(&id) : ncclSuccess;
     int64_t ok = r == ncclSuccess;
     /* collective (all ranks): did rank 0 get an id? then the id itself */
-    DBX_TRY(dbx_comm_allreduce_i64(c, &ok, 1, DBX_COMM_MIN));
+    DBX_TRY(dbx__comm_allreduce_i64(c, &ok, 1, DBX_COMM_MIN));
     if (!ok) return dbx__fail(DBX_ENCCL, "ncclGetUniqueId failed on rank 0");
-    DBX_TRY(dbx_comm_bcast(c, &id, sizeof id, 0));
-    dbx_nccl *n = calloc(1, sizeof *n);
+    DBX_TRY(dbx__comm_bcast(c, &id, sizeof id, 0));
+    dbx__nccl *n = calloc(1, sizeof *n);
     if (!n) return dbx__fail(DBX_ENOMEM, "out of memory");
     n->compute = (cudaStream_t)compute_stream;
     n->rank = rank;
@@ -61,7 +61,7 @@ dbx_status dbx_nccl_new(dbx_comm *c, void *compute_stream, dbx_nccl **out)
     /* collective (all ranks): enter ncclCommInitRank only when every rank will, else the
        ranks that did would wait there for the failed one forever */
     int64_t setup = s == DBX_OK;
-    dbx_status sa = dbx_comm_allreduce_i64(c, &setup, 1, DBX_COMM_MIN);
+    dbx_status sa = dbx__comm_allreduce_i64(c, &setup, 1, DBX_COMM_MIN);
     if (!s && sa) s = sa;
     if (!s && !setup) s = dbx__fail(DBX_ENCCL, "NCCL setup failed on another rank");
     if (!s) {
@@ -69,7 +69,7 @@ dbx_status dbx_nccl_new(dbx_comm *c, void *compute_stream, dbx_nccl **out)
         if (r != ncclSuccess) s = nccl_fail(n, r, "ncclCommInitRank", __LINE__);
     }
     if (s) {
-        dbx_nccl_free(n);
+        dbx__nccl_free(n);
         return s;
     }
     *out = n;
@@ -90,7 +90,7 @@ dbx_status dbx_nccl_new(dbx_comm *c, void *compute_stream, dbx_nccl **out)
         }                                                                                    \
     } while (0)
 
-dbx_status dbx_nccl_allreduce_f32(dbx_nccl *n, float *dev, size_t count)
+dbx_status dbx__nccl_allreduce_f32(dbx__nccl *n, float *dev, size_t count)
 {
     if (!n->comm) return dbx__fail(DBX_ENCCL, "NCCL communicator was aborted");
     DBX_CU_ABORT(n, cudaEventRecord(n->ready, n->compute));
@@ -105,7 +105,7 @@ dbx_status dbx_nccl_allreduce_f32(dbx_nccl *n, float *dev, size_t count)
     return DBX_OK;
 }
 
-void dbx_nccl_free(dbx_nccl *n)
+void dbx__nccl_free(dbx__nccl *n)
 {
     if (!n) return;
     if (n->comm) ncclCommDestroy(n->comm);

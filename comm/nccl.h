@@ -5,7 +5,7 @@
  * before the optimizer runs. On any NCCL error the communicator is aborted
  * (ncclCommAbort), so no rank is left waiting inside NCCL, and DBX_ENCCL is returned.
  * Callers reference these functions weakly (they exist only in programs linking dbx_cuda).
- * One dbx_nccl per rank, used by one thread. */
+ * One dbx__nccl per rank, used by one thread. */
 #ifndef DBX_COMM_NCCL_H
 #define DBX_COMM_NCCL_H
 
@@ -13,14 +13,14 @@
 
 #include "comm/comm.h"
 
-typedef struct dbx_nccl dbx_nccl;
+typedef struct dbx__nccl dbx__nccl;
 
 /* Collective (all ranks): creates the NCCL communicator of c's ranks for the GPU that
  * compute_stream (a cudaStream_t) belongs to. */
-dbx_status dbx_nccl_new(dbx_comm *c, void *compute_stream, dbx_nccl **out);
+dbx_status dbx__nccl_new(dbx__comm *c, void *compute_stream, dbx__nccl **out);
 /* Collective (all ranks): in-place SUM of n floats of device memory, ordered after the
  * work already enqueued on the compute stream and before the work enqueued after it. */
-dbx_status dbx_nccl_allreduce_f32(dbx_nccl *n, float *dev, size_t count);
-void dbx_nccl_free(dbx_nccl *n);
+dbx_status dbx__nccl_allreduce_f32(dbx__nccl *n, float *dev, size_t count);
+void dbx__nccl_free(dbx__nccl *n);
 
 #endif /* DBX_COMM_NCCL_H */

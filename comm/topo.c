@@ -5,7 +5,7 @@
  * GPUs; PCI discovery runs only there, as it reads much of sysfs.
  *
  * Ownership: the hwloc topology lives for one call. Thread safety: binds the whole process
- * (all its threads); call it once, early, from the thread that owns the dbx_comm. */
+ * (all its threads); call it once, early, from the thread that owns the dbx__comm. */
 #define _POSIX_C_SOURCE 200809L
 #include "comm/comm_internal.h"
 
@@ -20,9 +20,9 @@
 #include "core/hash.h"
 #include "core/status.h"
 
-dbx_status dbx_bind_parse(const char *name, dbx_bind *out)
+dbx_status dbx__bind_parse(const char *name, dbx__bind *out)
 {
-    static const struct { const char *name; dbx_bind mode; } tab[] = {
+    static const struct { const char *name; dbx__bind mode; } tab[] = {
         {"none", DBX_BIND_NONE}, {"core", DBX_BIND_CORE}, {"numa", DBX_BIND_NUMA}};
     for (size_t i = 0; name && i < sizeof tab / sizeof tab[0]; i++)
         if (strcmp(name, tab[i].name) == 0) {
@@ -33,7 +33,7 @@ dbx_status dbx_bind_parse(const char *name, dbx_bind *out)
                      name ? name : "(null)");
 }
 
-const char *dbx_bind_name(dbx_bind mode)
+const char *dbx__bind_name(dbx__bind mode)
 {
     switch (mode) {
     case DBX_BIND_NONE: return "none";
@@ -44,10 +44,10 @@ const char *dbx_bind_name(dbx_bind mode)
 }
 
 /* This rank's host name (the communicator's, else the system's, else "unknown-host"). */
-static void host_name(const dbx_comm *c, char *out, size_t cap)
+static void host_name(const dbx__comm *c, char *out, size_t cap)
 {
     if (c)
-        snprintf(out, cap, "%s", dbx_comm_host(c));
+        snprintf(out, cap, "%s", dbx__comm_host(c));
     else if (gethostname(out, cap - 1) != 0 || !out[0])
         snprintf(out, cap, "unknown-host");
     out[cap - 1] = '\0';
@@ -67,7 +67,7 @@ static void union_of(hwloc_topology_t t, hwloc_obj_type_t type, int lo, int hi,
 }
 
 /* Chooses the cpuset for mode and writes "bound to ..." into what. */
-static void choose(hwloc_topology_t t, dbx_bind mode, int l, int L, hwloc_bitmap_t set,
+static void choose(hwloc_topology_t t, dbx__bind mode, int l, int L, hwloc_bitmap_t set,
                    char *what, size_t what_cap)
 {
     int ncore = hwloc_get_nbobjs_by_type(t, HWLOC_OBJ_CORE);
@@ -111,10 +111,10 @@ static void choose(hwloc_topology_t t, dbx_bind mode, int l, int L, hwloc_bitmap
         snprintf(what, what_cap, "bound to %ss %d-%d", uname, lo, hi - 1);
 }
 
-dbx_status dbx_topo_bind(dbx_comm *c, dbx_bind mode, char *desc, size_t desc_cap)
+dbx_status dbx__topo_bind(dbx__comm *c, dbx__bind mode, char *desc, size_t desc_cap)
 {
     if (mode != DBX_BIND_NONE && mode != DBX_BIND_CORE && mode != DBX_BIND_NUMA)
-        return dbx__fail(DBX_EINVAL, "dbx_topo_bind: unknown binding %d", (int)mode);
+        return dbx__fail(DBX_EINVAL, "dbx__topo_bind: unknown binding %d", (int)mode);
     if (desc && desc_cap) desc[0] = '\0';
     hwloc_topology_t t;
     if (hwloc_topology_init(&t) < 0)
@@ -129,7 +129,7 @@ dbx_status dbx_topo_bind(dbx_comm *c, dbx_bind mode, char *desc, size_t desc_cap
         hwloc_topology_destroy(t);
         return dbx__fail(DBX_ENOMEM, "hwloc_bitmap_alloc: out of memory");
     }
-    int l = dbx_comm_local_rank(c), L = dbx_comm_local_size(c);
+    int l = dbx__comm_local_rank(c), L = dbx__comm_local_size(c);
     char what[160];
     dbx_status s = DBX_OK;
     if (mode == DBX_BIND_NONE) {
@@ -139,11 +139,11 @@ dbx_status dbx_topo_bind(dbx_comm *c, dbx_bind mode, char *desc, size_t desc_cap
     } else {
         choose(t, mode, l, L, set, what, sizeof what);
         if (hwloc_bitmap_iszero(set)) {
-            s = dbx__fail(DBX_ENOTSUP, "dbx_topo_bind: hwloc found no cpus to bind to");
+            s = dbx__fail(DBX_ENOTSUP, "dbx__topo_bind: hwloc found no cpus to bind to");
         } else if (hwloc_set_cpubind(t, set, HWLOC_CPUBIND_PROCESS) < 0) {
             char cs[128] = "";
             hwloc_bitmap_snprintf(cs, sizeof cs, set);
-            s = dbx__fail(DBX_ENOTSUP, "dbx_topo_bind: hwloc_set_cpubind(%s) for local rank "
+            s = dbx__fail(DBX_ENOTSUP, "dbx__topo_bind: hwloc_set_cpubind(%s) for local rank "
                           "%d/%d: %s", cs, l, L, strerror(errno));
         }
     }
@@ -169,7 +169,7 @@ dbx_status dbx_topo_bind(dbx_comm *c, dbx_bind mode, char *desc, size_t desc_cap
 }
 
 /* ---- GPU choice ----------------------------------------------------------------------------- */
-int dbx_gpu_assign(int nlocal, const uint64_t *near, int ngpu, int *assign)
+int dbx__gpu_assign(int nlocal, const uint64_t *near, int ngpu, int *assign)
 {
     if (ngpu > DBX_GPU_MAX) ngpu = DBX_GPU_MAX;
     if (ngpu <= 0) {
@@ -197,7 +197,7 @@ static uint64_t fnv1a_str(uint64_t h, const char *s) { return dbx__fnv1a(h, s, s
 
 /* Identifies this rank's machine: the host name and the kernel's boot id (nodes started from
  * one image may share a host name; they do not share a boot id). */
-static uint64_t node_key(const dbx_comm *c)
+static uint64_t node_key(const dbx__comm *c)
 {
     char host[256], boot[64] = "";
     host_name(c, host, sizeof host);
@@ -253,7 +253,7 @@ static hwloc_topology_t load_io(char *why, size_t why_cap)
 typedef struct gpu_rec {
     uint64_t node; /* node_key */
     uint64_t list; /* hash of the bus ids this rank sees, in order */
-    uint64_t near; /* dbx_gpu_assign's mask */
+    uint64_t near; /* dbx__gpu_assign's mask */
     int32_t lrank, ngpu;
 } gpu_rec;
 
@@ -282,7 +282,7 @@ static int most_sharing(gpu_use *uses, int W)
     return most;
 }
 
-/* Scratch of one dbx_topo_gpu_choose call. */
+/* Scratch of one dbx__topo_gpu_choose call. */
 typedef struct gpu_scratch {
     char (*id)[32];   /* (ngpu) terminated copies of the bus ids */
     gpu_rec *all;     /* (W) every rank's record */
@@ -302,7 +302,7 @@ static void scratch_free(gpu_scratch *x)
     free(x->assign);
 }
 
-/* The GPU of local rank me->lrank from all W records: dbx_gpu_assign over the ranks of this
+/* The GPU of local rank me->lrank from all W records: dbx__gpu_assign over the ranks of this
  * machine in local-rank order. *same = 0 when they do not all see the same GPUs (each rank
  * then chooses alone); *ambiguous = 1 when the records do not name each local rank once (the
  * masks are then ignored, so that the ranks still agree). */
@@ -322,25 +322,25 @@ static int host_choice(const gpu_rec *me, int W, int L, int ngpu, gpu_scratch *x
     }
     if (found != L) *ambiguous = 1;
     if (!*same) {
-        dbx_gpu_assign(1, &me->near, ngpu, &gpu);
+        dbx__gpu_assign(1, &me->near, ngpu, &gpu);
         return gpu;
     }
     if (*ambiguous) memset(x->near, 0, (size_t)L * sizeof *x->near);
-    dbx_gpu_assign(L, x->near, ngpu, x->assign);
+    dbx__gpu_assign(L, x->near, ngpu, x->assign);
     return x->assign[me->lrank >= 0 && me->lrank < L ? me->lrank : 0];
 }
 
-dbx_status dbx_topo_gpu_choose(dbx_comm *c, int ngpu, char (*busid)[32], int *gpu, int *sharing,
+dbx_status dbx__topo_gpu_choose(dbx__comm *c, int ngpu, char (*busid)[32], int *gpu, int *sharing,
                                char *desc, size_t desc_cap)
 {
     if (desc && desc_cap) desc[0] = '\0';
     if (!gpu || ngpu < 0 || (ngpu > 0 && !busid))
-        return dbx__fail(DBX_EINVAL, "dbx_topo_gpu_choose: bad arguments (ngpu %d, busid %s, "
+        return dbx__fail(DBX_EINVAL, "dbx__topo_gpu_choose: bad arguments (ngpu %d, busid %s, "
                          "gpu %s)", ngpu, busid ? "set" : "NULL", gpu ? "set" : "NULL");
     *gpu = 0;
     if (sharing) *sharing = 0;
     if (ngpu > DBX_GPU_MAX) ngpu = DBX_GPU_MAX;
-    int W = dbx_comm_size(c), L = dbx_comm_local_size(c);
+    int W = dbx__comm_size(c), L = dbx__comm_local_size(c);
     gpu_scratch x = {
         .id = calloc((size_t)ngpu + 1, sizeof *x.id),
         .all = malloc((size_t)W * sizeof *x.all),
@@ -351,10 +351,10 @@ dbx_status dbx_topo_gpu_choose(dbx_comm *c, int ngpu, char (*busid)[32], int *gp
     };
     if (!x.id || !x.all || !x.uses || !x.near || !x.seen || !x.assign) {
         scratch_free(&x);
-        return dbx__fail(DBX_ENOMEM, "dbx_topo_gpu_choose: out of memory (%d ranks, %d GPUs)",
+        return dbx__fail(DBX_ENOMEM, "dbx__topo_gpu_choose: out of memory (%d ranks, %d GPUs)",
                          W, ngpu);
     }
-    gpu_rec me = {.node = node_key(c), .list = DBX_FNV_SEED, .lrank = dbx_comm_local_rank(c),
+    gpu_rec me = {.node = node_key(c), .list = DBX_FNV_SEED, .lrank = dbx__comm_local_rank(c),
                   .ngpu = ngpu};
     for (int g = 0; g < ngpu; g++) { /* bounded copies: busid[g] need not be terminated */
         snprintf(x.id[g], sizeof x.id[g], "%.31s", busid[g]);
@@ -375,7 +375,7 @@ dbx_status dbx_topo_gpu_choose(dbx_comm *c, int ngpu, char (*busid)[32], int *gp
     }
     /* collective (all ranks): every rank's machine, local rank, GPU list and mask */
     dbx_status s = DBX_OK;
-    if (c) s = dbx_comm_allgather(c, &me, sizeof me, x.all);
+    if (c) s = dbx__comm_allgather(c, &me, sizeof me, x.all);
     else x.all[0] = me;
     int same = 1, ambiguous = 0;
     if (!s) *gpu = host_choice(&me, W, L, ngpu, &x, &same, &ambiguous);
@@ -384,7 +384,7 @@ dbx_status dbx_topo_gpu_choose(dbx_comm *c, int ngpu, char (*busid)[32], int *gp
     memset(&u, 0, sizeof u);
     u.node = me.node;
     snprintf(u.id, sizeof u.id, "%s", ngpu > 0 ? x.id[*gpu] : "");
-    if (!s && c) s = dbx_comm_allgather(c, &u, sizeof u, x.uses);
+    if (!s && c) s = dbx__comm_allgather(c, &u, sizeof u, x.uses);
     else if (!s) x.uses[0] = u;
     int most = s ? 0 : most_sharing(x.uses, W);
     if (!s && sharing) *sharing = most;

@@ -44,7 +44,7 @@ static dbx_status signatures(dbx__coord *c, dbx__worker *w)
         c->gemm[i] = dbx_graph_gemm_flops(g);
         size_t nn = (size_t)dbx_graph_num_nodes(g);
         if ((s = DBX_GROW(tmp, ntmp, nn))) break;
-        if ((s = dbx_psample_from_graph(g, tmp, &c->ps[i]))) break;
+        if ((s = dbx__psample_from_graph(g, tmp, &c->ps[i]))) break;
         if ((s = DBX_GROW(c->keys, cap, used + (size_t)c->ps[i].nkeys))) break;
         memcpy(c->keys + used, tmp, (size_t)c->ps[i].nkeys * sizeof *tmp);
         c->ps[i].keys = NULL; /* attached below, once the pool stops moving */
@@ -61,7 +61,7 @@ static dbx_status signatures(dbx__coord *c, dbx__worker *w)
 }
 
 dbx_status dbx__coord_init(dbx__coord *c, dbx__worker *w, const dbx_dataset *train, int W,
-                           int batch, uint64_t seed, int shuffle, dbx_part_strategy strategy)
+                           int batch, uint64_t seed, int shuffle, dbx__part_strategy strategy)
 {
     memset(c, 0, sizeof *c);
     c->train = train;
@@ -73,7 +73,7 @@ dbx_status dbx__coord_init(dbx__coord *c, dbx__worker *w, const dbx_dataset *tra
     const int32_t n = dbx_dataset_size(train);
     c->pos = n; /* the first plan starts epoch 1 */
     /* prior: a batched launch costs about as much as 20 nodes */
-    dbx_cost_init(&c->cost, 20e-6, 1e-6, 0.95);
+    dbx__cost_init(&c->cost, 20e-6, 1e-6, 0.95);
     c->ps = calloc((size_t)n, sizeof *c->ps);
     c->gemm = calloc((size_t)n, sizeof *c->gemm);
     c->perm = malloc((size_t)n * sizeof *c->perm);
@@ -149,7 +149,7 @@ dbx_status dbx__coord_plan(dbx__coord *c, int64_t step, dbx__shipment *p)
         dbx_sample smp = dbx_dataset_get(d, idx[k]);
         words += dbx__msg_sample_words(&smp);
     }
-    DBX_TRY(dbx_partition(c->strategy, c->sub, bs, c->W, &c->cost, c->seed ^ (uint64_t)step,
+    DBX_TRY(dbx__partition(c->strategy, c->sub, bs, c->W, &c->cost, c->seed ^ (uint64_t)step,
                           c->assign, &p->pstats));
     /* pack: worker after worker, samples in global-batch order */
     DBX_TRY(DBX_GROW(p->words, p->cap_words, words));
@@ -179,5 +179,5 @@ void dbx__coord_observe(dbx__coord *c, const double *launches, const double *nod
                         const double *seconds)
 {
     for (int w = 0; w < c->W; w++)
-        if (nodes[w] > 0) dbx_cost_observe(&c->cost, launches[w], nodes[w], seconds[w]);
+        if (nodes[w] > 0) dbx__cost_observe(&c->cost, launches[w], nodes[w], seconds[w]);
 }

@@ -23,7 +23,7 @@ typedef struct dbx__shipment {
     int32_t global_bs;
     int epoch, epoch_end;
     double model_gemm;       /* GEMM FLOPs the model defines for the batch (fwd + bwd) */
-    dbx_part_stats pstats;   /* the partitioner's modelled per-worker times */
+    dbx__part_stats pstats;   /* the partitioner's modelled per-worker times */
     double t_plan;           /* seconds the coordinator spent planning this step */
 } dbx__shipment;
 
@@ -31,21 +31,21 @@ typedef struct dbx__coord {
     const dbx_dataset *train; /* borrowed */
     int W, batch, shuffle;
     uint64_t seed;
-    dbx_part_strategy strategy;
-    dbx_cost_model cost;
-    dbx_psample *ps;         /* (n) per-sample signatures; keys point into keys */
+    dbx__part_strategy strategy;
+    dbx__cost_model cost;
+    dbx__psample *ps;         /* (n) per-sample signatures; keys point into keys */
     uint32_t *keys;
     double *gemm;            /* (n) forward GEMM FLOPs of each sample, before dedup */
     int32_t *perm, pos, epoch;
     int32_t *assign;         /* (batch) scratch */
-    dbx_psample *sub;        /* (batch) scratch */
+    dbx__psample *sub;        /* (batch) scratch */
     size_t max_msg_bytes;    /* an upper bound on any worker's message */
 } dbx__coord;
 
 /* Computes every sample's signature by building it alone through the worker's model type
  * (into a scratch graph of the worker's model, so signature ids agree). */
 dbx_status dbx__coord_init(dbx__coord *c, dbx__worker *w, const dbx_dataset *train, int W,
-                           int batch, uint64_t seed, int shuffle, dbx_part_strategy strategy);
+                           int batch, uint64_t seed, int shuffle, dbx__part_strategy strategy);
 void dbx__coord_free(dbx__coord *c);
 /* Plans step `step` into p (its buffers are reused; free with dbx__shipment_free). */
 dbx_status dbx__coord_plan(dbx__coord *c, int64_t step, dbx__shipment *p);

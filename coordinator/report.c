@@ -81,8 +81,8 @@ void dbx__report_header(const dbx_trainer *t, const char *topo_all)
             "ranks: %d worker%s (%s), global batch %d, partition %s, rank 0 hosts the "
             "coordinator\n%s",
             t->W, t->W == 1 ? "" : "s",
-            dbx_comm_kind_of(t->comm) == DBX_COMM_MPI ? "MPI" : "single process", o->batch,
-            dbx_part_name(t->coord.strategy), topo_all);
+            dbx__comm_kind_of(t->comm) == DBX_COMM_MPI ? "MPI" : "single process", o->batch,
+            dbx__part_name(t->coord.strategy), topo_all);
 }
 
 void dbx__report_progress(const dbx_trainer *t, int64_t step, int epoch, const dbx__sums *w)
@@ -194,7 +194,7 @@ void dbx__report_summary(dbx_trainer *t, const dbx_train_result *r)
     dbx__jl_str(f, "model", t->type->name);
     dbx__jl_str(f, "data", o->data ? o->data : "<synthetic>");
     dbx__jl_str(f, "scheduler", o->scheduler);
-    dbx__jl_str(f, "partition", dbx_part_name(t->coord.strategy));
+    dbx__jl_str(f, "partition", dbx__part_name(t->coord.strategy));
     dbx__jl_int(f, "ranks", r->ranks);
     dbx__jl_int(f, "batch", o->batch);
     dbx__jl_int(f, "dedup", o->dedup != 0);
@@ -233,7 +233,7 @@ dbx_status dbx__report_topology(dbx_trainer *t, char *out, size_t cap)
     char *all = malloc(each * (size_t)t->W);
     if (!all) return dbx__fail(DBX_ENOMEM, "out of memory");
     /* collective (all ranks): every rank's topology line */
-    dbx_status s = dbx_comm_allgather(t->comm, t->topo, each, all);
+    dbx_status s = dbx__comm_allgather(t->comm, t->topo, each, all);
     size_t at = 0;
     out[0] = 0;
     for (int r = 0; r < t->W && !s && at < cap; r++)
@@ -278,7 +278,7 @@ dbx_status dbx__trace_write(dbx_trainer *t, const char *path)
     dbx__trace_event *all = NULL;
     dbx_status s = !counts || !bc || !bd ? dbx__fail(DBX_ENOMEM, "out of memory") : DBX_OK;
     /* collective (all ranks): how many events each rank has */
-    if (!s) s = dbx_comm_allgather(t->comm, &n, sizeof n, counts);
+    if (!s) s = dbx__comm_allgather(t->comm, &n, sizeof n, counts);
     int64_t total = 0;
     for (int64_t r = 0; r < W && !s; r++) {
         bc[r] = (size_t)counts[r] * sizeof *all;
@@ -288,7 +288,7 @@ dbx_status dbx__trace_write(dbx_trainer *t, const char *path)
     if (!s && !(all = malloc((size_t)(total + 1) * sizeof *all)))
         s = dbx__fail(DBX_ENOMEM, "out of memory");
     /* collective (all ranks): the events */
-    if (!s) s = dbx_comm_allgatherv(t->comm, t->trace, (size_t)n * sizeof *all, all, bc, bd);
+    if (!s) s = dbx__comm_allgatherv(t->comm, t->trace, (size_t)n * sizeof *all, all, bc, bd);
     if (!s && t->rank == 0) {
         dbx__afile a;
         s = dbx__afile_open(&a, path);

@@ -29,7 +29,7 @@
 #define MAX_BATCH 1000000
 
 /* In programs that link the CUDA object library only (comm/comm_nccl.c). */
-extern dbx_status dbx_nccl_new(dbx_comm *c, void *compute_stream, dbx_nccl **out)
+extern dbx_status dbx__nccl_new(dbx__comm *c, void *compute_stream, dbx__nccl **out)
     __attribute__((weak));
 
 void dbx_train_opts_default(dbx_train_opts *o)
@@ -197,14 +197,14 @@ static dbx_status agree(dbx_trainer *t, dbx_status mine)
 {
     int64_t who = mine ? t->rank : t->W;
     /* collective (all ranks): the lowest failing rank, W if none */
-    DBX_TRY(dbx_comm_allreduce_i64(t->comm, &who, 1, DBX_COMM_MIN));
+    DBX_TRY(dbx__comm_allreduce_i64(t->comm, &who, 1, DBX_COMM_MIN));
     if (who == t->W) return DBX_OK;
     int64_t v = mine;
     char msg[512] = "";
     if (t->rank == who) snprintf(msg, sizeof msg, "%s", dbx_last_error());
     /* collective (all ranks): its status and message */
-    DBX_TRY(dbx_comm_bcast(t->comm, &v, sizeof v, (int)who));
-    DBX_TRY(dbx_comm_bcast(t->comm, msg, sizeof msg, (int)who));
+    DBX_TRY(dbx__comm_bcast(t->comm, &v, sizeof v, (int)who));
+    DBX_TRY(dbx__comm_bcast(t->comm, msg, sizeof msg, (int)who));
     if (who == 0) return dbx__fail((dbx_status)v, "%s", msg);
     return dbx__fail((dbx_status)v, "rank %d: %s", (int)who, msg);
 }
@@ -214,11 +214,11 @@ static dbx_status bcast_params(dbx_trainer *t)
 {
     dbx_model *m = t->w.model;
     size_t pbytes = m->nfloats * sizeof(float);
-    if (m->host) return dbx_comm_bcast(t->comm, m->val, pbytes, 0);
+    if (m->host) return dbx__comm_bcast(t->comm, m->val, pbytes, 0);
     float *h = malloc(pbytes + 1);
     dbx_status s = h ? dbx_model_read_values(m, h, m->nfloats)
                      : dbx__fail(DBX_ENOMEM, "out of memory");
-    if (!s) s = dbx_comm_bcast(t->comm, h, pbytes, 0);
+    if (!s) s = dbx__comm_bcast(t->comm, h, pbytes, 0);
     if (!s) s = m->be->ops->upload(m->be, m->val, h, pbytes);
     free(h);
     return s;
@@ -234,11 +234,11 @@ static dbx_status setup(dbx_trainer *t)
     dbx_status s = t->rank == 0 ? load_root(t, &si, &meta_text, &meta_len) : DBX_OK;
     s = agree(t, s);
     /* collective (all ranks): the sizes */
-    if (!s) s = dbx_comm_bcast(t->comm, &si, sizeof si, 0);
+    if (!s) s = dbx__comm_bcast(t->comm, &si, sizeof si, 0);
     if (!s && t->rank != 0 && !(meta_text = malloc((size_t)si.meta_bytes + 1)))
         s = dbx__fail(DBX_ENOMEM, "out of memory");
     /* collective (all ranks): the meta as text (sizes and vocabularies) */
-    if (!s) s = dbx_comm_bcast(t->comm, meta_text, (size_t)si.meta_bytes, 0);
+    if (!s) s = dbx__comm_bcast(t->comm, meta_text, (size_t)si.meta_bytes, 0);
     if (!s && t->rank != 0) s = dbx__meta_unpack("<rank 0>", meta_text, (size_t)si.meta_bytes,
                                                  &t->w.meta);
     free(meta_text);
@@ -253,7 +253,7 @@ static dbx_status setup(dbx_trainer *t)
     int gpu = 0, sharing = 0;
     int want_nccl = !o->allreduce || strcmp(o->allreduce, "nccl") == 0;
     DBX_TRY(dbx__gpu_pick(t->comm, o->device, &gpu, &sharing, t->gpu, sizeof t->gpu));
-    if (sharing > 1 && want_nccl && dbx_nccl_new)
+    if (sharing > 1 && want_nccl && dbx__nccl_new)
         return dbx__fail(DBX_ENOTSUP, "--device cuda: %d ranks of a host share one GPU (this "
                          "rank: %s), but the NCCL all-reduce needs a GPU per rank: start at most "
                          "one rank per GPU, or pass --allreduce mpi", sharing, t->gpu);
@@ -268,21 +268,21 @@ static dbx_status setup(dbx_trainer *t)
     /* GPU models on several ranks: NCCL unless --allreduce mpi (or dbx has no NCCL) */
     dbx_model *m = t->w.model;
     if (!m->host && t->W > 1 && want_nccl) {
-        if (dbx_nccl_new && m->be->ops->stream)
-            DBX_TRY(dbx_nccl_new(t->comm, m->be->ops->stream(m->be), &t->w.sync.nccl));
+        if (dbx__nccl_new && m->be->ops->stream)
+            DBX_TRY(dbx__nccl_new(t->comm, m->be->ops->stream(m->be), &t->w.sync.nccl));
         else if (o->allreduce)
             return dbx__fail(DBX_ENOTSUP, "--allreduce nccl: this dbx was built without NCCL");
     }
     if (t->rank == 0) {
-        dbx_part_strategy ps = DBX_PART_SIMILARITY;
-        s = o->partition ? dbx_part_parse(o->partition, &ps) : DBX_OK;
+        dbx__part_strategy ps = DBX_PART_SIMILARITY;
+        s = o->partition ? dbx__part_parse(o->partition, &ps) : DBX_OK;
         if (!s) s = dbx__coord_init(&t->coord, &t->w, t->train, t->W, o->batch, o->seed,
                                     o->shuffle, ps);
         si.recv_cap = (int64_t)t->coord.max_msg_bytes;
     }
     DBX_TRY(agree(t, s));
     /* collective (all ranks): the receive capacity (the largest possible message) */
-    DBX_TRY(dbx_comm_bcast(t->comm, &si.recv_cap, sizeof si.recv_cap, 0));
+    DBX_TRY(dbx__comm_bcast(t->comm, &si.recv_cap, sizeof si.recv_cap, 0));
     t->recv_cap = (size_t)si.recv_cap;
     for (int k = 0; k < 2; k++)
         if (!(t->rbuf[k] = malloc(t->recv_cap))) return dbx__fail(DBX_ENOMEM, "out of memory");
@@ -300,7 +300,7 @@ dbx_status dbx__fatal(dbx_trainer *t, dbx_status s)
         char msg[600];
         snprintf(msg, sizeof msg, "%s: %s", dbx_status_str(s), dbx_last_error());
         if (t->log) fflush(t->log);
-        dbx_comm_abort(t->comm, 1, msg);
+        dbx__comm_abort(t->comm, 1, msg);
     }
     return s;
 }
@@ -309,16 +309,16 @@ dbx_status dbx__trainer_init(dbx_trainer *t, const dbx_train_opts *o)
 {
     t->o = *o;
     DBX_TRY(check_opts(o, &t->type));
-    dbx_comm_opts co = dbx_comm_opts_default(); /* 4 MiB all-reduce buckets */
+    dbx__comm_opts co = dbx__comm_opts_default(); /* 4 MiB all-reduce buckets */
     co.want_mpi = o->comm;
     co.timeout_s = o->timeout;
-    DBX_TRY(dbx_comm_init(&co, NULL, NULL, &t->comm));
-    t->rank = dbx_comm_rank(t->comm);
-    t->W = dbx_comm_size(t->comm);
+    DBX_TRY(dbx__comm_init(&co, NULL, NULL, &t->comm));
+    t->rank = dbx__comm_rank(t->comm);
+    t->W = dbx__comm_size(t->comm);
     t->log = o->quiet || t->rank != 0 ? NULL : o->log ? o->log : stderr;
-    dbx_bind bind = dbx_comm_kind_of(t->comm) == DBX_COMM_MPI ? DBX_BIND_CORE : DBX_BIND_NONE;
-    if (o->bind) DBX_TRY(dbx_bind_parse(o->bind, &bind));
-    DBX_TRY(dbx_topo_bind(t->comm, bind, t->topo, sizeof t->topo));
+    dbx__bind bind = dbx__comm_kind_of(t->comm) == DBX_COMM_MPI ? DBX_BIND_CORE : DBX_BIND_NONE;
+    if (o->bind) DBX_TRY(dbx__bind_parse(o->bind, &bind));
+    DBX_TRY(dbx__topo_bind(t->comm, bind, t->topo, sizeof t->topo));
     DBX_TRY(setup(t)); /* chooses the GPU after the binding, near its cores */
     if (t->gpu[0]) {
         size_t at = strlen(t->topo);
@@ -334,7 +334,7 @@ dbx_status dbx__trainer_init(dbx_trainer *t, const dbx_train_opts *o)
         if (!t->trace) return dbx__fatal(t, dbx__fail(DBX_ENOMEM, "out of memory"));
     }
     /* collective (all ranks): a common time origin for the trace */
-    DBX_TRY(dbx__fatal(t, dbx_comm_barrier(t->comm)));
+    DBX_TRY(dbx__fatal(t, dbx__comm_barrier(t->comm)));
     t->t_origin = dbx__now();
     return DBX_OK;
 }
@@ -359,7 +359,7 @@ void dbx_trainer_free(dbx_trainer *t)
     if (!t) return;
     if (t->in_flight) { /* collective (all ranks): finish the prefetched step */
         size_t nbytes;
-        dbx_comm_scatter_wait(t->comm, &nbytes);
+        dbx__comm_scatter_wait(t->comm, &nbytes);
     }
     if (t->log) fflush(t->log);
     dbx__afile_abort(&t->metrics);
@@ -375,7 +375,7 @@ void dbx_trainer_free(dbx_trainer *t)
     dbx_dataset_free(t->dev);
     dbx__worker_free(&t->w);
     dbx_meta_free(t->w.meta);
-    dbx_comm_free(t->comm);
+    dbx__comm_free(t->comm);
     free(t);
 }
 
@@ -396,7 +396,7 @@ static dbx_status ship(dbx_trainer *t, int64_t k)
         t->t_coord_step = p->t_plan;
     }
     /* collective (all ranks, nonblocking): this step's shares */
-    DBX_TRY(dbx_comm_scatter_start(t->comm, t->rank == 0 ? p->words : NULL,
+    DBX_TRY(dbx__comm_scatter_start(t->comm, t->rank == 0 ? p->words : NULL,
                                    t->rank == 0 ? p->counts : NULL,
                                    t->rank == 0 ? p->displs : NULL, t->rbuf[k & 1],
                                    t->recv_cap, 0));
@@ -413,7 +413,7 @@ static dbx_status step(dbx_trainer *t, dbx_step_info *info)
     if (!t->in_flight) DBX_TRY(ship(t, k));
     size_t nbytes = 0;
     t->in_flight = 0;
-    DBX_TRY(dbx_comm_scatter_wait(t->comm, &nbytes));
+    DBX_TRY(dbx__comm_scatter_wait(t->comm, &nbytes));
     double t1 = dbx__now();
     w.wait = t1 - t0;
     dbx__trace_add(t, k, "wait for samples", t0, t1);
@@ -432,7 +432,7 @@ static dbx_status step(dbx_trainer *t, dbx_step_info *info)
     double t4 = dbx__now();
     dbx__trace_add(t, k, "gradient all-reduce + optimizer", t3, t4);
     /* collective (all ranks): every worker's statistics */
-    DBX_TRY(dbx_comm_allgather(t->comm, &w, sizeof w, t->wstats));
+    DBX_TRY(dbx__comm_allgather(t->comm, &w, sizeof w, t->wstats));
     if (t->rank == 0) { /* fit the cost model to the measured worker times */
         double *l = t->obs, *n = t->obs + t->W, *sec = t->obs + 2 * t->W;
         for (int r = 0; r < t->W; r++) {
@@ -469,7 +469,7 @@ dbx_status dbx__check_replicas(dbx_trainer *t, uint64_t *checksum)
     uint64_t h = dbx_model_checksum(t->w.model);
     int64_t v[2] = {(int64_t)h, -(int64_t)h}; /* MIN of both = min and -max */
     /* collective (all ranks): do all replicas hold the same parameters? */
-    DBX_TRY(dbx_comm_allreduce_i64(t->comm, v, 2, DBX_COMM_MIN));
+    DBX_TRY(dbx__comm_allreduce_i64(t->comm, v, 2, DBX_COMM_MIN));
     *checksum = h;
     if (v[0] != -v[1])
         return dbx__fail(DBX_EINVAL, "replicas diverged: parameter checksums differ across "
@@ -500,8 +500,8 @@ dbx_status dbx_trainer_evaluate(dbx_trainer *t, const char *path, dbx_eval_resul
     double v[3 + DBX_MAX_METRICS] = {(double)r->samples, (double)r->labelled, r->loss};
     for (int i = 0; i < r->nmetrics; i++) v[3 + i] = r->metrics[i].value;
     int64_t nm = r->nmetrics;
-    DBX_TRY(dbx_comm_bcast(t->comm, &nm, sizeof nm, 0));
-    DBX_TRY(dbx_comm_bcast(t->comm, v, sizeof v, 0));
+    DBX_TRY(dbx__comm_bcast(t->comm, &nm, sizeof nm, 0));
+    DBX_TRY(dbx__comm_bcast(t->comm, v, sizeof v, 0));
     if (t->rank != 0) {
         dbx_eval_result mine;
         memset(&mine, 0, sizeof mine);

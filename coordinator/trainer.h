@@ -30,7 +30,7 @@ typedef struct dbx__sums {
 struct dbx_trainer {
     dbx_train_opts o;
     const dbx_model_type *type;
-    dbx_comm *comm;
+    dbx__comm *comm;
     int rank, W;
     dbx__worker w;
     dbx_dataset *train, *dev;   /* rank 0 only */
@@ -63,7 +63,7 @@ struct dbx_trainer {
 /* Collective: the whole setup of dbx_trainer_new into a zeroed t (freed by the caller with
  * dbx_trainer_free, also on failure; t->rank is set once the communication is up). */
 dbx_status dbx__trainer_init(dbx_trainer *t, const dbx_train_opts *o);
-/* With several ranks, a failure ends the job (dbx_comm_abort) naming it; else returns s. */
+/* With several ranks, a failure ends the job (dbx__comm_abort) naming it; else returns s. */
 dbx_status dbx__fatal(dbx_trainer *t, dbx_status s);
 /* Collective: fails unless every rank holds bit-identical parameters. */
 dbx_status dbx__check_replicas(dbx_trainer *t, uint64_t *checksum);

@@ -30,12 +30,12 @@
 static const char *const part_names[] = {"random", "round-robin", "lpt", "similarity"};
 #define NSTRATEGIES ((int)(sizeof part_names / sizeof part_names[0]))
 
-dbx_status dbx_part_parse(const char *name, dbx_part_strategy *out)
+dbx_status dbx__part_parse(const char *name, dbx__part_strategy *out)
 {
     if (!name || !out) return dbx__fail(DBX_EINVAL, "partition strategy: NULL argument");
     for (int i = 0; i < NSTRATEGIES; i++)
         if (strcmp(name, part_names[i]) == 0) {
-            *out = (dbx_part_strategy)i;
+            *out = (dbx__part_strategy)i;
             return DBX_OK;
         }
     return dbx__fail(DBX_EINVAL,
@@ -43,7 +43,7 @@ dbx_status dbx_part_parse(const char *name, dbx_part_strategy *out)
                      name);
 }
 
-const char *dbx_part_name(dbx_part_strategy s)
+const char *dbx__part_name(dbx__part_strategy s)
 {
     return (int)s >= 0 && (int)s < NSTRATEGIES ? part_names[s] : "unknown";
 }
@@ -53,7 +53,7 @@ static double sane_cost(double x) { return isfinite(x) && x >= COST_FLOOR ? x : 
 
 /* Non-negative least squares for two unknowns on the normal equations
  * [a11 a12; a12 a22] [A; B] = [b1; b2] (positive definite thanks to the prior). */
-static void refit(dbx_cost_model *cm)
+static void refit(dbx__cost_model *cm)
 {
     double a11 = cm->sll + PRIOR_WEIGHT, a22 = cm->snn + PRIOR_WEIGHT, a12 = cm->sln;
     double b1 = cm->slt + PRIOR_WEIGHT * cm->A0, b2 = cm->snt + PRIOR_WEIGHT * cm->B0;
@@ -83,7 +83,7 @@ static void refit(dbx_cost_model *cm)
     cm->B = sane_cost(B);
 }
 
-void dbx_cost_init(dbx_cost_model *cm, double A0, double B0, double decay)
+void dbx__cost_init(dbx__cost_model *cm, double A0, double B0, double decay)
 {
     if (!cm) return;
     memset(cm, 0, sizeof *cm);
@@ -92,7 +92,7 @@ void dbx_cost_init(dbx_cost_model *cm, double A0, double B0, double decay)
     cm->decay = isfinite(decay) && decay > 0 && decay <= 1 ? decay : 1.0;
 }
 
-void dbx_cost_observe(dbx_cost_model *cm, double launches, double nodes, double seconds)
+void dbx__cost_observe(dbx__cost_model *cm, double launches, double nodes, double seconds)
 {
     if (!cm) return;
     if (!isfinite(launches) || !isfinite(nodes) || !isfinite(seconds) || launches < 0 ||
@@ -108,12 +108,12 @@ void dbx_cost_observe(dbx_cost_model *cm, double launches, double nodes, double 
     refit(cm);
 }
 
-double dbx_cost_eval(const dbx_cost_model *cm, double launches, double nodes)
+double dbx__cost_eval(const dbx__cost_model *cm, double launches, double nodes)
 {
     return cm->A * launches + cm->B * nodes;
 }
 
-static void default_model(dbx_cost_model *cm) { dbx_cost_init(cm, DEFAULT_A0, DEFAULT_B0, 1); }
+static void default_model(dbx__cost_model *cm) { dbx__cost_init(cm, DEFAULT_A0, DEFAULT_B0, 1); }
 
 /* ---- dense key ids --------------------------------------------------------------------------- */
 typedef struct keyspace {
@@ -146,7 +146,7 @@ static size_t pow2_at_least(size_t n)
 }
 
 /* Renumbers the keys of all samples densely (in order of first appearance). */
-static dbx_status keyspace_build(const dbx_psample *samples, int n, keyspace *ks)
+static dbx_status keyspace_build(const dbx__psample *samples, int n, keyspace *ks)
 {
     memset(ks, 0, sizeof *ks);
     size_t total = 0;
@@ -242,14 +242,14 @@ static int keysets_probe(keysets *s, int w, int32_t id, int add)
 }
 
 /* ---- validation ------------------------------------------------------------------------------ */
-static dbx_status check_args(const dbx_psample *samples, int n, int W, const void *assign)
+static dbx_status check_args(const dbx__psample *samples, int n, int W, const void *assign)
 {
     if (W <= 0) return dbx__fail(DBX_EINVAL, "partition: W = %d workers (must be > 0)", W);
     if (n < 0) return dbx__fail(DBX_EINVAL, "partition: n = %d samples (must be >= 0)", n);
     if (n > 0 && (!samples || !assign))
         return dbx__fail(DBX_EINVAL, "partition: NULL samples or assignment");
     for (int i = 0; i < n; i++) {
-        const dbx_psample *p = &samples[i];
+        const dbx__psample *p = &samples[i];
         if (p->nodes < 0 || p->nkeys < 0 || (p->nkeys > 0 && !p->keys))
             return dbx__fail(DBX_EINVAL, "partition: sample %d has invalid counts or keys", i);
         for (int32_t j = 1; j < p->nkeys; j++)
@@ -261,8 +261,8 @@ static dbx_status check_args(const dbx_psample *samples, int n, int W, const voi
 }
 
 /* ---- evaluation ------------------------------------------------------------------------------ */
-static dbx_status eval_with(const dbx_psample *samples, int n, int W, const int32_t *assign,
-                            const dbx_cost_model *cm, const keyspace *ks, dbx_part_stats *st)
+static dbx_status eval_with(const dbx__psample *samples, int n, int W, const int32_t *assign,
+                            const dbx__cost_model *cm, const keyspace *ks, dbx__part_stats *st)
 {
     int64_t *launches = calloc((size_t)W, sizeof *launches);
     int64_t *nodes = calloc((size_t)W, sizeof *nodes);
@@ -282,7 +282,7 @@ static dbx_status eval_with(const dbx_psample *samples, int n, int W, const int3
     memset(st, 0, sizeof *st);
     double sum = 0;
     for (int w = 0; w < W; w++) {
-        double t = dbx_cost_eval(cm, (double)launches[w], (double)nodes[w]);
+        double t = dbx__cost_eval(cm, (double)launches[w], (double)nodes[w]);
         sum += t;
         if (t > st->max_time) st->max_time = t;
         st->total_launches += launches[w];
@@ -297,16 +297,16 @@ out:
     return s;
 }
 
-dbx_status dbx_partition_eval(const dbx_psample *samples, int n, int W, const int32_t *assign,
-                              const dbx_cost_model *cm, dbx_part_stats *stats)
+dbx_status dbx__partition_eval(const dbx__psample *samples, int n, int W, const int32_t *assign,
+                              const dbx__cost_model *cm, dbx__part_stats *stats)
 {
     DBX_TRY(check_args(samples, n, W, assign));
-    if (!stats) return dbx__fail(DBX_EINVAL, "dbx_partition_eval: NULL stats");
+    if (!stats) return dbx__fail(DBX_EINVAL, "dbx__partition_eval: NULL stats");
     for (int i = 0; i < n; i++)
         if (assign[i] < 0 || assign[i] >= W)
-            return dbx__fail(DBX_EINVAL, "dbx_partition_eval: assign[%d] = %d not in [0, %d)", i,
+            return dbx__fail(DBX_EINVAL, "dbx__partition_eval: assign[%d] = %d not in [0, %d)", i,
                              (int)assign[i], W);
-    dbx_cost_model def;
+    dbx__cost_model def;
     if (!cm) {
         default_model(&def);
         cm = &def;
@@ -331,7 +331,7 @@ static void part_round_robin(int n, int W, int32_t *assign)
 }
 
 /* Sample indices by nodes descending, then index ascending (a stable merge sort). */
-static dbx_status order_by_nodes(const dbx_psample *samples, int n, int32_t **out)
+static dbx_status order_by_nodes(const dbx__psample *samples, int n, int32_t **out)
 {
     int32_t *a = malloc(((size_t)n + 1) * sizeof *a), *b = malloc(((size_t)n + 1) * sizeof *b);
     if (!a || !b) {
@@ -379,7 +379,7 @@ static void heap_sift_down(int32_t *heap, int len, const int64_t *nodes, int i)
     }
 }
 
-static dbx_status part_lpt(const dbx_psample *samples, int n, int W, int32_t *assign)
+static dbx_status part_lpt(const dbx__psample *samples, int n, int W, int32_t *assign)
 {
     int32_t *order = NULL;
     DBX_TRY(order_by_nodes(samples, n, &order));
@@ -416,8 +416,8 @@ static int rank_less(const sim_state *st, int32_t a, int32_t b)
     return st->time[a] < st->time[b] || (st->time[a] == st->time[b] && a < b);
 }
 
-static dbx_status part_similarity(const dbx_psample *samples, int n, int W,
-                                  const dbx_cost_model *cm, const keyspace *ks,
+static dbx_status part_similarity(const dbx__psample *samples, int n, int W,
+                                  const dbx__cost_model *cm, const keyspace *ks,
                                   int32_t *assign)
 {
     const double A = cm->A, B = cm->B;
@@ -499,14 +499,14 @@ out:
     return s;
 }
 
-dbx_status dbx_partition(dbx_part_strategy s, const dbx_psample *samples, int n, int W,
-                         const dbx_cost_model *cm, uint64_t seed, int32_t *assign,
-                         dbx_part_stats *stats)
+dbx_status dbx__partition(dbx__part_strategy s, const dbx__psample *samples, int n, int W,
+                         const dbx__cost_model *cm, uint64_t seed, int32_t *assign,
+                         dbx__part_stats *stats)
 {
     DBX_TRY(check_args(samples, n, W, assign));
     if ((int)s < 0 || (int)s >= NSTRATEGIES)
         return dbx__fail(DBX_EINVAL, "partition: unknown strategy %d", (int)s);
-    dbx_cost_model def;
+    dbx__cost_model def;
     if (!cm) {
         default_model(&def);
         cm = &def;

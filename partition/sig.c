@@ -22,16 +22,16 @@ static uint32_t clamp_field(int32_t v)
     return v > KEY_FIELD_MAX ? KEY_FIELD_MAX : (uint32_t)v;
 }
 
-dbx_status dbx_psample_from_graph(const dbx_graph *g, uint32_t *keys, dbx_psample *out)
+dbx_status dbx__psample_from_graph(const dbx_graph *g, uint32_t *keys, dbx__psample *out)
 {
-    if (!g || !out) return dbx__fail(DBX_EINVAL, "dbx_psample_from_graph: NULL argument");
+    if (!g || !out) return dbx__fail(DBX_EINVAL, "dbx__psample_from_graph: NULL argument");
     if (g->err != DBX_OK)
-        return dbx__fail(DBX_EINVAL, "dbx_psample_from_graph: the graph has an error (%s)",
+        return dbx__fail(DBX_EINVAL, "dbx__psample_from_graph: the graph has an error (%s)",
                          dbx_status_str(g->err));
     if (g->nnodes > (size_t)INT32_MAX)
-        return dbx__fail(DBX_EINVAL, "dbx_psample_from_graph: too many nodes");
+        return dbx__fail(DBX_EINVAL, "dbx__psample_from_graph: too many nodes");
     if (g->nnodes > 0 && !keys)
-        return dbx__fail(DBX_EINVAL, "dbx_psample_from_graph: NULL key buffer");
+        return dbx__fail(DBX_EINVAL, "dbx__psample_from_graph: NULL key buffer");
 
     int32_t depth = 0;
     for (size_t i = 0; i < g->nnodes; i++) {

@@ -3,7 +3,7 @@
 #  1. --watchdog-test: rank 1 stalls for 30 s before a barrier, the watchdog timeout is 2 s:
 #     the job must end non-zero within ~10 s, and stderr must name the waiting rank (r0/2),
 #     say "no progress" and give the context that the program set.
-#  2. --abort-test: rank 1 calls dbx_comm_abort: the job must end non-zero at once and
+#  2. --abort-test: rank 1 calls dbx__comm_abort: the job must end non-zero at once and
 #     stderr must carry rank 1's "[r1/2 host] dbx: fatal: ..." line.
 #  3. the suite with DBX_COMM_TEST_FAIL_RANK=1: one failed assertion on rank 1 only must
 #     make the job exit non-zero (the ranks sum their failure counts).
@@ -38,7 +38,7 @@ expect() { # name pattern
 
 run watchdog 12 --watchdog-test
 expect watchdog "\[r0/2 [^]]*\] dbx: fatal: no progress for"
-expect watchdog "in dbx_comm_barrier/MPI_Barrier (watchdog test step 7): a rank died or hangs"
+expect watchdog "in dbx__comm_barrier/MPI_Barrier (watchdog test step 7): a rank died or hangs"
 
 run abort 12 --abort-test
 expect abort "\[r1/2 [^]]*\] dbx: fatal: abort test: rank 1 gives up"

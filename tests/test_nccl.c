@@ -1,5 +1,5 @@
 /* The NCCL all-reduce of GPU workers (comm/comm_nccl.c; label cuda). Run alone it makes a
- * 1-rank communicator (the single-process dbx_comm); under `mpirun -np W` (ctest nccl_mpi2)
+ * 1-rank communicator (the single-process dbx__comm); under `mpirun -np W` (ctest nccl_mpi2)
  * one rank per GPU, GPU = local rank. For buffers of 1, 1000 and 1 << 20 floats in device
  * memory of the CUDA backend, rank r
  *   1. uploads (r + 1) * base[i] (base: multiples of 0.5 in [-124.5, 124.5]),
@@ -18,7 +18,7 @@
  * Exits 77 (skipped), printing why, when dbx was built without the CUDA backend and NCCL, or
  * when some rank has no usable GPU of its own (fewer GPUs than ranks on a host): the ranks
  * agree on that before any NCCL call. DBX_TEST_DEVICE=cpu runs the same checks on the CPU
- * backend with dbx_comm_allreduce_f32 (host memory, MPI or single process) in place of
+ * backend with dbx__comm_allreduce_f32 (host memory, MPI or single process) in place of
  * NCCL: a self-check of this program on machines without GPUs. */
 #include <stdint.h>
 #include <stdio.h>
@@ -31,21 +31,21 @@
 #include "testutil.h"
 
 /* In programs that link the CUDA object library only (comm/comm_nccl.c). */
-extern dbx_status dbx_nccl_new(dbx_comm *c, void *compute_stream, dbx_nccl **out)
+extern dbx_status dbx__nccl_new(dbx__comm *c, void *compute_stream, dbx__nccl **out)
     __attribute__((weak));
-extern dbx_status dbx_nccl_allreduce_f32(dbx_nccl *n, float *dev, size_t count)
+extern dbx_status dbx__nccl_allreduce_f32(dbx__nccl *n, float *dev, size_t count)
     __attribute__((weak));
-extern void dbx_nccl_free(dbx_nccl *n) __attribute__((weak));
+extern void dbx__nccl_free(dbx__nccl *n) __attribute__((weak));
 
-static dbx_comm *g_comm;
+static dbx__comm *g_comm;
 static dbx_backend *g_be;
-static dbx_nccl *g_nccl; /* NULL with DBX_TEST_DEVICE=cpu: dbx_comm_allreduce_f32 instead */
+static dbx__nccl *g_nccl; /* NULL with DBX_TEST_DEVICE=cpu: dbx__comm_allreduce_f32 instead */
 static int R, W;
 
 static dbx_status allreduce(float *buf, size_t n)
 {
-    return g_nccl ? dbx_nccl_allreduce_f32(g_nccl, buf, n)
-                  : dbx_comm_allreduce_f32(g_comm, buf, n);
+    return g_nccl ? dbx__nccl_allreduce_f32(g_nccl, buf, n)
+                  : dbx__comm_allreduce_f32(g_comm, buf, n);
 }
 
 static float base(size_t i) { return (float)((int)(i % 499) - 249) * 0.5f; }
@@ -125,61 +125,61 @@ int main(int argc, char **argv)
         fprintf(stderr, "test_nccl: DBX_TEST_DEVICE must be cpu or cuda, got '%s'\n", env);
         return 2;
     }
-    if (!cpu && (!dbx__backend_has_cuda() || !dbx_nccl_new || !dbx_nccl_allreduce_f32 ||
-                 !dbx_nccl_free)) {
+    if (!cpu && (!dbx__backend_has_cuda() || !dbx__nccl_new || !dbx__nccl_allreduce_f32 ||
+                 !dbx__nccl_free)) {
         printf("SKIP: dbx built without the CUDA backend and NCCL\n");
         return 77;
     }
-    dbx_comm_opts co = dbx_comm_opts_default(); /* single process, or MPI under mpirun */
-    if (dbx_comm_init(&co, &argc, &argv, &g_comm) != DBX_OK) {
-        fprintf(stderr, "test_nccl: dbx_comm_init: %s\n", dbx_last_error());
+    dbx__comm_opts co = dbx__comm_opts_default(); /* single process, or MPI under mpirun */
+    if (dbx__comm_init(&co, &argc, &argv, &g_comm) != DBX_OK) {
+        fprintf(stderr, "test_nccl: dbx__comm_init: %s\n", dbx_last_error());
         return 1;
     }
-    R = dbx_comm_rank(g_comm);
-    W = dbx_comm_size(g_comm);
-    const int gpu = dbx_comm_local_rank(g_comm);
+    R = dbx__comm_rank(g_comm);
+    W = dbx__comm_size(g_comm);
+    const int gpu = dbx__comm_local_rank(g_comm);
     /* collective (all ranks): every rank has a GPU of its own, or all skip */
     char why[512] = "";
     int64_t have = dbx__backend_get(cpu ? "cpu" : "cuda", gpu, &g_be) == DBX_OK;
     if (!have) snprintf(why, sizeof why, "%s", dbx_last_error());
     int64_t all = have;
-    if (dbx_comm_allreduce_i64(g_comm, &all, 1, DBX_COMM_MIN) != DBX_OK) {
+    if (dbx__comm_allreduce_i64(g_comm, &all, 1, DBX_COMM_MIN) != DBX_OK) {
         fprintf(stderr, "[r%d] test_nccl: cannot agree on the GPUs: %s\n", R, dbx_last_error());
-        dbx_comm_free(g_comm);
+        dbx__comm_free(g_comm);
         return 1;
     }
     if (!all) {
         if (!have) printf("SKIP: [r%d/%d] no usable GPU %d: %s\n", R, W, gpu, why);
         else printf("SKIP: [r%d/%d] another rank has no usable GPU\n", R, W);
-        dbx_comm_free(g_comm);
+        dbx__comm_free(g_comm);
         return 77;
     }
     if (cpu) {
         printf("nccl: DBX_TEST_DEVICE=cpu: rank %d of %d (%s), CPU backend, host all-reduce "
                "in place of NCCL\n", R, W,
-               dbx_comm_kind_of(g_comm) == DBX_COMM_MPI ? "MPI" : "single process");
+               dbx__comm_kind_of(g_comm) == DBX_COMM_MPI ? "MPI" : "single process");
     } else {
         if (!g_be->ops->stream || !g_be->ops->stream(g_be)) {
             fprintf(stderr, "[r%d] test_nccl: the cuda backend has no compute stream\n", R);
-            dbx_comm_free(g_comm);
+            dbx__comm_free(g_comm);
             return 1;
         }
         /* collective (all ranks) */
-        dbx_status s = dbx_nccl_new(g_comm, g_be->ops->stream(g_be), &g_nccl);
+        dbx_status s = dbx__nccl_new(g_comm, g_be->ops->stream(g_be), &g_nccl);
         if (s != DBX_OK) {
-            fprintf(stderr, "[r%d] test_nccl: dbx_nccl_new: %s: %s\n", R, dbx_status_str(s),
+            fprintf(stderr, "[r%d] test_nccl: dbx__nccl_new: %s: %s\n", R, dbx_status_str(s),
                     dbx_last_error());
-            dbx_comm_free(g_comm);
+            dbx__comm_free(g_comm);
             return 1;
         }
         printf("nccl: rank %d of %d (%s), GPU %d\n", R, W,
-               dbx_comm_kind_of(g_comm) == DBX_COMM_MPI ? "MPI" : "single process", gpu);
+               dbx__comm_kind_of(g_comm) == DBX_COMM_MPI ? "MPI" : "single process", gpu);
     }
     int rc = dbx_test_run("nccl", tests);
     /* collective (all ranks): one rank's failure fails every rank's exit status */
     int64_t fails = rc != 0;
-    if (dbx_comm_allreduce_i64(g_comm, &fails, 1, DBX_COMM_SUM) != DBX_OK) fails = 1;
-    if (g_nccl) dbx_nccl_free(g_nccl);
-    dbx_comm_free(g_comm);
+    if (dbx__comm_allreduce_i64(g_comm, &fails, 1, DBX_COMM_SUM) != DBX_OK) fails = 1;
+    if (g_nccl) dbx__nccl_free(g_nccl);
+    dbx__comm_free(g_comm);
     return fails ? 1 : 0;
 }

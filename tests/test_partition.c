@@ -14,7 +14,7 @@
 #include "partition/partition.h"
 #include "testutil.h"
 
-static const dbx_part_strategy all_strategies[] = {DBX_PART_RANDOM, DBX_PART_ROUND_ROBIN,
+static const dbx__part_strategy all_strategies[] = {DBX_PART_RANDOM, DBX_PART_ROUND_ROBIN,
                                                    DBX_PART_LPT, DBX_PART_SIMILARITY};
 #define NSTRAT 4
 
@@ -35,7 +35,7 @@ static int rng_int(uint64_t *s, int lo, int hi) /* [lo, hi] */
 /* A set of samples that own their keys. */
 typedef struct sample_set {
     int n;
-    dbx_psample *s;
+    dbx__psample *s;
     uint32_t *pool;
 } sample_set;
 
@@ -60,7 +60,7 @@ static void set_structured(sample_set *ss, int n, int max_depth, int nsig, uint6
     for (int i = 0; i < n; i++) {
         int d = rng_int(&r, 1, max_depth);
         int width = rng_int(&r, 1, 4);
-        dbx_psample *x = &ss->s[i];
+        dbx__psample *x = &ss->s[i];
         x->keys = p;
         x->depth = d;
         x->nodes = 0;
@@ -83,7 +83,7 @@ static void set_random(sample_set *ss, int n, int max_keys, uint32_t universe, u
     CU_ASSERT_FATAL(ss->s && ss->pool);
     uint32_t *p = ss->pool;
     for (int i = 0; i < n; i++) {
-        dbx_psample *x = &ss->s[i];
+        dbx__psample *x = &ss->s[i];
         x->keys = p;
         x->nodes = rng_int(&r, 0, 500);
         x->depth = rng_int(&r, 0, 40);
@@ -124,24 +124,24 @@ static void check_assignment(const sample_set *ss, int W, const int32_t *assign)
 static void test_names(void)
 {
     for (int i = 0; i < NSTRAT; i++) {
-        dbx_part_strategy s;
-        CU_ASSERT_EQUAL(dbx_part_parse(dbx_part_name(all_strategies[i]), &s), DBX_OK);
+        dbx__part_strategy s;
+        CU_ASSERT_EQUAL(dbx__part_parse(dbx__part_name(all_strategies[i]), &s), DBX_OK);
         CU_ASSERT_EQUAL(s, all_strategies[i]);
     }
-    dbx_part_strategy s;
-    CU_ASSERT_STRING_EQUAL(dbx_part_name(DBX_PART_ROUND_ROBIN), "round-robin");
-    CU_ASSERT_EQUAL(dbx_part_parse("similarity", &s), DBX_OK);
+    dbx__part_strategy s;
+    CU_ASSERT_STRING_EQUAL(dbx__part_name(DBX_PART_ROUND_ROBIN), "round-robin");
+    CU_ASSERT_EQUAL(dbx__part_parse("similarity", &s), DBX_OK);
     CU_ASSERT_EQUAL(s, DBX_PART_SIMILARITY);
-    CU_ASSERT_EQUAL(dbx_part_parse("greedy", &s), DBX_EINVAL);
-    CU_ASSERT_EQUAL(dbx_part_parse(NULL, &s), DBX_EINVAL);
+    CU_ASSERT_EQUAL(dbx__part_parse("greedy", &s), DBX_EINVAL);
+    CU_ASSERT_EQUAL(dbx__part_parse(NULL, &s), DBX_EINVAL);
 }
 
 static void test_every_sample_assigned(void)
 {
     static const int ns[] = {0, 1, 7, 64, 257};
     static const int Ws[] = {1, 2, 3, 8, 64};
-    dbx_cost_model cm;
-    dbx_cost_init(&cm, 20e-6, 1e-6, 0.98);
+    dbx__cost_model cm;
+    dbx__cost_init(&cm, 20e-6, 1e-6, 0.98);
     for (size_t a = 0; a < sizeof ns / sizeof ns[0]; a++) {
         sample_set ss;
         if (a % 2)
@@ -156,13 +156,13 @@ static void test_every_sample_assigned(void)
             for (int k = 0; k < NSTRAT; k++) {
                 int W = Ws[b];
                 for (int i = 0; i < ss.n; i++) assign[i] = -1;
-                dbx_part_stats st, st2;
-                CU_ASSERT_EQUAL_FATAL(dbx_partition(all_strategies[k], ss.s, ss.n, W, &cm, 5,
+                dbx__part_stats st, st2;
+                CU_ASSERT_EQUAL_FATAL(dbx__partition(all_strategies[k], ss.s, ss.n, W, &cm, 5,
                                                     assign, &st),
                                       DBX_OK);
                 check_assignment(&ss, W, assign);
                 /* the stats are those of the assignment */
-                CU_ASSERT_EQUAL(dbx_partition_eval(ss.s, ss.n, W, assign, &cm, &st2), DBX_OK);
+                CU_ASSERT_EQUAL(dbx__partition_eval(ss.s, ss.n, W, assign, &cm, &st2), DBX_OK);
                 CU_ASSERT(memcmp(&st, &st2, sizeof st) == 0);
                 /* nodes are conserved: every sample counted exactly once */
                 int64_t *wn = calloc((size_t)W, sizeof *wn);
@@ -178,7 +178,7 @@ static void test_every_sample_assigned(void)
                 CU_ASSERT(st.max_time >= st.mean_time);
                 free(wn);
                 /* without stats too */
-                CU_ASSERT_EQUAL(dbx_partition(all_strategies[k], ss.s, ss.n, W, NULL, 5,
+                CU_ASSERT_EQUAL(dbx__partition(all_strategies[k], ss.s, ss.n, W, NULL, 5,
                                               assign, NULL),
                                 DBX_OK);
                 check_assignment(&ss, W, assign);
@@ -191,12 +191,12 @@ static void test_every_sample_assigned(void)
 static void test_round_robin_and_stats(void)
 {
     static const uint32_t ka[] = {1, 2, 3}, kb[] = {2, 3, 4, 5};
-    dbx_psample s[4] = {{10, 3, 3, ka}, {20, 4, 4, kb}, {30, 3, 3, ka}, {40, 4, 4, kb}};
+    dbx__psample s[4] = {{10, 3, 3, ka}, {20, 4, 4, kb}, {30, 3, 3, ka}, {40, 4, 4, kb}};
     int32_t assign[4];
-    dbx_cost_model cm;
-    dbx_cost_init(&cm, 2.0, 0.5, 1);
-    dbx_part_stats st;
-    CU_ASSERT_EQUAL(dbx_partition(DBX_PART_ROUND_ROBIN, s, 4, 3, &cm, 0, assign, &st), DBX_OK);
+    dbx__cost_model cm;
+    dbx__cost_init(&cm, 2.0, 0.5, 1);
+    dbx__part_stats st;
+    CU_ASSERT_EQUAL(dbx__partition(DBX_PART_ROUND_ROBIN, s, 4, 3, &cm, 0, assign, &st), DBX_OK);
     CU_ASSERT(assign[0] == 0 && assign[1] == 1 && assign[2] == 2 && assign[3] == 0);
     /* worker 0: keys {1..5} (5), nodes 50; worker 1: {2..5} (4), 20; worker 2: 3, 30 */
     CU_ASSERT_EQUAL(st.total_launches, 12);
@@ -206,7 +206,7 @@ static void test_round_robin_and_stats(void)
     double mean = ((2.0 * 5 + 25) + (2.0 * 4 + 10) + (2.0 * 3 + 15)) / 3;
     CU_ASSERT(dbx_test_close(st.mean_time, mean, 1e-12, 1e-12));
     /* lpt: 40 -> w0, 30 -> w1, 20 -> w2, 10 -> w2 */
-    CU_ASSERT_EQUAL(dbx_partition(DBX_PART_LPT, s, 4, 3, &cm, 0, assign, &st), DBX_OK);
+    CU_ASSERT_EQUAL(dbx__partition(DBX_PART_LPT, s, 4, 3, &cm, 0, assign, &st), DBX_OK);
     CU_ASSERT(assign[3] == 0 && assign[2] == 1 && assign[1] == 2 && assign[0] == 2);
     CU_ASSERT_EQUAL(st.max_nodes, 40);
     CU_ASSERT_EQUAL(st.min_nodes, 30);
@@ -216,18 +216,18 @@ static void test_determinism(void)
 {
     sample_set ss;
     set_structured(&ss, 300, 25, 5, 3);
-    dbx_cost_model cm;
-    dbx_cost_init(&cm, 5e-6, 1e-6, 1);
+    dbx__cost_model cm;
+    dbx__cost_init(&cm, 5e-6, 1e-6, 1);
     int32_t *a = malloc(300 * sizeof *a), *b = malloc(300 * sizeof *b);
     CU_ASSERT_FATAL(a && b);
     for (int k = 0; k < NSTRAT; k++) {
-        CU_ASSERT_EQUAL(dbx_partition(all_strategies[k], ss.s, ss.n, 8, &cm, 42, a, NULL),
+        CU_ASSERT_EQUAL(dbx__partition(all_strategies[k], ss.s, ss.n, 8, &cm, 42, a, NULL),
                         DBX_OK);
-        CU_ASSERT_EQUAL(dbx_partition(all_strategies[k], ss.s, ss.n, 8, &cm, 42, b, NULL),
+        CU_ASSERT_EQUAL(dbx__partition(all_strategies[k], ss.s, ss.n, 8, &cm, 42, b, NULL),
                         DBX_OK);
         CU_ASSERT(memcmp(a, b, 300 * sizeof *a) == 0);
         /* only random depends on the seed */
-        CU_ASSERT_EQUAL(dbx_partition(all_strategies[k], ss.s, ss.n, 8, &cm, 43, b, NULL),
+        CU_ASSERT_EQUAL(dbx__partition(all_strategies[k], ss.s, ss.n, 8, &cm, 43, b, NULL),
                         DBX_OK);
         int same = memcmp(a, b, 300 * sizeof *a) == 0;
         CU_ASSERT_EQUAL(same, all_strategies[k] != DBX_PART_RANDOM);
@@ -235,9 +235,9 @@ static void test_determinism(void)
     /* random is roughly uniform */
     int count[8] = {0};
     int32_t *c = malloc(80000 * sizeof *c);
-    dbx_psample *many = calloc(80000, sizeof *many);
+    dbx__psample *many = calloc(80000, sizeof *many);
     CU_ASSERT_FATAL(c && many);
-    CU_ASSERT_EQUAL(dbx_partition(DBX_PART_RANDOM, many, 80000, 8, NULL, 7, c, NULL), DBX_OK);
+    CU_ASSERT_EQUAL(dbx__partition(DBX_PART_RANDOM, many, 80000, 8, NULL, 7, c, NULL), DBX_OK);
     for (int i = 0; i < 80000; i++) count[c[i]]++;
     for (int w = 0; w < 8; w++) CU_ASSERT(count[w] > 9500 && count[w] < 10500);
     free(c);
@@ -259,8 +259,8 @@ static void test_lpt_bound(void)
         int W = Ws[trial % 6];
         int32_t *assign = malloc((size_t)ss.n * sizeof *assign);
         CU_ASSERT_FATAL(assign != NULL);
-        dbx_part_stats st;
-        CU_ASSERT_EQUAL(dbx_partition(DBX_PART_LPT, ss.s, ss.n, W, NULL, 0, assign, &st),
+        dbx__part_stats st;
+        CU_ASSERT_EQUAL(dbx__partition(DBX_PART_LPT, ss.s, ss.n, W, NULL, 0, assign, &st),
                         DBX_OK);
         int64_t total = 0, biggest = 0;
         for (int i = 0; i < ss.n; i++) {
@@ -286,16 +286,16 @@ static void test_similarity_families(void)
     enum { N = 16 };
     int fam[N];
     int32_t assign[N];
-    dbx_part_stats st;
-    dbx_cost_model launch_heavy, node_heavy;
-    dbx_cost_init(&launch_heavy, 1e-3, 1e-7, 1);
-    dbx_cost_init(&node_heavy, 1e-9, 1e-3, 1);
+    dbx__part_stats st;
+    dbx__cost_model launch_heavy, node_heavy;
+    dbx__cost_init(&launch_heavy, 1e-3, 1e-7, 1);
+    dbx__cost_init(&node_heavy, 1e-9, 1e-3, 1);
 
     /* equal family sizes, interleaved: expensive launches keep each family on one worker */
     for (int i = 0; i < N; i++) fam[i] = i % 2;
     sample_set ss;
     set_families(&ss, N, fam, 50);
-    CU_ASSERT_EQUAL(dbx_partition(DBX_PART_SIMILARITY, ss.s, N, 2, &launch_heavy, 0, assign,
+    CU_ASSERT_EQUAL(dbx__partition(DBX_PART_SIMILARITY, ss.s, N, 2, &launch_heavy, 0, assign,
                                   &st),
                     DBX_OK);
     CU_ASSERT_EQUAL(count_families_split(fam, assign, N), 0);
@@ -305,7 +305,7 @@ static void test_similarity_families(void)
     /* lpt looks at node counts only: with families in pairs (0, 0, 1, 1, ...) it mixes them */
     for (int i = 0; i < N; i++) fam[i] = (i / 2) % 2;
     set_families(&ss, N, fam, 50);
-    CU_ASSERT_EQUAL(dbx_partition(DBX_PART_LPT, ss.s, N, 2, &launch_heavy, 0, assign, &st),
+    CU_ASSERT_EQUAL(dbx__partition(DBX_PART_LPT, ss.s, N, 2, &launch_heavy, 0, assign, &st),
                     DBX_OK);
     CU_ASSERT_EQUAL(count_families_split(fam, assign, N), 2);
     CU_ASSERT_EQUAL(st.total_launches, 42);
@@ -315,13 +315,13 @@ static void test_similarity_families(void)
      * apart (12 x 50 nodes on one worker); when nodes dominate the node counts balance */
     for (int i = 0; i < N; i++) fam[i] = (i % 4 == 1);
     set_families(&ss, N, fam, 50);
-    CU_ASSERT_EQUAL(dbx_partition(DBX_PART_SIMILARITY, ss.s, N, 2, &launch_heavy, 0, assign,
+    CU_ASSERT_EQUAL(dbx__partition(DBX_PART_SIMILARITY, ss.s, N, 2, &launch_heavy, 0, assign,
                                   &st),
                     DBX_OK);
     CU_ASSERT_EQUAL(count_families_split(fam, assign, N), 0);
     CU_ASSERT_EQUAL(st.max_nodes, 600);
     CU_ASSERT_EQUAL(st.min_nodes, 200);
-    CU_ASSERT_EQUAL(dbx_partition(DBX_PART_SIMILARITY, ss.s, N, 2, &node_heavy, 0, assign, &st),
+    CU_ASSERT_EQUAL(dbx__partition(DBX_PART_SIMILARITY, ss.s, N, 2, &node_heavy, 0, assign, &st),
                     DBX_OK);
     CU_ASSERT_EQUAL(st.max_nodes, 400);
     CU_ASSERT_EQUAL(st.min_nodes, 400);
@@ -342,13 +342,13 @@ static void test_similarity_vs_lpt(void)
         int n = 64 + (t * 37) % 400;
         set_structured(&ss, n, 12 + t % 30, 3 + t % 5, 1000 + (uint64_t)t);
         int W = Ws[t % 5];
-        dbx_cost_model cm;
-        dbx_cost_init(&cm, As[(t / 5) % 4], 1e-6, 1);
+        dbx__cost_model cm;
+        dbx__cost_init(&cm, As[(t / 5) % 4], 1e-6, 1);
         int32_t *assign = malloc((size_t)n * sizeof *assign);
         CU_ASSERT_FATAL(assign != NULL);
-        dbx_part_stats sl, ss_;
-        CU_ASSERT_EQUAL(dbx_partition(DBX_PART_LPT, ss.s, n, W, &cm, 0, assign, &sl), DBX_OK);
-        CU_ASSERT_EQUAL(dbx_partition(DBX_PART_SIMILARITY, ss.s, n, W, &cm, 0, assign, &ss_),
+        dbx__part_stats sl, ss_;
+        CU_ASSERT_EQUAL(dbx__partition(DBX_PART_LPT, ss.s, n, W, &cm, 0, assign, &sl), DBX_OK);
+        CU_ASSERT_EQUAL(dbx__partition(DBX_PART_SIMILARITY, ss.s, n, W, &cm, 0, assign, &ss_),
                         DBX_OK);
         double r = ss_.max_time / sl.max_time;
         trials++;
@@ -371,44 +371,44 @@ static void test_cost_fit(void)
     const double A = 37e-6, B = 1.7e-6;
     static const double decays[] = {1.0, 0.98, 0.9};
     for (int d = 0; d < 3; d++) {
-        dbx_cost_model cm;
-        dbx_cost_init(&cm, 20e-6, 1e-6, decays[d]);
+        dbx__cost_model cm;
+        dbx__cost_init(&cm, 20e-6, 1e-6, decays[d]);
         CU_ASSERT_EQUAL(cm.A, 20e-6);
         CU_ASSERT_EQUAL(cm.B, 1e-6);
-        CU_ASSERT(dbx_test_close(dbx_cost_eval(&cm, 10, 100), 20e-5 + 1e-4, 0, 1e-12));
+        CU_ASSERT(dbx_test_close(dbx__cost_eval(&cm, 10, 100), 20e-5 + 1e-4, 0, 1e-12));
         uint64_t r = 9;
         for (int i = 0; i < 60; i++) {
             double l = rng_int(&r, 20, 400), n = rng_int(&r, 200, 20000);
-            dbx_cost_observe(&cm, l, n, A * l + B * n);
+            dbx__cost_observe(&cm, l, n, A * l + B * n);
         }
         CU_ASSERT_EQUAL(cm.nobs, 60);
         CU_ASSERT(fabs(cm.A / A - 1) < 0.01);
         CU_ASSERT(fabs(cm.B / B - 1) < 0.01);
         /* invalid observations are ignored */
-        dbx_cost_observe(&cm, NAN, 1, 1);
-        dbx_cost_observe(&cm, 1, -1, 1);
+        dbx__cost_observe(&cm, NAN, 1, 1);
+        dbx__cost_observe(&cm, 1, -1, 1);
         CU_ASSERT_EQUAL(cm.nobs, 60);
     }
     /* the model follows a change when old observations decay */
-    dbx_cost_model cm;
-    dbx_cost_init(&cm, 20e-6, 1e-6, 0.8);
+    dbx__cost_model cm;
+    dbx__cost_init(&cm, 20e-6, 1e-6, 0.8);
     uint64_t r = 5;
     for (int i = 0; i < 200; i++) {
         double l = rng_int(&r, 20, 400), n = rng_int(&r, 200, 20000);
         double a = i < 100 ? 10e-6 : 50e-6;
-        dbx_cost_observe(&cm, l, n, a * l + B * n);
+        dbx__cost_observe(&cm, l, n, a * l + B * n);
     }
     CU_ASSERT(fabs(cm.A / 50e-6 - 1) < 0.01);
     /* degenerate data (every observation with the same launches / nodes ratio) and a
      * negative slope stay defined and positive */
-    dbx_cost_init(&cm, 20e-6, 1e-6, 1);
-    for (int i = 1; i <= 10; i++) dbx_cost_observe(&cm, 10.0 * i, 100.0 * i, 1e-3 * i);
+    dbx__cost_init(&cm, 20e-6, 1e-6, 1);
+    for (int i = 1; i <= 10; i++) dbx__cost_observe(&cm, 10.0 * i, 100.0 * i, 1e-3 * i);
     CU_ASSERT(isfinite(cm.A) && isfinite(cm.B) && cm.A >= 1e-12 && cm.B >= 1e-12);
-    CU_ASSERT(dbx_test_close(dbx_cost_eval(&cm, 10, 100), 1e-3, 0, 1e-3));
-    dbx_cost_init(&cm, 20e-6, 1e-6, 1);
-    for (int i = 1; i <= 10; i++) dbx_cost_observe(&cm, 10.0 * i, 100.0 * (11 - i), 1e-3 * i);
+    CU_ASSERT(dbx_test_close(dbx__cost_eval(&cm, 10, 100), 1e-3, 0, 1e-3));
+    dbx__cost_init(&cm, 20e-6, 1e-6, 1);
+    for (int i = 1; i <= 10; i++) dbx__cost_observe(&cm, 10.0 * i, 100.0 * (11 - i), 1e-3 * i);
     CU_ASSERT(cm.A >= 1e-12 && cm.B >= 1e-12);
-    dbx_cost_init(&cm, -1, NAN, 7);
+    dbx__cost_init(&cm, -1, NAN, 7);
     CU_ASSERT(cm.A >= 1e-12 && cm.B >= 1e-12 && cm.decay == 1.0);
 }
 
@@ -418,8 +418,8 @@ static void test_more_workers_than_samples(void)
     set_structured(&ss, 5, 10, 3, 77);
     int32_t assign[5];
     for (int k = 0; k < NSTRAT; k++) {
-        dbx_part_stats st;
-        CU_ASSERT_EQUAL(dbx_partition(all_strategies[k], ss.s, 5, 32, NULL, 1, assign, &st),
+        dbx__part_stats st;
+        CU_ASSERT_EQUAL(dbx__partition(all_strategies[k], ss.s, 5, 32, NULL, 1, assign, &st),
                         DBX_OK);
         check_assignment(&ss, 32, assign);
         CU_ASSERT_EQUAL(st.min_nodes, 0);
@@ -429,8 +429,8 @@ static void test_more_workers_than_samples(void)
                 for (int j = 0; j < i; j++) CU_ASSERT(assign[i] != assign[j]);
         }
     }
-    dbx_part_stats st;
-    CU_ASSERT_EQUAL(dbx_partition(DBX_PART_SIMILARITY, ss.s, 0, 4, NULL, 1, NULL, &st), DBX_OK);
+    dbx__part_stats st;
+    CU_ASSERT_EQUAL(dbx__partition(DBX_PART_SIMILARITY, ss.s, 0, 4, NULL, 1, NULL, &st), DBX_OK);
     CU_ASSERT(st.max_time == 0 && st.max_nodes == 0 && st.total_launches == 0);
     set_free(&ss);
 }
@@ -440,37 +440,37 @@ static void test_invalid_args(void)
     sample_set ss;
     set_structured(&ss, 10, 10, 3, 5);
     int32_t assign[10];
-    dbx_part_stats st;
+    dbx__part_stats st;
     for (int k = 0; k < NSTRAT; k++) {
-        dbx_part_strategy s = all_strategies[k];
-        CU_ASSERT_EQUAL(dbx_partition(s, ss.s, 10, 0, NULL, 0, assign, NULL), DBX_EINVAL);
-        CU_ASSERT_EQUAL(dbx_partition(s, ss.s, 10, -3, NULL, 0, assign, NULL), DBX_EINVAL);
-        CU_ASSERT_EQUAL(dbx_partition(s, ss.s, -1, 4, NULL, 0, assign, NULL), DBX_EINVAL);
-        CU_ASSERT_EQUAL(dbx_partition(s, NULL, 10, 4, NULL, 0, assign, NULL), DBX_EINVAL);
-        CU_ASSERT_EQUAL(dbx_partition(s, ss.s, 10, 4, NULL, 0, NULL, NULL), DBX_EINVAL);
+        dbx__part_strategy s = all_strategies[k];
+        CU_ASSERT_EQUAL(dbx__partition(s, ss.s, 10, 0, NULL, 0, assign, NULL), DBX_EINVAL);
+        CU_ASSERT_EQUAL(dbx__partition(s, ss.s, 10, -3, NULL, 0, assign, NULL), DBX_EINVAL);
+        CU_ASSERT_EQUAL(dbx__partition(s, ss.s, -1, 4, NULL, 0, assign, NULL), DBX_EINVAL);
+        CU_ASSERT_EQUAL(dbx__partition(s, NULL, 10, 4, NULL, 0, assign, NULL), DBX_EINVAL);
+        CU_ASSERT_EQUAL(dbx__partition(s, ss.s, 10, 4, NULL, 0, NULL, NULL), DBX_EINVAL);
     }
-    CU_ASSERT_EQUAL(dbx_partition((dbx_part_strategy)17, ss.s, 10, 4, NULL, 0, assign, NULL),
+    CU_ASSERT_EQUAL(dbx__partition((dbx__part_strategy)17, ss.s, 10, 4, NULL, 0, assign, NULL),
                     DBX_EINVAL);
-    CU_ASSERT_EQUAL(dbx_partition_eval(ss.s, 10, 0, assign, NULL, &st), DBX_EINVAL);
-    CU_ASSERT_EQUAL(dbx_partition_eval(ss.s, -1, 2, assign, NULL, &st), DBX_EINVAL);
+    CU_ASSERT_EQUAL(dbx__partition_eval(ss.s, 10, 0, assign, NULL, &st), DBX_EINVAL);
+    CU_ASSERT_EQUAL(dbx__partition_eval(ss.s, -1, 2, assign, NULL, &st), DBX_EINVAL);
     for (int i = 0; i < 10; i++) assign[i] = i % 2;
-    CU_ASSERT_EQUAL(dbx_partition_eval(ss.s, 10, 2, assign, NULL, &st), DBX_OK);
+    CU_ASSERT_EQUAL(dbx__partition_eval(ss.s, 10, 2, assign, NULL, &st), DBX_OK);
     assign[3] = 2;
-    CU_ASSERT_EQUAL(dbx_partition_eval(ss.s, 10, 2, assign, NULL, &st), DBX_EINVAL);
+    CU_ASSERT_EQUAL(dbx__partition_eval(ss.s, 10, 2, assign, NULL, &st), DBX_EINVAL);
     assign[3] = -1;
-    CU_ASSERT_EQUAL(dbx_partition_eval(ss.s, 10, 2, assign, NULL, &st), DBX_EINVAL);
+    CU_ASSERT_EQUAL(dbx__partition_eval(ss.s, 10, 2, assign, NULL, &st), DBX_EINVAL);
     /* keys must be sorted and distinct; counts non-negative */
     static const uint32_t unsorted[] = {3, 1}, dup[] = {1, 1};
-    dbx_psample bad[1] = {{5, 1, 2, unsorted}};
-    CU_ASSERT_EQUAL(dbx_partition(DBX_PART_SIMILARITY, bad, 1, 2, NULL, 0, assign, NULL),
+    dbx__psample bad[1] = {{5, 1, 2, unsorted}};
+    CU_ASSERT_EQUAL(dbx__partition(DBX_PART_SIMILARITY, bad, 1, 2, NULL, 0, assign, NULL),
                     DBX_EINVAL);
     bad[0].keys = dup;
-    CU_ASSERT_EQUAL(dbx_partition(DBX_PART_LPT, bad, 1, 2, NULL, 0, assign, NULL), DBX_EINVAL);
+    CU_ASSERT_EQUAL(dbx__partition(DBX_PART_LPT, bad, 1, 2, NULL, 0, assign, NULL), DBX_EINVAL);
     bad[0].keys = NULL;
-    CU_ASSERT_EQUAL(dbx_partition(DBX_PART_LPT, bad, 1, 2, NULL, 0, assign, NULL), DBX_EINVAL);
+    CU_ASSERT_EQUAL(dbx__partition(DBX_PART_LPT, bad, 1, 2, NULL, 0, assign, NULL), DBX_EINVAL);
     bad[0].nkeys = 0;
     bad[0].nodes = -1;
-    CU_ASSERT_EQUAL(dbx_partition(DBX_PART_LPT, bad, 1, 2, NULL, 0, assign, NULL), DBX_EINVAL);
+    CU_ASSERT_EQUAL(dbx__partition(DBX_PART_LPT, bad, 1, 2, NULL, 0, assign, NULL), DBX_EINVAL);
     set_free(&ss);
 }
 
@@ -481,31 +481,31 @@ static void test_large_inputs(void)
     set_structured(&ss, 100000, 30, 5, 2024);
     int32_t *assign = malloc(100000 * sizeof *assign);
     CU_ASSERT_FATAL(assign != NULL);
-    dbx_cost_model cm;
-    dbx_cost_init(&cm, 20e-6, 1e-6, 1);
-    dbx_cost_model launch_heavy;
-    dbx_cost_init(&launch_heavy, 500e-6, 1e-6, 1);
+    dbx__cost_model cm;
+    dbx__cost_init(&cm, 20e-6, 1e-6, 1);
+    dbx__cost_model launch_heavy;
+    dbx__cost_init(&launch_heavy, 500e-6, 1e-6, 1);
     fprintf(stderr, "\n");
     for (int k = 0; k <= NSTRAT; k++) {
-        dbx_part_strategy s = all_strategies[k < NSTRAT ? k : NSTRAT - 1];
-        const dbx_cost_model *c = k < NSTRAT ? &cm : &launch_heavy;
-        dbx_part_stats st;
+        dbx__part_strategy s = all_strategies[k < NSTRAT ? k : NSTRAT - 1];
+        const dbx__cost_model *c = k < NSTRAT ? &cm : &launch_heavy;
+        dbx__part_stats st;
         clock_t c0 = clock();
-        CU_ASSERT_EQUAL(dbx_partition(s, ss.s, ss.n, 1024, c, 1, assign, &st), DBX_OK);
+        CU_ASSERT_EQUAL(dbx__partition(s, ss.s, ss.n, 1024, c, 1, assign, &st), DBX_OK);
         double sec = (double)(clock() - c0) / CLOCKS_PER_SEC;
         fprintf(stderr, "  %-11s n=100000 W=1024 A=%g: %.2f s, modelled max %.4f s mean %.4f s\n",
-                dbx_part_name(s), c->A, sec, st.max_time, st.mean_time);
+                dbx__part_name(s), c->A, sec, st.max_time, st.mean_time);
         check_assignment(&ss, 1024, assign);
         CU_ASSERT(sec < 30);
     }
     /* a huge key universe takes the hash-set path */
     set_free(&ss);
     set_random(&ss, 20000, 40, 4000000000u, 99);
-    dbx_part_stats a, b;
-    CU_ASSERT_EQUAL(dbx_partition(DBX_PART_SIMILARITY, ss.s, ss.n, 1024, &cm, 1, assign, &a),
+    dbx__part_stats a, b;
+    CU_ASSERT_EQUAL(dbx__partition(DBX_PART_SIMILARITY, ss.s, ss.n, 1024, &cm, 1, assign, &a),
                     DBX_OK);
     check_assignment(&ss, 1024, assign);
-    CU_ASSERT_EQUAL(dbx_partition_eval(ss.s, ss.n, 1024, assign, &cm, &b), DBX_OK);
+    CU_ASSERT_EQUAL(dbx__partition_eval(ss.s, ss.n, 1024, assign, &cm, &b), DBX_OK);
     CU_ASSERT(memcmp(&a, &b, sizeof a) == 0);
     free(assign);
     set_free(&ss);
@@ -540,8 +540,8 @@ static void test_psample_from_graph(void)
     CU_ASSERT_EQUAL(nn, 9);
     uint32_t *k1 = calloc((size_t)nn, sizeof *k1), *k2 = calloc((size_t)nn, sizeof *k2);
     CU_ASSERT_FATAL(k1 && k2);
-    dbx_psample p1, p2;
-    CU_ASSERT_EQUAL(dbx_psample_from_graph(g, k1, &p1), DBX_OK);
+    dbx__psample p1, p2;
+    CU_ASSERT_EQUAL(dbx__psample_from_graph(g, k1, &p1), DBX_OK);
     CU_ASSERT_EQUAL(p1.nodes, 9);
     /* x1 -> W x1 -> tanh -> add -> sigmoid -> add */
     CU_ASSERT_EQUAL(p1.depth, 5);
@@ -557,7 +557,7 @@ static void test_psample_from_graph(void)
     dbx_graph_clear(g);
     build_sample(g, w, -3.0f);
     CU_ASSERT_EQUAL(dbx_graph_num_nodes(g), nn);
-    CU_ASSERT_EQUAL(dbx_psample_from_graph(g, k2, &p2), DBX_OK);
+    CU_ASSERT_EQUAL(dbx__psample_from_graph(g, k2, &p2), DBX_OK);
     CU_ASSERT_EQUAL(p2.nodes, p1.nodes);
     CU_ASSERT_EQUAL(p2.depth, p1.depth);
     CU_ASSERT_EQUAL_FATAL(p2.nkeys, p1.nkeys);
@@ -569,7 +569,7 @@ static void test_psample_from_graph(void)
     dbx_graph_begin_sample(g);
     dbx_node x = dbx_input(g, 4, data);
     (void)dbx_tanh(g, dbx_matvec(g, w, x));
-    CU_ASSERT_EQUAL(dbx_psample_from_graph(g, k2, &p2), DBX_OK);
+    CU_ASSERT_EQUAL(dbx__psample_from_graph(g, k2, &p2), DBX_OK);
     CU_ASSERT_EQUAL(p2.nodes, 3);
     CU_ASSERT_EQUAL(p2.depth, 2);
     CU_ASSERT_EQUAL(p2.nkeys, 3);
@@ -581,11 +581,11 @@ static void test_psample_from_graph(void)
 
     /* an empty graph; a graph with a builder error */
     dbx_graph_clear(g);
-    CU_ASSERT_EQUAL(dbx_psample_from_graph(g, NULL, &p2), DBX_OK);
+    CU_ASSERT_EQUAL(dbx__psample_from_graph(g, NULL, &p2), DBX_OK);
     CU_ASSERT(p2.nodes == 0 && p2.nkeys == 0 && p2.depth == 0);
     CU_ASSERT_EQUAL(dbx_tanh(g, 12345), DBX_NONE);
-    CU_ASSERT_EQUAL(dbx_psample_from_graph(g, k2, &p2), DBX_EINVAL);
-    CU_ASSERT_EQUAL(dbx_psample_from_graph(NULL, k2, &p2), DBX_EINVAL);
+    CU_ASSERT_EQUAL(dbx__psample_from_graph(g, k2, &p2), DBX_EINVAL);
+    CU_ASSERT_EQUAL(dbx__psample_from_graph(NULL, k2, &p2), DBX_EINVAL);
 
     free(k1);
     free(k2);

@@ -9,19 +9,19 @@
 #include "worker/dist.h"
 
 /* In programs that link the CUDA object library only (comm/comm_nccl.c). */
-extern dbx_status dbx_nccl_allreduce_f32(dbx_nccl *n, float *dev, size_t count)
+extern dbx_status dbx__nccl_allreduce_f32(dbx__nccl *n, float *dev, size_t count)
     __attribute__((weak));
-extern void dbx_nccl_free(dbx_nccl *n) __attribute__((weak));
+extern void dbx__nccl_free(dbx__nccl *n) __attribute__((weak));
 
 /* staged: the table's gradient was already summed densely (host-staged path); only the
    union of touched rows is exchanged. */
-static dbx_status sync_lookup(dbx_comm *c, dbx_model *m, dbx__param *p, dbx__sync *s, int staged)
+static dbx_status sync_lookup(dbx__comm *c, dbx_model *m, dbx__param *p, dbx__sync *s, int staged)
 {
-    const int W = dbx_comm_size(c), dim = p->cols;
+    const int W = dbx__comm_size(c), dim = p->cols;
     float *g = m->grad + p->off;
     /* collective 1 (all ranks): how many rows each rank touched */
     int64_t mine = (int64_t)p->ntrows;
-    DBX_TRY(dbx_comm_allgather(c, &mine, sizeof mine, s->counts));
+    DBX_TRY(dbx__comm_allgather(c, &mine, sizeof mine, s->counts));
     int64_t total = 0;
     for (int r = 0; r < W; r++) total += s->counts[r];
     s->sparse_rows += total;
@@ -35,7 +35,7 @@ static dbx_status sync_lookup(dbx_comm *c, dbx_model *m, dbx__param *p, dbx__syn
         s->bdispls[r] = at;
         at += s->bcounts[r];
     }
-    DBX_TRY(dbx_comm_allgatherv(c, p->trows, (size_t)mine * sizeof(int32_t), s->rows, s->bcounts,
+    DBX_TRY(dbx__comm_allgatherv(c, p->trows, (size_t)mine * sizeof(int32_t), s->rows, s->bcounts,
                                 s->bdispls));
     if (staged) {
         /* nothing more to move: the values were reduced with the whole buffer */
@@ -52,7 +52,7 @@ static dbx_status sync_lookup(dbx_comm *c, dbx_model *m, dbx__param *p, dbx__syn
         float *my = s->send; /* MPI: the send buffer must not alias the receive buffer */
         for (size_t k = 0; k < p->ntrows; k++)
             memcpy(my + k * (size_t)dim, g + (size_t)p->trows[k] * dim, (size_t)dim * sizeof *g);
-        DBX_TRY(dbx_comm_allgatherv(c, my, (size_t)mine * (size_t)dim * sizeof(float), s->vals,
+        DBX_TRY(dbx__comm_allgatherv(c, my, (size_t)mine * (size_t)dim * sizeof(float), s->vals,
                                     s->bcounts, s->bdispls));
         s->bytes += (size_t)mine * (size_t)dim * sizeof(float);
         /* sum in rank order on every rank */
@@ -65,7 +65,7 @@ static dbx_status sync_lookup(dbx_comm *c, dbx_model *m, dbx__param *p, dbx__syn
         }
     } else {
         /* collective 3 (all ranks): the whole table */
-        DBX_TRY(dbx_comm_allreduce_f32(c, g, (size_t)p->rows * (size_t)dim));
+        DBX_TRY(dbx__comm_allreduce_f32(c, g, (size_t)p->rows * (size_t)dim));
         s->bytes += dense_bytes;
     }
     /* every rank updates the union of the touched rows */
@@ -74,12 +74,12 @@ static dbx_status sync_lookup(dbx_comm *c, dbx_model *m, dbx__param *p, dbx__syn
     return DBX_OK;
 }
 
-dbx_status dbx__grad_sync(dbx_comm *c, dbx_model *m, dbx__sync *s)
+dbx_status dbx__grad_sync(dbx__comm *c, dbx_model *m, dbx__sync *s)
 {
     double t0 = dbx__now();
     s->bytes = 0;
     s->sparse_rows = 0;
-    const int W = dbx_comm_size(c);
+    const int W = dbx__comm_size(c);
     if (W <= 1) {
         s->seconds = 0;
         return DBX_OK;
@@ -94,12 +94,12 @@ dbx_status dbx__grad_sync(dbx_comm *c, dbx_model *m, dbx__sync *s)
         size_t bytes = m->nfloats * sizeof(float);
         if (s->nccl) {
             /* collective (all ranks): on the NCCL stream, ordered by events */
-            DBX_TRY(dbx_nccl_allreduce_f32(s->nccl, m->grad, m->nfloats));
+            DBX_TRY(dbx__nccl_allreduce_f32(s->nccl, m->grad, m->nfloats));
         } else {
             DBX_TRY(DBX_GROW(s->staged, s->cap_staged, m->nfloats + 1));
             DBX_TRY(m->be->ops->sync(m->be));
             DBX_TRY(m->be->ops->download(m->be, s->staged, m->grad, bytes));
-            DBX_TRY(dbx_comm_allreduce_f32(c, s->staged, m->nfloats)); /* collective: all */
+            DBX_TRY(dbx__comm_allreduce_f32(c, s->staged, m->nfloats)); /* collective: all */
             DBX_TRY(m->be->ops->upload(m->be, m->grad, s->staged, bytes));
         }
         s->bytes += bytes;
@@ -120,7 +120,7 @@ dbx_status dbx__grad_sync(dbx_comm *c, dbx_model *m, dbx__sync *s)
         size_t j = i;
         while (j < m->nparams && !m->params[j].lookup) j++;
         size_t lo = m->params[i].off, hi = j < m->nparams ? m->params[j].off : m->nfloats;
-        DBX_TRY(dbx_comm_allreduce_f32(c, m->grad + lo, hi - lo));
+        DBX_TRY(dbx__comm_allreduce_f32(c, m->grad + lo, hi - lo));
         s->bytes += (hi - lo) * sizeof(float);
         i = j;
     }
@@ -131,7 +131,7 @@ dbx_status dbx__grad_sync(dbx_comm *c, dbx_model *m, dbx__sync *s)
 void dbx__sync_free(dbx__sync *s)
 {
     if (!s) return;
-    if (s->nccl && dbx_nccl_free) dbx_nccl_free(s->nccl);
+    if (s->nccl && dbx__nccl_free) dbx__nccl_free(s->nccl);
     free(s->counts);
     free(s->bcounts);
     free(s->bdispls);

@@ -15,7 +15,7 @@
 #include "dbx/dbx.h"
 
 typedef struct dbx__sync {
-    dbx_nccl *nccl;      /* GPU models: NCCL all-reduce (owned), or NULL: through host memory */
+    dbx__nccl *nccl;      /* GPU models: NCCL all-reduce (owned), or NULL: through host memory */
     double seconds;      /* time in the synchronisation */
     size_t bytes;        /* gradient bytes this rank contributed */
     int64_t sparse_rows; /* embedding rows exchanged (all ranks) */
@@ -27,7 +27,7 @@ typedef struct dbx__sync {
     size_t cap_rows, cap_vals, cap_send, cap_staged;
 } dbx__sync;
 
-dbx_status dbx__grad_sync(dbx_comm *c, dbx_model *m, dbx__sync *s);
+dbx_status dbx__grad_sync(dbx__comm *c, dbx_model *m, dbx__sync *s);
 void dbx__sync_free(dbx__sync *s);
 
 #endif /* DBX_WORKER_DIST_H */

@@ -119,7 +119,7 @@ dbx_status dbx__worker_compute(dbx__worker *w, const int32_t *words, size_t nbyt
     return DBX_OK;
 }
 
-dbx_status dbx__worker_update(dbx__worker *w, dbx_comm *c, const dbx_optim *opt,
+dbx_status dbx__worker_update(dbx__worker *w, dbx__comm *c, const dbx_optim *opt,
                               int32_t global_bs, dbx__wstat *st)
 {
     double t0 = dbx__now();
@@ -203,15 +203,15 @@ dbx_status dbx__worker_eval(dbx__worker *w, const dbx_dataset *d, int batch,
 }
 
 /* ---- GPU choice ------------------------------------------------------------------------------ */
-dbx_status dbx__gpu_pick(dbx_comm *c, const char *device, int *index, int *sharing, char *desc,
+dbx_status dbx__gpu_pick(dbx__comm *c, const char *device, int *index, int *sharing, char *desc,
                          size_t desc_cap)
 {
-    *index = dbx_comm_local_rank(c);
+    *index = dbx__comm_local_rank(c);
     *sharing = 0;
     if (desc && desc_cap) desc[0] = '\0';
     if (!device || strcmp(device, "cuda") != 0) return DBX_OK;
     char busid[DBX_GPU_MAX][32];
     int n = 0;
     DBX_TRY(dbx__backend_gpus(DBX_GPU_MAX, busid, &n));
-    return dbx_topo_gpu_choose(c, n, busid, index, sharing, desc, desc_cap);
+    return dbx__topo_gpu_choose(c, n, busid, index, sharing, desc, desc_cap);
 }

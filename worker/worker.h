@@ -88,17 +88,17 @@ dbx_status dbx__worker_compute(dbx__worker *w, const int32_t *words, size_t nbyt
 /* Collective (every rank, also one without samples): sums the gradients across the ranks of
  * c, then applies opt with gradients scaled by 1 / global_bs (the global batch, whoever
  * computed it), so every replica stays identical; fills st->allreduce, ar_bytes, update. */
-dbx_status dbx__worker_update(dbx__worker *w, dbx_comm *c, const dbx_optim *opt,
+dbx_status dbx__worker_update(dbx__worker *w, dbx__comm *c, const dbx_optim *opt,
                               int32_t global_bs, dbx__wstat *st);
 /* Forward-only evaluation of d in order, minibatches of batch samples: loss per labelled
  * node and the model type's metrics. */
 dbx_status dbx__worker_eval(dbx__worker *w, const dbx_dataset *d, int batch,
                             dbx_eval_result *res);
-/* The device index of this rank for device: for "cuda" the GPU that dbx_topo_gpu_choose
+/* The device index of this rank for device: for "cuda" the GPU that dbx__topo_gpu_choose
  * picks (near the rank's cores, spread over the host's GPUs; collective over c, NULL: one
  * process), with *sharing and desc as there; for any other device the local rank, *sharing
  * 0 and desc "" (no PCI discovery). */
-dbx_status dbx__gpu_pick(dbx_comm *c, const char *device, int *index, int *sharing, char *desc,
+dbx_status dbx__gpu_pick(dbx__comm *c, const char *device, int *index, int *sharing, char *desc,
                          size_t desc_cap);
 
 #endif /* DBX_WORKER_WORKER_H */
