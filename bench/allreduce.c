@@ -29,7 +29,8 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--json") && i + 1 < argc) json = argv[++i];
         else {
-            printf("usage: mpirun -np N bench_allreduce [--max-bytes B] [--reps R] [--json FILE]\n");
+            printf("usage: mpirun -np N bench_allreduce [--max-bytes B] [--reps R] "
+                   "[--json FILE]\n");
             return strcmp(argv[i], "--help") ? 2 : 0;
         }
     }
@@ -85,7 +86,8 @@ int main(int argc, char **argv)
         printf("alpha-beta fit: alpha %.1f us, beta %.3f ns/byte (%.2f GB/s)\n", 1e6 * a, 1e9 * b,
                b > 0 ? 1e-9 / b : INFINITY);
         if (json && (jf = fopen(json, "w"))) {
-            fprintf(jf, "{\"ranks\":%d,\"alpha_s\":%.9g,\"beta_s_per_byte\":%.9g,\"sizes\":[", N, a, b);
+            fprintf(jf, "{\"ranks\":%d,\"alpha_s\":%.9g,\"beta_s_per_byte\":%.9g,\"sizes\":[",
+                    N, a, b);
             for (int i = 0; i < ns; i++)
                 fprintf(jf, "%s{\"bytes\":%.0f,\"seconds\":%.9g}", i ? "," : "", sz[i], med[i]);
             fprintf(jf, "]}\n");
