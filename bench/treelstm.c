@@ -25,6 +25,7 @@
 
 #include "dbx/data.h"
 #include "dbx/dbx.h"
+#include "dbx/model_type.h"
 #include "dbx/models.h"
 #include "dbx/sched.h"
 #include "kernels/cpu/blas.h"
@@ -34,7 +35,6 @@
 #define BENCH_DEFAULT_MODEL "treelstm"
 #endif
 
-enum { MODEL_TREELSTM, MODEL_TAGGER };
 enum { MAX_SIZES = 8, MAX_SCHEDS = 8, MAX_ROWS = 64 };
 
 #define PROGRESS_EVERY_S 10.0
@@ -43,9 +43,9 @@ enum { MAX_SIZES = 8, MAX_SCHEDS = 8, MAX_ROWS = 64 };
 
 /* ---- options ------------------------------------------------------------------------- */
 typedef struct bench_opts {
-    int model;
+    const dbx_model_type *type; /* the model (dbx/model_type.h) */
     const char *data;       /* NULL: the default file of the model */
-    int synthetic;          /* > 0: that many synthetic trees instead of a file */
+    int synthetic;          /* > 0: that many of the model type's synthetic samples */
     int sizes[MAX_SIZES], nsizes;
     const char *scheds[MAX_SCHEDS]; /* registered scheduler names (dbx/sched.h) */
     int nscheds;
@@ -96,101 +96,94 @@ static void reset_peak_rss(void)
 }
 
 /* ---- data ---------------------------------------------------------------------------- */
+/* The default data set of each model that has one, relative to the source root, and the
+ * short name of its report files. */
+typedef struct model_info {
+    const char *model, *rel, *what, *base;
+    int sizes[3];
+} model_info;
+
+static const model_info infos[] = {
+    {"treelstm", "../shared/data/sst/train.txt", "SST train", "treelstm", {128, 256, 512}},
+    {"bilstm-tagger", "../shared/data/tags/dev.txt", "WikiNER tags dev", "tagger", {256}},
+    {"lattice-lstm", "../shared/data/lattice/train.txt", "lattice train", "lattice", {256}},
+};
+
+static const model_info *info_of(const dbx_model_type *t)
+{
+    for (size_t i = 0; i < sizeof infos / sizeof *infos; i++)
+        if (!strcmp(infos[i].model, t->name)) return &infos[i];
+    return NULL;
+}
+
 typedef struct bench_data {
-    int model;
-    char source[1024];      /* file path or "synthetic: N trees" */
-    dbx_vocab *words, *tags;
-    dbx_treebank *tb;       /* treelstm; also the source of synthetic tagger sentences */
-    dbx_tagset *ts;         /* tagger, read from a file */
-    dbx_sentence *sents;    /* tagger: ts->sents or synthetic sentences */
-    int32_t *pool;          /* synthetic sentence arrays */
+    const dbx_model_type *type;
+    char source[1024];      /* file path or "synthetic: N samples" */
+    dbx_meta *meta;         /* frozen after parsing; sizes set per configuration */
+    dbx_dataset *ds;
     int nsamples;
-    int vocab, labels;
-    int64_t nlabelled;      /* loss terms in one epoch */
+    int64_t units;          /* the samples' units (tree nodes, tokens, lattice nodes) */
     int32_t *order;         /* (nsamples) the fixed shuffled sample order */
 } bench_data;
 
 static void data_free(bench_data *d)
 {
-    dbx_treebank_free(d->tb);
-    dbx_tagset_free(d->ts);
-    if (!d->ts) free(d->sents);
-    free(d->pool);
+    dbx_dataset_free(d->ds);
+    dbx_meta_free(d->meta);
     free(d->order);
-    dbx_vocab_free(d->words);
-    dbx_vocab_free(d->tags);
-}
-
-/* Tagger sentences from synthetic trees: the leaves left to right, tagged with their
- * labels (post-order visits the leaves from left to right). */
-static void sentences_from_trees(bench_data *d)
-{
-    d->sents = xcalloc((size_t)d->tb->ntrees, sizeof *d->sents);
-    d->pool = xcalloc(2 * (size_t)d->tb->nwords, sizeof *d->pool);
-    int32_t *p = d->pool;
-    for (int32_t t = 0; t < d->tb->ntrees; t++) {
-        const dbx_tree *tr = &d->tb->trees[t];
-        dbx_sentence *s = &d->sents[t];
-        s->word = p;
-        for (int32_t v = 0; v < tr->n; v++)
-            if (tr->left[v] < 0) *p++ = tr->word[v];
-        s->n = (int32_t)(p - s->word);
-        s->tag = p;
-        for (int32_t v = 0; v < tr->n; v++)
-            if (tr->left[v] < 0) *p++ = tr->label[v];
-    }
-    d->labels = 5;
 }
 
 /* Loads the data set; returns 0, or prints the reason and returns 1. */
 static int data_load(const bench_opts *o, bench_data *d)
 {
     memset(d, 0, sizeof *d);
-    d->model = o->model;
-    if (dbx_vocab_new(&d->words) || dbx_vocab_new(&d->tags)) {
+    const dbx_model_type *t = d->type = o->type;
+    const model_info *mi = info_of(t);
+    dbx_status s = dbx_meta_new(&d->meta);
+    if (!s) s = dbx_meta_set_model(d->meta, t->name);
+    if (s) {
         fprintf(stderr, "bench: %s\n", dbx_last_error());
         return 1;
     }
-    dbx_status s;
     if (o->synthetic > 0) {
-        dbx_gen_opts go = {.ntrees = o->synthetic, .vocab = 5000, .seed = 1};
-        char *text = NULL;
-        size_t len = 0;
-        s = dbx_treebank_generate(&go, &text, &len);
-        if (!s) s = dbx_treebank_parse("synthetic", text, len, NULL, d->words, &d->tb);
-        free(text);
-        if (s) {
-            fprintf(stderr, "bench: synthetic treebank: %s\n", dbx_last_error());
+        if (!t->generate) {
+            fprintf(stderr, "bench: model %s has no synthetic data\n", t->name);
             return 1;
         }
-        snprintf(d->source, sizeof d->source, "synthetic (dbx_treebank_generate, %d trees)",
+        char *text = NULL;
+        size_t len = 0;
+        s = t->generate(o->synthetic, 1, &text, &len);
+        if (!s) s = dbx_dataset_new(&d->ds);
+        if (!s) s = t->parse(d->meta, "synthetic", text, len, d->ds);
+        free(text);
+        if (s) {
+            fprintf(stderr, "bench: synthetic data: %s\n", dbx_last_error());
+            return 1;
+        }
+        snprintf(d->source, sizeof d->source, "synthetic (%s, %d samples)", t->name,
                  o->synthetic);
-        if (o->model == MODEL_TAGGER) sentences_from_trees(d);
     } else {
-        static const char *const rel[2] = {"../shared/data/sst/train.txt",
-                                           "../shared/data/tags/dev.txt"};
-        static const char *const what[2] = {"SST train", "WikiNER tags dev"};
         const char *path = o->data;
         char buf[1024];
+        if (!path && !mi) {
+            fprintf(stderr, "bench: model %s has no default data: pass --data\n", t->name);
+            return 1;
+        }
         if (!path) {
             char root[900];
             source_root(root, sizeof root);
-            snprintf(buf, sizeof buf, "%s/%s", root, rel[o->model]);
-            path = file_exists(buf) ? buf : rel[o->model];
+            snprintf(buf, sizeof buf, "%s/%s", root, mi->rel);
+            path = file_exists(buf) ? buf : mi->rel;
             if (!file_exists(path)) {
-                fprintf(stderr, "bench: missing %s (%s, see shared/data/README.md)\n",
-                        rel[o->model], what[o->model]);
+                fprintf(stderr, "bench: missing %s (%s, see shared/data/README.md)\n", mi->rel,
+                        mi->what);
                 return 1;
             }
         } else if (!file_exists(path)) {
             fprintf(stderr, "bench: missing %s\n", path);
             return 1;
         }
-        if (o->model == MODEL_TREELSTM)
-            s = dbx_treebank_read(path, NULL, d->words, &d->tb);
-        else
-            s = dbx_tagset_read(path, d->words, d->tags, &d->ts);
-        if (s) {
+        if (dbx_dataset_read(t, d->meta, path, &d->ds)) {
             fprintf(stderr, "bench: %s\n", dbx_last_error());
             return 1;
         }
@@ -201,28 +194,18 @@ static int data_load(const bench_opts *o, bench_data *d)
         const char *shown = path;
         if (strncmp(path, root, rl) == 0 && path[rl] == '/') shown = path + rl + 1;
         snprintf(d->source, sizeof d->source, "%s", shown);
-        if (o->model == MODEL_TAGGER) {
-            d->sents = d->ts->sents;
-            d->labels = dbx_vocab_size(d->tags);
-        }
     }
-    if (o->model == MODEL_TREELSTM) {
-        d->nsamples = d->tb->ntrees;
-        d->labels = 5;
-        d->nlabelled = d->tb->nnodes;
-    } else {
-        d->nsamples = d->ts ? d->ts->nsent : d->tb->ntrees;
-        for (int i = 0; i < d->nsamples; i++) d->nlabelled += d->sents[i].n;
-    }
-    d->vocab = dbx_vocab_size(d->words);
+    dbx_meta_freeze(d->meta);
+    d->nsamples = dbx_dataset_size(d->ds);
+    d->units = dbx_dataset_units(d->ds);
     d->order = xcalloc((size_t)d->nsamples, sizeof *d->order);
     for (int i = 0; i < d->nsamples; i++) d->order[i] = i;
     uint64_t st = o->seed ^ 0x243f6a8885a308d3ull;
     for (int i = d->nsamples - 1; i > 0; i--) {
         int j = (int)(dbx__splitmix64(&st) % (uint64_t)(i + 1));
-        int32_t t = d->order[i];
+        int32_t t2 = d->order[i];
         d->order[i] = d->order[j];
-        d->order[j] = t;
+        d->order[j] = t2;
     }
     return 0;
 }
@@ -230,62 +213,45 @@ static int data_load(const bench_opts *o, bench_data *d)
 /* ---- models -------------------------------------------------------------------------- */
 typedef struct bench_model {
     const bench_data *d;
-    int size;
     dbx_model *m;
-    dbx_treelstm *tl;
-    dbx_tagger *tg;
+    void *self;             /* the model type's build state */
 } bench_model;
 
 static void bm_free(bench_model *bm)
 {
-    dbx_treelstm_free(bm->tl);
-    dbx_tagger_free(bm->tg);
+    if (bm->self && bm->d->type->destroy) bm->d->type->destroy(bm->self);
     dbx_model_free(bm->m);
     memset(bm, 0, sizeof *bm);
 }
 
+/* The model of embed = hidden = mlp = size (runs in a child: the meta's sizes are its own). */
 static dbx_status bm_new(bench_model *bm, const bench_data *d, int size, uint64_t seed)
 {
     memset(bm, 0, sizeof *bm);
     bm->d = d;
-    bm->size = size;
-    dbx_status s = dbx_model_new(&bm->m);
-    if (!s && d->model == MODEL_TREELSTM) {
-        dbx_treelstm_opts to = {.vocab = d->vocab, .embed = size, .hidden = size,
-                                .labels = d->labels};
-        s = dbx_treelstm_new(bm->m, &to, &bm->tl);
-    } else if (!s) {
-        dbx_tagger_opts to = {.vocab = d->vocab, .embed = size, .hidden = size, .mlp = size,
-                              .tags = d->labels};
-        s = dbx_tagger_new(bm->m, &to, &bm->tg);
-    }
+    dbx_status s = dbx_meta_set(d->meta, "embed", size);
+    if (!s) s = dbx_meta_set(d->meta, "hidden", size);
+    if (!s) s = dbx_meta_set(d->meta, "mlp", size);
+    if (!s) s = dbx_model_new(&bm->m);
+    if (!s) s = d->type->create(d->meta, bm->m, &bm->self);
     if (!s) s = dbx_model_init(bm->m, seed);
     if (s) bm_free(bm);
     return s;
 }
 
-static dbx_status bm_build(bench_model *bm, dbx_graph *g, int sample)
+/* Builds one sample; adds its loss terms and the forward GEMM FLOPs the model defines for it
+ * (before deduplication, as the graph counts them). */
+static dbx_status bm_build(bench_model *bm, dbx_graph *g, int sample, int64_t *labelled,
+                           double *gemm)
 {
-    if (bm->tl) return dbx_treelstm_build(bm->tl, g, &bm->d->tb->trees[sample], NULL);
-    return dbx_tagger_build(bm->tg, g, &bm->d->sents[sample], NULL);
-}
-
-/* Loss terms of one sample. */
-static int bm_labelled(const bench_model *bm, int sample)
-{
-    return bm->tl ? bm->d->tb->trees[sample].n : bm->d->sents[sample].n;
-}
-
-/* Forward GEMM FLOPs the model defines for one sample, before deduplication. For the
- * tagger: per direction n input transforms (4H x E) and n - 1 recurrent ones (4H x H),
- * then per token the MLP's two (mlp x H) terms and the output layer (tags x mlp). */
-static double bm_gemm_flops(const bench_model *bm, int sample)
-{
-    if (bm->tl) return dbx_treelstm_gemm_flops(bm->tl, &bm->d->tb->trees[sample]);
-    double n = bm->d->sents[sample].n, H = bm->size, E = bm->size, A = bm->size;
-    double T = bm->d->labels;
-    double f = 2 * (n * 2 * 4 * H * E + (n > 0 ? n - 1 : 0) * 2 * 4 * H * H);
-    return f + n * 2 * (2 * A * H + T * A);
+    int l0 = dbx_graph_num_losses(g);
+    double f0 = dbx_graph_gemm_flops(g);
+    dbx_sample smp = dbx_dataset_get(bm->d->ds, sample);
+    dbx_status s = bm->d->type->build(bm->self, g, &smp, DBX_BUILD_TRAIN);
+    if (s) return s;
+    *labelled += dbx_graph_num_losses(g) - l0;
+    *gemm += dbx_graph_gemm_flops(g) - f0;
+    return DBX_OK;
 }
 
 /* ---- one training configuration (runs in a child) ------------------------------------ */
@@ -345,9 +311,9 @@ static void train_child(const bench_opts *o, const bench_data *d, const config *
         dbx_graph_clear(g);
         for (int i = lo; i < hi && !s; i++) {
             int k = d->order[i];
-            s = bm_build(&bm, g, k);
-            r->gemm_flops_model += 3 * bm_gemm_flops(&bm, k);
-            lab += bm_labelled(&bm, k);
+            double gf = 0;
+            s = bm_build(&bm, g, k, &lab, &gf);
+            r->gemm_flops_model += 3 * gf;
         }
         r->t_build += now_s() - tb;
         if (s) {
@@ -506,8 +472,10 @@ static void bound_child(const bench_opts *o, const bench_data *d, int size, boun
         int lo = step * o->batch, hi = lo + o->batch < d->nsamples ? lo + o->batch : d->nsamples;
         dbx_graph_clear(g);
         for (int i = lo; i < hi && !s; i++) {
-            s = bm_build(&bm, g, d->order[i]);
-            r->model_flops += 3 * bm_gemm_flops(&bm, d->order[i]);
+            int64_t lab = 0;
+            double gf = 0;
+            s = bm_build(&bm, g, d->order[i], &lab, &gf);
+            r->model_flops += 3 * gf;
         }
         double loss;
         if (s || (s = dbx_exec_forward(ex, g, &loss))) {
@@ -649,13 +617,14 @@ static int run_in_child(child_fn fn, const bench_opts *o, const bench_data *d, c
 /* ---- reference numbers ----------------------------------------------------------------- */
 /* DyNet's sentences/s on one core (DyNet autobatching paper's setup, as given in the
  * project brief); -1: no number. 512/none: DyNet did not finish an epoch in 175 s. */
-static double dynet_ref(int model, int size, const char *sched)
+static double dynet_ref(const char *model, int size, const char *sched)
 {
     /* DyNet ran without autobatching (none), with depth-based and with agenda-based batching */
     const int k = !strcmp(sched, "none") ? 0 : !strcmp(sched, "depth") ? 1
                 : !strcmp(sched, "agenda") ? 2 : -1;
     if (k < 0) return -1;
-    if (model == MODEL_TAGGER) return size == 256 ? (double[]){91, 335, 379}[k] : -1;
+    if (!strcmp(model, "bilstm-tagger")) return size == 256 ? (double[]){91, 335, 379}[k] : -1;
+    if (strcmp(model, "treelstm") != 0) return -1;
     switch (size) {
     case 128: return (double[]){1032, 1885, 1976}[k];
     case 256: return (double[]){172, 815, 860}[k];
@@ -664,9 +633,9 @@ static double dynet_ref(int model, int size, const char *sched)
     }
 }
 
-static const char *dynet_note(int model, int size, const char *sched)
+static const char *dynet_note(const char *model, int size, const char *sched)
 {
-    if (model == MODEL_TREELSTM && size == 512 && !strcmp(sched, "none"))
+    if (!strcmp(model, "treelstm") && size == 512 && !strcmp(sched, "none"))
         return "DyNet: no epoch in 175 s";
     return NULL;
 }
@@ -718,7 +687,7 @@ static derived derive(const report *rp, const row *w)
     derived v = {0};
     v.sps = v.vs_dynet = v.pct_bound = v.analysis = v.batches_per_graph = v.width = NAN;
     v.gathered_mb = v.gflops = v.pct_peak = v.epoch_s = NAN;
-    v.dynet = dynet_ref(rp->o->model, w->c.size, w->c.sched);
+    v.dynet = dynet_ref(rp->o->type->name, w->c.size, w->c.sched);
     const run_result *r = &w->r;
     if (w->err[0] || !r->ok || r->steps == 0 || r->t_loop <= 0) return v;
     v.ok = 1;
@@ -739,7 +708,7 @@ static derived derive(const report *rp, const row *w)
 
 static void row_note(const report *rp, const row *w, char *out, size_t cap)
 {
-    const char *dn = dynet_note(rp->o->model, w->c.size, w->c.sched);
+    const char *dn = dynet_note(rp->o->type->name, w->c.size, w->c.sched);
     const int room = (int)(cap > 9 ? cap - 9 : 0); /* errors are cut to the cell */
     if (w->err[0])
         snprintf(out, cap, "failed: %.*s", room, w->err);
@@ -899,10 +868,12 @@ static void write_json(FILE *f, const void *arg)
     json_num(f, "sgemm_peak_gflops", rp->peak_gflops, 1);
     fprintf(f, "},\n  \"settings\": {\"data\": ");
     json_str(f, rp->d->source);
-    fprintf(f, ", \"samples\": %d, \"loss_terms\": %" PRId64 ", \"vocab\": %d, \"labels\": %d, "
+    char meta[512];
+    dbx_meta_describe(rp->d->meta, meta, sizeof meta);
+    fprintf(f, ", \"samples\": %d, \"units\": %" PRId64 ", \"meta\": \"%s\", "
                "\"batch\": %d, \"steps_per_epoch\": %d, \"optimizer\": \"adam\", \"lr\": 0.001, "
                "\"max_seconds\": %g, \"fuse\": %s, \"seed\": %" PRIu64 "},\n",
-            rp->d->nsamples, rp->d->nlabelled, rp->d->vocab, rp->d->labels, o->batch,
+            rp->d->nsamples, rp->d->units, meta, o->batch,
             (rp->d->nsamples + o->batch - 1) / o->batch, o->max_seconds,
             o->fuse ? "true" : "false", o->seed);
     fprintf(f, "  \"bounds\": [");
@@ -998,7 +969,7 @@ static int mkdir_p(const char *dir)
 
 static void save_reports(const report *rp, const char *dir)
 {
-    const char *base = rp->o->model == MODEL_TREELSTM ? "treelstm" : "tagger";
+    const char *base = info_of(rp->o->type) ? info_of(rp->o->type)->base : rp->o->type->name;
     char path[1100];
     snprintf(path, sizeof path, "%s/%s.json", dir, base);
     write_atomic("bench", path, write_json, rp);
@@ -1050,13 +1021,14 @@ static void usage(FILE *f, const char *argv0)
             "usage: %s [options]\n"
             "Trains one epoch per configuration (size x scheduler x dedup), each in its own\n"
             "process, and reports throughput against DyNet and a GEMM-only bound.\n"
-            "  --model treelstm|bilstm-tagger  model (default %s)\n"
-            "  --data PATH          training file (default ../shared/data/sst/train.txt for\n"
-            "                       treelstm, ../shared/data/tags/dev.txt for the tagger,\n"
-            "                       relative to the source root)\n"
-            "  --synthetic N        N synthetic trees (dbx_treebank_generate) instead\n"
-            "  --sizes A,B,...      embed = hidden (= mlp) sizes (default 128,256,512;\n"
-            "                       tagger 256)\n"
+            "  --model M            a registered model: %s (default %s)\n"
+            "  --data PATH          training file (default, relative to the source root:\n"
+            "                       ../shared/data/sst/train.txt for treelstm,\n"
+            "                       ../shared/data/tags/dev.txt for bilstm-tagger,\n"
+            "                       ../shared/data/lattice/train.txt for lattice-lstm)\n"
+            "  --synthetic N        N of the model's synthetic samples instead\n"
+            "  --sizes A,B,...      embed = hidden (= mlp) sizes (default 128,256,512 for\n"
+            "                       treelstm, 256 for the others)\n"
             "  --schedulers L       comma list of registered schedulers: %s (default\n"
             "                       none,depth,agenda)\n"
             "  --dedup on|off|both  node deduplication (default on); --no-dedup = off\n"
@@ -1067,7 +1039,7 @@ static void usage(FILE *f, const char *argv0)
             "  --no-fuse            do not fuse elementwise chains\n"
             "  --seed N             parameter init and sample order seed (default 1)\n"
             "  --out DIR            results directory (default <source root>/bench/results)\n",
-            argv0, BENCH_DEFAULT_MODEL, dbx_sched_choices(choices, sizeof choices));
+            argv0, dbx_model_type_names(), BENCH_DEFAULT_MODEL, dbx_sched_choices(choices, sizeof choices));
 }
 
 static int parse_int_list(const char *s, int *out, int max)
@@ -1088,7 +1060,7 @@ static int parse_int_list(const char *s, int *out, int max)
 static int parse_args(int argc, char **argv, bench_opts *o)
 {
     memset(o, 0, sizeof *o);
-    o->model = strcmp(BENCH_DEFAULT_MODEL, "bilstm-tagger") == 0 ? MODEL_TAGGER : MODEL_TREELSTM;
+    if (dbx_model_type_find(BENCH_DEFAULT_MODEL, &o->type)) return -1;
     o->batch = 64;
     o->max_seconds = 240;
     o->bound = 1;
@@ -1122,10 +1094,8 @@ static int parse_args(int argc, char **argv, bench_opts *o)
             fprintf(stderr, "bench: %s needs a value (see --help)\n", a);
             return -1;
         } else if (!strcmp(a, "--model")) {
-            if (!strcmp(v, "treelstm")) o->model = MODEL_TREELSTM;
-            else if (!strcmp(v, "bilstm-tagger") || !strcmp(v, "tagger")) o->model = MODEL_TAGGER;
-            else {
-                fprintf(stderr, "bench: unknown model '%s' (treelstm, bilstm-tagger)\n", v);
+            if (dbx_model_type_find(v, &o->type)) {
+                fprintf(stderr, "bench: %s\n", dbx_last_error());
                 return -1;
             }
         } else if (!strcmp(a, "--data")) {
@@ -1194,13 +1164,11 @@ static int parse_args(int argc, char **argv, bench_opts *o)
         i += takes;
     }
     if (!sizes_given) {
-        if (o->model == MODEL_TREELSTM) {
-            o->sizes[0] = 128, o->sizes[1] = 256, o->sizes[2] = 512;
-            o->nsizes = 3;
-        } else {
-            o->sizes[0] = 256;
-            o->nsizes = 1;
-        }
+        const model_info *mi = info_of(o->type);
+        o->nsizes = 0;
+        for (int k = 0; k < 3 && (!mi || mi->sizes[k]); k++)
+            o->sizes[o->nsizes++] = mi ? mi->sizes[k] : 128;
+        if (!mi) o->nsizes = 1;
     }
     if (o->nsizes * o->nscheds * o->ndedups > MAX_ROWS) {
         fprintf(stderr, "bench: too many configurations\n");
@@ -1223,7 +1191,7 @@ int main(int argc, char **argv)
     static report rp;
     rp.o = &o;
     rp.d = &d;
-    rp.model_name = o.model == MODEL_TREELSTM ? "treelstm" : "bilstm-tagger";
+    rp.model_name = o.type->name;
     machine_info(&rp);
     snprintf(rp.blas, sizeof rp.blas, "%s", dbx_blas_describe());
     char root[900], outdir[1024];
@@ -1234,8 +1202,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench: cannot create %s: %s\n", outdir, strerror(errno));
         return 1;
     }
-    fprintf(stderr, "bench: %s, data %s: %d samples, %" PRId64 " loss terms, vocabulary %d\n",
-            rp.model_name, d.source, d.nsamples, d.nlabelled, d.vocab);
+    char meta[512];
+    dbx_meta_describe(d.meta, meta, sizeof meta);
+    fprintf(stderr, "bench: %s, data %s: %d %s, %" PRId64 " %s, %s\n", rp.model_name, d.source,
+            d.nsamples, o.type->sample_noun, d.units, o.type->unit_noun, meta);
     fprintf(stderr, "bench: CPU %s, %d CPU(s) allowed\n", rp.cpu, rp.cpus_allowed);
     fprintf(stderr, "bench: BLAS %s\n", rp.blas);
     rp.peak_gflops = dbx_blas_measure_gflops(1024, 10);
@@ -1281,7 +1251,7 @@ int main(int argc, char **argv)
     printf("CPU: %s; BLAS: %s; sgemm peak %.1f GFLOP/s\n\n", rp.cpu, rp.blas, rp.peak_gflops);
     print_table(&rp, stdout);
     printf("\nwrote %s/%s.json and .md\n", outdir,
-           o.model == MODEL_TREELSTM ? "treelstm" : "tagger");
+           info_of(o.type) ? info_of(o.type)->base : o.type->name);
     data_free(&d);
     return 0;
 }
