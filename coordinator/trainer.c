@@ -35,7 +35,7 @@ extern dbx_status dbx__nccl_new(dbx__comm *c, void *compute_stream, dbx__nccl **
 void dbx_train_opts_default(dbx_train_opts *o)
 {
     memset(o, 0, sizeof *o);
-    o->model = dbx_model_type_at(0)->name; /* the first built-in model: treelstm */
+    o->model = dbx_model_type_at(0)->name; /* the first registered model type */
     o->synthetic = 2000;
     o->embed = o->hidden = 128;
     o->mlp = 0; /* = hidden */
