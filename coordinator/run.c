@@ -176,11 +176,7 @@ dbx_status dbx_evaluate(const dbx_train_opts *o, dbx_eval_result *res)
     dbx_dataset *d = NULL;
     dbx__worker w;
     memset(&w, 0, sizeof w);
-    dbx_status s = DBX_OK;
-    if (!o->data && !type->generate)
-        s = dbx__fail(DBX_EINVAL, "%s needs --data (%s)", type->name,
-                      type->data_help ? type->data_help : "it has no synthetic data");
-    if (!s) s = dbx__load_train(type, meta, o->data, o->synthetic, o->seed, &d);
+    dbx_status s = dbx__load_train(type, meta, o->data, o->synthetic, o->seed, &d);
     int gpu = 0, sharing = 0; /* one process: the GPU nearest its cores */
     if (!s) s = dbx__gpu_pick(NULL, o->device, &gpu, &sharing, NULL, 0);
     dbx__worker_opts wo = {.seed = o->seed, .scheduler = o->scheduler, .dedup = o->dedup,

@@ -57,13 +57,7 @@ dbx_status dbx__model_type_of(const dbx_train_opts *o, const dbx_model_type **t)
 {
     if (o->model_type) {
         *t = o->model_type;
-        if (!(*t)->name || !(*t)->parse || !(*t)->create || !(*t)->build)
-            return dbx__fail(DBX_EINVAL, "model type '%s': needs a name and parse, create and "
-                             "build callbacks", (*t)->name ? (*t)->name : "(unnamed)");
-        if ((*t)->nstats < 0 || (*t)->nstats > DBX_MAX_STATS)
-            return dbx__fail(DBX_EINVAL, "model type '%s': nstats must be 0..%d", (*t)->name,
-                             DBX_MAX_STATS);
-        return DBX_OK;
+        return dbx__model_type_check(*t);
     }
     return dbx_model_type_find(o->model ? o->model : dbx_model_type_at(0)->name, t);
 }
@@ -79,9 +73,7 @@ static dbx_status check_opts(const dbx_train_opts *o, const dbx_model_type **t)
         return dbx__fail(DBX_EINVAL, "batch must be in 1..%d (got %d)", MAX_BATCH, o->batch);
     if (o->steps <= 0 && o->epochs < 1)
         return dbx__fail(DBX_EINVAL, "epochs must be positive (got %d)", o->epochs);
-    if (!o->data && !(*t)->generate)
-        return dbx__fail(DBX_EINVAL, "%s needs --data (%s)", (*t)->name,
-                         (*t)->data_help ? (*t)->data_help : "it has no synthetic data");
+    DBX_TRY(dbx__check_data(*t, o->data));
     if (!o->data && o->synthetic < 1)
         return dbx__fail(DBX_EINVAL, "the number of synthetic samples must be positive (got %d)",
                          o->synthetic);
@@ -123,10 +115,18 @@ dbx_status dbx__load_meta(const dbx_model_type *t, const char *params, dbx_meta 
     return s;
 }
 
+dbx_status dbx__check_data(const dbx_model_type *t, const char *data)
+{
+    if (data || t->generate) return DBX_OK;
+    return dbx__fail(DBX_EINVAL, "%s needs --data (%s)", t->name,
+                     t->data_help ? t->data_help : "it has no synthetic data");
+}
+
 /* The training samples: o->data, or the model type's synthetic data. */
 dbx_status dbx__load_train(const dbx_model_type *t, dbx_meta *meta, const char *data,
-                             int synthetic, uint64_t seed, dbx_dataset **out)
+                           int synthetic, uint64_t seed, dbx_dataset **out)
 {
+    DBX_TRY(dbx__check_data(t, data));
     if (data) return dbx_dataset_read(t, meta, data, out);
     char *text = NULL;
     size_t len = 0;
@@ -373,8 +373,7 @@ void dbx_trainer_free(dbx_trainer *t)
     free(t->trace);
     dbx_dataset_free(t->train);
     dbx_dataset_free(t->dev);
-    dbx__worker_free(&t->w);
-    dbx_meta_free(t->w.meta);
+    dbx__worker_free(&t->w); /* also the meta while no worker holds it */
     dbx__comm_free(t->comm);
     free(t);
 }

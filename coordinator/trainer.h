@@ -71,7 +71,9 @@ dbx_status dbx__check_replicas(dbx_trainer *t, uint64_t *checksum);
 dbx_status dbx__model_type_of(const dbx_train_opts *o, const dbx_model_type **t);
 /* The meta saved beside parameter file params (params.vocab), checked against type t. */
 dbx_status dbx__load_meta(const dbx_model_type *t, const char *params, dbx_meta **out);
-/* The samples of file data, or synthetic samples of t when data is NULL. */
+/* DBX_EINVAL "NAME needs --data (...)" when data is NULL and t has no synthetic data. */
+dbx_status dbx__check_data(const dbx_model_type *t, const char *data);
+/* The samples of file data, or synthetic samples of t when data is NULL (dbx__check_data). */
 dbx_status dbx__load_train(const dbx_model_type *t, dbx_meta *meta, const char *data,
                            int synthetic, uint64_t seed, dbx_dataset **out);
 

@@ -8,6 +8,7 @@
 #include "core/status.h"
 #include "dbx/model_type.h"
 #include "dbx/models.h"
+#include "models/meta.h"
 
 /* X(variable): a const dbx_model_type defined in models/<model>.c and declared in
    dbx/models.h */
@@ -57,14 +58,20 @@ dbx_status dbx_model_type_find(const char *name, const dbx_model_type **out)
                      dbx_model_type_names());
 }
 
-dbx_status dbx_model_type_register(const dbx_model_type *t)
+dbx_status dbx__model_type_check(const dbx_model_type *t)
 {
     if (!t || !t->name || !t->parse || !t->create || !t->build)
-        return dbx__fail(DBX_EINVAL, "dbx_model_type_register: a model type needs a name and "
-                                     "parse, create and build callbacks");
+        return dbx__fail(DBX_EINVAL, "model type '%s': needs a name and parse, create and build "
+                         "callbacks", t && t->name ? t->name : "(unnamed)");
     if (t->nstats < 0 || t->nstats > DBX_MAX_STATS)
         return dbx__fail(DBX_EINVAL, "model type '%s': nstats must be 0..%d", t->name,
                          DBX_MAX_STATS);
+    return DBX_OK;
+}
+
+dbx_status dbx_model_type_register(const dbx_model_type *t)
+{
+    DBX_TRY(dbx__model_type_check(t));
     const dbx_model_type *have = NULL;
     if (dbx_model_type_find(t->name, &have) == DBX_OK)
         return have == t ? DBX_OK

@@ -122,7 +122,6 @@ dbx_status dbx__worker_compute(dbx__worker *w, const int32_t *words, size_t nbyt
 dbx_status dbx__worker_update(dbx__worker *w, dbx__comm *c, const dbx_optim *opt,
                               int32_t global_bs, dbx__wstat *st)
 {
-    double t0 = dbx__now();
     DBX_TRY(dbx__grad_sync(c, w->model, &w->sync));
     st->allreduce = w->sync.seconds;
     st->ar_bytes = (double)w->sync.bytes;
@@ -131,7 +130,6 @@ dbx_status dbx__worker_update(dbx__worker *w, dbx__comm *c, const dbx_optim *opt
     double t1 = dbx__now();
     DBX_TRY(dbx_model_update(w->model, &o));
     st->update = dbx__now() - t1;
-    (void)t0;
     return DBX_OK;
 }
 
