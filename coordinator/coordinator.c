@@ -162,7 +162,7 @@ dbx_status dbx__coord_plan(dbx__coord *c, int64_t step, dbx__shipment *p)
         for (int32_t k = 0; k < bs; k++) {
             if (c->assign[k] != w) continue;
             dbx_sample smp = dbx_dataset_get(d, idx[k]);
-            at += dbx__msg_put_sample(p->words + at, &smp);
+            at += dbx__msg_put_sample(p->words + at, &smp, idx[k]);
             mine++;
         }
         dbx__msg_header hd = {.global_bs = bs, .epoch = p->epoch, .epoch_end = p->epoch_end,

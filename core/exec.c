@@ -72,6 +72,8 @@ static void fill_kbatch(const dbx_exec *ex, const dbx_model *m, size_t b, dbx_kb
     kb->out_off = bl->out_off;
     kb->attr = l->attr + bl->attr_at;
     kb->iparam = bl->iparam;
+    kb->fparam[0] = bl->fparam[0];
+    kb->fparam[1] = bl->fparam[1];
     kb->nterms = bl->nterms;
     kb->terms = bl->nterms ? l->kterms + bl->term_at : NULL;
     kb->table = bl->table >= 0 ? m->val + m->params[bl->table].off : NULL;
@@ -140,7 +142,7 @@ dbx_status dbx_exec_forward(dbx_exec *ex, dbx_graph *g, double *loss)
     }
     for (size_t b = 0; b < sc->nbatches; b++) {
         const dbx__batch *bt = &sc->batches[b];
-        if (bt->op == DBX_OP_INPUT) {
+        if (dbx__op_shared[bt->op] == DBX__SH_DATA) { /* per-node data: copied in */
             for (int32_t i = 0; i < bt->n; i++) {
                 const dbx__node *nd = &g->nodes[sc->order[bt->first + i]];
                 DBX_TRY(ops->upload(ex->be, a->vals + l->b[b].out_off + (int64_t)i * bt->dim,
@@ -189,8 +191,8 @@ dbx_status dbx_exec_backward(dbx_exec *ex, dbx_graph *g, float loss_scale)
     for (size_t b = sc->nbatches; b-- > 0;) {
         const dbx__batch *bt = &sc->batches[b];
         const dbx__blayout *bl = &l->b[b];
-        if (bt->op == DBX_OP_INPUT) continue;
-        if (bt->op == DBX_OP_LOOKUP)
+        if (dbx__op_shared[bt->op] == DBX__SH_DATA) continue;
+        if (bl->table >= 0 && m->params[bl->table].lookup) /* sparse rows: the ones used */
             for (int32_t i = 0; i < bt->n; i++)
                 DBX_TRY(dbx__model_touch(m, bl->table, l->attr[bl->attr_at + i]));
         if (bl->fuse < 0) continue; /* runs inside the previous batch's kernel */

@@ -102,8 +102,9 @@ typedef struct dbx__blayout {
     int32_t argdim_at;   /* (nargs) in argdim, contiguity flags in contig */
     int32_t term_at;     /* affine terms in kterms */
     int32_t nterms;
-    int32_t iparam;
-    int32_t table;       /* lookup: parameter */
+    int32_t iparam;      /* DBX__SH_INT ops: the node's aux */
+    float fparam[2];     /* DBX__SH_FLOATS ops: the signature's floats */
+    int32_t table;       /* DBX__SH_TABLE ops: the parameter */
     int32_t fuse;        /* 1: runs fused with the next batch; -1: runs inside the previous */
 } dbx__blayout;
 

@@ -74,6 +74,13 @@ struct dbx_graph {
     int32_t *outputs;             /* dbx_graph_output, in call order */
     size_t noutputs, cap_outputs;
     int32_t nsamples;
+    /* random ops: training flag (0: dropout is the identity), the key set by
+       dbx_graph_set_rng, samples begun since, and the stream of the current sample with the
+       random nodes drawn from it */
+    int training;
+    uint64_t rng_key, rng_stream;
+    int32_t rng_samples;
+    uint32_t rng_draws;
     int64_t requested;            /* nodes asked for, before deduplication */
     double req_gemm_flops;        /* forward GEMM FLOPs asked for, before deduplication */
 
@@ -119,6 +126,31 @@ static inline const int32_t *dbx__sig_key(const dbx_graph *g, int32_t s, int *le
 /* The canonical hash of a signature key (core/sig.c): computed from the op's name, the
  * shapes and the shared parameters by name and shape, never from handles or ids. */
 uint64_t dbx__sig_canon_hash(const dbx_graph *g, const int32_t *key, int len);
+
+/* What the builder asks dbx__graph_add for. */
+typedef struct node_spec {
+    enum dbx_op op;
+    int dim;
+    int nargs;
+    const dbx_node *args;
+    int32_t attr, aux;
+    const int32_t *extra; /* op-specific signature items */
+    int nextra;
+    double gemm_flops;    /* forward GEMM FLOPs of this node */
+} node_spec;
+
+/* Builder internals (core/graph.c), for the op builders in core/build.c. Each returns
+   DBX_NONE once the graph has an error (sticky). */
+/* Adds (or, deduplicating, finds) the node described by sp; its arguments must be valid. */
+dbx_node dbx__graph_add(dbx_graph *g, const node_spec *sp);
+/* Records the first builder error and returns DBX_NONE. */
+dbx_node dbx__graph_bad(dbx_graph *g, dbx_status s, const char *msg);
+/* 1 when the n nodes are nodes of g (else records an error and returns 0). */
+int dbx__graph_check_args(dbx_graph *g, int n, const dbx_node *xs);
+int dbx__graph_valid_param(const dbx_graph *g, dbx_param p);
+/* A node of op with one argument x (output dim = dim(x)), or two of the same dim. */
+dbx_node dbx__graph_unary(dbx_graph *g, enum dbx_op op, dbx_node x);
+dbx_node dbx__graph_binary(dbx_graph *g, enum dbx_op op, dbx_node a, dbx_node b);
 
 static inline const int32_t *dbx__node_args(const dbx_graph *g, const dbx__node *n)
 {

@@ -63,7 +63,7 @@ static uint64_t consumer_key(const dbx__schedule *sc, const dbx__cons *cs, const
     for (int32_t c = cs->start[v]; c < cs->start[v + 1]; c++) {
         int32_t u = cs->cons[c];
         if (pick < 0) pick = u;
-        if (g->nodes[u].op == DBX_OP_AFFINE) {
+        if (dbx__op_is_gemm[g->nodes[u].op]) {
             pick = u;
             break;
         }
@@ -175,27 +175,12 @@ static dbx_status add_gemm(dbx__layout *l, int m, int n, int k)
     return DBX_OK;
 }
 
-/* Forward FLOPs of one node of an elementwise op (approximate operation counts); present:
-   the arguments the batch's nodes have in all. */
-static double ew_flops(const dbx__batch *b, int64_t present)
+/* Forward FLOPs of a batch of a non-GEMM op (approximate operation counts, from the op
+   table's per-float columns); in_floats: the argument floats its nodes have in all. */
+static double ew_flops(const dbx__batch *b, double in_floats)
 {
-    switch ((enum dbx_op)b->op) {
-    case DBX_OP_INPUT:
-    case DBX_OP_LOOKUP:
-    case DBX_OP_CONCAT:
-    case DBX_OP_SLICE:
-    case DBX_OP_AFFINE: return 0;
-    case DBX_OP_ADD:
-    case DBX_OP_CMULT:
-    case DBX_OP_RELU: return b->dim;
-    case DBX_OP_TANH:
-    case DBX_OP_SIGMOID: return 4.0 * b->dim;
-    case DBX_OP_SUM: return (double)b->dim * ((double)present / b->n - 1);
-    case DBX_OP_LSTM_C: return (double)b->dim * (10 + 6 * (b->nargs - 1));
-    case DBX_OP_LSTM_H: return 9.0 * b->dim;
-    case DBX_OP_XENT: return 0; /* counted from the logits size below */
-    }
-    return 0;
+    return dbx__op_flops_in[b->op] * in_floats +
+           dbx__op_flops_out[b->op] * (double)b->dim * (double)b->n;
 }
 
 dbx_status dbx__layout_build(dbx__layout *l, dbx__schedule *sc, const dbx__cons *cs,
@@ -255,6 +240,7 @@ dbx_status dbx__layout_build(dbx__layout *l, dbx__schedule *sc, const dbx__cons 
            node without argument a reads offset -1 there (never contiguous) */
         const int vary = dbx__op_vary_arity[bt->op];
         int64_t present = (int64_t)bt->nargs * bt->n;
+        double in_floats = 0;
         for (int a = 0; a < bt->nargs; a++) {
             int dim_a = g->nodes[a0[vary ? 0 : a]].dim;
             int64_t *dst = l->argoff + ao + (int64_t)a * bt->n;
@@ -274,6 +260,7 @@ dbx_status dbx__layout_build(dbx__layout *l, dbx__schedule *sc, const dbx__cons 
                     if (dst[i] != dst[0] + (int64_t)i * dim_a) contig = 0;
                 }
             }
+            in_floats += (double)dim_a * (vary ? 0 : bt->n);
             l->argdim[l->nargdim + (size_t)a] = dim_a;
             l->contig[l->nargdim + (size_t)a] = (unsigned char)contig;
         }
@@ -286,11 +273,13 @@ dbx_status dbx__layout_build(dbx__layout *l, dbx__schedule *sc, const dbx__cons 
         bl->nterms = 0;
         bl->term_at = 0;
         bl->table = -1;
-        double ew = ew_flops(bt, present) * bt->n;
+        if (vary) in_floats = (double)present * g->nodes[a0[0]].dim;
+        double ew = ew_flops(bt, in_floats);
         st->flops_forward += ew;
         st->flops_backward += 2 * ew;
-        switch ((enum dbx_op)bt->op) {
-        case DBX_OP_AFFINE: {
+        bl->fparam[0] = bl->fparam[1] = 0;
+        switch ((enum dbx__shared)dbx__op_shared[bt->op]) {
+        case DBX__SH_TERMS: {
             bl->term_at = (int32_t)l->nkterms;
             bl->nterms = n0->attr;
             DBX_TRY(DBX_GROW(l->kterms, l->cap_kterms, l->nkterms + (size_t)bl->nterms));
@@ -351,24 +340,18 @@ dbx_status dbx__layout_build(dbx__layout *l, dbx__schedule *sc, const dbx__cons 
             if (need > scratch) scratch = need;
             break;
         }
-        case DBX_OP_LOOKUP: bl->table = n0->aux; break;
-        case DBX_OP_SLICE:
-        case DBX_OP_LSTM_C:
-        case DBX_OP_LSTM_H: bl->iparam = n0->aux; break;
-        case DBX_OP_XENT: {
-            int L = l->argdim[bl->argdim_at];
-            st->flops_forward += 4.0 * L * bt->n;
-            st->flops_backward += 4.0 * L * bt->n;
+        case DBX__SH_TABLE: bl->table = n0->aux; break;
+        case DBX__SH_INT: bl->iparam = n0->aux; break;
+        case DBX__SH_FLOATS: { /* the signature's extra items, float bits */
+            int len;
+            const int32_t *key = dbx__sig_key(g, n0->sig, &len);
+            const int ndims = key[2] < 0 ? 1 : key[2];
+            for (int i = 0; i < 2 && 3 + ndims + i < len; i++)
+                memcpy(&bl->fparam[i], &key[3 + ndims + i], sizeof(float));
             break;
         }
-        case DBX_OP_INPUT:
-        case DBX_OP_ADD:
-        case DBX_OP_CMULT:
-        case DBX_OP_TANH:
-        case DBX_OP_SIGMOID:
-        case DBX_OP_RELU:
-        case DBX_OP_CONCAT:
-        case DBX_OP_SUM: break;
+        case DBX__SH_NONE:
+        case DBX__SH_DATA: break;
         }
     }
     /* signature chains: lstm_c batch b, then lstm_h batch b+1 with h_j = lstm_h(g_j, c_j) */

@@ -63,8 +63,8 @@ uint64_t dbx__sig_canon_hash(const dbx_graph *g, const int32_t *key, int len)
     h = put_i32(h, key[1]);
     h = put_i32(h, nargs);
     for (int32_t i = 0; i < ndims; i++) h = put_i32(h, key[3 + i]);
-    switch (op) {
-    case DBX_OP_AFFINE: /* per term: W by name and shape (or identity), row_off, has_x */
+    switch ((enum dbx__shared)dbx__op_shared[op]) {
+    case DBX__SH_TERMS: /* per term: W by name and shape (or identity), row_off, has_x */
         h = put_i32(h, nextra / 3);
         for (int t = 0; t + 2 < nextra; t += 3) {
             if (extra[t] >= 0) {
@@ -77,19 +77,13 @@ uint64_t dbx__sig_canon_hash(const dbx_graph *g, const int32_t *key, int len)
             h = put_i32(h, extra[t + 2]);
         }
         break;
-    case DBX_OP_LOOKUP: h = put_param(h, g->m, extra[0]); break;
-    case DBX_OP_SLICE: h = put_i32(h, extra[0]); break;
-    case DBX_OP_INPUT:
-    case DBX_OP_ADD:
-    case DBX_OP_CMULT:
-    case DBX_OP_TANH:
-    case DBX_OP_SIGMOID:
-    case DBX_OP_RELU:
-    case DBX_OP_CONCAT:
-    case DBX_OP_SUM:
-    case DBX_OP_LSTM_C:
-    case DBX_OP_LSTM_H:
-    case DBX_OP_XENT: break; /* everything shared is in the shapes */
+    case DBX__SH_TABLE: h = put_param(h, g->m, extra[0]); break;
+    case DBX__SH_INT:
+    case DBX__SH_FLOATS: /* integers, or floats by their bits */
+        for (int t = 0; t < nextra; t++) h = put_i32(h, extra[t]);
+        break;
+    case DBX__SH_NONE:
+    case DBX__SH_DATA: break; /* everything shared is in the shapes */
     }
     return finish(h);
 }

@@ -42,10 +42,12 @@ typedef struct dbx_kbatch {
     int64_t out_off;                /* node j's output at out_off + j * dim */
     const int32_t *attr;            /* (n) per-node integers: labels, table rows */
     int iparam;                     /* signature-level integer: slice begin, lstm k */
+    float fparam[2];                /* signature-level floats: scale and shift, dropout rate,
+                                       hinge margin, constant value */
     int nterms;
     const dbx_kterm *terms;         /* affine terms */
-    const float *table;             /* lookup: (table_rows, dim) */
-    float *dtable;                  /* lookup: gradient rows */
+    const float *table;             /* lookup: (table_rows, dim); parameter: its values */
+    float *dtable;                  /* lookup: gradient rows; parameter: its gradient */
     const struct dbx_kbatch *chain; /* lstm_c: the lstm_h batch fused into this kernel (node j
                                        of chain reads this batch's gates j and cell j), or NULL */
     /* Device backends: copies of arg_off, attr and arg_dim in backend memory, made by the
@@ -66,6 +68,10 @@ typedef struct dbx_backend dbx_backend;
 
 typedef struct dbx_backend_ops {
     const char *name;
+    /* The name of an op the backend has no forward or backward kernel for, NULL when it has
+       them all. Backends generate their kernel tables from DBX_OP_TABLE (a missing kernel
+       does not link); dbx__backend_get refuses a backend that still reports one. */
+    const char *(*missing_kernel)(void);
     int device; /* 1: memory is device memory (not addressable by the host) */
     dbx_status (*alloc)(dbx_backend *be, size_t bytes, void **out);
     void (*free)(dbx_backend *be, void *p);
@@ -76,6 +82,7 @@ typedef struct dbx_backend_ops {
     dbx_status (*sync)(dbx_backend *be);
     /* Ensures scratch space for gathers of at least `floats` floats (call outside a step). */
     dbx_status (*reserve)(dbx_backend *be, size_t floats);
+    /* Runs batch b through the backend's kernel for b->op. */
     dbx_status (*forward)(dbx_backend *be, float *vals, const dbx_kbatch *b);
     /* Accumulates into grads (argument gradients) and into terms' dw / dtable. */
     dbx_status (*backward)(dbx_backend *be, const float *vals, float *grads,
@@ -120,6 +127,9 @@ dbx_status dbx__backend_get(const char *name, int device, dbx_backend **out);
  * index order (dbx__cuda_devices in kernels/cuda); *count gets how many. DBX_ENOTSUP when dbx
  * was built without CUDA, a CUDA error status when the driver cannot list the GPUs. */
 dbx_status dbx__backend_gpus(int max, char (*busid)[32], int *count);
+/* The op the named backend ("cpu", "cuda") lacks a kernel for, NULL when it has them all;
+ * answers without a device. "(not built)" for a backend not linked into this program. */
+const char *dbx__backend_missing_kernel(const char *name);
 /* 1 when the CUDA backend is linked into this program. */
 int dbx__backend_has_cuda(void);
 

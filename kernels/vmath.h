@@ -59,4 +59,17 @@ DBX__VMATH float dbx__tanhf(float x)
     return DBX__COPYSIGN((1.0f - e) / (1.0f + e), x);
 }
 
+/* Dropout's mask: element i of the node whose key is key is kept when this value, uniform
+   in [0, 1), is >= the rate (a 32-bit integer hash of key and i; the same on every backend). */
+DBX__VMATH float dbx__unit_hash(uint32_t key, uint32_t i)
+{
+    uint32_t h = key ^ (i * 0x9e3779b9u);
+    h ^= h >> 16;
+    h *= 0x7feb352du;
+    h ^= h >> 15;
+    h *= 0x846ca68bu;
+    h ^= h >> 16;
+    return (float)(h >> 8) * (1.0f / 16777216.0f);
+}
+
 #endif /* DBX_KERNELS_VMATH_H */

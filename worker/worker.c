@@ -6,16 +6,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/rng.h"
 #include "core/status.h"
 #include "kernels/backend.h"
 #include "worker/worker.h"
 
 /* ---- messages ------------------------------------------------------------------------------ */
-size_t dbx__msg_put_sample(int32_t *dst, const dbx_sample *s)
+size_t dbx__msg_put_sample(int32_t *dst, const dbx_sample *s, int32_t key)
 {
     dst[0] = s->n;
-    memcpy(dst + 1, s->w, (size_t)s->n * sizeof *dst);
-    return 1 + (size_t)s->n;
+    dst[1] = key;
+    memcpy(dst + 2, s->w, (size_t)s->n * sizeof *dst);
+    return 2 + (size_t)s->n;
 }
 
 void dbx__msg_put_header(int32_t *dst, int64_t step, const dbx__msg_header *h)
@@ -46,14 +48,26 @@ dbx_status dbx__msg_read_header(const int32_t *words, size_t nbytes, int64_t ste
 }
 
 dbx_status dbx__msg_get_sample(const int32_t *words, size_t nwords, size_t *pos,
-                               dbx_sample *out)
+                               dbx_sample *out, int32_t *key)
 {
-    if (*pos >= nwords || words[*pos] < 1 || (size_t)words[*pos] > nwords - *pos - 1)
+    if (*pos + 1 >= nwords || words[*pos] < 1 || (size_t)words[*pos] > nwords - *pos - 2)
         return dbx__fail(DBX_EPARSE, "sample message: bad sample size at word %zu", *pos);
     out->n = words[*pos];
-    out->w = words + *pos + 1;
-    *pos += 1 + (size_t)out->n;
+    *key = words[*pos + 1];
+    out->w = words + *pos + 2;
+    *pos += 2 + (size_t)out->n;
     return DBX_OK;
+}
+
+/* A 64-bit key from the run's seed, the step and a sample's index (splitmix64 steps). */
+static uint64_t mix_seed(uint64_t seed, uint64_t step, uint64_t key)
+{
+    uint64_t x = seed ^ 0x6478622d726e6721ULL; /* "dbx-rng!" */
+    (void)dbx__splitmix64(&x);
+    x ^= step;
+    (void)dbx__splitmix64(&x);
+    x ^= key;
+    return dbx__splitmix64(&x);
 }
 
 /* ---- the model instance --------------------------------------------------------------------- */
@@ -67,6 +81,7 @@ dbx_status dbx__worker_init(dbx__worker *w, const dbx_model_type *t, dbx_meta *m
     DBX_TRY(t->create(meta, w->model, &w->self));
     if (o->device) DBX_TRY(dbx_model_set_device(w->model, o->device, o->device_index));
     DBX_TRY(dbx_model_init(w->model, o->seed));
+    w->seed = o->seed;
     dbx_exec_opts eo = {.scheduler = o->scheduler ? o->scheduler : "agenda", .fuse = o->fuse,
                         .device = o->device,
                         .device_index = o->device_index};
@@ -94,9 +109,14 @@ dbx_status dbx__worker_compute(dbx__worker *w, const int32_t *words, size_t nbyt
     size_t nw = nbytes / sizeof(int32_t), pos = DBX_MSG_HEADER;
     double t0 = dbx__now();
     dbx_graph_clear(w->g);
+    dbx_graph_set_training(w->g, 1);
     for (int32_t k = 0; k < h->nsamples; k++) {
         dbx_sample s;
-        DBX_TRY(dbx__msg_get_sample(words, nw, &pos, &s));
+        int32_t key = 0;
+        DBX_TRY(dbx__msg_get_sample(words, nw, &pos, &s, &key));
+        /* the sample's random stream (dropout): from the run's seed, the step and the
+           sample's index, never from this worker's share */
+        dbx_graph_set_rng(w->g, mix_seed(w->seed, (uint64_t)h->step, (uint64_t)key));
         DBX_TRY(w->type->build(w->self, w->g, &s, DBX_BUILD_TRAIN));
     }
     st->samples = h->nsamples;
@@ -169,6 +189,7 @@ dbx_status dbx__worker_eval(dbx__worker *w, const dbx_dataset *d, int batch,
     for (int32_t first = 0; first < n && !s; first += batch) {
         int32_t end = n - first < batch ? n : first + batch;
         dbx_graph_clear(w->g);
+        dbx_graph_set_training(w->g, 0); /* dropout off */
         for (int32_t i = first; i < end && !s; i++) {
             dbx_sample smp = dbx_dataset_get(d, i);
             first_out[i - first] = dbx_graph_num_outputs(w->g);

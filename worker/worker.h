@@ -26,10 +26,12 @@ typedef struct dbx__msg_header {
     int32_t step, global_bs, epoch, epoch_end, nsamples;
 } dbx__msg_header;
 
-/* Words sample s takes in a message. */
-static inline size_t dbx__msg_sample_words(const dbx_sample *s) { return 1 + (size_t)s->n; }
-/* Appends sample s at dst (capacity checked by the caller); returns the words written. */
-size_t dbx__msg_put_sample(int32_t *dst, const dbx_sample *s);
+/* Words sample s takes in a message: [n, key, record]. */
+static inline size_t dbx__msg_sample_words(const dbx_sample *s) { return 2 + (size_t)s->n; }
+/* Appends sample s at dst (capacity checked by the caller) with its key (its index in the
+ * training set: the worker derives the sample's random stream from it, so that random ops
+ * draw the same on any number of workers); returns the words written. */
+size_t dbx__msg_put_sample(int32_t *dst, const dbx_sample *s, int32_t key);
 /* Writes the header at dst. */
 void dbx__msg_put_header(int32_t *dst, int64_t step, const dbx__msg_header *h);
 /* Reads and checks the header of a received message (nbytes long) for step. */
@@ -38,7 +40,7 @@ dbx_status dbx__msg_read_header(const int32_t *words, size_t nbytes, int64_t ste
 /* Reads the sample at words[*pos] (a view into words), advancing *pos; DBX_EPARSE when the
  * message is too short. The record itself is validated by the model type's build. */
 dbx_status dbx__msg_get_sample(const int32_t *words, size_t nwords, size_t *pos,
-                               dbx_sample *out);
+                               dbx_sample *out, int32_t *key);
 
 /* ---- statistics ---------------------------------------------------------------------------- */
 /* One worker's statistics of one step (all doubles: all-gathered as a flat array). */
@@ -69,6 +71,7 @@ typedef struct dbx__worker {
     dbx_graph *g;
     dbx_exec *ex;
     dbx__sync sync;           /* gradient synchronisation scratch */
+    uint64_t seed;            /* the run's seed: random streams of training samples */
     /* evaluation scratch */
     float *outvals;           /* output values, back to back */
     const float **outp;       /* (outputs) pointers into outvals */

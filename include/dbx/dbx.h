@@ -200,6 +200,74 @@ dbx_node dbx_lstm_h(dbx_graph *g, dbx_node gates, dbx_node c);
  * total loss (the sum over all loss nodes). */
 dbx_node dbx_softmax_xent(dbx_graph *g, dbx_node logits, int label);
 
+/* ---- more ops ---------------------------------------------------------------------------
+ * Shapes: D is dim(x). Every op runs batched over the nodes of one signature (op, shapes,
+ * the floats and parameters named below); per-node integers (labels, indices) do not split
+ * batches. Gradients flow to every node argument and parameter unless stated. */
+dbx_node dbx_sub(dbx_graph *g, dbx_node a, dbx_node b);       /* a - b; dims equal */
+/* a * x + b element-wise (D -> D); a and b are part of the signature. */
+dbx_node dbx_scale_shift(dbx_graph *g, dbx_node x, float a, float b);
+dbx_node dbx_scale(dbx_graph *g, dbx_node x, float a);        /* a * x */
+dbx_node dbx_shift(dbx_graph *g, dbx_node x, float b);        /* x + b */
+dbx_node dbx_exp(dbx_graph *g, dbx_node x);                   /* e^x, D -> D */
+/* ln x, D -> D; x must be > 0 (ln of 0 is -inf, its gradient inf: clamp or shift first). */
+dbx_node dbx_log(dbx_graph *g, dbx_node x);
+dbx_node dbx_dot(dbx_graph *g, dbx_node a, dbx_node b);       /* sum_i a_i b_i: D, D -> 1 */
+dbx_node dbx_sum_elems(dbx_graph *g, dbx_node x);             /* sum_i x_i: D -> 1 */
+/* exp(x_i - m) / sum_j exp(x_j - m), m = max x (D -> D); log_softmax is its logarithm,
+ * x_i - m - ln sum_j exp(x_j - m), computed without the softmax (no log of 0). */
+dbx_node dbx_softmax(dbx_graph *g, dbx_node x);
+dbx_node dbx_log_softmax(dbx_graph *g, dbx_node x);
+/* x[index], 0 <= index < D: D -> 1 (the index is per node: it does not split batches). */
+dbx_node dbx_pick(dbx_graph *g, dbx_node x, int index);
+/* Element-wise maximum / mean of n >= 1 nodes of one dim D (D -> D): pooling over a
+ * variable number of children; nodes with different n share a batch. The maximum's
+ * gradient goes to the first argument holding it. */
+dbx_node dbx_max(dbx_graph *g, int n, const dbx_node *xs);
+dbx_node dbx_average(dbx_graph *g, int n, const dbx_node *xs);
+/* Inverted dropout, D -> D: in a training graph each element is kept with probability
+ * 1 - p and scaled by 1 / (1 - p), else zeroed; in an evaluation graph
+ * (dbx_graph_set_training(g, 0)) it returns x itself. 0 <= p < 1. The mask is drawn from the
+ * current sample's random stream (dbx_graph_set_rng): the same graph built twice draws the
+ * same masks, whatever the batching, the scheduler or the number of workers. */
+dbx_node dbx_dropout(dbx_graph *g, dbx_node x, float p);
+/* Layer normalisation, D -> D: gain * (x - mean) / sqrt(var + 1e-5) + bias, mean and the
+ * (biased) variance over x's D elements; gain and bias are dense (D, 1) parameters. */
+dbx_node dbx_layer_norm(dbx_graph *g, dbx_node x, dbx_param gain, dbx_param bias);
+/* A dense parameter as a node (its rows * cols values in storage order, row after row);
+ * gradients flow into the parameter. With dedup it is one node per graph. */
+dbx_node dbx_parameter(dbx_graph *g, dbx_param p);
+/* Products of a node matrix and a node vector (attention over a sentence's states). M holds
+ * the columns of a (rows, cols) matrix, concatenated (as dbx_concat of cols column nodes of
+ * size rows makes it):
+ *   dbx_mat_vec:   M x,   x of size cols -> rows   (rows = dim(M) / dim(x))
+ *   dbx_mat_t_vec: M^T y, y of size rows -> cols   (cols = dim(M) / dim(y)) */
+dbx_node dbx_mat_vec(dbx_graph *g, dbx_node M, dbx_node x);
+dbx_node dbx_mat_t_vec(dbx_graph *g, dbx_node M, dbx_node y);
+/* A node of dim values, all equal to value, without gradient (with dedup: one per graph). */
+dbx_node dbx_constant(dbx_graph *g, int dim, float value);
+/* Losses: scalar nodes added to the graph's total loss, like dbx_softmax_xent.
+ *   dbx_nll:           -logp[label] (logp: log-probabilities, e.g. from dbx_log_softmax)
+ *   dbx_logistic_loss: ln(1 + exp(-s)) for label 1, ln(1 + exp(s)) for label 0 (binary
+ *                      logistic regression on one score s: dim 1)
+ *   dbx_squared_error: sum_i (a_i - b_i)^2
+ *   dbx_hinge:         sum_{j != label} max(0, margin - x[label] + x[j]) (multi-class) */
+dbx_node dbx_nll(dbx_graph *g, dbx_node logp, int label);
+dbx_node dbx_logistic_loss(dbx_graph *g, dbx_node s, int label);
+dbx_node dbx_squared_error(dbx_graph *g, dbx_node a, dbx_node b);
+dbx_node dbx_hinge(dbx_graph *g, dbx_node x, int label, float margin);
+
+/* Training and evaluation graphs: a graph is a training graph until
+ * dbx_graph_set_training(g, 0) (the trainer sets it for each graph it builds); only
+ * dbx_dropout looks at it. */
+void dbx_graph_set_training(dbx_graph *g, int training);
+int dbx_graph_training(const dbx_graph *g);
+/* Random streams: random ops draw from the current sample's stream, derived from key and
+ * the number of samples begun (dbx_graph_begin_sample) since this call. The trainer sets
+ * the key of each sample from the run's seed, the step and the sample's index in the
+ * training set. Without a call, each dbx_graph_clear starts a fresh stream of its own. */
+void dbx_graph_set_rng(dbx_graph *g, uint64_t key);
+
 /* ---- signatures (what schedulers see of a graph) ---------------------------------------- */
 /* Every node has a signature: its op, output and argument shapes, and the parameters it
  * shares; nodes of one signature can run as one batched kernel. A signature has two names:

@@ -1,11 +1,24 @@
-/* Internal entry points of the CPU backend's kernel files. */
+/* Internal entry points of the CPU backend's kernel files. Every op of DBX_OP_TABLE has a
+ * forward and a backward kernel here, named after it (dbx__cpu_fwd_TANH, ...); the backend's
+ * dispatch table (cpu_backend.c) is generated from the op table, so an op without kernels
+ * does not link. Kernels by file: cpu_backend.c (input, lookup, parameter, affine), ew.c
+ * (element-wise, list pooling, LSTM cells), vec.c (per-node vector ops), loss.c (losses). */
 #ifndef DBX_KERNELS_CPU_CPU_H
 #define DBX_KERNELS_CPU_CPU_H
 
 #include "kernels/backend.h"
 
-void dbx__cpu_ew_forward(float *vals, const dbx_kbatch *b);
-void dbx__cpu_ew_backward(const float *vals, float *grads, const dbx_kbatch *b);
+#define DBX__CPU_KDECL(NAME, ...)                                                           \
+    dbx_status dbx__cpu_fwd_##NAME(dbx_backend *be, float *vals, const dbx_kbatch *b);      \
+    dbx_status dbx__cpu_bwd_##NAME(dbx_backend *be, const float *vals, float *grads,        \
+                                   const dbx_kbatch *b);
+DBX_OP_TABLE(DBX__CPU_KDECL)
+#undef DBX__CPU_KDECL
+
+/* Argument a of node j, and node j's output, of batch b (floats from the arena base). */
+#define DBX__ARG(b, a, j) ((b)->arg_off[(size_t)(a) * (size_t)(b)->n + (size_t)(j)])
+#define DBX__OUT(b, j) ((b)->out_off + (int64_t)(j) * (b)->dim)
+
 void dbx__cpu_add_cols(float *y, int ldy, int rows, int n, const float *base, const int64_t *off,
                        const float *src);
 void dbx__cpu_scatter_add(float *base, const int64_t *off, int rows, int n, const float *x,

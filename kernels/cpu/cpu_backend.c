@@ -1,5 +1,6 @@
 /* The CPU backend: host memory, batched affine transforms as one GEMM per term through the
- * BLAS, embedding lookups, and dispatch to the elementwise and optimizer kernels.
+ * BLAS, embedding lookups and parameter nodes, and dispatch to every op's kernels through
+ * a table generated from the op table (kernels/cpu/cpu.h).
  * Operands the planner could not make contiguous are gathered into the backend's scratch
  * buffer (and gradients scattered back). Execution is synchronous, so sync() is a no-op.
  * One process-wide instance; it is used by one thread at a time. */
@@ -148,58 +149,97 @@ static dbx_status affine_backward(cpu_ctx *c, const float *vals, float *grads,
     return DBX_OK;
 }
 
+dbx_status dbx__cpu_fwd_AFFINE(dbx_backend *be, float *vals, const dbx_kbatch *b)
+{
+    return affine_forward(be->ctx, vals, b);
+}
+
+dbx_status dbx__cpu_bwd_AFFINE(dbx_backend *be, const float *vals, float *grads,
+                               const dbx_kbatch *b)
+{
+    return affine_backward(be->ctx, vals, grads, b);
+}
+
+/* lookup: node j is row attr[j] of the table; a parameter: the whole parameter (attr 0) */
+dbx_status dbx__cpu_fwd_LOOKUP(dbx_backend *be, float *vals, const dbx_kbatch *b)
+{
+    (void)be;
+    for (int j = 0; j < b->n; j++)
+        memcpy(vals + DBX__OUT(b, j), b->table + (size_t)b->attr[j] * b->dim,
+               (size_t)b->dim * sizeof(float));
+    return DBX_OK;
+}
+
+dbx_status dbx__cpu_bwd_LOOKUP(dbx_backend *be, const float *vals, float *grads,
+                               const dbx_kbatch *b)
+{
+    (void)be;
+    (void)vals;
+    for (int j = 0; j < b->n; j++) { /* rows may repeat without dedup: one at a time */
+        float *dt = b->dtable + (size_t)b->attr[j] * b->dim;
+        dbx__cpu_sum_cols(dt, grads + DBX__OUT(b, j), b->dim, b->dim, 1);
+    }
+    return DBX_OK;
+}
+
+dbx_status dbx__cpu_fwd_PARAM(dbx_backend *be, float *vals, const dbx_kbatch *b)
+{
+    return dbx__cpu_fwd_LOOKUP(be, vals, b);
+}
+
+dbx_status dbx__cpu_bwd_PARAM(dbx_backend *be, const float *vals, float *grads,
+                              const dbx_kbatch *b)
+{
+    return dbx__cpu_bwd_LOOKUP(be, vals, grads, b);
+}
+
+/* inputs: copied in by the executor; no gradient leaves them */
+dbx_status dbx__cpu_fwd_INPUT(dbx_backend *be, float *vals, const dbx_kbatch *b)
+{
+    (void)be, (void)vals, (void)b;
+    return DBX_OK;
+}
+
+dbx_status dbx__cpu_bwd_INPUT(dbx_backend *be, const float *vals, float *grads,
+                              const dbx_kbatch *b)
+{
+    (void)be, (void)vals, (void)grads, (void)b;
+    return DBX_OK;
+}
+
+/* ---- dispatch ------------------------------------------------------------------------------ */
+typedef struct cpu_kernel {
+    dbx_status (*forward)(dbx_backend *be, float *vals, const dbx_kbatch *b);
+    dbx_status (*backward)(dbx_backend *be, const float *vals, float *grads,
+                           const dbx_kbatch *b);
+} cpu_kernel;
+
+static const cpu_kernel cpu_kernels[DBX_OP_COUNT] = {
+#define DBX__CPU_KROW(NAME, ...) [DBX_OP_##NAME] = {dbx__cpu_fwd_##NAME, dbx__cpu_bwd_##NAME},
+    DBX_OP_TABLE(DBX__CPU_KROW)
+#undef DBX__CPU_KROW
+};
+
+static const char *cpu_missing_kernel(void)
+{
+    for (int op = 0; op < DBX_OP_COUNT; op++)
+        if (!cpu_kernels[op].forward || !cpu_kernels[op].backward) return dbx__op_names[op];
+    return NULL;
+}
+
 static dbx_status cpu_forward(dbx_backend *be, float *vals, const dbx_kbatch *b)
 {
-    cpu_ctx *c = be->ctx;
-    switch (b->op) {
-    case DBX_OP_AFFINE: return affine_forward(c, vals, b);
-    case DBX_OP_LOOKUP:
-        for (int j = 0; j < b->n; j++)
-            memcpy(vals + b->out_off + (int64_t)j * b->dim, b->table + (size_t)b->attr[j] * b->dim,
-                   (size_t)b->dim * sizeof(float));
-        return DBX_OK;
-    case DBX_OP_INPUT: return DBX_OK; /* uploaded by the executor */
-    case DBX_OP_ADD:
-    case DBX_OP_CMULT:
-    case DBX_OP_TANH:
-    case DBX_OP_SIGMOID:
-    case DBX_OP_RELU:
-    case DBX_OP_CONCAT:
-    case DBX_OP_SUM:
-    case DBX_OP_SLICE:
-    case DBX_OP_LSTM_C:
-    case DBX_OP_LSTM_H:
-    case DBX_OP_XENT: dbx__cpu_ew_forward(vals, b); return DBX_OK;
-    }
-    return dbx__fail(DBX_EINVAL, "cpu backend: unknown op %d", (int)b->op);
+    if ((unsigned)b->op >= DBX_OP_COUNT)
+        return dbx__fail(DBX_EINVAL, "cpu backend: unknown op %d", (int)b->op);
+    return cpu_kernels[b->op].forward(be, vals, b);
 }
 
 static dbx_status cpu_backward(dbx_backend *be, const float *vals, float *grads,
                                const dbx_kbatch *b)
 {
-    cpu_ctx *c = be->ctx;
-    switch (b->op) {
-    case DBX_OP_AFFINE: return affine_backward(c, vals, grads, b);
-    case DBX_OP_LOOKUP:
-        for (int j = 0; j < b->n; j++) { /* rows may repeat without dedup: one at a time */
-            float *dt = b->dtable + (size_t)b->attr[j] * b->dim;
-            dbx__cpu_sum_cols(dt, grads + b->out_off + (int64_t)j * b->dim, b->dim, b->dim, 1);
-        }
-        return DBX_OK;
-    case DBX_OP_INPUT: return DBX_OK;
-    case DBX_OP_ADD:
-    case DBX_OP_CMULT:
-    case DBX_OP_TANH:
-    case DBX_OP_SIGMOID:
-    case DBX_OP_RELU:
-    case DBX_OP_CONCAT:
-    case DBX_OP_SUM:
-    case DBX_OP_SLICE:
-    case DBX_OP_LSTM_C:
-    case DBX_OP_LSTM_H:
-    case DBX_OP_XENT: dbx__cpu_ew_backward(vals, grads, b); return DBX_OK;
-    }
-    return dbx__fail(DBX_EINVAL, "cpu backend: unknown op %d", (int)b->op);
+    if ((unsigned)b->op >= DBX_OP_COUNT)
+        return dbx__fail(DBX_EINVAL, "cpu backend: unknown op %d", (int)b->op);
+    return cpu_kernels[b->op].backward(be, vals, grads, b);
 }
 
 static dbx_status cpu_transpose(dbx_backend *be, float *dst, int ld, const float *src, int rows,
@@ -242,6 +282,7 @@ static dbx_status cpu_gather(dbx_backend *be, float *out, const float *base, con
 
 static const dbx_backend_ops cpu_ops = {
     .name = "cpu",
+    .missing_kernel = cpu_missing_kernel,
     .device = 0,
     .alloc = cpu_alloc,
     .free = cpu_free,

@@ -1,9 +1,11 @@
-/* CPU elementwise kernels, forward and backward, for one batch. Each node's arguments are
- * read through the batch's offset lists (no gather copies); outputs and output gradients
- * are the batch's contiguous block. Backward kernels accumulate (+=) into argument
- * gradients, which may alias (cmult(x, x)), so each argument is updated in its own loop.
- * Inner loops are vectorised; hot kernels are compiled for AVX-512, AVX2 and baseline
- * x86-64 and picked at load time. Stateless; thread-safe for disjoint outputs. */
+/* CPU element-wise kernels, forward and backward, one batch at a time: the unary and binary
+ * element-wise ops, pooling over a list of nodes (sum, max, average), dropout, constants,
+ * concat and slice, and the LSTM cells. Each node's arguments are read through the batch's
+ * offset lists (no gather copies); outputs and output gradients are the batch's contiguous
+ * block. Backward kernels accumulate (+=) into argument gradients, which may alias
+ * (cmult(x, x)), so each argument is updated in its own loop. Inner loops are vectorised;
+ * hot kernels are compiled for AVX-512, AVX2 and baseline x86-64 and picked at load time.
+ * Stateless; thread-safe for disjoint outputs. */
 #include <math.h>
 #include <string.h>
 
@@ -16,65 +18,278 @@
 #define DBX_CLONES
 #endif
 
-#define ARG(a, j) (b->arg_off[(size_t)(a) * (size_t)b->n + (size_t)(j)])
+#define ARG(a, j) DBX__ARG(b, a, j)
 
-/* ---- forward --------------------------------------------------------------------------- */
-DBX_CLONES static void fwd_unary(float *vals, const dbx_kbatch *b)
+/* The kernels of an op of one argument: y[i] = FWD and x's gradient += BWD, expressions of
+   x[i], y[i], dy[i] and the batch's floats fa, fb. */
+#define EW_UNARY(NAME, FWD, BWD)                                                            \
+    DBX_CLONES static void fwd_##NAME(float *vals, const dbx_kbatch *b)                     \
+    {                                                                                       \
+        const int D = b->dim;                                                               \
+        const float fa = b->fparam[0], fb = b->fparam[1];                                   \
+        (void)fa, (void)fb;                                                                 \
+        for (int j = 0; j < b->n; j++) {                                                    \
+            const float *x = vals + ARG(0, j);                                              \
+            float *y = vals + DBX__OUT(b, j);                                               \
+            for (int i = 0; i < D; i++) y[i] = (FWD);                                       \
+        }                                                                                   \
+    }                                                                                       \
+    DBX_CLONES static void bwd_##NAME(const float *vals, float *grads, const dbx_kbatch *b) \
+    {                                                                                       \
+        const int D = b->dim;                                                               \
+        const float fa = b->fparam[0], fb = b->fparam[1];                                   \
+        (void)fa, (void)fb;                                                                 \
+        for (int j = 0; j < b->n; j++) {                                                    \
+            const float *x = vals + ARG(0, j);                                              \
+            const float *y = vals + DBX__OUT(b, j), *dy = grads + DBX__OUT(b, j);           \
+            float *dx = grads + ARG(0, j);                                                  \
+            (void)x, (void)y;                                                               \
+            for (int i = 0; i < D; i++) dx[i] += (BWD);                                     \
+        }                                                                                   \
+    }                                                                                       \
+    DBX__CPU_WRAP(NAME)
+
+/* The kernels of an op of two arguments of one dim: y[i] = FWD of x0[i], x1[i]; the
+   arguments' gradients += BWD0 and BWD1 (expressions of x0[i], x1[i], dy[i]). */
+#define EW_BINARY(NAME, FWD, BWD0, BWD1)                                                    \
+    DBX_CLONES static void fwd_##NAME(float *vals, const dbx_kbatch *b)                     \
+    {                                                                                       \
+        const int D = b->dim;                                                               \
+        for (int j = 0; j < b->n; j++) {                                                    \
+            const float *x0 = vals + ARG(0, j), *x1 = vals + ARG(1, j);                     \
+            float *y = vals + DBX__OUT(b, j);                                               \
+            for (int i = 0; i < D; i++) y[i] = (FWD);                                       \
+        }                                                                                   \
+    }                                                                                       \
+    DBX_CLONES static void bwd_##NAME(const float *vals, float *grads, const dbx_kbatch *b) \
+    {                                                                                       \
+        const int D = b->dim;                                                               \
+        for (int j = 0; j < b->n; j++) {                                                    \
+            const float *dy = grads + DBX__OUT(b, j);                                       \
+            const float *x0 = vals + ARG(0, j), *x1 = vals + ARG(1, j);                     \
+            float *d0 = grads + ARG(0, j), *d1 = grads + ARG(1, j);                         \
+            (void)x0, (void)x1;                                                             \
+            for (int i = 0; i < D; i++) d0[i] += (BWD0);                                    \
+            for (int i = 0; i < D; i++) d1[i] += (BWD1);                                    \
+        }                                                                                   \
+    }                                                                                       \
+    DBX__CPU_WRAP(NAME)
+
+/* The backend entry points of op NAME around its fwd_NAME and bwd_NAME. */
+#define DBX__CPU_WRAP(NAME)                                                                 \
+    dbx_status dbx__cpu_fwd_##NAME(dbx_backend *be, float *vals, const dbx_kbatch *b)       \
+    {                                                                                       \
+        (void)be;                                                                           \
+        fwd_##NAME(vals, b);                                                                \
+        return DBX_OK;                                                                      \
+    }                                                                                       \
+    dbx_status dbx__cpu_bwd_##NAME(dbx_backend *be, const float *vals, float *grads,        \
+                                   const dbx_kbatch *b)                                     \
+    {                                                                                       \
+        (void)be;                                                                           \
+        bwd_##NAME(vals, grads, b);                                                         \
+        return DBX_OK;                                                                      \
+    }
+
+/* ---- element-wise ops ------------------------------------------------------------------- */
+EW_UNARY(TANH, dbx__tanhf(x[i]), dy[i] * (1.0f - y[i] * y[i]))
+EW_UNARY(SIGMOID, dbx__sigmoidf(x[i]), dy[i] * y[i] * (1.0f - y[i]))
+EW_UNARY(RELU, x[i] > 0.0f ? x[i] : 0.0f, y[i] > 0.0f ? dy[i] : 0.0f)
+EW_UNARY(EXP, dbx__expf(x[i]), dy[i] * y[i])
+EW_UNARY(LOG, logf(x[i]), dy[i] / x[i])
+EW_UNARY(SCALE, fa * x[i] + fb, fa * dy[i])
+EW_BINARY(ADD, x0[i] + x1[i], dy[i], dy[i])
+EW_BINARY(SUB, x0[i] - x1[i], dy[i], -dy[i])
+EW_BINARY(CMULT, x0[i] * x1[i], dy[i] * x1[i], dy[i] * x0[i])
+
+/* dropout: element i of node j kept when dbx__unit_hash(key_j, i) >= p, scaled by 1/(1-p) */
+static void fwd_DROPOUT(float *vals, const dbx_kbatch *b)
 {
     const int D = b->dim;
+    const float p = b->fparam[0], scale = 1.0f / (1.0f - p);
     for (int j = 0; j < b->n; j++) {
         const float *x = vals + ARG(0, j);
-        float *y = vals + b->out_off + (int64_t)j * D;
-        switch (b->op) {
-        case DBX_OP_TANH:
-            for (int i = 0; i < D; i++) y[i] = dbx__tanhf(x[i]);
-            break;
-        case DBX_OP_SIGMOID:
-            for (int i = 0; i < D; i++) y[i] = dbx__sigmoidf(x[i]);
-            break;
-        case DBX_OP_RELU:
-            for (int i = 0; i < D; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
-            break;
-        case DBX_OP_SLICE: memcpy(y, x + b->iparam, (size_t)D * sizeof *y); break;
-        default: break;
+        float *y = vals + DBX__OUT(b, j);
+        const uint32_t key = (uint32_t)b->attr[j];
+        for (int i = 0; i < D; i++)
+            y[i] = dbx__unit_hash(key, (uint32_t)i) >= p ? x[i] * scale : 0.0f;
+    }
+}
+
+static void bwd_DROPOUT(const float *vals, float *grads, const dbx_kbatch *b)
+{
+    (void)vals;
+    const int D = b->dim;
+    const float p = b->fparam[0], scale = 1.0f / (1.0f - p);
+    for (int j = 0; j < b->n; j++) {
+        const float *dy = grads + DBX__OUT(b, j);
+        float *dx = grads + ARG(0, j);
+        const uint32_t key = (uint32_t)b->attr[j];
+        for (int i = 0; i < D; i++)
+            if (dbx__unit_hash(key, (uint32_t)i) >= p) dx[i] += dy[i] * scale;
+    }
+}
+DBX__CPU_WRAP(DROPOUT)
+
+/* constant: every element fparam[0]; no arguments, no gradient */
+static void fwd_CONST(float *vals, const dbx_kbatch *b)
+{
+    const int64_t total = (int64_t)b->n * b->dim;
+    float *y = vals + b->out_off;
+    for (int64_t t = 0; t < total; t++) y[t] = b->fparam[0];
+}
+
+static void bwd_CONST(const float *vals, float *grads, const dbx_kbatch *b)
+{
+    (void)vals, (void)grads, (void)b;
+}
+DBX__CPU_WRAP(CONST)
+
+/* ---- slice and concat ------------------------------------------------------------------- */
+static void fwd_SLICE(float *vals, const dbx_kbatch *b)
+{
+    for (int j = 0; j < b->n; j++)
+        memcpy(vals + DBX__OUT(b, j), vals + ARG(0, j) + b->iparam, (size_t)b->dim * sizeof(float));
+}
+
+DBX_CLONES static void bwd_SLICE(const float *vals, float *grads, const dbx_kbatch *b)
+{
+    (void)vals;
+    const int D = b->dim;
+    for (int j = 0; j < b->n; j++) {
+        const float *dy = grads + DBX__OUT(b, j);
+        float *dx = grads + ARG(0, j) + b->iparam;
+        for (int i = 0; i < D; i++) dx[i] += dy[i];
+    }
+}
+DBX__CPU_WRAP(SLICE)
+
+static void fwd_CONCAT(float *vals, const dbx_kbatch *b)
+{
+    for (int j = 0; j < b->n; j++) {
+        float *y = vals + DBX__OUT(b, j);
+        int r = 0;
+        for (int a = 0; a < b->nargs; a++) {
+            memcpy(y + r, vals + ARG(a, j), (size_t)b->arg_dim[a] * sizeof *y);
+            r += b->arg_dim[a];
         }
     }
 }
 
-DBX_CLONES static void fwd_binary(float *vals, const dbx_kbatch *b)
+static void bwd_CONCAT(const float *vals, float *grads, const dbx_kbatch *b)
 {
-    const int D = b->dim;
+    (void)vals;
     for (int j = 0; j < b->n; j++) {
-        const float *x0 = vals + ARG(0, j), *x1 = vals + ARG(1, j);
-        float *y = vals + b->out_off + (int64_t)j * D;
-        if (b->op == DBX_OP_ADD)
-            for (int i = 0; i < D; i++) y[i] = x0[i] + x1[i];
-        else
-            for (int i = 0; i < D; i++) y[i] = x0[i] * x1[i];
+        const float *dy = grads + DBX__OUT(b, j);
+        int r = 0;
+        for (int a = 0; a < b->nargs; a++) {
+            float *dx = grads + ARG(a, j);
+            for (int i = 0; i < b->arg_dim[a]; i++) dx[i] += dy[r + i];
+            r += b->arg_dim[a];
+        }
     }
 }
+DBX__CPU_WRAP(CONCAT)
 
-static void fwd_concat_sum(float *vals, const dbx_kbatch *b)
+/* ---- pooling over a list of nodes: sum, max, average --------------------------------------
+   A node with fewer arguments than its batch has offset -1 for the rest (kernels/backend.h). */
+static int present(const dbx_kbatch *b, int j)
+{
+    int k = 1;
+    while (k < b->nargs && ARG(k, j) >= 0) k++;
+    return k;
+}
+
+DBX_CLONES static void fwd_SUM(float *vals, const dbx_kbatch *b)
 {
     const int D = b->dim;
     for (int j = 0; j < b->n; j++) {
-        float *y = vals + b->out_off + (int64_t)j * D;
-        if (b->op == DBX_OP_CONCAT) {
-            int r = 0;
-            for (int a = 0; a < b->nargs; a++) {
-                memcpy(y + r, vals + ARG(a, j), (size_t)b->arg_dim[a] * sizeof *y);
-                r += b->arg_dim[a];
-            }
-        } else { /* sum: a node with fewer arguments than the batch has -1 for the rest */
-            memcpy(y, vals + ARG(0, j), (size_t)D * sizeof *y);
-            for (int a = 1; a < b->nargs && ARG(a, j) >= 0; a++) {
-                const float *x = vals + ARG(a, j);
-                for (int i = 0; i < D; i++) y[i] += x[i];
-            }
+        float *y = vals + DBX__OUT(b, j);
+        memcpy(y, vals + ARG(0, j), (size_t)D * sizeof *y);
+        for (int a = 1; a < b->nargs && ARG(a, j) >= 0; a++) {
+            const float *x = vals + ARG(a, j);
+            for (int i = 0; i < D; i++) y[i] += x[i];
         }
     }
 }
 
+DBX_CLONES static void bwd_SUM(const float *vals, float *grads, const dbx_kbatch *b)
+{
+    (void)vals;
+    const int D = b->dim;
+    for (int j = 0; j < b->n; j++) {
+        const float *dy = grads + DBX__OUT(b, j);
+        for (int a = 0; a < b->nargs && ARG(a, j) >= 0; a++) {
+            float *dx = grads + ARG(a, j);
+            for (int i = 0; i < D; i++) dx[i] += dy[i];
+        }
+    }
+}
+DBX__CPU_WRAP(SUM)
+
+DBX_CLONES static void fwd_MAX(float *vals, const dbx_kbatch *b)
+{
+    const int D = b->dim;
+    for (int j = 0; j < b->n; j++) {
+        float *y = vals + DBX__OUT(b, j);
+        memcpy(y, vals + ARG(0, j), (size_t)D * sizeof *y);
+        for (int a = 1; a < b->nargs && ARG(a, j) >= 0; a++) {
+            const float *x = vals + ARG(a, j);
+            for (int i = 0; i < D; i++) y[i] = x[i] > y[i] ? x[i] : y[i];
+        }
+    }
+}
+
+/* the gradient of element i goes to the first argument equal to the maximum */
+static void bwd_MAX(const float *vals, float *grads, const dbx_kbatch *b)
+{
+    const int D = b->dim;
+    for (int j = 0; j < b->n; j++) {
+        const float *y = vals + DBX__OUT(b, j), *dy = grads + DBX__OUT(b, j);
+        const int k = present(b, j);
+        for (int i = 0; i < D; i++)
+            for (int a = 0; a < k; a++)
+                if (vals[ARG(a, j) + i] == y[i]) {
+                    grads[ARG(a, j) + i] += dy[i];
+                    break;
+                }
+    }
+}
+DBX__CPU_WRAP(MAX)
+
+DBX_CLONES static void fwd_MEAN(float *vals, const dbx_kbatch *b)
+{
+    const int D = b->dim;
+    for (int j = 0; j < b->n; j++) {
+        float *y = vals + DBX__OUT(b, j);
+        const int k = present(b, j);
+        memcpy(y, vals + ARG(0, j), (size_t)D * sizeof *y);
+        for (int a = 1; a < k; a++) {
+            const float *x = vals + ARG(a, j);
+            for (int i = 0; i < D; i++) y[i] += x[i];
+        }
+        const float inv = 1.0f / (float)k;
+        for (int i = 0; i < D; i++) y[i] *= inv;
+    }
+}
+
+DBX_CLONES static void bwd_MEAN(const float *vals, float *grads, const dbx_kbatch *b)
+{
+    (void)vals;
+    const int D = b->dim;
+    for (int j = 0; j < b->n; j++) {
+        const float *dy = grads + DBX__OUT(b, j);
+        const int k = present(b, j);
+        const float inv = 1.0f / (float)k;
+        for (int a = 0; a < k; a++) {
+            float *dx = grads + ARG(a, j);
+            for (int i = 0; i < D; i++) dx[i] += dy[i] * inv;
+        }
+    }
+}
+DBX__CPU_WRAP(MEAN)
+
+/* ---- LSTM cells --------------------------------------------------------------------------- */
 /* gate offsets of the fused LSTM layout: [f_1, i, o, u, f_2..f_k] (k >= 1) or [i, o, u] */
 static inline int gi_off(int k, int H) { return k ? H : 0; }
 
@@ -83,7 +298,7 @@ DBX_CLONES static void fwd_lstm_c(float *vals, const dbx_kbatch *b)
     const int H = b->dim, k = b->iparam, oi = gi_off(k, H), ou = oi + 2 * H;
     for (int j = 0; j < b->n; j++) {
         const float *g = vals + ARG(0, j);
-        float *c = vals + b->out_off + (int64_t)j * H;
+        float *c = vals + DBX__OUT(b, j);
         for (int i = 0; i < H; i++) c[i] = dbx__sigmoidf(g[oi + i]) * dbx__tanhf(g[ou + i]);
         for (int q = 0; q < k; q++) {
             const float *cp = vals + ARG(1 + q, j);
@@ -101,7 +316,7 @@ DBX_CLONES static void fwd_lstm_ch(float *vals, const dbx_kbatch *b)
     const int H = b->dim, k = b->iparam, oi = gi_off(k, H), ou = oi + 2 * H, oo = oi + H;
     for (int j = 0; j < b->n; j++) {
         const float *g = vals + ARG(0, j);
-        float *c = vals + b->out_off + (int64_t)j * H;
+        float *c = vals + DBX__OUT(b, j);
         float *h = vals + bh->out_off + (int64_t)j * H;
         for (int i = 0; i < H; i++) c[i] = dbx__sigmoidf(g[oi + i]) * dbx__tanhf(g[ou + i]);
         for (int q = 0; q < k; q++) {
@@ -118,46 +333,73 @@ DBX_CLONES static void fwd_lstm_h(float *vals, const dbx_kbatch *b)
     const int H = b->dim, oo = gi_off(b->iparam, H) + H;
     for (int j = 0; j < b->n; j++) {
         const float *g = vals + ARG(0, j) + oo, *c = vals + ARG(1, j);
-        float *h = vals + b->out_off + (int64_t)j * H;
+        float *h = vals + DBX__OUT(b, j);
         for (int i = 0; i < H; i++) h[i] = dbx__sigmoidf(g[i]) * dbx__tanhf(c[i]);
     }
 }
 
-static void fwd_xent(float *vals, const dbx_kbatch *b)
+static void fwd_LSTM_C(float *vals, const dbx_kbatch *b)
 {
-    const int L = b->arg_dim[0];
+    if (b->chain) fwd_lstm_ch(vals, b);
+    else fwd_lstm_c(vals, b);
+}
+
+DBX_CLONES static void bwd_lstm_c(const float *vals, float *grads, const dbx_kbatch *b)
+{
+    const int H = b->dim, k = b->iparam, oi = gi_off(k, H), ou = oi + 2 * H, oo = oi + H;
+    const dbx_kbatch *bh = b->chain; /* fused lstm_h: its backward first, per node */
     for (int j = 0; j < b->n; j++) {
-        const float *x = vals + ARG(0, j);
-        float mx = x[0];
-        for (int i = 1; i < L; i++) mx = x[i] > mx ? x[i] : mx;
-        double s = 0;
-        for (int i = 0; i < L; i++) s += exp((double)(x[i] - mx));
-        vals[b->out_off + j] = (float)(log(s) + mx - x[b->attr[j]]);
+        const float *g = vals + ARG(0, j);
+        float *dg = grads + ARG(0, j);
+        float *dc = grads + DBX__OUT(b, j);
+        if (bh) {
+            const float *c = vals + DBX__OUT(b, j);
+            const float *dh = grads + bh->out_off + (int64_t)j * H;
+            for (int i = 0; i < H; i++) {
+                float so = dbx__sigmoidf(g[oo + i]), t = dbx__tanhf(c[i]);
+                dg[oo + i] += dh[i] * t * so * (1.0f - so);
+                dc[i] += dh[i] * so * (1.0f - t * t);
+            }
+        }
+        for (int i = 0; i < H; i++) {
+            float si = dbx__sigmoidf(g[oi + i]), u = dbx__tanhf(g[ou + i]);
+            dg[oi + i] += dc[i] * u * si * (1.0f - si);
+            dg[ou + i] += dc[i] * si * (1.0f - u * u);
+        }
+        for (int q = 0; q < k; q++) {
+            const float *cp = vals + ARG(1 + q, j);
+            float *dcp = grads + ARG(1 + q, j);
+            int fo = q == 0 ? 0 : (3 + q) * H;
+            /* dg and dcp are different nodes (sizes (3+k)H and H): one loop is safe */
+            for (int i = 0; i < H; i++) {
+                float sf = dbx__sigmoidf(g[fo + i]);
+                dg[fo + i] += dc[i] * cp[i] * sf * (1.0f - sf);
+                dcp[i] += dc[i] * sf;
+            }
+        }
     }
 }
 
-void dbx__cpu_ew_forward(float *vals, const dbx_kbatch *b)
+DBX_CLONES static void bwd_lstm_h(const float *vals, float *grads, const dbx_kbatch *b)
 {
-    switch (b->op) {
-    case DBX_OP_TANH:
-    case DBX_OP_SIGMOID:
-    case DBX_OP_RELU:
-    case DBX_OP_SLICE: fwd_unary(vals, b); break;
-    case DBX_OP_ADD:
-    case DBX_OP_CMULT: fwd_binary(vals, b); break;
-    case DBX_OP_CONCAT:
-    case DBX_OP_SUM: fwd_concat_sum(vals, b); break;
-    case DBX_OP_LSTM_C:
-        if (b->chain) fwd_lstm_ch(vals, b);
-        else fwd_lstm_c(vals, b);
-        break;
-    case DBX_OP_LSTM_H: fwd_lstm_h(vals, b); break;
-    case DBX_OP_XENT: fwd_xent(vals, b); break;
-    case DBX_OP_INPUT:
-    case DBX_OP_LOOKUP:
-    case DBX_OP_AFFINE: break;
+    const int H = b->dim, oo = gi_off(b->iparam, H) + H;
+    for (int j = 0; j < b->n; j++) {
+        const float *g = vals + ARG(0, j) + oo, *c = vals + ARG(1, j);
+        float *dg = grads + ARG(0, j) + oo, *dc = grads + ARG(1, j);
+        const float *dh = grads + DBX__OUT(b, j);
+        for (int i = 0; i < H; i++) {
+            float so = dbx__sigmoidf(g[i]), t = dbx__tanhf(c[i]);
+            dg[i] += dh[i] * t * so * (1.0f - so);
+            dc[i] += dh[i] * so * (1.0f - t * t);
+        }
     }
 }
+
+#define fwd_LSTM_H fwd_lstm_h
+#define bwd_LSTM_C bwd_lstm_c
+#define bwd_LSTM_H bwd_lstm_h
+DBX__CPU_WRAP(LSTM_C)
+DBX__CPU_WRAP(LSTM_H)
 
 /* ---- column helpers for the backend's affine kernels ------------------------------------ */
 /* y_j[0:rows] += src_j[0:rows] for the n columns of y (leading dimension ldy); src_j at
@@ -192,150 +434,3 @@ DBX_CLONES void dbx__cpu_sum_cols(float *acc, const float *x, int ldx, int rows,
     }
 }
 
-/* ---- backward -------------------------------------------------------------------------- */
-DBX_CLONES static void bwd_unary(const float *vals, float *grads, const dbx_kbatch *b)
-{
-    const int D = b->dim;
-    for (int j = 0; j < b->n; j++) {
-        const float *y = vals + b->out_off + (int64_t)j * D;
-        const float *dy = grads + b->out_off + (int64_t)j * D;
-        float *dx = grads + ARG(0, j);
-        switch (b->op) {
-        case DBX_OP_TANH:
-            for (int i = 0; i < D; i++) dx[i] += dy[i] * (1.0f - y[i] * y[i]);
-            break;
-        case DBX_OP_SIGMOID:
-            for (int i = 0; i < D; i++) dx[i] += dy[i] * y[i] * (1.0f - y[i]);
-            break;
-        case DBX_OP_RELU:
-            for (int i = 0; i < D; i++) dx[i] += y[i] > 0.0f ? dy[i] : 0.0f;
-            break;
-        case DBX_OP_SLICE:
-            for (int i = 0; i < D; i++) dx[b->iparam + i] += dy[i];
-            break;
-        default: break;
-        }
-    }
-}
-
-DBX_CLONES static void bwd_binary(const float *vals, float *grads, const dbx_kbatch *b)
-{
-    const int D = b->dim;
-    for (int j = 0; j < b->n; j++) {
-        const float *dy = grads + b->out_off + (int64_t)j * D;
-        const float *x0 = vals + ARG(0, j), *x1 = vals + ARG(1, j);
-        float *d0 = grads + ARG(0, j), *d1 = grads + ARG(1, j);
-        if (b->op == DBX_OP_ADD) {
-            for (int i = 0; i < D; i++) d0[i] += dy[i];
-            for (int i = 0; i < D; i++) d1[i] += dy[i];
-        } else {
-            for (int i = 0; i < D; i++) d0[i] += dy[i] * x1[i];
-            for (int i = 0; i < D; i++) d1[i] += dy[i] * x0[i];
-        }
-    }
-}
-
-static void bwd_concat_sum(float *grads, const dbx_kbatch *b)
-{
-    const int D = b->dim;
-    for (int j = 0; j < b->n; j++) {
-        const float *dy = grads + b->out_off + (int64_t)j * D;
-        int r = 0;
-        for (int a = 0; a < b->nargs && ARG(a, j) >= 0; a++) { /* -1: sum argument absent */
-            float *dx = grads + ARG(a, j);
-            int da = b->arg_dim[a];
-            const float *src = b->op == DBX_OP_CONCAT ? dy + r : dy;
-            for (int i = 0; i < da; i++) dx[i] += src[i];
-            r += da;
-        }
-    }
-}
-
-DBX_CLONES static void bwd_lstm_c(const float *vals, float *grads, const dbx_kbatch *b)
-{
-    const int H = b->dim, k = b->iparam, oi = gi_off(k, H), ou = oi + 2 * H, oo = oi + H;
-    const dbx_kbatch *bh = b->chain; /* fused lstm_h: its backward first, per node */
-    for (int j = 0; j < b->n; j++) {
-        const float *g = vals + ARG(0, j);
-        float *dg = grads + ARG(0, j);
-        float *dc = grads + b->out_off + (int64_t)j * H;
-        if (bh) {
-            const float *c = vals + b->out_off + (int64_t)j * H;
-            const float *dh = grads + bh->out_off + (int64_t)j * H;
-            for (int i = 0; i < H; i++) {
-                float so = dbx__sigmoidf(g[oo + i]), t = dbx__tanhf(c[i]);
-                dg[oo + i] += dh[i] * t * so * (1.0f - so);
-                dc[i] += dh[i] * so * (1.0f - t * t);
-            }
-        }
-        for (int i = 0; i < H; i++) {
-            float si = dbx__sigmoidf(g[oi + i]), u = dbx__tanhf(g[ou + i]);
-            dg[oi + i] += dc[i] * u * si * (1.0f - si);
-            dg[ou + i] += dc[i] * si * (1.0f - u * u);
-        }
-        for (int q = 0; q < k; q++) {
-            const float *cp = vals + ARG(1 + q, j);
-            float *dcp = grads + ARG(1 + q, j);
-            int fo = q == 0 ? 0 : (3 + q) * H;
-            /* dg and dcp are different nodes (sizes (3+k)H and H): one loop is safe */
-            for (int i = 0; i < H; i++) {
-                float sf = dbx__sigmoidf(g[fo + i]);
-                dg[fo + i] += dc[i] * cp[i] * sf * (1.0f - sf);
-                dcp[i] += dc[i] * sf;
-            }
-        }
-    }
-}
-
-DBX_CLONES static void bwd_lstm_h(const float *vals, float *grads, const dbx_kbatch *b)
-{
-    const int H = b->dim, oo = gi_off(b->iparam, H) + H;
-    for (int j = 0; j < b->n; j++) {
-        const float *g = vals + ARG(0, j) + oo, *c = vals + ARG(1, j);
-        float *dg = grads + ARG(0, j) + oo, *dc = grads + ARG(1, j);
-        const float *dh = grads + b->out_off + (int64_t)j * H;
-        for (int i = 0; i < H; i++) {
-            float so = dbx__sigmoidf(g[i]), t = dbx__tanhf(c[i]);
-            dg[i] += dh[i] * t * so * (1.0f - so);
-            dc[i] += dh[i] * so * (1.0f - t * t);
-        }
-    }
-}
-
-static void bwd_xent(const float *vals, float *grads, const dbx_kbatch *b)
-{
-    const int L = b->arg_dim[0];
-    for (int j = 0; j < b->n; j++) {
-        const float *x = vals + ARG(0, j);
-        float *dx = grads + ARG(0, j);
-        float dl = grads[b->out_off + j];
-        float mx = x[0];
-        for (int i = 1; i < L; i++) mx = x[i] > mx ? x[i] : mx;
-        double s = 0;
-        for (int i = 0; i < L; i++) s += exp((double)(x[i] - mx));
-        for (int i = 0; i < L; i++) {
-            float p = (float)(exp((double)(x[i] - mx)) / s);
-            dx[i] += dl * (p - (i == b->attr[j] ? 1.0f : 0.0f));
-        }
-    }
-}
-
-void dbx__cpu_ew_backward(const float *vals, float *grads, const dbx_kbatch *b)
-{
-    switch (b->op) {
-    case DBX_OP_TANH:
-    case DBX_OP_SIGMOID:
-    case DBX_OP_RELU:
-    case DBX_OP_SLICE: bwd_unary(vals, grads, b); break;
-    case DBX_OP_ADD:
-    case DBX_OP_CMULT: bwd_binary(vals, grads, b); break;
-    case DBX_OP_CONCAT:
-    case DBX_OP_SUM: bwd_concat_sum(grads, b); break;
-    case DBX_OP_LSTM_C: bwd_lstm_c(vals, grads, b); break;
-    case DBX_OP_LSTM_H: bwd_lstm_h(vals, grads, b); break;
-    case DBX_OP_XENT: bwd_xent(vals, grads, b); break;
-    case DBX_OP_INPUT:
-    case DBX_OP_LOOKUP:
-    case DBX_OP_AFFINE: break;
-    }
-}

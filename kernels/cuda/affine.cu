@@ -107,7 +107,7 @@ static dbx_status flush_add(cu_ctx *c, float *out, const dbx_kbatch *b, const fl
     return DBX_OK;
 }
 
-dbx_status dbx__cu_affine_forward(cu_ctx *c, float *vals, const dbx_kbatch *b, const cu_staged *s)
+dbx_status dbx__cu_fwd_AFFINE(cu_ctx *c, float *vals, const dbx_kbatch *b, const cu_staged *s)
 {
     const int n = b->n, D = b->dim;
     float *out = vals + b->out_off; /* (D, n) */
@@ -145,7 +145,7 @@ dbx_status dbx__cu_affine_forward(cu_ctx *c, float *vals, const dbx_kbatch *b, c
     return DBX_OK;
 }
 
-dbx_status dbx__cu_affine_backward(cu_ctx *c, const float *vals, float *grads, const dbx_kbatch *b,
+dbx_status dbx__cu_bwd_AFFINE(cu_ctx *c, const float *vals, float *grads, const dbx_kbatch *b,
                                    const cu_staged *s)
 {
     const int n = b->n, D = b->dim;

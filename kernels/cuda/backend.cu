@@ -157,7 +157,7 @@ static dbx_status stage(cu_ctx *c, const stage_part *parts, int nparts, const vo
 static dbx_status stage_batch(cu_ctx *c, const dbx_kbatch *b, cu_staged *s)
 {
     const size_t n = (size_t)b->n, na = b->nargs > 0 ? (size_t)b->nargs : 0;
-    const int want_attr = b->op == DBX_OP_LOOKUP || b->op == DBX_OP_XENT;
+    const int want_attr = dbx__op_attr[b->op];
     if (b->d_arg_off || b->d_attr || b->d_arg_dim) { /* the executor's per-step copies */
         s->off = na ? b->d_arg_off : NULL;
         s->attr = want_attr ? b->d_attr : NULL;
@@ -430,55 +430,62 @@ static dbx_status cu_backward(dbx_backend *be, const float *vals, float *grads,
     return checked(c, backward_batch(c, vals, grads, b), "backward", b);
 }
 
+/* inputs: copied in by the executor; no gradient leaves them */
+dbx_status dbx__cu_fwd_INPUT(cu_ctx *c, float *vals, const dbx_kbatch *b, const cu_staged *s)
+{
+    (void)c, (void)vals, (void)b, (void)s;
+    return DBX_OK;
+}
+
+dbx_status dbx__cu_bwd_INPUT(cu_ctx *c, const float *vals, float *grads, const dbx_kbatch *b,
+                             const cu_staged *s)
+{
+    (void)c, (void)vals, (void)grads, (void)b, (void)s;
+    return DBX_OK;
+}
+
+typedef struct cu_kernel {
+    dbx_status (*forward)(cu_ctx *c, float *vals, const dbx_kbatch *b, const cu_staged *s);
+    dbx_status (*backward)(cu_ctx *c, const float *vals, float *grads, const dbx_kbatch *b,
+                           const cu_staged *s);
+} cu_kernel;
+
+/* the dispatch table, generated from the op table (in enum order) */
+static const cu_kernel cu_kernels[DBX_OP_COUNT] = {
+#define DBX__CU_KROW(NAME, ...) {dbx__cu_fwd_##NAME, dbx__cu_bwd_##NAME},
+    DBX_OP_TABLE(DBX__CU_KROW)
+#undef DBX__CU_KROW
+};
+
+extern "C" const char *dbx__cuda_missing_kernel(void)
+{
+    for (int op = 0; op < DBX_OP_COUNT; op++)
+        if (!cu_kernels[op].forward || !cu_kernels[op].backward) return dbx__op_names[op];
+    return NULL;
+}
+
 static dbx_status forward_batch(cu_ctx *c, float *vals, const dbx_kbatch *b)
 {
-    if (b->op == DBX_OP_INPUT || b->n <= 0) return DBX_OK; /* inputs: uploaded by the executor */
+    if ((unsigned)b->op >= DBX_OP_COUNT)
+        return dbx__fail(DBX_EINVAL, "cuda backend: unknown op %d", (int)b->op);
+    /* inputs: uploaded by the executor */
+    if (dbx__op_shared[b->op] == DBX__SH_DATA || b->n <= 0) return DBX_OK;
     DBX_TRY(enter(c));
     cu_staged s;
     DBX_TRY(stage_batch(c, b, &s));
-    switch (b->op) {
-    case DBX_OP_AFFINE: return dbx__cu_affine_forward(c, vals, b, &s);
-    case DBX_OP_LOOKUP: return dbx__cu_lookup_forward(c, vals, b, &s);
-    case DBX_OP_XENT: return dbx__cu_xent_forward(c, vals, b, &s);
-    case DBX_OP_ADD:
-    case DBX_OP_CMULT:
-    case DBX_OP_TANH:
-    case DBX_OP_SIGMOID:
-    case DBX_OP_RELU:
-    case DBX_OP_CONCAT:
-    case DBX_OP_SUM:
-    case DBX_OP_SLICE:
-    case DBX_OP_LSTM_C:
-    case DBX_OP_LSTM_H: return dbx__cu_ew_forward(c, vals, b, &s);
-    case DBX_OP_INPUT: return DBX_OK;
-    }
-    return dbx__fail(DBX_EINVAL, "cuda backend: unknown op %d", (int)b->op);
+    return cu_kernels[b->op].forward(c, vals, b, &s);
 }
 
 static dbx_status backward_batch(cu_ctx *c, const float *vals, float *grads,
                                  const dbx_kbatch *b)
 {
-    if (b->op == DBX_OP_INPUT || b->n <= 0) return DBX_OK;
+    if ((unsigned)b->op >= DBX_OP_COUNT)
+        return dbx__fail(DBX_EINVAL, "cuda backend: unknown op %d", (int)b->op);
+    if (dbx__op_shared[b->op] == DBX__SH_DATA || b->n <= 0) return DBX_OK;
     DBX_TRY(enter(c));
     cu_staged s;
     DBX_TRY(stage_batch(c, b, &s));
-    switch (b->op) {
-    case DBX_OP_AFFINE: return dbx__cu_affine_backward(c, vals, grads, b, &s);
-    case DBX_OP_LOOKUP: return dbx__cu_lookup_backward(c, grads, b, &s);
-    case DBX_OP_XENT: return dbx__cu_xent_backward(c, vals, grads, b, &s);
-    case DBX_OP_ADD:
-    case DBX_OP_CMULT:
-    case DBX_OP_TANH:
-    case DBX_OP_SIGMOID:
-    case DBX_OP_RELU:
-    case DBX_OP_CONCAT:
-    case DBX_OP_SUM:
-    case DBX_OP_SLICE:
-    case DBX_OP_LSTM_C:
-    case DBX_OP_LSTM_H: return dbx__cu_ew_backward(c, vals, grads, b, &s);
-    case DBX_OP_INPUT: return DBX_OK;
-    }
-    return dbx__fail(DBX_EINVAL, "cuda backend: unknown op %d", (int)b->op);
+    return cu_kernels[b->op].backward(c, vals, grads, b, &s);
 }
 
 /* ---- optimizers ----------------------------------------------------------------------------- */
@@ -512,6 +519,7 @@ static dbx_backend_ops make_ops(void)
     dbx_backend_ops o;
     memset(&o, 0, sizeof o);
     o.name = "cuda";
+    o.missing_kernel = dbx__cuda_missing_kernel;
     o.device = 1;
     o.alloc = cu_alloc;
     o.free = cu_free;

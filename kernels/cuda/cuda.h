@@ -1,5 +1,6 @@
 /* Internal interface of the CUDA backend (C++, nvcc only): the per-device context and the
- * entry points of the op-family files (affine.cu, ew.cu, lookup.cu, xent.cu, optim.cu).
+ * entry points of the op-family files (affine.cu, ew.cu, lookup.cu, vec.cu, xent.cu,
+ * loss.cu, optim.cu).
  * Every entry enqueues work on the context's stream and returns without waiting; index
  * arrays it reads have been staged to device memory by backend.cu (cu_staged).
  * A context belongs to one device and is used by one host thread at a time (like the CPU
@@ -76,24 +77,19 @@ static inline unsigned dbx__cu_blocks(int64_t total, int threads)
 dbx_status dbx__cu_scratch(cu_ctx *c, size_t floats, float **out);
 dbx_status dbx__cu_ones(cu_ctx *c, int n, const float **out);
 
-/* affine.cu */
-dbx_status dbx__cu_affine_forward(cu_ctx *c, float *vals, const dbx_kbatch *b,
-                                  const cu_staged *s);
-dbx_status dbx__cu_affine_backward(cu_ctx *c, const float *vals, float *grads,
-                                   const dbx_kbatch *b, const cu_staged *s);
-/* ew.cu: add, cmult, tanh, sigmoid, relu, concat, sum, slice, lstm_c (+ chain), lstm_h */
-dbx_status dbx__cu_ew_forward(cu_ctx *c, float *vals, const dbx_kbatch *b, const cu_staged *s);
-dbx_status dbx__cu_ew_backward(cu_ctx *c, const float *vals, float *grads, const dbx_kbatch *b,
-                               const cu_staged *s);
-/* lookup.cu */
-dbx_status dbx__cu_lookup_forward(cu_ctx *c, float *vals, const dbx_kbatch *b,
-                                  const cu_staged *s);
-dbx_status dbx__cu_lookup_backward(cu_ctx *c, const float *grads, const dbx_kbatch *b,
-                                   const cu_staged *s);
-/* xent.cu */
-dbx_status dbx__cu_xent_forward(cu_ctx *c, float *vals, const dbx_kbatch *b, const cu_staged *s);
-dbx_status dbx__cu_xent_backward(cu_ctx *c, const float *vals, float *grads, const dbx_kbatch *b,
-                                 const cu_staged *s);
+/* Every op of DBX_OP_TABLE has a forward and a backward kernel entry, named after it
+   (dbx__cu_fwd_TANH, ...), defined by the op-family files: backend.cu (input), affine.cu,
+   lookup.cu (lookup, parameter), ew.cu (element-wise, pooling, LSTM cells), vec.cu
+   (per-node vector ops), xent.cu and loss.cu (losses). backend.cu's dispatch table is
+   generated from the op table, so an op without kernels does not link. */
+#define DBX__CU_KDECL(NAME, ...)                                                            \
+    dbx_status dbx__cu_fwd_##NAME(cu_ctx *c, float *vals, const dbx_kbatch *b,              \
+                                  const cu_staged *s);                                      \
+    dbx_status dbx__cu_bwd_##NAME(cu_ctx *c, const float *vals, float *grads,               \
+                                  const dbx_kbatch *b, const cu_staged *s);
+DBX_OP_TABLE(DBX__CU_KDECL)
+#undef DBX__CU_KDECL
+
 /* optim.cu; rows: device copy of the row list */
 dbx_status dbx__cu_optim_dense(cu_ctx *c, const dbx_koptim *o, float *p, float *g, float *m,
                                float *v, size_t n);

@@ -175,7 +175,7 @@ static ew_args make_args(float *vals, float *grads, const dbx_kbatch *b, const c
     return A;
 }
 
-dbx_status dbx__cu_ew_forward(cu_ctx *c, float *vals, const dbx_kbatch *b, const cu_staged *s)
+static dbx_status ew_forward(cu_ctx *c, float *vals, const dbx_kbatch *b, const cu_staged *s)
 {
     const int64_t total = (int64_t)b->n * b->dim;
     if (total <= 0) return DBX_OK;
@@ -185,7 +185,7 @@ dbx_status dbx__cu_ew_forward(cu_ctx *c, float *vals, const dbx_kbatch *b, const
     return DBX_OK;
 }
 
-dbx_status dbx__cu_ew_backward(cu_ctx *c, const float *vals, float *grads, const dbx_kbatch *b,
+static dbx_status ew_backward(cu_ctx *c, const float *vals, float *grads, const dbx_kbatch *b,
                                const cu_staged *s)
 {
     const int64_t total = (int64_t)b->n * b->dim;
@@ -196,3 +196,25 @@ dbx_status dbx__cu_ew_backward(cu_ctx *c, const float *vals, float *grads, const
     DBX_CU_KERNEL(c, "ew_backward_k");
     return DBX_OK;
 }
+
+#define EW_ENTRY(NAME)                                                                      \
+    dbx_status dbx__cu_fwd_##NAME(cu_ctx *c, float *vals, const dbx_kbatch *b,              \
+                                  const cu_staged *s)                                       \
+    {                                                                                       \
+        return ew_forward(c, vals, b, s);                                                   \
+    }                                                                                       \
+    dbx_status dbx__cu_bwd_##NAME(cu_ctx *c, const float *vals, float *grads,               \
+                                  const dbx_kbatch *b, const cu_staged *s)                  \
+    {                                                                                       \
+        return ew_backward(c, vals, grads, b, s);                                           \
+    }
+EW_ENTRY(ADD)
+EW_ENTRY(CMULT)
+EW_ENTRY(TANH)
+EW_ENTRY(SIGMOID)
+EW_ENTRY(RELU)
+EW_ENTRY(CONCAT)
+EW_ENTRY(SUM)
+EW_ENTRY(SLICE)
+EW_ENTRY(LSTM_C)
+EW_ENTRY(LSTM_H)

@@ -1,4 +1,4 @@
-/* CUDA embedding lookups: forward copies table row attr[j] into node j's output column;
+/* CUDA embedding lookups and parameter nodes: forward copies table row attr[j] into node j's output column;
  * backward adds each node's output gradient into its row of the table's gradient with
  * atomicAdd (rows repeat within a batch when the graph does not deduplicate). One thread
  * per (node, element); the row list is the batch's staged attr. Stateless; kernels run on
@@ -27,8 +27,7 @@ __global__ void lookup_backward_k(float *dtable, const float *dout, const int32_
     }
 }
 
-dbx_status dbx__cu_lookup_forward(cu_ctx *c, float *vals, const dbx_kbatch *b,
-                                  const cu_staged *s)
+dbx_status dbx__cu_fwd_LOOKUP(cu_ctx *c, float *vals, const dbx_kbatch *b, const cu_staged *s)
 {
     const int64_t total = (int64_t)b->n * b->dim;
     if (total <= 0) return DBX_OK;
@@ -40,9 +39,10 @@ dbx_status dbx__cu_lookup_forward(cu_ctx *c, float *vals, const dbx_kbatch *b,
     return DBX_OK;
 }
 
-dbx_status dbx__cu_lookup_backward(cu_ctx *c, const float *grads, const dbx_kbatch *b,
-                                   const cu_staged *s)
+dbx_status dbx__cu_bwd_LOOKUP(cu_ctx *c, const float *vals, float *grads, const dbx_kbatch *b,
+                              const cu_staged *s)
 {
+    (void)vals;
     const int64_t total = (int64_t)b->n * b->dim;
     if (total <= 0 || !b->dtable) return DBX_OK;
     if (!s->attr) return dbx__fail(DBX_EINVAL, "cuda backend: lookup batch without rows");
@@ -50,4 +50,16 @@ dbx_status dbx__cu_lookup_backward(cu_ctx *c, const float *grads, const dbx_kbat
         b->dtable, grads + b->out_off, s->attr, b->n, b->dim);
     DBX_CU_KERNEL(c, "lookup_backward_k");
     return DBX_OK;
+}
+
+/* a parameter node: the whole parameter as row 0 of a one-row table (attr 0) */
+dbx_status dbx__cu_fwd_PARAM(cu_ctx *c, float *vals, const dbx_kbatch *b, const cu_staged *s)
+{
+    return dbx__cu_fwd_LOOKUP(c, vals, b, s);
+}
+
+dbx_status dbx__cu_bwd_PARAM(cu_ctx *c, const float *vals, float *grads, const dbx_kbatch *b,
+                             const cu_staged *s)
+{
+    return dbx__cu_bwd_LOOKUP(c, vals, grads, b, s);
 }

@@ -64,7 +64,7 @@ static unsigned warp_blocks(int n)
     return dbx__cu_blocks((int64_t)n * 32, WARPS_PER_BLOCK * 32);
 }
 
-dbx_status dbx__cu_xent_forward(cu_ctx *c, float *vals, const dbx_kbatch *b, const cu_staged *s)
+dbx_status dbx__cu_fwd_XENT(cu_ctx *c, float *vals, const dbx_kbatch *b, const cu_staged *s)
 {
     if (b->n <= 0) return DBX_OK;
     if (!s->attr || !s->off) return dbx__fail(DBX_EINVAL, "cuda backend: xent without labels");
@@ -74,7 +74,7 @@ dbx_status dbx__cu_xent_forward(cu_ctx *c, float *vals, const dbx_kbatch *b, con
     return DBX_OK;
 }
 
-dbx_status dbx__cu_xent_backward(cu_ctx *c, const float *vals, float *grads, const dbx_kbatch *b,
+dbx_status dbx__cu_bwd_XENT(cu_ctx *c, const float *vals, float *grads, const dbx_kbatch *b,
                                  const cu_staged *s)
 {
     if (b->n <= 0) return DBX_OK;
