@@ -136,12 +136,7 @@ __global__ void hinge_bwd_k(lk_args A)
 static dbx_status lk_args_of(float *vals, float *grads, const dbx_kbatch *b, const cu_staged *s,
                              lk_args *A)
 {
-    if (!s->off)
-        return dbx__fail(DBX_EINVAL, "cuda backend: %s batch without argument offsets",
-                         dbx__op_names[b->op]);
-    if (dbx__op_attr[b->op] && !s->attr)
-        return dbx__fail(DBX_EINVAL, "cuda backend: %s batch without labels",
-                         dbx__op_names[b->op]);
+    /* filled before the checks: a caller never sees it half-filled */
     A->vals = vals;
     A->grads = grads;
     A->off = s->off;
@@ -150,6 +145,12 @@ static dbx_status lk_args_of(float *vals, float *grads, const dbx_kbatch *b, con
     A->n = b->n;
     A->d0 = b->nargs > 0 ? b->arg_dim[0] : 0;
     A->margin = b->fparam[0];
+    if (!s->off)
+        return dbx__fail(DBX_EINVAL, "cuda backend: %s batch without argument offsets",
+                         dbx__op_names[b->op]);
+    if (dbx__op_attr[b->op] && !s->attr)
+        return dbx__fail(DBX_EINVAL, "cuda backend: %s batch without labels",
+                         dbx__op_names[b->op]);
     return DBX_OK;
 }
 

@@ -308,12 +308,7 @@ __global__ void mat_t_vec_bwd_k(vk_args A)
 static dbx_status vk_args_of(float *vals, float *grads, const dbx_kbatch *b, const cu_staged *s,
                              vk_args *A)
 {
-    if (!s->off)
-        return dbx__fail(DBX_EINVAL, "cuda backend: %s batch without argument offsets",
-                         dbx__op_names[b->op]);
-    if (dbx__op_attr[b->op] && !s->attr)
-        return dbx__fail(DBX_EINVAL, "cuda backend: %s batch without its per-node integers",
-                         dbx__op_names[b->op]);
+    /* filled before the checks: a caller never sees it half-filled */
     A->vals = vals;
     A->grads = grads;
     A->off = s->off;
@@ -323,6 +318,12 @@ static dbx_status vk_args_of(float *vals, float *grads, const dbx_kbatch *b, con
     A->dim = b->dim;
     A->d0 = b->nargs > 0 ? b->arg_dim[0] : 0;
     A->d1 = b->nargs > 1 ? b->arg_dim[1] : 0;
+    if (!s->off)
+        return dbx__fail(DBX_EINVAL, "cuda backend: %s batch without argument offsets",
+                         dbx__op_names[b->op]);
+    if (dbx__op_attr[b->op] && !s->attr)
+        return dbx__fail(DBX_EINVAL, "cuda backend: %s batch without its per-node integers",
+                         dbx__op_names[b->op]);
     return DBX_OK;
 }
 
