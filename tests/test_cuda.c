@@ -6,12 +6,17 @@
  * them with alloc(), uploads, runs forward and backward, and the downloaded buffers are
  * compared in full (so stray writes are caught too). Batch widths 1, 7 and 1031; argument
  * layouts contiguous, permuted, strided and shared (several nodes naming one argument,
- * which makes the GPU accumulate with atomics), and aliased (cmult(x, x)); sums whose nodes
- * have fewer arguments than the batch (offset -1 for the absent ones).
- * Tolerances, as max |a - b| / max(|a|, |b|, 1): elementwise ops, softmax-xent and
- * optimizers 1e-5 (bitwise equality is expected where no two nodes share an argument: the
- * GPU uses the CPU's exp/sigmoid/tanh without FMA contraction); paths through a GEMM, and
- * gradients summed over 1000+ nodes (lookup rows, the wide batch of test_stream), 1e-4.
+ * which makes the GPU accumulate with atomics), and aliased (cmult(x, x)); pooling ops (sum,
+ * max, average) whose nodes have fewer arguments than the batch (offset -1 for the absent
+ * ones) or a list of one child, and max with ties (its gradient goes to the first argument
+ * holding the maximum); layer norm's gain and bias one node for the whole batch.
+ * Tolerances, as max |a - b| / max(|a|, |b|, 1): elementwise ops, per-node vector ops,
+ * losses, softmax-xent and optimizers 1e-5 (bitwise equality is expected for elementwise
+ * ops and node-matrix products where no two nodes share an argument: the GPU uses the CPU's
+ * exp/sigmoid/tanh and summation order without FMA contraction; reductions accumulate in
+ * double in another order); paths through a GEMM, gradients summed over 1000+ nodes (lookup
+ * rows, layer norm's gain and bias, the wide batch of test_stream) and node-matrix products
+ * with shared arguments, 1e-4.
  * Exits 77 (skipped) when dbx was built without the CUDA backend or no GPU can be used. */
 #include <math.h>
 #include <stdint.h>
@@ -377,10 +382,60 @@ static void test_unary(void)
             }
 }
 
+/* scale_shift (factor and shift in the signature), exp, log (of positive values) and dropout
+   (rate in the signature, 0 included; a mask key per node). Layout contig at width 1: dim 1. */
+static void test_unary_more(void)
+{
+    static const enum dbx_op ops[4] = {DBX_OP_SCALE, DBX_OP_EXP, DBX_OP_LOG, DBX_OP_DROPOUT};
+    static const char *const names[4] = {"scale_shift", "exp", "log", "dropout"};
+    for (int o = 0; o < 4; o++)
+        for (int w = 0; w < 3; w++)
+            for (int L = 0; L < NLAYOUTS; L++) {
+                const int n = widths[w];
+                const int D = (w == 0 && L == L_CONTIG) ? 1 : irand(1, 300);
+                scenario *s = scen_new(ops[o], n, D, 1);
+                place_arg(s, 0, D, (enum layout)L);
+                place_out(s);
+                s->vlo = -4.0f;
+                s->vhi = 4.0f;
+                if (ops[o] == DBX_OP_SCALE) {
+                    s->kb.fparam[0] = frand(-2.0f, 2.0f);
+                    s->kb.fparam[1] = frand(-1.0f, 1.0f);
+                } else if (ops[o] == DBX_OP_LOG) {
+                    s->vlo = 0.05f;
+                } else if (ops[o] == DBX_OP_DROPOUT) {
+                    s->kb.fparam[0] = L == L_CONTIG ? 0.0f : frand(0.05f, 0.9f);
+                    for (int j = 0; j < n; j++) s->attr[j] = (int32_t)(rnd() >> 1);
+                }
+                scen_fill(s);
+                snprintf(s->name, sizeof s->name, "%s n %d dim %d %s p %g/%g", names[o], n, D,
+                         layout_names[L], (double)s->kb.fparam[0], (double)s->kb.fparam[1]);
+                check(s, 1);
+                scen_free(s);
+            }
+}
+
+/* constant: no arguments; backward leaves every buffer as it was */
+static void test_const(void)
+{
+    for (int w = 0; w < 3; w++)
+        for (int rep = 0; rep < 2; rep++) {
+            const int n = widths[w], D = rep == 0 ? 1 : irand(2, 300);
+            scenario *s = scen_new(DBX_OP_CONST, n, D, 0);
+            s->kb.fparam[0] = frand(-3.0f, 3.0f);
+            place_out(s);
+            scen_fill(s);
+            snprintf(s->name, sizeof s->name, "constant n %d dim %d value %g", n, D,
+                     (double)s->kb.fparam[0]);
+            check(s, 1);
+            scen_free(s);
+        }
+}
+
 static void test_binary(void)
 {
-    static const enum dbx_op ops[2] = {DBX_OP_ADD, DBX_OP_CMULT};
-    for (int o = 0; o < 2; o++)
+    static const enum dbx_op ops[3] = {DBX_OP_ADD, DBX_OP_CMULT, DBX_OP_SUB};
+    for (int o = 0; o < 3; o++)
         for (int w = 0; w < 3; w++)
             for (int L0 = 0; L0 < NLAYOUTS; L0++)
                 for (int L1 = -1; L1 < NLAYOUTS; L1++) { /* -1: x1 is x0 */
@@ -398,34 +453,40 @@ static void test_binary(void)
                 }
 }
 
-static void test_concat_sum(void)
+/* concat, and the pooling ops over a list of nodes (sum, max, average): rep 0 one argument
+   (a list of one child), rep 2 nodes with fewer arguments than the batch (pooling ops),
+   rep 3 the last argument is the first; max at rep 1 on values with many ties. */
+static void test_concat_pool(void)
 {
-    static const enum dbx_op ops[2] = {DBX_OP_CONCAT, DBX_OP_SUM};
-    for (int o = 0; o < 2; o++)
+    static const enum dbx_op ops[4] = {DBX_OP_CONCAT, DBX_OP_SUM, DBX_OP_MAX, DBX_OP_MEAN};
+    static const char *const names[4] = {"concat", "sum", "max", "average"};
+    for (int o = 0; o < 4; o++)
         for (int w = 0; w < 3; w++)
             for (int rep = 0; rep < 4; rep++) {
+                const int pool = ops[o] != DBX_OP_CONCAT; /* all arguments of one dim */
                 const int n = widths[w], nargs = rep == 0 ? 1 : irand(2, 6);
                 int dims[6], D = 0;
-                const int common = irand(1, 150);
-                for (int a = 0; a < nargs; a++)
-                    dims[a] = ops[o] == DBX_OP_SUM ? common : irand(1, 80);
+                const int common = rep == 1 && w == 1 ? 1 : irand(1, 150);
+                for (int a = 0; a < nargs; a++) dims[a] = pool ? common : irand(1, 80);
                 if (rep == 3) dims[nargs - 1] = dims[0]; /* the last argument is the first */
-                for (int a = 0; a < nargs; a++)
-                    D += ops[o] == DBX_OP_SUM ? (a == 0 ? common : 0) : dims[a];
+                for (int a = 0; a < nargs; a++) D += pool ? (a == 0 ? common : 0) : dims[a];
                 scenario *s = scen_new(ops[o], n, D, nargs);
                 for (int a = 0; a < nargs; a++) {
                     if (rep == 3 && a == nargs - 1) alias_arg(s, a, 0); /* concat(x, ..., x) */
                     else place_arg(s, a, dims[a], (enum layout)irand(0, NLAYOUTS - 1));
                 }
-                for (int j = 1; rep == 2 && ops[o] == DBX_OP_SUM && j < n; j++)
-                    for (int a = irand(1, nargs); a < nargs; a++) { /* sum of 1..nargs: -1 */
+                for (int j = 1; rep == 2 && pool && j < n; j++)
+                    for (int a = irand(1, nargs); a < nargs; a++) { /* pool of 1..nargs: -1 */
                         s->arg_off[(size_t)a * (size_t)n + (size_t)j] = -1;
                         s->arg_contig[a] = 0;
                     }
                 place_out(s);
                 scen_fill(s);
-                snprintf(s->name, sizeof s->name, "%s n %d nargs %d dim %d rep %d",
-                         ops[o] == DBX_OP_SUM ? "sum" : "concat", n, nargs, D, rep);
+                if (ops[o] == DBX_OP_MAX && rep == 1) /* values -1, -0.5, 0, 0.5, 1: ties */
+                    for (size_t i = 0; i < s->nvals; i++)
+                        s->vals[i] = roundf(2.0f * s->vals[i]) / 2.0f;
+                snprintf(s->name, sizeof s->name, "%s n %d nargs %d dim %d rep %d", names[o], n,
+                         nargs, D, rep);
                 check(s, 1);
                 scen_free(s);
             }
@@ -631,6 +692,155 @@ static void test_xent(void)
         }
 }
 
+/* ---- per-node vector ops -------------------------------------------------------------------- */
+/* Argument a of every node is one node of dim floats (layer norm's gain and bias). */
+static void place_one(scenario *s, int a, int dim)
+{
+    const int n = s->kb.n;
+    const int64_t at = take(s, (size_t)dim);
+    s->arg_dim[a] = dim;
+    s->arg_contig[a] = 0;
+    for (int j = 0; j < n; j++) s->arg_off[(size_t)a * (size_t)n + (size_t)j] = at;
+}
+
+/* dot, sum_elems, softmax, log_softmax and pick; dot's second argument in another layout,
+   or (layout shared) the first again: dot(x, x). Layout contig at width 1: dim 1; the wide
+   batch permuted: dim 1000 (many strides of a warp). */
+static void test_vec(void)
+{
+    static const enum dbx_op ops[5] = {DBX_OP_DOT, DBX_OP_SUM_ELEMS, DBX_OP_SOFTMAX,
+                                       DBX_OP_LOG_SOFTMAX, DBX_OP_PICK};
+    static const char *const names[5] = {"dot", "sum_elems", "softmax", "log_softmax", "pick"};
+    for (int o = 0; o < 5; o++)
+        for (int w = 0; w < 3; w++)
+            for (int L = 0; L < NLAYOUTS; L++) {
+                const int n = widths[w];
+                const int D = (w == 0 && L == L_CONTIG) ? 1
+                              : (w == 2 && L == L_PERMUTED) ? 1000 : irand(1, 300);
+                const int same = ops[o] == DBX_OP_SOFTMAX || ops[o] == DBX_OP_LOG_SOFTMAX;
+                scenario *s = scen_new(ops[o], n, same ? D : 1, ops[o] == DBX_OP_DOT ? 2 : 1);
+                place_arg(s, 0, D, (enum layout)L);
+                if (ops[o] == DBX_OP_DOT) {
+                    if (L == L_SHARED) alias_arg(s, 1, 0);
+                    else place_arg(s, 1, D, (enum layout)((L + 1) % NLAYOUTS));
+                }
+                if (ops[o] == DBX_OP_PICK)
+                    for (int j = 0; j < n; j++) s->attr[j] = irand(0, D - 1);
+                place_out(s);
+                s->vlo = -5.0f;
+                s->vhi = 5.0f;
+                scen_fill(s);
+                snprintf(s->name, sizeof s->name, "%s n %d dim %d %s", names[o], n, D,
+                         layout_names[L]);
+                check(s, 1);
+                scen_free(s);
+            }
+}
+
+/* layer_norm(x, gain, bias): gain and bias one node each for the whole batch (their
+   gradients sum over every node); dim 1 (zero variance) at width 1. */
+static void test_layer_norm(void)
+{
+    for (int w = 0; w < 3; w++)
+        for (int L = 0; L < NLAYOUTS; L++) {
+            const int n = widths[w];
+            const int D = (w == 0 && L == L_CONTIG) ? 1
+                          : (w == 2 && L == L_PERMUTED) ? 1000 : irand(2, 300);
+            scenario *s = scen_new(DBX_OP_LAYER_NORM, n, D, 3);
+            place_arg(s, 0, D, (enum layout)L);
+            place_one(s, 1, D);
+            place_one(s, 2, D);
+            place_out(s);
+            s->vlo = -3.0f;
+            s->vhi = 3.0f;
+            s->tol = n > 100 ? TOL_ACC : TOL_EW;
+            scen_fill(s);
+            snprintf(s->name, sizeof s->name, "layer_norm n %d dim %d %s", n, D, layout_names[L]);
+            check(s, 1);
+            scen_free(s);
+        }
+}
+
+/* mat_vec (M x) and mat_t_vec (M^T y), M (rows, cols) column after column: shapes with one
+   row or one column, and (variant 4) one row (mat_vec) or one column (mat_t_vec), where M
+   and the vector have one dim, with the vector the matrix itself: mat_vec(M, M). */
+static void test_mat_vec(void)
+{
+    static const int shapes[4][2] = {{1, 1}, {1, 9}, {13, 1}, {0, 0}}; /* 0: random */
+    for (int t = 0; t < 2; t++)
+        for (int w = 0; w < 3; w++)
+            for (int variant = 0; variant < 5; variant++) {
+                const enum dbx_op op = t == 0 ? DBX_OP_MAT_VEC : DBX_OP_MAT_T_VEC;
+                const int n = widths[w];
+                int rows, cols;
+                if (variant < 3) {
+                    rows = shapes[variant][0];
+                    cols = shapes[variant][1];
+                } else {
+                    rows = irand(1, 40);
+                    cols = irand(1, 40);
+                }
+                if (variant == 4) { /* M and the vector of one dim */
+                    if (op == DBX_OP_MAT_VEC) rows = 1;
+                    else cols = 1;
+                }
+                const int vdim = op == DBX_OP_MAT_VEC ? cols : rows;
+                const int odim = op == DBX_OP_MAT_VEC ? rows : cols;
+                const enum layout LM = (enum layout)((w + variant) % NLAYOUTS);
+                const enum layout LV = (enum layout)((w + 2 * variant + 1) % NLAYOUTS);
+                scenario *s = scen_new(op, n, odim, 2);
+                place_arg(s, 0, rows * cols, LM);
+                if (variant == 4) alias_arg(s, 1, 0);
+                else place_arg(s, 1, vdim, LV);
+                place_out(s);
+                /* sums of products in float: the GPU adds them in the CPU's order, but nodes
+                   sharing an argument add into its gradient in another order */
+                if (LM == L_SHARED || (variant != 4 && LV == L_SHARED)) s->tol = TOL_ACC;
+                scen_fill(s);
+                snprintf(s->name, sizeof s->name, "%s n %d rows %d cols %d %s/%s",
+                         op == DBX_OP_MAT_VEC ? "mat_vec" : "mat_t_vec", n, rows, cols,
+                         layout_names[LM], variant == 4 ? "same" : layout_names[LV]);
+                check(s, 1);
+                scen_free(s);
+            }
+}
+
+/* ---- losses --------------------------------------------------------------------------------- */
+/* nll, logistic (dim 1, labels 0/1), squared error (the second argument in another layout,
+   or, layout shared, the first again) and hinge (margins 1 and random); one class at width
+   1, layout contig. */
+static void test_losses(void)
+{
+    static const enum dbx_op ops[4] = {DBX_OP_NLL, DBX_OP_LOGISTIC, DBX_OP_SQ_ERR,
+                                       DBX_OP_HINGE};
+    static const char *const names[4] = {"nll", "logistic_loss", "squared_error", "hinge"};
+    for (int o = 0; o < 4; o++)
+        for (int w = 0; w < 3; w++)
+            for (int L = 0; L < NLAYOUTS; L++) {
+                const int n = widths[w];
+                const int D = ops[o] == DBX_OP_LOGISTIC ? 1
+                              : (w == 0 && L == L_CONTIG) ? 1
+                              : (w == 2 && L == L_PERMUTED) ? 1000 : irand(2, 300);
+                scenario *s = scen_new(ops[o], n, 1, ops[o] == DBX_OP_SQ_ERR ? 2 : 1);
+                place_arg(s, 0, D, (enum layout)L);
+                if (ops[o] == DBX_OP_SQ_ERR) {
+                    if (L == L_SHARED) alias_arg(s, 1, 0);
+                    else place_arg(s, 1, D, (enum layout)((L + 1) % NLAYOUTS));
+                }
+                for (int j = 0; j < n; j++)
+                    s->attr[j] = ops[o] == DBX_OP_LOGISTIC ? irand(0, 1) : irand(0, D - 1);
+                if (ops[o] == DBX_OP_HINGE) s->kb.fparam[0] = L % 2 ? 1.0f : frand(0.0f, 2.0f);
+                place_out(s);
+                s->vlo = -3.0f;
+                s->vhi = 3.0f;
+                scen_fill(s);
+                snprintf(s->name, sizeof s->name, "%s n %d dim %d %s", names[o], n, D,
+                         layout_names[L]);
+                check(s, 1);
+                scen_free(s);
+            }
+}
+
 /* ---- memory entries, transpose -------------------------------------------------------------- */
 static void test_memory(void)
 {
@@ -823,10 +1033,12 @@ static void test_stream(void)
 }
 
 static const dbx_test_case tests[] = {
-    DBX_TEST(test_memory),    DBX_TEST(test_unary),  DBX_TEST(test_binary),
-    DBX_TEST(test_concat_sum), DBX_TEST(test_lstm),  DBX_TEST(test_affine),
-    DBX_TEST(test_lookup),    DBX_TEST(test_xent),   DBX_TEST(test_optim),
-    DBX_TEST(test_stream),    DBX_TEST_END,
+    DBX_TEST(test_memory),     DBX_TEST(test_unary),      DBX_TEST(test_unary_more),
+    DBX_TEST(test_const),      DBX_TEST(test_binary),     DBX_TEST(test_concat_pool),
+    DBX_TEST(test_lstm),       DBX_TEST(test_affine),     DBX_TEST(test_lookup),
+    DBX_TEST(test_xent),       DBX_TEST(test_vec),        DBX_TEST(test_layer_norm),
+    DBX_TEST(test_mat_vec),    DBX_TEST(test_losses),     DBX_TEST(test_optim),
+    DBX_TEST(test_stream),     DBX_TEST_END,
 };
 
 /* --cpu-vs-cpu: run the harness with the CPU backend on both sides (no GPU needed). */

@@ -72,6 +72,37 @@ static inline unsigned dbx__cu_blocks(int64_t total, int threads)
     return (unsigned)b;
 }
 
+/* Kernels with one warp per node (vec.cu, loss.cu): blocks of DBX_CU_WARPS warps, enough
+   of them for n nodes (kernels loop over nodes with a grid stride). */
+enum { DBX_CU_WARPS = 4 };
+static inline unsigned dbx__cu_warp_blocks(int64_t n)
+{
+    return dbx__cu_blocks(n * 32, DBX_CU_WARPS * 32);
+}
+
+/* Reductions over the 32 lanes of a warp (all of them taking part): every lane gets the
+   result. */
+__device__ __forceinline__ double dbx__cu_warp_sum(double v)
+{
+    for (int d = 16; d > 0; d >>= 1) v += __shfl_xor_sync(0xffffffffu, v, d);
+    return v;
+}
+
+__device__ __forceinline__ int dbx__cu_warp_sum(int v)
+{
+    for (int d = 16; d > 0; d >>= 1) v += __shfl_xor_sync(0xffffffffu, v, d);
+    return v;
+}
+
+__device__ __forceinline__ float dbx__cu_warp_max(float v)
+{
+    for (int d = 16; d > 0; d >>= 1) {
+        const float o = __shfl_xor_sync(0xffffffffu, v, d);
+        v = o > v ? o : v;
+    }
+    return v;
+}
+
 /* backend.cu: scratch of at least floats floats (grows, synchronising, if reserve() was not
    called with enough); a device vector of at least n ones. */
 dbx_status dbx__cu_scratch(cu_ctx *c, size_t floats, float **out);
