@@ -115,7 +115,6 @@ int main(int argc, char **argv)
     o.synthetic = 512;
     o.embed = o.hidden = o.batch = 32;
     o.epochs = 4;
-    o.optim.lr = 0.002f;
     o.quiet = 1;
     for (int i = 1; i < argc; i += 2) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
