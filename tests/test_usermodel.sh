@@ -4,10 +4,15 @@
 #      and -np 3 trains to the same parameters (dbx compare --rtol 1e-5), every rank holding
 #      identical parameters after every step (--check-replicas 1 inside);
 #  (b) examples/treegru.c under mpirun -np 1 and -np 3 with the same --trees, --seed and
-#      --steps saves parameters that agree within 1e-5, and its loss falls.
-# Usage: test_usermodel.sh USERMODEL TREEGRU DBX     Environment: MPIEXEC (default mpirun).
+#      --steps saves parameters that agree within 1e-5, and its loss falls;
+#  (c) the same for examples/attnclf.c (attention-pooled BiLSTM) and examples/treeln.c (tree
+#      network with layer norm), both with dropout: the masks come from each sample's random
+#      stream, keyed by its index in the training set, so 3 ranks train what 1 rank does;
+#      attnclf also on an SST file given with --data (rank 0 reads it).
+# Usage: test_usermodel.sh USERMODEL TREEGRU ATTNCLF TREELN DBX
+# Environment: MPIEXEC (default mpirun).
 set -u
-usermodel=$1 treegru=$2 dbx=$3
+usermodel=$1 treegru=$2 attnclf=$3 treeln=$4 dbx=$5
 mpiexec=${MPIEXEC:-mpirun}
 . "$(dirname "$0")/lib.sh"
 dbx_mpi_env
@@ -35,6 +40,34 @@ for np in 1 3; do
     else bad "treegru on $np rank(s): exit $rc, '$(head -1 "$tmp/tg$np.out")'"; fi
 done
 dbx_agree "$tmp/tg1.bin" "$tmp/tg3.bin" 1e-5 "treegru: 3 ranks = 1 rank"
+
+# example_ranks NAME EXE WHAT ARGS...: trains EXE ARGS on 1 and 3 ranks; both runs succeed,
+# print "EXE: R rank(s), K steps ...: falls" and save parameters that agree within 1e-5
+example_ranks() {
+    local name=$1 exe=$2 what=$3 np
+    shift 3
+    for np in 1 3; do
+        dbx_run "$name$np" 120 "$mpiexec" -np "$np" "$exe" "$@" --save "$tmp/$name$np.bin" \
+            </dev/null
+        if [ "$rc" -eq 0 ] && grep -q "^${exe##*/}: $np rank(s), .*: falls$" "$tmp/$name$np.out"
+        then ok "$what trains on $np rank(s) and its loss falls: $(head -1 "$tmp/$name$np.out")"
+        else bad "$what on $np rank(s): exit $rc, '$(head -1 "$tmp/$name$np.out")'"; fi
+    done
+    dbx_agree "$tmp/${name}1.bin" "$tmp/${name}3.bin" 1e-5 "$what: 3 ranks = 1 rank"
+}
+
+echo "== (c) examples/attnclf and examples/treeln (with dropout), 1 and 3 ranks"
+example_ranks ac "$attnclf" "attnclf" --trees 300 --seed 3 --steps 40
+example_ranks tl "$treeln" "treeln" --trees 300 --seed 3 --steps 40
+cat >"$tmp/sst.txt" <<'TREES'
+(3 (2 It) (4 (3 (2 is) (4 (2 a) (4 (4 lovely) (2 film)))) (2 .)))
+(1 (2 The) (1 (1 (2 plot) (1 (2 is) (0 dreadful))) (2 .)))
+(4 (3 (2 A) (4 wonderful)) (3 (2 and) (4 (3 moving) (2 story))))
+(0 (1 (2 This) (2 film)) (0 (2 is) (0 (0 awful) (2 .))))
+(2 (2 (2 The) (2 film)) (2 (2 is) (2 (2 two) (2 hours))))
+(3 (2 (2 A) (3 good)) (3 (2 cast) (3 (2 and) (3 (3 fine) (2 music)))))
+TREES
+example_ranks acd "$attnclf" "attnclf --data" --data "$tmp/sst.txt" --seed 5 --steps 60
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
