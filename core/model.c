@@ -149,7 +149,9 @@ dbx_status dbx_model_init(dbx_model *m, uint64_t seed)
         float a = p->init == DBX_INIT_GLOROT ? sqrtf(6.0f / (float)(p->rows + p->cols)) : p->scale;
         size_t n = (size_t)p->rows * (size_t)p->cols;
         float *v = host + p->off;
-        if (p->init != DBX_INIT_ZERO)
+        if (p->init == DBX_INIT_CONSTANT)
+            for (size_t j = 0; j < n; j++) v[j] = p->scale;
+        else if (p->init != DBX_INIT_ZERO)
             for (size_t j = 0; j < n; j++) v[j] = (float)((2.0 * dbx_rng_uniform(&r) - 1.0) * a);
     }
     dbx_status s = m->be->ops->upload(m->be, m->val, host, bytes);

@@ -32,7 +32,7 @@ static dbx_status create(const dbx_meta *meta, dbx_model *m, void **self)
     if (!s) s = dbx_model_add(m, "Wa", 2 * H, H, DBX_INIT_GLOROT, 0, &t->Wa);
     if (!s) s = dbx_model_add(m, "Wm", 2 * H, H, DBX_INIT_GLOROT, 0, &t->Wm);
     if (!s) s = dbx_model_add(m, "b", 2 * H, 1, DBX_INIT_ZERO, 0, &t->b);
-    if (!s) s = dbx_model_add(m, "ln_gain", H, 1, DBX_INIT_ZERO, 0, &t->ln_gain); /* main: 1 */
+    if (!s) s = dbx_model_add(m, "ln_gain", H, 1, DBX_INIT_CONSTANT, 1.0f, &t->ln_gain);
     if (!s) s = dbx_model_add(m, "ln_bias", H, 1, DBX_INIT_ZERO, 0, &t->ln_bias);
     if (!s) s = dbx_model_add(m, "Wo", 5, H, DBX_INIT_GLOROT, 0, &t->Wo);
     return s ? s : dbx_model_add(m, "bo", 5, 1, DBX_INIT_ZERO, 0, &t->bo);
@@ -130,14 +130,7 @@ int main(int argc, char **argv)
     dbx_trainer *t = NULL;
     dbx_train_result r = {.rank = 0}; /* a failing dbx_trainer_new: every rank reports it */
     dbx_status s = dbx_trainer_new(&o, &t);
-    if (!s) { /* LN's gain starts at 1: set after the initialisation, alike on every rank */
-        dbx_model *m = dbx_trainer_model(t);
-        for (dbx_param p = 0; p < dbx_model_num_params(m); p++)
-            if (!strcmp(dbx_model_param_name(m, p), "ln_gain"))
-                for (int i = 0; i < o.hidden; i++)
-                    dbx_model_values(m)[dbx_model_param_offset(m, p) + i] = 1.0f;
-        s = dbx_trainer_run(t, &r);
-    }
+    if (!s) s = dbx_trainer_run(t, &r);
     int falls = !s && r.last_epoch_loss < 0.95 * r.first_loss;
     if (s && r.rank == 0) fprintf(stderr, "treeln: %s\n", dbx_last_error());
     else if (r.rank == 0)

@@ -246,12 +246,15 @@ static dbx_exec *forward(dbx_graph *g, double *loss)
 static void test_values(void)
 {
     dbx_model *m = NULL;
-    dbx_param gain, bias;
+    dbx_param gain, bias, ones;
     CU_ASSERT_FATAL(dbx_model_new(&m) == DBX_OK);
     CU_ASSERT_FATAL(dbx_model_add(m, "gain", 3, 1, DBX_INIT_ZERO, 0, &gain) == DBX_OK);
     CU_ASSERT_FATAL(dbx_model_add(m, "bias", 3, 1, DBX_INIT_ZERO, 0, &bias) == DBX_OK);
+    CU_ASSERT_FATAL(dbx_model_add(m, "ones", 2, 2, DBX_INIT_CONSTANT, 1.5f, &ones) == DBX_OK);
     CU_ASSERT_FATAL(dbx_model_init(m, 1) == DBX_OK);
     float *pv = dbx_model_values(m);
+    for (int i = 0; i < 4; i++) /* a constant initialiser */
+        CU_ASSERT(pv[dbx_model_param_offset(m, ones) + (size_t)i] == 1.5f);
     const float gv[3] = {1, 2, 3}, bv[3] = {0.5f, 0, -0.5f};
     memcpy(pv + dbx_model_param_offset(m, gain), gv, sizeof gv);
     memcpy(pv + dbx_model_param_offset(m, bias), bv, sizeof bv);

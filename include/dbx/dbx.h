@@ -72,7 +72,8 @@ typedef struct dbx_model dbx_model;  /* parameters, gradients, optimizer state *
 typedef enum dbx_init {
     DBX_INIT_ZERO,    /* all zeros */
     DBX_INIT_GLOROT,  /* uniform(+-sqrt(6/(rows+cols))) */
-    DBX_INIT_UNIFORM  /* uniform(+-scale) */
+    DBX_INIT_UNIFORM, /* uniform(+-scale) */
+    DBX_INIT_CONSTANT /* every value equal to scale (e.g. a layer normalisation's gain: 1) */
 } dbx_init;
 
 typedef enum dbx_optim_kind { DBX_OPT_SGD, DBX_OPT_ADAGRAD, DBX_OPT_ADAM } dbx_optim_kind;

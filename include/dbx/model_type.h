@@ -121,7 +121,7 @@ typedef struct dbx_model_type {
     dbx_status (*create)(const dbx_meta *meta, dbx_model *m, void **self);
     void (*destroy)(void *self);
     /* Builds sample s as a new sample of g (dbx_graph_begin_sample first): losses through
-       dbx_softmax_xent; in DBX_BUILD_EVAL also dbx_graph_output for each node score() reads.
+       the loss ops (dbx_softmax_xent, dbx_nll, ...); in DBX_BUILD_EVAL also dbx_graph_output for each node score() reads.
        Validates s (DBX_EPARSE for a malformed record). Returns the graph status. Required. */
     dbx_status (*build)(void *self, dbx_graph *g, const dbx_sample *s, dbx_build_mode mode);
     /* Optional (evaluation): adds into stats[0..nstats) the score of sample s, whose outputs
