@@ -128,3 +128,15 @@ int dbx_report_accuracy(void *self, const double *stats, dbx_metric *out, int ma
     out[0].value = stats[1] > 0 ? stats[0] / stats[1] : NAN;
     return 1;
 }
+
+int dbx_softmax(const float *logits, int n, double *probs)
+{
+    int best = 0;
+    for (int j = 1; j < n; j++)
+        if (logits[j] > logits[best]) best = j;
+    if (!probs || n < 1) return best;
+    double sum = 0, mx = logits[best];
+    for (int j = 0; j < n; j++) sum += probs[j] = exp((double)logits[j] - mx);
+    for (int j = 0; j < n; j++) probs[j] /= sum;
+    return best;
+}

@@ -292,7 +292,9 @@ static int cmd_train(int argc, char **argv)
     printf("train: %d rank%s, %lld steps, %lld samples, %.1f sents/s, last-epoch loss/node %.4f",
            r.ranks, r.ranks == 1 ? "" : "s", (long long)r.steps, (long long)r.samples,
            r.sents_per_s, r.last_epoch_loss);
-    if (o.dev) printf(", dev loss/node %.4f, dev accuracy %.2f%%", r.dev_loss, 100 * r.dev_acc);
+    if (o.dev) printf(", dev loss/node %.4f", r.dev_loss);
+    for (int i = 0; o.dev && i < r.dev_nmetrics; i++) /* the headline first */
+        printf(", dev %s %.2f%%", r.dev_metrics[i].name, 100 * r.dev_metrics[i].value);
     printf(", checksum 0x%016llx\n", (unsigned long long)r.checksum);
     if (fflush(stdout) != 0) return cli_fail(DBX_EIO);
     return CLI_OK;
@@ -304,7 +306,9 @@ static void eval_help(void)
     printf("usage: dbx eval --load FILE [options]\n"
            "\n"
            "Evaluates saved parameters (FILE and FILE.vocab, written by 'dbx train --save')\n"
-           "and prints the loss per labelled node and the argmax accuracy.\n"
+           "and prints the loss per labelled node and the model's metrics, its headline\n"
+           "metric first (treelstm: root_fine, root_binary, all_nodes; bilstm-tagger:\n"
+           "span_f1, span_precision, span_recall, accuracy; lattice-lstm: accuracy).\n"
            "\n"
            "  --load FILE      parameter file (required)\n"
            "  --model M        %s; must match FILE (default treelstm)\n"

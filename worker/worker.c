@@ -194,9 +194,7 @@ dbx_status dbx__worker_eval(dbx__worker *w, const dbx_dataset *d, int batch,
     res->loss = labelled ? total / (double)labelled : NAN;
     if (t->report) res->nmetrics = t->report(w->self, stats, res->metrics, DBX_MAX_METRICS);
     if (res->nmetrics < 0 || res->nmetrics > DBX_MAX_METRICS) res->nmetrics = 0;
-    for (int i = 0; i < res->nmetrics; i++)
-        if (res->metrics[i].name && strcmp(res->metrics[i].name, "accuracy") == 0)
-            res->acc = res->metrics[i].value;
+    if (res->nmetrics > 0) res->acc = res->metrics[0].value; /* the headline */
     return DBX_OK;
 }
 

@@ -129,7 +129,12 @@ typedef struct dbx_model_type {
     void (*score)(void *self, const dbx_sample *s, int nout, const float *const *out,
                   double *stats);
     /* Optional: the metrics of summed stats (up to max, names static); returns the count.
-       The names and their order must not depend on the stats. */
+       The names and their order must not depend on the stats (they may depend on the model,
+       e.g. its tag set). The first metric is the model's headline metric: the one `dbx eval`
+       prints first and the dev metric of training (dbx_eval_result.acc,
+       dbx_train_result.dev_acc). Built-in models: treelstm root_fine, root_binary, all_nodes;
+       bilstm-tagger span_f1, span_precision, span_recall, accuracy (accuracy alone for tags
+       without entity chunks); lattice-lstm accuracy. */
     int (*report)(void *self, const double *stats, dbx_metric *out, int max);
 } dbx_model_type;
 
