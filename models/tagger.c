@@ -118,6 +118,7 @@ typedef struct tg_self {
     int chunks;         /* the tag set has entity chunks */
     const char **gold, **pred; /* (cap_names) scratch: one sentence's tag names */
     size_t cap_names;
+    double *probs;      /* (tags) scratch: one token's tag probabilities */
 } tg_self;
 
 enum { TG_TOK_OK, TG_TOKS, TG_GOLD, TG_PRED, TG_CORRECT, TG_NSTATS };
@@ -132,13 +133,15 @@ static void tg_destroy(void *self)
     free(s->tagname);
     free(s->gold);
     free(s->pred);
+    free(s->probs);
     free(s);
 }
 
 /* Copies the tag names and finds whether they are entity chunks. */
 static dbx_status tg_names(tg_self *s, const dbx_vocab *tags)
 {
-    if (!(s->tagname = calloc((size_t)s->tags + 1, sizeof *s->tagname)))
+    if (!(s->tagname = calloc((size_t)s->tags + 1, sizeof *s->tagname)) ||
+        !(s->probs = calloc((size_t)s->tags + 1, sizeof *s->probs)))
         return dbx__fail(DBX_ENOMEM, "out of memory");
     for (int32_t i = 0; i < s->tags; i++) {
         const char *name = dbx_vocab_str(tags, i);
@@ -240,6 +243,38 @@ static int tg_report(void *self, const double *stats, dbx_metric *out, int max)
     return k;
 }
 
+/* {"tags": the tag of every token, "probs": its probability}, with DBX_PREDICT_DETAIL also
+ * "dists": every token's distribution over the tag vocabulary (id 0 is <unk>). */
+static dbx_status tg_predict(void *self, const dbx_sample *smp, int nout,
+                             const float *const *out, unsigned flags, FILE *f)
+{
+    tg_self *s = self;
+    const int32_t n = smp->n > 0 ? smp->w[0] : 0, K = s->tags;
+    if (n < 1 || nout < n)
+        return dbx__fail(DBX_EINVAL, "bilstm-tagger: %d outputs for %d tokens", nout, n);
+    fputs("{\"tags\":[", f);
+    for (int32_t i = 0; i < n; i++) {
+        if (i) fputc(',', f);
+        dbx_json_string(f, s->tagname[dbx_softmax(out[i], K, NULL)]);
+    }
+    fputs("],\"probs\":[", f);
+    for (int32_t i = 0; i < n; i++)
+        fprintf(f, "%s%.6g", i ? "," : "", s->probs[dbx_softmax(out[i], K, s->probs)]);
+    fputc(']', f);
+    if (flags & DBX_PREDICT_DETAIL) {
+        fputs(",\"dists\":[", f);
+        for (int32_t i = 0; i < n; i++) {
+            dbx_softmax(out[i], K, s->probs);
+            for (int32_t c = 0; c < K; c++)
+                fprintf(f, "%s%.6g", c ? "," : i ? ",[" : "[", s->probs[c]);
+            fputc(']', f);
+        }
+        fputc(']', f);
+    }
+    fputc('}', f);
+    return DBX_OK;
+}
+
 const dbx_model_type dbx_tagger_type = {
     .name = "bilstm-tagger",
     .summary = "BiLSTM tagger (forward and backward LSTM, tanh MLP, a softmax loss per token)",
@@ -253,4 +288,6 @@ const dbx_model_type dbx_tagger_type = {
     .build = tg_build,
     .score = tg_score,
     .report = tg_report,
+    .parse_unlabelled = dbx_tags_parse_unlabelled,
+    .predict = tg_predict,
 };

@@ -117,6 +117,7 @@ typedef struct tl_self {
     int32_t vocab, labels;
     dbx_node *logits;   /* (cap) scratch: one tree's logits nodes */
     size_t cap;
+    double *probs;      /* (labels) scratch: one node's class probabilities */
 } tl_self;
 
 static void tl_destroy(void *self)
@@ -125,6 +126,7 @@ static void tl_destroy(void *self)
     if (!s) return;
     dbx_treelstm_free(s->t);
     free(s->logits);
+    free(s->probs);
     free(s);
 }
 
@@ -141,6 +143,8 @@ static dbx_status tl_create(const dbx_meta *meta, dbx_model *m, void **self)
                            .labels = s->labels};
     dbx_status st = words ? dbx_treelstm_new(m, &o, &s->t)
                           : dbx__fail(DBX_EINVAL, "treelstm: the meta has no 'words' vocabulary");
+    if (!st && !(s->probs = calloc((size_t)s->labels + 1, sizeof *s->probs)))
+        st = dbx__fail(DBX_ENOMEM, "out of memory");
     if (st) {
         tl_destroy(s);
         return st;
@@ -184,7 +188,7 @@ static int tl_positive(const float *logits, int L, double *probs)
 static void tl_score(void *self, const dbx_sample *smp, int nout, const float *const *out,
                      double *stats)
 {
-    const tl_self *s = self;
+    tl_self *s = self;
     const int32_t n = smp->w[0], *label = smp->w + 1 + 2 * n, L = s->labels;
     if (nout < n || n < 1) return; /* one output per node, the root last */
     double node[2] = {0, 0}, root[2] = {0, 0};
@@ -195,9 +199,8 @@ static void tl_score(void *self, const dbx_sample *smp, int nout, const float *c
     stats[TL_ROOT_OK] += root[0];
     stats[TL_ROOTS] += root[1];
     const int32_t gold = label[n - 1];
-    if (L >= 2 && L <= 64 && !(L % 2 == 1 && gold == L / 2)) {
-        double probs[64];
-        stats[TL_BIN_OK] += tl_positive(out[n - 1], L, probs) == (gold > (L - 1) / 2);
+    if (!(L % 2 == 1 && gold == L / 2)) {
+        stats[TL_BIN_OK] += tl_positive(out[n - 1], L, s->probs) == (gold > (L - 1) / 2);
         stats[TL_BIN] += 1;
     }
 }
@@ -218,6 +221,30 @@ static int tl_report(void *self, const double *stats, dbx_metric *out, int max)
     return k;
 }
 
+/* {"label": the root's class, "probs": its class probabilities, "binary": "positive" or
+ * "negative" by root_binary's rule}, with DBX_PREDICT_DETAIL also "nodes": the class of every
+ * node in post-order (the order in which the input closes them; the root last). */
+static dbx_status tl_predict(void *self, const dbx_sample *smp, int nout,
+                             const float *const *out, unsigned flags, FILE *f)
+{
+    tl_self *s = self;
+    const int32_t n = smp->n > 0 ? smp->w[0] : 0, L = s->labels;
+    if (n < 1 || nout < n)
+        return dbx__fail(DBX_EINVAL, "treelstm: %d outputs for a tree of %d nodes", nout, n);
+    const int positive = tl_positive(out[n - 1], L, s->probs);
+    fprintf(f, "{\"label\":%d,\"probs\":[", dbx_softmax(out[n - 1], L, s->probs));
+    for (int32_t c = 0; c < L; c++) fprintf(f, "%s%.6g", c ? "," : "", s->probs[c]);
+    fprintf(f, "],\"binary\":\"%s\"", positive ? "positive" : "negative");
+    if (flags & DBX_PREDICT_DETAIL) {
+        fputs(",\"nodes\":[", f);
+        for (int32_t v = 0; v < n; v++)
+            fprintf(f, "%s%d", v ? "," : "", dbx_softmax(out[v], L, NULL));
+        fputc(']', f);
+    }
+    fputc('}', f);
+    return DBX_OK;
+}
+
 const dbx_model_type dbx_treelstm_type = {
     .name = "treelstm",
     .summary = "binary Tree-LSTM (Tai et al. 2015), a softmax loss on every node",
@@ -232,4 +259,6 @@ const dbx_model_type dbx_treelstm_type = {
     .build = tl_build,
     .score = tl_score,
     .report = tl_report,
+    .parse_unlabelled = dbx_sst_parse_unlabelled,
+    .predict = tl_predict,
 };

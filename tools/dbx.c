@@ -1,6 +1,6 @@
-/* dbx: the command-line program. Subcommands: train, eval, gen-data, check-data (the last two
- * in tools/data_cmds.c). Options are parsed with getopt_long and validated strictly; usage
- * errors exit 2, runtime errors print "dbx: error: <message>" and exit 1. Owned by tools/;
+/* dbx: the command-line program. Subcommands: train, eval, predict (tools/predict_cmd.c),
+ * gen-data, check-data (tools/data_cmds.c). Options are parsed with getopt_long and validated
+ * strictly; usage errors exit 2, runtime errors print "dbx: error: <message>" and exit 1. Owned by tools/;
  * a single-threaded program (the only place in the project that calls exit codes into the
  * shell: library code returns dbx_status). */
 #include <getopt.h>
@@ -27,13 +27,14 @@ static void usage(FILE *f)
           "  train        train a model (one process, or one worker per rank under\n"
           "               mpirun / srun)\n"
           "  eval         evaluate saved parameters on a data set\n"
+          "  predict      predict with saved parameters: unlabelled input in, JSON lines out\n"
           "  gen-data     write a synthetic SST-like treebank or word/character lattices\n"
           "  check-data   parse data files and print their statistics\n"
           "  compare      compare two parameter files within a relative tolerance\n"
           "\n"
           "  dbx --help              this help\n"
           "  dbx --version           the version\n"
-          "  dbx <command> --help    the options of a command\n",
+          "  dbx <command> --help    the options of a command (also: dbx help <command>)\n",
           f);
 }
 
@@ -381,6 +382,10 @@ int main(int argc, char **argv)
         return CLI_USAGE;
     }
     const char *cmd = argv[1];
+    if (!strcmp(cmd, "help") && argc == 3) { /* dbx help CMD: dbx CMD --help */
+        char *args[] = {argv[0], argv[2], "--help", NULL};
+        return main(3, args);
+    }
     if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
         usage(stdout);
         return CLI_OK;
@@ -391,6 +396,7 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);
     if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);
+    if (!strcmp(cmd, "predict")) return cli_predict(argc - 1, argv + 1);
     if (!strcmp(cmd, "gen-data")) return cli_gen_data(argc - 1, argv + 1);
     if (!strcmp(cmd, "check-data")) return cli_check_data(argc - 1, argv + 1);
     if (!strcmp(cmd, "compare")) return cli_compare(argc - 1, argv + 1);

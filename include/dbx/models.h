@@ -9,6 +9,8 @@
 #ifndef DBX_MODELS_H
 #define DBX_MODELS_H
 
+#include <stdio.h>
+
 #include "dbx/data.h"
 #include "dbx/dbx.h"
 #include "dbx/model_type.h"
@@ -66,6 +68,10 @@ extern const dbx_model_type dbx_lattice_type;  /* "lattice-lstm": word/character
 dbx_status dbx_sst_parse(dbx_meta *meta, const char *name, const char *text, size_t len,
                          dbx_dataset *ds);
 dbx_status dbx_sst_generate(int32_t n, uint64_t seed, char **text, size_t *len);
+/* A parse_unlabelled callback: trees with or without labels (dbx_tree_opts.unlabelled:
+ * "((the cat) (sat down))", "(3 (2 An) (4 good))"), every label of a bare tree 0. */
+dbx_status dbx_sst_parse_unlabelled(dbx_meta *meta, const char *name, const char *text,
+                                    size_t len, dbx_dataset *ds);
 /* A view of record s as a tree (pointing into s); DBX_EPARSE unless it is a well-formed tree
  * with words < vocab and labels < labels. */
 dbx_status dbx_sst_tree(const dbx_sample *s, int32_t vocab, int32_t labels, dbx_tree *out);
@@ -74,6 +80,10 @@ dbx_status dbx_sst_tree(const dbx_sample *s, int32_t vocab, int32_t labels, dbx_
  * Record: [n, word[n], tag[n]]; vocabularies "words" and "tags". */
 dbx_status dbx_tags_parse(dbx_meta *meta, const char *name, const char *text, size_t len,
                           dbx_dataset *ds);
+/* A parse_unlabelled callback: plain sentences, one per line (dbx_tagset_parse_untagged;
+ * lines of token|TAG items have their tags ignored), every tag 0 (<unk>). */
+dbx_status dbx_tags_parse_unlabelled(dbx_meta *meta, const char *name, const char *text,
+                                     size_t len, dbx_dataset *ds);
 /* A view of record s as a sentence; DBX_EPARSE unless words < vocab and tags < tags. */
 dbx_status dbx_tags_sentence(const dbx_sample *s, int32_t vocab, int32_t tags,
                              dbx_sentence *out);
@@ -86,6 +96,9 @@ int dbx_report_accuracy(void *self, const double *stats, dbx_metric *out, int ma
 /* The softmax of logits[0..n) into probs[0..n) (probs may be NULL); returns the argmax (the
  * first of equal maxima). */
 int dbx_softmax(const float *logits, int n, double *probs);
+
+/* Writes s as a JSON string (quoted, escaped) to f. */
+void dbx_json_string(FILE *f, const char *s);
 
 /* Entity spans (chunks) of tag sequences, counted by the CoNLL rules (conlleval), for IOB1,
  * IOB2 and IOBES tag sets alike:
