@@ -223,7 +223,7 @@ static int tl_report(void *self, const double *stats, dbx_metric *out, int max)
 
 /* {"label": the root's class, "probs": its class probabilities, "binary": "positive" or
  * "negative" by root_binary's rule}, with DBX_PREDICT_DETAIL also "nodes": the class of every
- * node in post-order (the order in which the input closes them; the root last). */
+ * node in post-order (children before their parent, left to right; the root last). */
 static dbx_status tl_predict(void *self, const dbx_sample *smp, int nout,
                              const float *const *out, unsigned flags, FILE *f)
 {

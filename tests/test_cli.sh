@@ -2,8 +2,9 @@
 # Tests of the `dbx` command-line program (tools/), run on the real binary by ctest ("cli"):
 # help texts, usage errors (exit 2 with the expected message), gen-data | check-data round
 # trips, malformed data files (non-zero exit below 128, "file:line:col: expected" on
-# stderr), a short train -> eval run with metrics and saved parameters, refusal of a
-# truncated parameter file, and the tagger. Self-contained: all files live in a temporary
+# stderr), a short train -> eval run with metrics and saved parameters, every model metric by
+# name (eval, the train summary and epoch lines, the metrics file), refusal of a truncated
+# parameter file, and the tagger (span metrics on entity tags). `dbx predict`: test_predict.sh. Self-contained: all files live in a temporary
 # directory that is removed at the end. Usage: test_cli.sh path/to/dbx
 set -u
 DBX=${1:?usage: test_cli.sh path/to/dbx}
@@ -59,7 +60,7 @@ runtime_error() {
 expect 2 "no arguments" "$DBX"
 has "$T/err" "usage: dbx" "no arguments"
 expect 0 "--help" "$DBX" --help
-for c in train eval gen-data check-data; do has "$T/out" "$c" "--help lists $c"; done
+for c in train eval predict gen-data check-data; do has "$T/out" "$c" "--help lists $c"; done
 expect 0 "--version" "$DBX" --version
 has_re "$T/out" '^dbx [0-9]+\.[0-9]+' "--version"
 usage_error "unknown command" "unknown command 'frobnicate'" "$DBX" frobnicate
