@@ -24,28 +24,33 @@ void dbx_predict_opts_default(dbx_predict_opts *o)
     o->dedup = 1;
 }
 
-/* The model type of o, or the registered one that the meta at params.vocab names, with that
-   meta (checked against the type). */
+/* The meta at o->vocab (default params.vocab) and the model type of o, or the registered one
+   that the meta names; the meta must name the type. */
 static dbx_status predictor_meta(const char *params, const dbx_predict_opts *o,
                                  const dbx_model_type **type, dbx_meta **meta)
 {
-    if (o->model_type || o->model) {
+    char *path = NULL;
+    if (!o->vocab) {
+        size_t n = strlen(params) + 7;
+        if (!(path = malloc(n))) return dbx__fail(DBX_ENOMEM, "out of memory");
+        snprintf(path, n, "%s.vocab", params);
+    }
+    const char *vp = o->vocab ? o->vocab : path;
+    dbx_status s = dbx_meta_load(vp, meta);
+    const char *named = s ? "" : dbx_meta_model(*meta);
+    if (!s && (o->model_type || o->model)) {
         dbx_train_opts to;
         dbx_train_opts_default(&to);
         to.model = o->model;
         to.model_type = o->model_type;
-        DBX_TRY(dbx__model_type_of(&to, type));
-        return dbx__load_meta(*type, params, meta);
-    }
-    size_t n = strlen(params) + 7;
-    char *path = malloc(n);
-    if (!path) return dbx__fail(DBX_ENOMEM, "out of memory");
-    snprintf(path, n, "%s.vocab", params);
-    dbx_status s = dbx_meta_load(path, meta);
-    if (!s && (s = dbx_model_type_find(dbx_meta_model(*meta), type))) {
-        char msg[512];
+        s = dbx__model_type_of(&to, type);
+        if (!s && strcmp(named, (*type)->name) != 0)
+            s = dbx__fail(DBX_EINVAL, "%s: the parameters are of a %s model, not %s (use "
+                          "--model %s)", vp, named, (*type)->name, named);
+    } else if (!s && (s = dbx_model_type_find(named, type))) {
+        char msg[512]; /* dbx__fail must not read its own message */
         snprintf(msg, sizeof msg, "%s", dbx_last_error());
-        s = dbx__fail(s, "%s: %s", path, msg);
+        s = dbx__fail(s, "%s: %s", vp, msg);
     }
     if (s) {
         dbx_meta_free(*meta);

@@ -283,6 +283,20 @@ static void test_treelstm_predict(void)
     CU_ASSERT_EQUAL(dbx_predictor_new(params, &po, &p), DBX_OK);
     dbx_predictor_free(p);
     expect_error(dbx_predictor_new("/nonexistent/p.bin", NULL, &p), DBX_EIO, "p.bin.vocab");
+    /* the meta from another file */
+    char *meta = tmp_path("tl.meta"), vp[4200];
+    snprintf(vp, sizeof vp, "%s.vocab", params);
+    CU_ASSERT_EQUAL_FATAL(rename(vp, meta), 0);
+    expect_error(dbx_predictor_new(params, &po, &p), DBX_EIO, vp);
+    po.vocab = meta;
+    CU_ASSERT_EQUAL(dbx_predictor_new(params, &po, &p), DBX_OK);
+    dbx_predictor_free(p);
+    po.model = "lattice-lstm";
+    expect_error(dbx_predictor_new(params, &po, &p), DBX_EINVAL,
+                 "tl.meta: the parameters are of a treelstm model, not lattice-lstm");
+    po.model = "treelstm";
+    CU_ASSERT_EQUAL_FATAL(rename(meta, vp), 0);
+    free(meta);
     po.batch = 0;
     expect_error(dbx_predictor_new(params, &po, &p), DBX_EINVAL, "batch");
 

@@ -143,6 +143,12 @@ expect 1 "wrong model" "$DBX" predict --model bilstm-tagger --load "$T/tl.bin" -
 has "$T/err" "the parameters are of a treelstm model, not bilstm-tagger" "wrong model"
 expect 1 "missing parameters" "$DBX" predict --load "$T/none.bin" --data "$T/u.txt"
 has "$T/err" "none.bin.vocab" "missing parameters"
+cp "$T/tl.bin.vocab" "$T/meta.txt"
+cp "$T/tl.bin" "$T/alone.bin"
+expect 0 "--vocab" "$DBX" predict --load "$T/alone.bin" --vocab "$T/meta.txt" --data "$T/u.txt"
+if cmp -s "$T/out" "$T/tl.jsonl"; then ok; else bad "--vocab predicts differently"; fi
+expect 1 "--vocab missing" "$DBX" predict --load "$T/tl.bin" --vocab "$T/none.vocab" --data "$T/u.txt"
+has "$T/err" "none.vocab" "--vocab missing"
 expect 1 "unwritable --out" "$DBX" predict --load "$T/tl.bin" --data "$T/u.txt" \
     --out "$T/no/dir/p.jsonl"
 expect 2 "no --load" "$DBX" predict --data "$T/u.txt"
@@ -155,7 +161,7 @@ expect 2 "bad --model" "$DBX" predict --model rnn --load "$T/tl.bin" --data "$T/
 expect 2 "unknown option" "$DBX" predict --frobnicate
 has "$T/err" "dbx predict: unknown option '--frobnicate'" "unknown option"
 expect 0 "predict --help" "$DBX" predict --help
-for f in --load --data --out --model --detail --batch --scheduler --no-dedup --device; do
+for f in --load --vocab --data --out --model --detail --batch --scheduler --no-dedup --device; do
     has "$T/out" "$f" "predict --help mentions $f"
 done
 expect 0 "dbx help predict" "$DBX" help predict

@@ -16,7 +16,7 @@
 
 static void predict_help(void)
 {
-    printf("usage: dbx predict --load FILE --data FILE [options]\n"
+    printf("usage: dbx predict --load FILE --data FILE|- [options]\n"
            "\n"
            "Predicts with saved parameters (FILE and FILE.vocab, written by 'dbx train\n"
            "--save'): reads unlabelled samples and writes one JSON object per line and sample,\n"
@@ -32,6 +32,7 @@ static void predict_help(void)
            "\n"
            "  --load FILE      parameter file (required)\n"
            "  --data FILE      input, '-' for standard input (required)\n"
+           "  --vocab FILE     the sizes and vocabularies saved with FILE (default: FILE.vocab)\n"
            "  --out FILE       output file, written atomically (default: standard output)\n"
            "  --model M        %s; must match FILE.vocab\n"
            "                   (default: the model FILE.vocab names)\n"
@@ -46,13 +47,14 @@ static void predict_help(void)
 }
 
 enum {
-    OPT_MODEL = 256, OPT_LOAD, OPT_DATA, OPT_OUT, OPT_DETAIL, OPT_BATCH, OPT_SCHED,
+    OPT_MODEL = 256, OPT_LOAD, OPT_VOCAB, OPT_DATA, OPT_OUT, OPT_DETAIL, OPT_BATCH, OPT_SCHED,
     OPT_NO_DEDUP, OPT_DEVICE, OPT_HELP
 };
 
 static const struct option predict_longopts[] = {
     {"model", required_argument, NULL, OPT_MODEL},
     {"load", required_argument, NULL, OPT_LOAD},
+    {"vocab", required_argument, NULL, OPT_VOCAB},
     {"data", required_argument, NULL, OPT_DATA},
     {"out", required_argument, NULL, OPT_OUT},
     {"detail", no_argument, NULL, OPT_DETAIL},
@@ -114,6 +116,7 @@ int cli_predict(int argc, char **argv)
         case 'h':
         case OPT_HELP: predict_help(); return CLI_OK;
         case OPT_LOAD: load = optarg; break;
+        case OPT_VOCAB: o.vocab = optarg; break;
         case OPT_DATA: data = optarg; break;
         case OPT_OUT: out = optarg; break;
         case OPT_DETAIL: flags |= DBX_PREDICT_DETAIL; break;

@@ -38,6 +38,8 @@ typedef struct dbx_predict_opts {
                                  names; NULL (default): the one P.vocab names */
     const dbx_model_type *model_type; /* a model type of one's own (need not be registered);
                                          overrides model; P.vocab must name it */
+    const char *vocab;        /* the meta file (sizes, vocabularies, model type) written
+                                 beside the parameters; NULL (default): P.vocab */
     int batch;                /* samples per forward minibatch (default 64) */
     const char *scheduler;    /* batching scheduler (default "agenda"; see dbx/sched.h) */
     int dedup;                /* merge identical nodes across a minibatch (default 1) */
@@ -48,8 +50,8 @@ void dbx_predict_opts_default(dbx_predict_opts *o);
 
 typedef struct dbx_predictor dbx_predictor;
 
-/* Loads the parameters at params and the meta at params.vocab (o NULL: the defaults) and
- * creates the model. DBX_EIO / DBX_EPARSE for missing or damaged files, DBX_EINVAL when the
+/* Loads the parameters at params and the meta at params.vocab (or o->vocab; o NULL: the
+ * defaults) and creates the model. DBX_EIO / DBX_EPARSE for missing or damaged files, DBX_EINVAL when the
  * model type does not match P.vocab's. */
 dbx_status dbx_predictor_new(const char *params, const dbx_predict_opts *o,
                              dbx_predictor **out);
