@@ -51,8 +51,8 @@ void dbx_predict_opts_default(dbx_predict_opts *o);
 typedef struct dbx_predictor dbx_predictor;
 
 /* Loads the parameters at params and the meta at params.vocab (or o->vocab; o NULL: the
- * defaults) and creates the model. DBX_EIO / DBX_EPARSE for missing or damaged files, DBX_EINVAL when the
- * model type does not match P.vocab's. */
+ * defaults) and creates the model. DBX_EIO / DBX_EPARSE for missing or damaged files,
+ * DBX_EINVAL when the model type does not match the meta's. */
 dbx_status dbx_predictor_new(const char *params, const dbx_predict_opts *o,
                              dbx_predictor **out);
 /* Accepts NULL. */
