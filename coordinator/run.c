@@ -60,6 +60,8 @@ static dbx_status end_epoch(dbx_trainer *t, int epoch, const dbx__sums *e, int p
         *t_dev += dbx__now() - t0;
         res->dev_loss = dv.loss;
         res->dev_acc = dv.acc;
+        res->dev_nmetrics = dv.nmetrics;
+        memcpy(res->dev_metrics, dv.metrics, sizeof dv.metrics);
     }
     dbx__report_epoch(t, epoch, partial, e, res->last_epoch_loss, &dv);
     return DBX_OK;

@@ -515,9 +515,8 @@ dbx_status dbx_trainer_evaluate(dbx_trainer *t, const char *path, dbx_eval_resul
         for (int i = 0; i < r->nmetrics; i++) {
             r->metrics[i].name = mine.metrics[i].name;
             r->metrics[i].value = v[3 + i];
-            if (r->metrics[i].name && strcmp(r->metrics[i].name, "accuracy") == 0)
-                r->acc = v[3 + i];
         }
+        if (r->nmetrics > 0) r->acc = r->metrics[0].value; /* the headline */
     }
     return DBX_OK;
 }

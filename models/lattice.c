@@ -21,8 +21,9 @@
 enum { REC_HEAD = 2 };
 
 /* ---- samples ------------------------------------------------------------------------------- */
-static dbx_status lat_parse(dbx_meta *meta, const char *name, const char *text, size_t len,
-                            dbx_dataset *ds)
+/* The lattices of text as records; unlabelled: the tags are read and ignored (placeholders 0). */
+static dbx_status lat_read(dbx_meta *meta, const char *name, const char *text, size_t len,
+                           int unlabelled, dbx_dataset *ds)
 {
     dbx_latticeset *ls = NULL;
     DBX_TRY(dbx_latticeset_parse(name, text, len, &ls));
@@ -42,6 +43,10 @@ static dbx_status lat_parse(dbx_meta *meta, const char *name, const char *text, 
         rec[0] = n;
         rec[1] = na;
         for (int32_t i = 0; i < n && !s; i++) {
+            if (unlabelled) {
+                tag[i] = 0;
+                continue;
+            }
             if (l->tag[i] >= labels)
                 s = dbx_set_error(DBX_EPARSE, "%s: lattice %d, node %d: tag %d is not one of the "
                                   "training data's tags (0..%d)", name, k + 1, i, l->tag[i],
@@ -60,6 +65,19 @@ static dbx_status lat_parse(dbx_meta *meta, const char *name, const char *text, 
     free(rec);
     dbx_latticeset_free(ls);
     return s;
+}
+
+static dbx_status lat_parse(dbx_meta *meta, const char *name, const char *text, size_t len,
+                            dbx_dataset *ds)
+{
+    return lat_read(meta, name, text, len, 0, ds);
+}
+
+/* Prediction input: lattices in the training format, their tags ignored. */
+static dbx_status lat_parse_unlabelled(dbx_meta *meta, const char *name, const char *text,
+                                       size_t len, dbx_dataset *ds)
+{
+    return lat_read(meta, name, text, len, 1, ds);
 }
 
 static dbx_status lat_generate(int32_t n, uint64_t seed, char **text, size_t *len)
@@ -108,6 +126,7 @@ typedef struct lat_model {
     dbx_param H0, C0, W_out;
     dbx_node *h, *c, *hs, *cs;        /* per node; per arc of one node */
     size_t cap_n, cap_in;
+    double *probs;                    /* (labels) scratch: one node's tag probabilities */
 } lat_model;
 
 static void lat_destroy(void *self)
@@ -118,6 +137,7 @@ static void lat_destroy(void *self)
     free(t->c);
     free(t->hs);
     free(t->cs);
+    free(t->probs);
     free(t);
 }
 
@@ -145,6 +165,8 @@ static dbx_status lat_create(const dbx_meta *meta, dbx_model *m, void **self)
     if (!s) s = dbx_model_add(m, "h0", H, 1, DBX_INIT_UNIFORM, 0.1f, &t->H0);
     if (!s) s = dbx_model_add(m, "c0", H, 1, DBX_INIT_UNIFORM, 0.1f, &t->C0);
     if (!s) s = dbx_model_add(m, "W_out", t->labels, H, DBX_INIT_GLOROT, 0, &t->W_out);
+    if (!s && !(t->probs = calloc((size_t)t->labels + 1, sizeof *t->probs)))
+        s = dbx__fail(DBX_ENOMEM, "out of memory");
     if (s) {
         lat_destroy(t);
         return s;
@@ -214,6 +236,36 @@ static void lat_score(void *self, const dbx_sample *smp, int nout, const float *
     for (int i = 0; i < nout && i < n; i++) dbx_score_argmax(out[i], t->labels, tag[i], stats);
 }
 
+/* {"tags": the tag of every node (numbers), "probs": its probability}, with
+ * DBX_PREDICT_DETAIL also "dists": every node's distribution over the tags. */
+static dbx_status lat_predict(void *self, const dbx_sample *smp, int nout,
+                              const float *const *out, unsigned flags, FILE *f)
+{
+    lat_model *t = self;
+    const int32_t n = smp->n > 0 ? smp->w[0] : 0, K = t->labels;
+    if (n < 1 || nout < n)
+        return dbx__fail(DBX_EINVAL, "lattice-lstm: %d outputs for a lattice of %d nodes", nout,
+                         n);
+    fputs("{\"tags\":[", f);
+    for (int32_t i = 0; i < n; i++) fprintf(f, "%s%d", i ? "," : "", dbx_softmax(out[i], K, NULL));
+    fputs("],\"probs\":[", f);
+    for (int32_t i = 0; i < n; i++)
+        fprintf(f, "%s%.6g", i ? "," : "", t->probs[dbx_softmax(out[i], K, t->probs)]);
+    fputc(']', f);
+    if (flags & DBX_PREDICT_DETAIL) {
+        fputs(",\"dists\":[", f);
+        for (int32_t i = 0; i < n; i++) {
+            dbx_softmax(out[i], K, t->probs);
+            for (int32_t c = 0; c < K; c++)
+                fprintf(f, "%s%.6g", c ? "," : i ? ",[" : "[", t->probs[c]);
+            fputc(']', f);
+        }
+        fputc(']', f);
+    }
+    fputc('}', f);
+    return DBX_OK;
+}
+
 const dbx_model_type dbx_lattice_type = {
     .name = "lattice-lstm",
     .summary = "Lattice-LSTM (ED-Batch): an LSTM cell per arc, sums over in-arcs, a tag per node",
@@ -228,4 +280,6 @@ const dbx_model_type dbx_lattice_type = {
     .build = lat_build,
     .score = lat_score,
     .report = dbx_report_accuracy,
+    .parse_unlabelled = lat_parse_unlabelled,
+    .predict = lat_predict,
 };

@@ -10,14 +10,15 @@
 #include "dbx/models.h"
 
 /* ---- SST trees ----------------------------------------------------------------------------- */
-dbx_status dbx_sst_parse(dbx_meta *meta, const char *name, const char *text, size_t len,
-                         dbx_dataset *ds)
+static dbx_status sst_parse(dbx_meta *meta, const char *name, const char *text, size_t len,
+                            int unlabelled, dbx_dataset *ds)
 {
     dbx_vocab *words = dbx_meta_vocab(meta, "words");
     if (!words) return dbx__fail(DBX_EINVAL, "%s: the model has no 'words' vocabulary", name);
     DBX_TRY(dbx_meta_raise(meta, "labels", 5)); /* SST: labels 0..4 (dbx_tree_opts default) */
     dbx_treebank *tb = NULL;
-    DBX_TRY(dbx_treebank_parse(name, text, len, NULL, words, &tb));
+    dbx_tree_opts to = {.binary_only = 1, .max_label = 4, .unlabelled = unlabelled};
+    DBX_TRY(dbx_treebank_parse(name, text, len, &to, words, &tb));
     int32_t *rec = NULL;
     size_t cap = 0;
     dbx_status s = DBX_OK;
@@ -36,6 +37,18 @@ dbx_status dbx_sst_parse(dbx_meta *meta, const char *name, const char *text, siz
     free(rec);
     dbx_treebank_free(tb);
     return s;
+}
+
+dbx_status dbx_sst_parse(dbx_meta *meta, const char *name, const char *text, size_t len,
+                         dbx_dataset *ds)
+{
+    return sst_parse(meta, name, text, len, 0, ds);
+}
+
+dbx_status dbx_sst_parse_unlabelled(dbx_meta *meta, const char *name, const char *text,
+                                    size_t len, dbx_dataset *ds)
+{
+    return sst_parse(meta, name, text, len, 1, ds);
 }
 
 dbx_status dbx_sst_generate(int32_t n, uint64_t seed, char **text, size_t *len)
@@ -68,15 +81,16 @@ dbx_status dbx_sst_tree(const dbx_sample *s, int32_t vocab, int32_t labels, dbx_
 }
 
 /* ---- token|TAG sentences ------------------------------------------------------------------ */
-dbx_status dbx_tags_parse(dbx_meta *meta, const char *name, const char *text, size_t len,
-                          dbx_dataset *ds)
+static dbx_status tags_parse(dbx_meta *meta, const char *name, const char *text, size_t len,
+                             int unlabelled, dbx_dataset *ds)
 {
     dbx_vocab *words = dbx_meta_vocab(meta, "words"), *tags = dbx_meta_vocab(meta, "tags");
     if (!words || !tags)
         return dbx__fail(DBX_EINVAL, "%s: the model has no 'words' and 'tags' vocabularies",
                          name);
     dbx_tagset *ts = NULL;
-    DBX_TRY(dbx_tagset_parse(name, text, len, words, tags, &ts));
+    if (unlabelled) DBX_TRY(dbx_tagset_parse_untagged(name, text, len, words, &ts));
+    else DBX_TRY(dbx_tagset_parse(name, text, len, words, tags, &ts));
     int32_t *rec = NULL;
     size_t cap = 0;
     dbx_status s = DBX_OK;
@@ -92,6 +106,18 @@ dbx_status dbx_tags_parse(dbx_meta *meta, const char *name, const char *text, si
     free(rec);
     dbx_tagset_free(ts);
     return s;
+}
+
+dbx_status dbx_tags_parse(dbx_meta *meta, const char *name, const char *text, size_t len,
+                          dbx_dataset *ds)
+{
+    return tags_parse(meta, name, text, len, 0, ds);
+}
+
+dbx_status dbx_tags_parse_unlabelled(dbx_meta *meta, const char *name, const char *text,
+                                     size_t len, dbx_dataset *ds)
+{
+    return tags_parse(meta, name, text, len, 1, ds);
 }
 
 dbx_status dbx_tags_sentence(const dbx_sample *s, int32_t vocab, int32_t tags,
@@ -127,4 +153,27 @@ int dbx_report_accuracy(void *self, const double *stats, dbx_metric *out, int ma
     out[0].name = "accuracy";
     out[0].value = stats[1] > 0 ? stats[0] / stats[1] : NAN;
     return 1;
+}
+
+int dbx_softmax(const float *logits, int n, double *probs)
+{
+    int best = 0;
+    for (int j = 1; j < n; j++)
+        if (logits[j] > logits[best]) best = j;
+    if (!probs || n < 1) return best;
+    double sum = 0, mx = logits[best];
+    for (int j = 0; j < n; j++) sum += probs[j] = exp((double)logits[j] - mx);
+    for (int j = 0; j < n; j++) probs[j] /= sum;
+    return best;
+}
+
+void dbx_json_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+        if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
+        else if (*p < 0x20 || *p == 0x7f) fprintf(f, "\\u%04x", *p);
+        else fputc(*p, f);
+    }
+    fputc('"', f);
 }

@@ -1,4 +1,5 @@
-/* Reader for SST-style treebanks: one PTB S-expression per line, "(3 (2 An) (4 good))".
+/* Reader for SST-style treebanks: one PTB S-expression per line, "(3 (2 An) (4 good))", and
+ * with labels optional (dbx_tree_opts.unlabelled) also bare trees, "((An) (good film))".
  *
  * The parser is a single linear pass with an explicit stack (no recursion, so nesting depth
  * is bounded by memory only, and a line may be of any length). Nodes are appended to one
@@ -28,7 +29,8 @@ typedef struct sst_node {
 
 typedef struct sst_frame {
     int32_t label, nchild, child[2];
-    size_t open; /* offset of the '(' */
+    int32_t bare;  /* unlabelled trees: the first child is a bare token */
+    size_t open;   /* offset of the '(' */
 } sst_frame;
 
 typedef struct sst_tree_rec {
@@ -39,7 +41,7 @@ typedef struct sst_tree_rec {
 typedef struct sst_parser {
     const char *name, *text;
     size_t len, pos, line, line_start;
-    int binary_only, max_label;
+    int binary_only, max_label, unlabelled;
     dbx_vocab *vocab;
     sst_node *nodes;
     size_t nnodes, nodes_cap;
@@ -121,7 +123,7 @@ static dbx_status sst_expected(const sst_parser *p, const sst_tok *k, const char
 static dbx_status sst_push(sst_parser *p, size_t open)
 {
     DBX_TRY(DBX_GROW(p->stack, p->stack_cap, p->depth + 1));
-    p->stack[p->depth++] = (sst_frame){-1, 0, {-1, -1}, open};
+    p->stack[p->depth++] = (sst_frame){-1, 0, {-1, -1}, 0, open};
     return DBX_OK;
 }
 
@@ -224,6 +226,93 @@ static dbx_status sst_tree(sst_parser *p, size_t open)
     return DBX_OK;
 }
 
+/* Appends the node of a bare token (a preterminal of label 0) as a child of the top frame. */
+static dbx_status sst_bare_leaf(sst_parser *p, int64_t tree_start, const sst_tok *k)
+{
+    int32_t w = dbx_vocab_id(p->vocab, p->text + k->start, k->len);
+    if (w < 0) return dbx__fail(DBX_ENOMEM, "%s: out of memory adding a word", p->name);
+    int64_t idx = (int64_t)p->nnodes - tree_start;
+    if (idx >= INT32_MAX)
+        return dbx__fail(DBX_EPARSE, "%s:%zu: tree has more than %d nodes", p->name, p->line,
+                         INT32_MAX - 1);
+    DBX_TRY(DBX_GROW(p->nodes, p->nodes_cap, p->nnodes + 1));
+    p->nodes[p->nnodes++] = (sst_node){-1, -1, 0, w, 1};
+    sst_frame *f = &p->stack[p->depth - 1];
+    if (f->nchild == 0) f->bare = 1;
+    f->child[f->nchild++] = (int32_t)idx;
+    return DBX_OK;
+}
+
+/* Parses one tree without labels whose '(' (at open) was just consumed, through its matching
+ * ')': a node is '(' ITEM [ITEM] ')', an item a node or a bare token, and "(token)" is the
+ * preterminal itself; every node gets label 0. */
+static dbx_status sst_tree_bare(sst_parser *p, size_t open)
+{
+    int64_t start = (int64_t)p->nnodes;
+    DBX_TRY(sst_push(p, open));
+    p->stack[0].label = 0;
+    while (p->depth) {
+        sst_frame *f = &p->stack[p->depth - 1];
+        sst_tok k = sst_next(p);
+        if (k.kind == TOK_LP || k.kind == TOK_ATOM) {
+            if (f->nchild == 2) return sst_expected(p, &k, "')' after two children");
+            if (k.kind == TOK_ATOM) {
+                DBX_TRY(sst_bare_leaf(p, start, &k));
+            } else {
+                DBX_TRY(sst_push(p, k.start));
+                p->stack[p->depth - 1].label = 0;
+            }
+            continue;
+        }
+        if (k.kind == TOK_RP) {
+            if (f->nchild == 0) return sst_expected(p, &k, "a token or '('");
+            if (f->nchild == 1 && f->bare) { /* "(token)": the preterminal itself */
+                int32_t leaf = f->child[0];
+                p->depth--;
+                if (p->depth) {
+                    sst_frame *parent = &p->stack[p->depth - 1];
+                    parent->child[parent->nchild++] = leaf;
+                }
+                continue;
+            }
+            if (f->nchild == 1 && p->binary_only)
+                return sst_expected(p, &k, "a second child (binary tree)");
+            DBX_TRY(sst_emit(p, start, -1));
+            continue;
+        }
+        if (k.kind == TOK_EOL || k.kind == TOK_EOF) {
+            char what[96];
+            snprintf(what, sizeof what, "')' to close the '(' at column %zu", sst_col(p, f->open));
+            return sst_expected(p, &k, what);
+        }
+        return sst_expected(p, &k, "a token, '(' or ')'");
+    }
+    int64_t n = (int64_t)p->nnodes - start;
+    if (p->ntrees >= INT32_MAX)
+        return dbx__fail(DBX_EPARSE, "%s:%zu: more than %d trees", p->name, p->line, INT32_MAX);
+    DBX_TRY(DBX_GROW(p->trees, p->trees_cap, p->ntrees + 1));
+    p->trees[p->ntrees++] = (sst_tree_rec){start, (int32_t)n};
+    return DBX_OK;
+}
+
+/* With labels optional: is the tree whose '(' was just consumed labelled, i.e. does it start
+ * with a label 0..max_label followed by a token or a '('? Consumes nothing. */
+static int sst_root_labelled(sst_parser *p)
+{
+    size_t pos = p->pos;
+    sst_tok k = sst_next(p), next = sst_next(p);
+    p->pos = pos;
+    if (k.kind != TOK_ATOM || k.len > 9 || (next.kind != TOK_ATOM && next.kind != TOK_LP))
+        return 0;
+    long v = 0;
+    for (size_t i = 0; i < k.len; i++) {
+        char c = p->text[k.start + i];
+        if (c < '0' || c > '9') return 0;
+        v = v * 10 + (c - '0');
+    }
+    return v <= p->max_label;
+}
+
 static dbx_status sst_lines(sst_parser *p)
 {
     if (p->len >= 3 && memcmp(p->text, "\xEF\xBB\xBF", 3) == 0) p->pos = 3; /* UTF-8 BOM */
@@ -237,7 +326,8 @@ static dbx_status sst_lines(sst_parser *p)
             continue;
         }
         if (k.kind != TOK_LP) return sst_expected(p, &k, "'(' to start a tree");
-        DBX_TRY(sst_tree(p, k.start));
+        if (p->unlabelled && !sst_root_labelled(p)) DBX_TRY(sst_tree_bare(p, k.start));
+        else DBX_TRY(sst_tree(p, k.start));
         k = sst_next(p);
         if (k.kind != TOK_EOL && k.kind != TOK_EOF)
             return sst_expected(p, &k, "end of line after the tree");
@@ -303,6 +393,7 @@ dbx_status dbx_treebank_parse(const char *name, const char *text, size_t len,
     p.line = 1;
     p.binary_only = opts ? opts->binary_only != 0 : 1;
     p.max_label = opts ? opts->max_label : 4;
+    p.unlabelled = opts ? opts->unlabelled != 0 : 0;
     p.vocab = vocab;
     dbx_status s = sst_lines(&p);
     if (s == DBX_OK) s = sst_build(&p, out);

@@ -7,7 +7,9 @@
  * as one wide GEMM, and a word repeated in the minibatch is projected once. The gates add
  * it through an identity term: gates = [I p_t] + Wh h_{t-1}. The MLP's W [h_f; h_b] is two
  * terms, so no concatenation is materialised. */
+#include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/status.h"
 #include "dbx/models.h"
@@ -102,13 +104,24 @@ dbx_status dbx_tagger_build(dbx_tagger *t, dbx_graph *g, const dbx_sentence *s,
     return dbx_graph_status(g);
 }
 
-/* ---- the "bilstm-tagger" model type ------------------------------------------------------ */
+/* ---- the "bilstm-tagger" model type ------------------------------------------------------
+ * Evaluation: with a tag set of entity chunks (any tag "B-X", "I-X", "E-X", "S-X", see
+ * dbx_spans_add) the metrics are span_f1 (the headline), span_precision and span_recall by the
+ * CoNLL rules, and the token accuracy; with other tags (parts of speech) the token accuracy
+ * alone. */
 typedef struct tg_self {
     dbx_tagger *t;
     int32_t vocab, tags;
     dbx_node *logits;   /* (cap) scratch: one sentence's logits nodes */
     size_t cap;
+    char **tagname;     /* (tags) the tag names, copied from the meta */
+    int chunks;         /* the tag set has entity chunks */
+    const char **gold, **pred; /* (cap_names) scratch: one sentence's tag names */
+    size_t cap_names;
+    double *probs;      /* (tags) scratch: one token's tag probabilities */
 } tg_self;
+
+enum { TG_TOK_OK, TG_TOKS, TG_GOLD, TG_PRED, TG_CORRECT, TG_NSTATS };
 
 static void tg_destroy(void *self)
 {
@@ -116,7 +129,28 @@ static void tg_destroy(void *self)
     if (!s) return;
     dbx_tagger_free(s->t);
     free(s->logits);
+    for (int32_t i = 0; s->tagname && i < s->tags; i++) free(s->tagname[i]);
+    free(s->tagname);
+    free(s->gold);
+    free(s->pred);
+    free(s->probs);
     free(s);
+}
+
+/* Copies the tag names and finds whether they are entity chunks. */
+static dbx_status tg_names(tg_self *s, const dbx_vocab *tags)
+{
+    if (!(s->tagname = calloc((size_t)s->tags + 1, sizeof *s->tagname)) ||
+        !(s->probs = calloc((size_t)s->tags + 1, sizeof *s->probs)))
+        return dbx__fail(DBX_ENOMEM, "out of memory");
+    for (int32_t i = 0; i < s->tags; i++) {
+        const char *name = dbx_vocab_str(tags, i);
+        size_t n = strlen(name ? name : "");
+        if (!(s->tagname[i] = malloc(n + 1))) return dbx__fail(DBX_ENOMEM, "out of memory");
+        memcpy(s->tagname[i], name ? name : "", n + 1);
+        if (dbx_chunk_role(s->tagname[i], NULL) != 'O') s->chunks = 1;
+    }
+    return DBX_OK;
 }
 
 static dbx_status tg_create(const dbx_meta *meta, dbx_model *m, void **self)
@@ -134,11 +168,23 @@ static dbx_status tg_create(const dbx_meta *meta, dbx_model *m, void **self)
     dbx_status st = words && tags ? dbx_tagger_new(m, &o, &s->t)
                                   : dbx__fail(DBX_EINVAL, "bilstm-tagger: the meta has no "
                                                           "'words' and 'tags' vocabularies");
+    if (!st) st = tg_names(s, tags);
     if (st) {
         tg_destroy(s);
         return st;
     }
     *self = s;
+    return DBX_OK;
+}
+
+/* Grows the scratch of one sentence's tag names to n. */
+static dbx_status tg_names_fit(tg_self *s, int32_t n)
+{
+    size_t cap = s->cap_names;
+    DBX_TRY(DBX_GROW(s->gold, cap, (size_t)n));
+    cap = s->cap_names;
+    DBX_TRY(DBX_GROW(s->pred, cap, (size_t)n));
+    s->cap_names = cap;
     return DBX_OK;
 }
 
@@ -149,6 +195,7 @@ static dbx_status tg_build(void *self, dbx_graph *g, const dbx_sample *smp, dbx_
     DBX_TRY(dbx_tags_sentence(smp, s->vocab, s->tags, &sent));
     if (mode == DBX_BUILD_TRAIN) return dbx_tagger_build(s->t, g, &sent, NULL);
     DBX_TRY(DBX_GROW(s->logits, s->cap, (size_t)sent.n));
+    DBX_TRY(tg_names_fit(s, sent.n)); /* score()'s scratch: score() cannot fail */
     DBX_TRY(dbx_tagger_build(s->t, g, &sent, s->logits));
     for (int32_t i = 0; i < sent.n; i++) dbx_graph_output(g, s->logits[i]);
     return dbx_graph_status(g);
@@ -157,9 +204,75 @@ static dbx_status tg_build(void *self, dbx_graph *g, const dbx_sample *smp, dbx_
 static void tg_score(void *self, const dbx_sample *smp, int nout, const float *const *out,
                      double *stats)
 {
-    const tg_self *s = self;
+    tg_self *s = self;
     const int32_t n = smp->w[0], *tag = smp->w + 1 + n;
-    for (int i = 0; i < nout && i < n; i++) dbx_score_argmax(out[i], s->tags, tag[i], stats);
+    if (nout < n || n < 1) return; /* one output per token */
+    double tok[2] = {0, 0};
+    for (int32_t i = 0; i < n; i++) dbx_score_argmax(out[i], s->tags, tag[i], tok);
+    stats[TG_TOK_OK] += tok[0];
+    stats[TG_TOKS] += tok[1];
+    if (!s->chunks || tg_names_fit(s, n)) return; /* sized by build(), which can fail */
+    for (int32_t i = 0; i < n; i++) {
+        s->gold[i] = s->tagname[tag[i]];
+        s->pred[i] = s->tagname[dbx_softmax(out[i], s->tags, NULL)];
+    }
+    dbx_spans c = {0, 0, 0};
+    dbx_spans_add(&c, n, s->gold, s->pred);
+    stats[TG_GOLD] += (double)c.gold;
+    stats[TG_PRED] += (double)c.pred;
+    stats[TG_CORRECT] += (double)c.correct;
+}
+
+static int tg_report(void *self, const double *stats, dbx_metric *out, int max)
+{
+    const tg_self *s = self;
+    double acc = stats[TG_TOKS] > 0 ? stats[TG_TOK_OK] / stats[TG_TOKS] : NAN;
+    if (!s->chunks) {
+        if (max < 1) return 0;
+        out[0] = (dbx_metric){"accuracy", acc};
+        return 1;
+    }
+    dbx_spans c = {(int64_t)stats[TG_GOLD], (int64_t)stats[TG_PRED], (int64_t)stats[TG_CORRECT]};
+    double p, r, f1;
+    dbx_spans_prf(&c, &p, &r, &f1);
+    if (stats[TG_TOKS] <= 0) p = r = f1 = NAN; /* nothing was scored */
+    const dbx_metric m[4] = {
+        {"span_f1", f1}, {"span_precision", p}, {"span_recall", r}, {"accuracy", acc}};
+    int k = max < 4 ? max : 4;
+    for (int i = 0; i < k; i++) out[i] = m[i];
+    return k;
+}
+
+/* {"tags": the tag of every token, "probs": its probability}, with DBX_PREDICT_DETAIL also
+ * "dists": every token's distribution over the tag vocabulary (id 0 is <unk>). */
+static dbx_status tg_predict(void *self, const dbx_sample *smp, int nout,
+                             const float *const *out, unsigned flags, FILE *f)
+{
+    tg_self *s = self;
+    const int32_t n = smp->n > 0 ? smp->w[0] : 0, K = s->tags;
+    if (n < 1 || nout < n)
+        return dbx__fail(DBX_EINVAL, "bilstm-tagger: %d outputs for %d tokens", nout, n);
+    fputs("{\"tags\":[", f);
+    for (int32_t i = 0; i < n; i++) {
+        if (i) fputc(',', f);
+        dbx_json_string(f, s->tagname[dbx_softmax(out[i], K, NULL)]);
+    }
+    fputs("],\"probs\":[", f);
+    for (int32_t i = 0; i < n; i++)
+        fprintf(f, "%s%.6g", i ? "," : "", s->probs[dbx_softmax(out[i], K, s->probs)]);
+    fputc(']', f);
+    if (flags & DBX_PREDICT_DETAIL) {
+        fputs(",\"dists\":[", f);
+        for (int32_t i = 0; i < n; i++) {
+            dbx_softmax(out[i], K, s->probs);
+            for (int32_t c = 0; c < K; c++)
+                fprintf(f, "%s%.6g", c ? "," : i ? ",[" : "[", s->probs[c]);
+            fputc(']', f);
+        }
+        fputc(']', f);
+    }
+    fputc('}', f);
+    return DBX_OK;
 }
 
 const dbx_model_type dbx_tagger_type = {
@@ -168,11 +281,13 @@ const dbx_model_type dbx_tagger_type = {
     .data_help = "token|TAG sentences, one per line",
     .sample_noun = "sentences",
     .unit_noun = "tokens",
-    .nstats = 2,
+    .nstats = TG_NSTATS,
     .parse = dbx_tags_parse,
     .create = tg_create,
     .destroy = tg_destroy,
     .build = tg_build,
     .score = tg_score,
-    .report = dbx_report_accuracy,
+    .report = tg_report,
+    .parse_unlabelled = dbx_tags_parse_unlabelled,
+    .predict = tg_predict,
 };

@@ -1,5 +1,6 @@
 /* Reader for tagged sentences: one sentence per line, "token|TAG" items separated by spaces
- * or tabs (the last '|' of an item splits token and tag).
+ * or tabs (the last '|' of an item splits token and tag); and for untagged sentences
+ * (dbx_tagset_parse_untagged), whose items are tokens.
  *
  * One linear pass; lines may be of any length. At the end the header, the sentence records
  * and all id arrays are laid out in a single malloc'd block that dbx_tagset_free() releases.
@@ -26,7 +27,8 @@ typedef struct tags_rec {
 typedef struct tags_parser {
     const char *name, *text;
     size_t len, pos, line, line_start;
-    dbx_vocab *words, *tags;
+    dbx_vocab *words, *tags;  /* tags NULL: untagged input */
+    int line_tagged;          /* untagged input: every item of this line is token|TAG */
     tags_pair *toks;
     size_t ntoks, toks_cap;
     tags_rec *sents;
@@ -42,8 +44,48 @@ static int tags_is_control(unsigned char c)
 
 static size_t tags_col(const tags_parser *p, size_t off) { return off - p->line_start + 1; }
 
+/* The offset of the last '|' of the item [b, e), or e when the item is not token|TAG (no '|',
+   or an empty token or tag). */
+static size_t tags_bar(const char *t, size_t b, size_t e)
+{
+    for (size_t i = e; i > b; i--)
+        if (t[i - 1] == '|') return i - 1 == b || i == e ? e : i - 1;
+    return e;
+}
+
+/* Untagged input: is every item of the line starting at pos token|TAG? */
+static int tags_line_tagged(const tags_parser *p, size_t pos)
+{
+    const unsigned char *t = (const unsigned char *)p->text;
+    int items = 0;
+    while (pos < p->len && t[pos] != '\n') {
+        if (tags_is_space(t[pos]) || tags_is_control(t[pos])) {
+            pos++;
+            continue;
+        }
+        size_t e = pos;
+        while (e < p->len && t[e] != '\n' && !tags_is_space(t[e]) && !tags_is_control(t[e])) e++;
+        if (tags_bar(p->text, pos, e) == e) return 0;
+        items++;
+        pos = e;
+    }
+    return items > 0;
+}
+
+/* An item of untagged input: the token (before the last '|' on a tagged line), tag 0. */
+static dbx_status tags_word(tags_parser *p, size_t b, size_t e)
+{
+    if (p->line_tagged) e = tags_bar(p->text, b, e);
+    int32_t w = dbx_vocab_id(p->words, p->text + b, e - b);
+    if (w < 0) return dbx__fail(DBX_ENOMEM, "%s: out of memory adding a word", p->name);
+    DBX_TRY(DBX_GROW(p->toks, p->toks_cap, p->ntoks + 1));
+    p->toks[p->ntoks++] = (tags_pair){w, 0};
+    return DBX_OK;
+}
+
 static dbx_status tags_item(tags_parser *p, size_t b, size_t e)
 {
+    if (!p->tags) return tags_word(p, b, e);
     const char *t = p->text;
     size_t bar = e;
     for (size_t i = e; i > b; i--)
@@ -82,6 +124,7 @@ static dbx_status tags_lines(tags_parser *p)
     const unsigned char *t = (const unsigned char *)p->text;
     if (p->len >= 3 && memcmp(t, "\xEF\xBB\xBF", 3) == 0) p->pos = 3; /* UTF-8 BOM */
     size_t sent_start = p->ntoks;
+    if (!p->tags) p->line_tagged = tags_line_tagged(p, p->pos);
     while (p->pos <= p->len) {
         if (p->pos == p->len || t[p->pos] == '\n') {
             size_t n = p->ntoks - sent_start;
@@ -97,6 +140,7 @@ static dbx_status tags_lines(tags_parser *p)
             p->pos++;
             p->line++;
             p->line_start = p->pos;
+            if (!p->tags) p->line_tagged = tags_line_tagged(p, p->pos);
             continue;
         }
         unsigned char c = t[p->pos];
@@ -159,6 +203,27 @@ dbx_status dbx_tagset_parse(const char *name, const char *text, size_t len, dbx_
     p.line = 1;
     p.words = words;
     p.tags = tags;
+    dbx_status s = tags_lines(&p);
+    if (s == DBX_OK) s = tags_build(&p, out);
+    free(p.toks);
+    free(p.sents);
+    return s;
+}
+
+dbx_status dbx_tagset_parse_untagged(const char *name, const char *text, size_t len,
+                                     dbx_vocab *words, dbx_tagset **out)
+{
+    if (!out) return dbx__fail(DBX_EINVAL, "dbx_tagset_parse_untagged: out is NULL");
+    *out = NULL;
+    if (!name) name = "<input>";
+    if ((!text && len) || !words)
+        return dbx__fail(DBX_EINVAL, "dbx_tagset_parse_untagged: NULL text or vocabulary");
+    tags_parser p = {0};
+    p.name = name;
+    p.text = text;
+    p.len = len;
+    p.line = 1;
+    p.words = words;
     dbx_status s = tags_lines(&p);
     if (s == DBX_OK) s = tags_build(&p, out);
     free(p.toks);

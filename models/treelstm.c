@@ -7,6 +7,7 @@
  * child costs one GEMM and no FLOP is wasted; the shared forget bias is added twice.
  * A unary inner node (allowed when the reader accepts it) uses A_l alone with one cell.
  * Every node carries a softmax loss through W_out (no bias). */
+#include <math.h>
 #include <stdlib.h>
 
 #include "core/status.h"
@@ -116,6 +117,7 @@ typedef struct tl_self {
     int32_t vocab, labels;
     dbx_node *logits;   /* (cap) scratch: one tree's logits nodes */
     size_t cap;
+    double *probs;      /* (labels) scratch: one node's class probabilities */
 } tl_self;
 
 static void tl_destroy(void *self)
@@ -124,6 +126,7 @@ static void tl_destroy(void *self)
     if (!s) return;
     dbx_treelstm_free(s->t);
     free(s->logits);
+    free(s->probs);
     free(s);
 }
 
@@ -140,6 +143,8 @@ static dbx_status tl_create(const dbx_meta *meta, dbx_model *m, void **self)
                            .labels = s->labels};
     dbx_status st = words ? dbx_treelstm_new(m, &o, &s->t)
                           : dbx__fail(DBX_EINVAL, "treelstm: the meta has no 'words' vocabulary");
+    if (!st && !(s->probs = calloc((size_t)s->labels + 1, sizeof *s->probs)))
+        st = dbx__fail(DBX_ENOMEM, "out of memory");
     if (st) {
         tl_destroy(s);
         return st;
@@ -160,12 +165,84 @@ static dbx_status tl_build(void *self, dbx_graph *g, const dbx_sample *smp, dbx_
     return dbx_graph_status(g);
 }
 
+/* Evaluation statistics: root fine-grained, root binary and all-node accuracy. */
+enum { TL_ROOT_OK, TL_ROOTS, TL_BIN_OK, TL_BIN, TL_NODE_OK, TL_NODES, TL_NSTATS };
+
+/* Binary sentiment from a fine-grained softmax, as the SST papers evaluate it: the classes
+ * below the middle one are negative (SST: 0, 1), those above it positive (3, 4) and the middle
+ * one neutral (2; with an even number of classes there is none). A root counts for the binary
+ * accuracy only if its gold label is not neutral; the prediction is positive when the summed
+ * probability of the positive classes exceeds that of the negative ones (the neutral class's
+ * probability is ignored), else negative. */
+static int tl_positive(const float *logits, int L, double *probs)
+{
+    dbx_softmax(logits, L, probs);
+    double pos = 0, neg = 0;
+    for (int c = 0; c < L; c++) {
+        if (c < L / 2) neg += probs[c];
+        else if (c > (L - 1) / 2) pos += probs[c];
+    }
+    return pos > neg;
+}
+
 static void tl_score(void *self, const dbx_sample *smp, int nout, const float *const *out,
                      double *stats)
 {
-    const tl_self *s = self;
-    const int32_t n = smp->w[0], *label = smp->w + 1 + 2 * n;
-    for (int v = 0; v < nout && v < n; v++) dbx_score_argmax(out[v], s->labels, label[v], stats);
+    tl_self *s = self;
+    const int32_t n = smp->w[0], *label = smp->w + 1 + 2 * n, L = s->labels;
+    if (nout < n || n < 1) return; /* one output per node, the root last */
+    double node[2] = {0, 0}, root[2] = {0, 0};
+    for (int32_t v = 0; v < n; v++) dbx_score_argmax(out[v], L, label[v], node);
+    dbx_score_argmax(out[n - 1], L, label[n - 1], root);
+    stats[TL_NODE_OK] += node[0];
+    stats[TL_NODES] += node[1];
+    stats[TL_ROOT_OK] += root[0];
+    stats[TL_ROOTS] += root[1];
+    const int32_t gold = label[n - 1];
+    if (!(L % 2 == 1 && gold == L / 2)) {
+        stats[TL_BIN_OK] += tl_positive(out[n - 1], L, s->probs) == (gold > (L - 1) / 2);
+        stats[TL_BIN] += 1;
+    }
+}
+
+static double tl_ratio(double a, double b) { return b > 0 ? a / b : NAN; }
+
+/* root_fine (the headline), root_binary, all_nodes. */
+static int tl_report(void *self, const double *stats, dbx_metric *out, int max)
+{
+    (void)self;
+    const dbx_metric m[3] = {
+        {"root_fine", tl_ratio(stats[TL_ROOT_OK], stats[TL_ROOTS])},
+        {"root_binary", tl_ratio(stats[TL_BIN_OK], stats[TL_BIN])},
+        {"all_nodes", tl_ratio(stats[TL_NODE_OK], stats[TL_NODES])},
+    };
+    int k = max < 3 ? max : 3;
+    for (int i = 0; i < k; i++) out[i] = m[i];
+    return k;
+}
+
+/* {"label": the root's class, "probs": its class probabilities, "binary": "positive" or
+ * "negative" by root_binary's rule}, with DBX_PREDICT_DETAIL also "nodes": the class of every
+ * node in post-order (children before their parent, left to right; the root last). */
+static dbx_status tl_predict(void *self, const dbx_sample *smp, int nout,
+                             const float *const *out, unsigned flags, FILE *f)
+{
+    tl_self *s = self;
+    const int32_t n = smp->n > 0 ? smp->w[0] : 0, L = s->labels;
+    if (n < 1 || nout < n)
+        return dbx__fail(DBX_EINVAL, "treelstm: %d outputs for a tree of %d nodes", nout, n);
+    const int positive = tl_positive(out[n - 1], L, s->probs);
+    fprintf(f, "{\"label\":%d,\"probs\":[", dbx_softmax(out[n - 1], L, s->probs));
+    for (int32_t c = 0; c < L; c++) fprintf(f, "%s%.6g", c ? "," : "", s->probs[c]);
+    fprintf(f, "],\"binary\":\"%s\"", positive ? "positive" : "negative");
+    if (flags & DBX_PREDICT_DETAIL) {
+        fputs(",\"nodes\":[", f);
+        for (int32_t v = 0; v < n; v++)
+            fprintf(f, "%s%d", v ? "," : "", dbx_softmax(out[v], L, NULL));
+        fputc(']', f);
+    }
+    fputc('}', f);
+    return DBX_OK;
 }
 
 const dbx_model_type dbx_treelstm_type = {
@@ -174,12 +251,14 @@ const dbx_model_type dbx_treelstm_type = {
     .data_help = "SST trees, one PTB S-expression per line, labels 0..4",
     .sample_noun = "trees",
     .unit_noun = "nodes",
-    .nstats = 2,
+    .nstats = TL_NSTATS,
     .parse = dbx_sst_parse,
     .generate = dbx_sst_generate,
     .create = tl_create,
     .destroy = tl_destroy,
     .build = tl_build,
     .score = tl_score,
-    .report = dbx_report_accuracy,
+    .report = tl_report,
+    .parse_unlabelled = dbx_sst_parse_unlabelled,
+    .predict = tl_predict,
 };

@@ -2,8 +2,9 @@
 # Tests of the `dbx` command-line program (tools/), run on the real binary by ctest ("cli"):
 # help texts, usage errors (exit 2 with the expected message), gen-data | check-data round
 # trips, malformed data files (non-zero exit below 128, "file:line:col: expected" on
-# stderr), a short train -> eval run with metrics and saved parameters, refusal of a
-# truncated parameter file, and the tagger. Self-contained: all files live in a temporary
+# stderr), a short train -> eval run with metrics and saved parameters, every model metric by
+# name (eval, the train summary and epoch lines, the metrics file), refusal of a truncated
+# parameter file, and the tagger (span metrics on entity tags). `dbx predict`: test_predict.sh. Self-contained: all files live in a temporary
 # directory that is removed at the end. Usage: test_cli.sh path/to/dbx
 set -u
 DBX=${1:?usage: test_cli.sh path/to/dbx}
@@ -59,7 +60,7 @@ runtime_error() {
 expect 2 "no arguments" "$DBX"
 has "$T/err" "usage: dbx" "no arguments"
 expect 0 "--help" "$DBX" --help
-for c in train eval gen-data check-data; do has "$T/out" "$c" "--help lists $c"; done
+for c in train eval predict gen-data check-data; do has "$T/out" "$c" "--help lists $c"; done
 expect 0 "--version" "$DBX" --version
 has_re "$T/out" '^dbx [0-9]+\.[0-9]+' "--version"
 usage_error "unknown command" "unknown command 'frobnicate'" "$DBX" frobnicate
@@ -235,15 +236,24 @@ if [ -s "$T/m.jsonl" ]; then
     if grep -qiE 'nan|inf[^o]' "$T/m.jsonl"; then bad "m.jsonl has NaN/inf"; else ok; fi
 fi
 expect 0 "eval --synthetic" "$DBX" eval --load "$T/p.bin" --synthetic 200 --batch 32
-has_re "$T/out" "^eval: 200 samples, [0-9]+ labelled nodes, loss/node [0-9.]+, accuracy [0-9.]+%$" \
-    "eval output"
+has_re "$T/out" "^eval: 200 samples, [0-9]+ labelled nodes, loss/node [0-9.]+, root_fine [0-9.]+%, \
+root_binary [0-9.]+%, all_nodes [0-9.]+%$" "eval output: the Tree-LSTM's metrics, root_fine first"
 expect 0 "eval --data" "$DBX" eval --load "$T/p.bin" --data "$T/gen.txt" --scheduler depth
 has "$T/out" "eval: 50 samples" "eval --data"
-has "$T/out" "accuracy" "eval --data"
+has "$T/out" "root_fine" "eval --data"
 runtime_error "eval wrong model" "$DBX" eval --load "$T/p.bin" --model bilstm-tagger \
     --data "$T/gen.txt"
 has "$T/err" "treelstm" "eval wrong model"
 expect 0 "train --load" "$DBX" train --load "$T/p.bin" --steps 2 --batch 8 --synthetic 200 --quiet
+# dev metrics by name: the summary line, the epoch line and the metrics file
+expect 0 "train --dev" "$DBX" train --load "$T/p.bin" --steps 3 --batch 8 --synthetic 40 \
+    --dev "$T/gen.txt" --metrics "$T/dev.jsonl"
+has_re "$T/out" "dev loss/node [0-9.]+, dev root_fine [0-9.]+%, dev root_binary [0-9.]+%, \
+dev all_nodes [0-9.]+%, checksum" "train --dev summary names every dev metric, root_fine first"
+has_re "$T/err" "dev loss/node [0-9.]+, root_fine [0-9.]+%, root_binary [0-9.]+%, all_nodes" \
+    "train --dev epoch line"
+has_re "$T/dev.jsonl" '"type":"epoch".*"dev_acc":[0-9.]+.*"dev_root_fine":[0-9.]+,"dev_root_binary":[0-9.]+,"dev_all_nodes":[0-9.]+' \
+    "metrics file: every dev metric by name"
 head -c 1000 "$T/p.bin" >"$T/trunc.bin"
 cp "$T/p.bin.vocab" "$T/trunc.bin.vocab"
 expect 1 "eval of a truncated file" "$DBX" eval --load "$T/trunc.bin" --synthetic 200
@@ -265,6 +275,20 @@ expect 0 "tagger train" "$DBX" train --model bilstm-tagger --data "$T/tags.txt" 
 has "$T/out" "dev accuracy" "tagger train"
 expect 0 "tagger eval" "$DBX" eval --model bilstm-tagger --load "$T/t.bin" --data "$T/tags.txt"
 has "$T/out" "eval: 60 samples, 300 labelled nodes" "tagger eval"
+# entity tags: span F1 (the headline), precision, recall, token accuracy
+for i in $(seq 1 30); do
+    echo "John|B-PER Smith|I-PER visited|O Paris|B-LOC w$((i % 5))|O"
+    echo "The|O Acme|I-ORG Corp|I-ORG hired|O Bob|I-PER"
+done >"$T/ner.txt"
+expect 0 "tagger train on entity tags" "$DBX" train --model bilstm-tagger --data "$T/ner.txt" \
+    --dev "$T/ner.txt" --embed 16 --hidden 16 --mlp 8 --batch 10 --epochs 2 --save "$T/ner.bin" \
+    --quiet
+has_re "$T/out" "dev span_f1 [0-9.]+%, dev span_precision [0-9.]+%, dev span_recall [0-9.]+%, \
+dev accuracy [0-9.]+%" "tagger train: span metrics"
+expect 0 "tagger eval on entity tags" "$DBX" eval --model bilstm-tagger --load "$T/ner.bin" \
+    --data "$T/ner.txt"
+has_re "$T/out" "^eval: 60 samples, 300 labelled nodes, loss/node [0-9.]+, span_f1 [0-9.]+%, \
+span_precision [0-9.]+%, span_recall [0-9.]+%, accuracy [0-9.]+%$" "tagger eval: span metrics"
 runtime_error "tagger without data" "$DBX" train --model bilstm-tagger --quiet
 has "$T/err" "needs --data" "tagger without data"
 

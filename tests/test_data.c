@@ -212,11 +212,67 @@ static void test_sst_lines(void)
     dbx_vocab_free(v);
 }
 
+/* Labels optional (dbx_tree_opts.unlabelled): bare trees, labelled trees as before. */
+static void test_sst_unlabelled(void)
+{
+    dbx_vocab *v = NULL;
+    CU_ASSERT_EQUAL_FATAL(dbx_vocab_new(&v), DBX_OK);
+    dbx_tree_opts o = {1, 4, 1};
+    dbx_treebank *tb = parse_ok("((the cat) (sat down))\n(hello)\n((a b) c)\n(3 (2 a) (4 b))\n"
+                                "(2 dogs)\n(2)\n  ( (x)  (y) )  \n",
+                                &o, v);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(tb);
+    CU_ASSERT_EQUAL_FATAL(tb->ntrees, 7);
+    const dbx_tree *t = &tb->trees[0];
+    CU_ASSERT_EQUAL_FATAL(t->n, 7);
+    static const char *const w0[] = {"the", "cat", "<inner>", "sat", "down", "<inner>", "<inner>"};
+    for (int i = 0; i < 7; i++) {
+        CU_ASSERT_STRING_EQUAL(word_of(v, t, i), w0[i]);
+        CU_ASSERT_EQUAL(t->label[i], 0);
+    }
+    CU_ASSERT(t->left[2] == 0 && t->right[2] == 1 && t->left[5] == 3 && t->right[5] == 4);
+    CU_ASSERT(t->left[6] == 2 && t->right[6] == 5 && t->depth[6] == 3 && t->depth[0] == 1);
+    t = &tb->trees[1]; /* "(hello)": one preterminal */
+    CU_ASSERT(t->n == 1 && t->left[0] == -1 && t->depth[0] == 1);
+    CU_ASSERT_STRING_EQUAL(word_of(v, t, 0), "hello");
+    t = &tb->trees[2];
+    CU_ASSERT(t->n == 5 && t->left[4] == 2 && t->right[4] == 3 && t->depth[4] == 3);
+    t = &tb->trees[3]; /* labelled: labels kept */
+    CU_ASSERT(t->n == 3 && t->label[0] == 2 && t->label[1] == 4 && t->label[2] == 3);
+    t = &tb->trees[4]; /* a label and a token: a labelled preterminal */
+    CU_ASSERT(t->n == 1 && t->label[0] == 2);
+    CU_ASSERT_STRING_EQUAL(word_of(v, t, 0), "dogs");
+    t = &tb->trees[5]; /* a number alone is a token */
+    CU_ASSERT(t->n == 1 && t->label[0] == 0);
+    CU_ASSERT_STRING_EQUAL(word_of(v, t, 0), "2");
+    t = &tb->trees[6];
+    CU_ASSERT(t->n == 3 && t->left[2] == 0 && t->right[2] == 1);
+    dbx_treebank_free(tb);
+    tree_err("(a b c)\n", &o, "t.txt:1:6:", "expected ')' after two children (got 'c')");
+    tree_err("((a b) (c d) e)\n", &o, "t.txt:1:14:", "expected ')' after two children");
+    tree_err("()\n", &o, "t.txt:1:2:", "expected a token or '(' (got ')')");
+    tree_err("(a b)\n((a) b\n", &o, "t.txt:2:7:", "expected ')' to close the '(' at column 1");
+    tree_err("((a))\n", &o, "t.txt:1:5:", "expected a second child (binary tree)");
+    tree_err("(a b))\n", &o, "t.txt:1:6:", "expected end of line after the tree");
+    tree_err("(a \x01)\n", &o, "t.txt:1:4:", "expected printable text, got byte 0x01");
+    tree_err("(3 (2 a) (b c))\n", &o, "t.txt:1:11:", "expected label 0..4 (got 'b')");
+    tree_err("a b\n", &o, "t.txt:1:1:", "expected '(' to start a tree");
+    tree_err("\n\n", &o, "t.txt", "expected at least one tree");
+    /* without the option, bare trees are refused as before */
+    tree_err("((a b) c)\n", NULL, "t.txt:1:2:", "expected label 0..4 (got '(')");
+    dbx_tree_opts u = {0, 4, 1}; /* unary nodes allowed */
+    tb = parse_ok("((a))\n", &u, v);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(tb);
+    CU_ASSERT(tb->trees[0].n == 2 && tb->trees[0].left[1] == 0 && tb->trees[0].right[1] == -1);
+    dbx_treebank_free(tb);
+    dbx_vocab_free(v);
+}
+
 static void test_sst_unary(void)
 {
     dbx_vocab *v = NULL;
     CU_ASSERT_EQUAL_FATAL(dbx_vocab_new(&v), DBX_OK);
-    dbx_tree_opts o = {0, 4};
+    dbx_tree_opts o = {0, 4, 0};
     dbx_treebank *tb = parse_ok("(3 (1 (2 a)) (4 b))\n(0 (1 (2 (3 x))))\n", &o, v);
     CU_ASSERT_PTR_NOT_NULL_FATAL(tb);
     const dbx_tree *t = &tb->trees[0];
@@ -239,12 +295,12 @@ static void test_sst_unary(void)
     /* The binary model rejects the same input. */
     tree_err("(3 (1 (2 a)) (4 b))\n", NULL, "t.txt:1:12:", "expected a second child");
     /* Wider labels with max_label. */
-    dbx_tree_opts o9 = {1, 9};
+    dbx_tree_opts o9 = {1, 9, 0};
     tb = parse_ok("(9 (7 a) (0 b))", &o9, v);
     CU_ASSERT_PTR_NOT_NULL_FATAL(tb);
     CU_ASSERT_EQUAL(tb->trees[0].label[2], 9);
     dbx_treebank_free(tb);
-    dbx_tree_opts o1 = {1, 1};
+    dbx_tree_opts o1 = {1, 1, 0};
     tree_err("(1 (0 a) (2 b))", &o1, "t.txt:1:11:", "expected label 0..1 (got '2')");
     dbx_vocab_free(v);
 }
@@ -285,7 +341,7 @@ static void test_sst_errors(void)
     tree_err("(99999999999999999999 a)", NULL, "t.txt:1:2:", "expected label 0..4");
     /* Shape. */
     tree_err("(3 (2 a) (2 b) (2 c))", NULL, "t.txt:1:16:", "expected ')' after two children");
-    dbx_tree_opts o = {0, 4};
+    dbx_tree_opts o = {0, 4, 0};
     tree_err("(3 (2 a) (2 b) (2 c))", &o, "t.txt:1:16:", "expected ')' after two children");
     tree_err("(3 (2 ) (2 b))", NULL, "t.txt:1:7:", "expected token or '(' after the label "
                                                    "(got ')')");
@@ -327,7 +383,7 @@ static void test_sst_args(void)
     CU_ASSERT_EQUAL(dbx_treebank_parse("t", "(2 a)", 5, NULL, NULL, &tb), DBX_EINVAL);
     CU_ASSERT_EQUAL(dbx_treebank_parse("t", NULL, 5, NULL, v, &tb), DBX_EINVAL);
     CU_ASSERT_EQUAL(dbx_treebank_parse("t", "(2 a)", 5, NULL, v, NULL), DBX_EINVAL);
-    dbx_tree_opts bad = {1, -1};
+    dbx_tree_opts bad = {1, -1, 0};
     CU_ASSERT_EQUAL(dbx_treebank_parse("t", "(2 a)", 5, &bad, v, &tb), DBX_EINVAL);
     CU_ASSERT_PTR_NULL(tb);
     /* A NULL name still gives a usable message. */
@@ -414,7 +470,7 @@ static void test_sst_huge_lines(void)
     for (int i = 0; i < deep; i++) sb_puts(&b, "(2 ");
     sb_puts(&b, "(4 leaf)");
     for (int i = 0; i < deep; i++) sb_put(&b, ")", 1);
-    dbx_tree_opts o = {0, 4};
+    dbx_tree_opts o = {0, 4, 0};
     s = dbx_treebank_parse("deep.txt", b.p, b.n, &o, v, &tb);
     CU_ASSERT_EQUAL_FATAL(s, DBX_OK);
     CU_ASSERT_EQUAL(tb->max_depth, deep + 1);
@@ -569,6 +625,41 @@ static void test_tags_errors(void)
     tags_err(" \n\t\r\n", NULL, "p.txt: expected at least one sentence, file is empty", "");
     tags_err_n("a|B\0c|D", 7, NULL, "p.txt:1:4:", "expected printable text, got byte 0x00");
     tags_err("a|B\n\x02", NULL, "p.txt:2:1:", "got byte 0x02");
+}
+
+/* Untagged sentences: tokens, tag 0; lines of token|TAG items read with the tags ignored. */
+static void test_tags_untagged(void)
+{
+    dbx_vocab *w = NULL;
+    CU_ASSERT_EQUAL_FATAL(dbx_vocab_new(&w), DBX_OK);
+    const char *text = "the cat|x sat\n\n  a|DET|NN b|NN \t\nc|| |d e|\n";
+    dbx_tagset *ts = NULL;
+    CU_ASSERT_EQUAL_FATAL(dbx_tagset_parse_untagged("u.txt", text, strlen(text), w, &ts), DBX_OK);
+    CU_ASSERT_EQUAL_FATAL(ts->nsent, 3);
+    CU_ASSERT_EQUAL(ts->ntokens, 8);
+    static const char *const want[3][3] = {
+        {"the", "cat|x", "sat"}, {"a|DET", "b"}, {"c||", "|d", "e|"}};
+    static const int32_t n[3] = {3, 2, 3};
+    for (int s = 0; s < 3; s++) {
+        CU_ASSERT_EQUAL_FATAL(ts->sents[s].n, n[s]);
+        for (int i = 0; i < n[s]; i++) {
+            CU_ASSERT_STRING_EQUAL(dbx_vocab_str(w, ts->sents[s].word[i]), want[s][i]);
+            CU_ASSERT_EQUAL(ts->sents[s].tag[i], 0);
+        }
+    }
+    dbx_tagset_free(ts);
+    /* a frozen vocabulary maps unknown tokens to <unk> */
+    dbx_vocab_freeze(w);
+    CU_ASSERT_EQUAL_FATAL(dbx_tagset_parse_untagged("u.txt", "the dog", 7, w, &ts), DBX_OK);
+    CU_ASSERT(ts->nsent == 1 && ts->sents[0].word[0] > 0 && ts->sents[0].word[1] == 0);
+    dbx_tagset_free(ts);
+    ts = (dbx_tagset *)&ts;
+    CU_ASSERT_EQUAL(dbx_tagset_parse_untagged("u.txt", "a b\nc \x02", 7, w, &ts), DBX_EPARSE);
+    CU_ASSERT_PTR_NULL(ts);
+    CU_ASSERT_PTR_NOT_NULL(strstr(dbx_last_error(), "u.txt:2:3: expected printable text"));
+    CU_ASSERT_EQUAL(dbx_tagset_parse_untagged("u.txt", " \n\n", 3, w, &ts), DBX_EPARSE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(dbx_last_error(), "u.txt: expected at least one sentence"));
+    dbx_vocab_free(w);
 }
 
 static void test_tags_huge(void)
@@ -763,11 +854,11 @@ int main(void)
 {
     static const dbx_test_case tests[] = {
         DBX_TEST(test_vocab_basic),      DBX_TEST(test_sst_example),
-        DBX_TEST(test_sst_lines),        DBX_TEST(test_sst_unary),
+        DBX_TEST(test_sst_lines),        DBX_TEST(test_sst_unary), DBX_TEST(test_sst_unlabelled),
         DBX_TEST(test_sst_frozen_vocab), DBX_TEST(test_sst_errors),
         DBX_TEST(test_sst_args),         DBX_TEST(test_sst_huge_lines),
         DBX_TEST(test_files),            DBX_TEST(test_tags_ok),
-        DBX_TEST(test_tags_errors),      DBX_TEST(test_tags_huge),
+        DBX_TEST(test_tags_errors),      DBX_TEST(test_tags_huge), DBX_TEST(test_tags_untagged),
         DBX_TEST(test_gen_determinism),  DBX_TEST(test_gen_parse_stats),
         DBX_TEST(test_real_sst),         DBX_TEST_END,
     };

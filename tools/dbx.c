@@ -1,6 +1,6 @@
-/* dbx: the command-line program. Subcommands: train, eval, gen-data, check-data (the last two
- * in tools/data_cmds.c). Options are parsed with getopt_long and validated strictly; usage
- * errors exit 2, runtime errors print "dbx: error: <message>" and exit 1. Owned by tools/;
+/* dbx: the command-line program. Subcommands: train, eval, predict (tools/predict_cmd.c),
+ * gen-data, check-data (tools/data_cmds.c). Options are parsed with getopt_long and validated
+ * strictly; usage errors exit 2, runtime errors print "dbx: error: <message>" and exit 1. Owned by tools/;
  * a single-threaded program (the only place in the project that calls exit codes into the
  * shell: library code returns dbx_status). */
 #include <getopt.h>
@@ -27,13 +27,14 @@ static void usage(FILE *f)
           "  train        train a model (one process, or one worker per rank under\n"
           "               mpirun / srun)\n"
           "  eval         evaluate saved parameters on a data set\n"
+          "  predict      predict with saved parameters: unlabelled input in, JSON lines out\n"
           "  gen-data     write a synthetic SST-like treebank or word/character lattices\n"
           "  check-data   parse data files and print their statistics\n"
           "  compare      compare two parameter files within a relative tolerance\n"
           "\n"
           "  dbx --help              this help\n"
           "  dbx --version           the version\n"
-          "  dbx <command> --help    the options of a command\n",
+          "  dbx <command> --help    the options of a command (also: dbx help <command>)\n",
           f);
 }
 
@@ -292,7 +293,9 @@ static int cmd_train(int argc, char **argv)
     printf("train: %d rank%s, %lld steps, %lld samples, %.1f sents/s, last-epoch loss/node %.4f",
            r.ranks, r.ranks == 1 ? "" : "s", (long long)r.steps, (long long)r.samples,
            r.sents_per_s, r.last_epoch_loss);
-    if (o.dev) printf(", dev loss/node %.4f, dev accuracy %.2f%%", r.dev_loss, 100 * r.dev_acc);
+    if (o.dev) printf(", dev loss/node %.4f", r.dev_loss);
+    for (int i = 0; o.dev && i < r.dev_nmetrics; i++) /* the headline first */
+        printf(", dev %s %.2f%%", r.dev_metrics[i].name, 100 * r.dev_metrics[i].value);
     printf(", checksum 0x%016llx\n", (unsigned long long)r.checksum);
     if (fflush(stdout) != 0) return cli_fail(DBX_EIO);
     return CLI_OK;
@@ -304,7 +307,9 @@ static void eval_help(void)
     printf("usage: dbx eval --load FILE [options]\n"
            "\n"
            "Evaluates saved parameters (FILE and FILE.vocab, written by 'dbx train --save')\n"
-           "and prints the loss per labelled node and the argmax accuracy.\n"
+           "and prints the loss per labelled node and the model's metrics, its headline\n"
+           "metric first (treelstm: root_fine, root_binary, all_nodes; bilstm-tagger:\n"
+           "span_f1, span_precision, span_recall, accuracy; lattice-lstm: accuracy).\n"
            "\n"
            "  --load FILE      parameter file (required)\n"
            "  --model M        %s; must match FILE (default treelstm)\n"
@@ -377,6 +382,10 @@ int main(int argc, char **argv)
         return CLI_USAGE;
     }
     const char *cmd = argv[1];
+    if (!strcmp(cmd, "help") && argc == 3) { /* dbx help CMD: dbx CMD --help */
+        char *args[] = {argv[0], argv[2], "--help", NULL};
+        return main(3, args);
+    }
     if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
         usage(stdout);
         return CLI_OK;
@@ -387,6 +396,7 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);
     if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);
+    if (!strcmp(cmd, "predict")) return cli_predict(argc - 1, argv + 1);
     if (!strcmp(cmd, "gen-data")) return cli_gen_data(argc - 1, argv + 1);
     if (!strcmp(cmd, "check-data")) return cli_check_data(argc - 1, argv + 1);
     if (!strcmp(cmd, "compare")) return cli_compare(argc - 1, argv + 1);

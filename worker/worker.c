@@ -172,16 +172,14 @@ static dbx_status read_outputs(dbx__worker *w, int first, int last)
     return DBX_OK;
 }
 
-dbx_status dbx__worker_eval(dbx__worker *w, const dbx_dataset *d, int batch,
-                            dbx_eval_result *res)
+dbx_status dbx__worker_forward(dbx__worker *w, const dbx_dataset *d, int batch,
+                               dbx__sample_fn fn, void *arg, double *loss, int64_t *labelled)
 {
-    memset(res, 0, sizeof *res);
-    res->loss = res->acc = NAN;
+    if (loss) *loss = 0;
+    if (labelled) *labelled = 0;
     if (batch < 1)
         return dbx__fail(DBX_EINVAL, "evaluation batch must be positive (got %d)", batch);
     const dbx_model_type *t = w->type;
-    double stats[DBX_MAX_STATS] = {0}, total = 0;
-    int64_t labelled = 0;
     int *first_out = malloc(((size_t)batch + 1) * sizeof *first_out);
     if (!first_out) return dbx__fail(DBX_ENOMEM, "out of memory");
     dbx_status s = DBX_OK;
@@ -196,28 +194,55 @@ dbx_status dbx__worker_eval(dbx__worker *w, const dbx_dataset *d, int batch,
             s = t->build(w->self, w->g, &smp, DBX_BUILD_EVAL);
         }
         first_out[end - first] = dbx_graph_num_outputs(w->g);
-        double loss = 0;
-        if (!s) s = dbx_exec_forward(w->ex, w->g, &loss);
+        double l = 0;
+        if (!s) s = dbx_exec_forward(w->ex, w->g, &l);
         if (s) break;
-        total += loss;
-        labelled += dbx_graph_num_losses(w->g);
-        for (int32_t i = first; i < end && !s && t->score; i++) {
+        if (loss) *loss += l;
+        if (labelled) *labelled += dbx_graph_num_losses(w->g);
+        for (int32_t i = first; i < end && !s && fn; i++) {
             int a = first_out[i - first], b = first_out[i - first + 1];
             s = read_outputs(w, a, b);
             dbx_sample smp = dbx_dataset_get(d, i);
-            if (!s) t->score(w->self, &smp, b - a, w->outp, stats);
+            if (!s) s = fn(arg, i, &smp, b - a, w->outp);
         }
-        res->samples += end - first;
     }
     free(first_out);
-    if (s) return s;
+    return s;
+}
+
+typedef struct eval_acc {
+    dbx__worker *w;
+    double stats[DBX_MAX_STATS];
+} eval_acc;
+
+static dbx_status eval_score(void *arg, int32_t i, const dbx_sample *smp, int nout,
+                             const float *const *out)
+{
+    (void)i;
+    eval_acc *e = arg;
+    e->w->type->score(e->w->self, smp, nout, out, e->stats);
+    return DBX_OK;
+}
+
+dbx_status dbx__worker_eval(dbx__worker *w, const dbx_dataset *d, int batch,
+                            dbx_eval_result *res)
+{
+    memset(res, 0, sizeof *res);
+    res->loss = res->acc = NAN;
+    const dbx_model_type *t = w->type;
+    eval_acc e;
+    memset(&e, 0, sizeof e);
+    e.w = w;
+    double total = 0;
+    int64_t labelled = 0;
+    DBX_TRY(dbx__worker_forward(w, d, batch, t->score ? eval_score : NULL, &e, &total,
+                                &labelled));
+    res->samples = dbx_dataset_size(d);
     res->labelled = labelled;
     res->loss = labelled ? total / (double)labelled : NAN;
-    if (t->report) res->nmetrics = t->report(w->self, stats, res->metrics, DBX_MAX_METRICS);
+    if (t->report) res->nmetrics = t->report(w->self, e.stats, res->metrics, DBX_MAX_METRICS);
     if (res->nmetrics < 0 || res->nmetrics > DBX_MAX_METRICS) res->nmetrics = 0;
-    for (int i = 0; i < res->nmetrics; i++)
-        if (res->metrics[i].name && strcmp(res->metrics[i].name, "accuracy") == 0)
-            res->acc = res->metrics[i].value;
+    if (res->nmetrics > 0) res->acc = res->metrics[0].value; /* the headline */
     return DBX_OK;
 }
 

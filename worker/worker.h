@@ -93,8 +93,17 @@ dbx_status dbx__worker_compute(dbx__worker *w, const int32_t *words, size_t nbyt
  * computed it), so every replica stays identical; fills st->allreduce, ar_bytes, update. */
 dbx_status dbx__worker_update(dbx__worker *w, dbx__comm *c, const dbx_optim *opt,
                               int32_t global_bs, dbx__wstat *st);
+/* Called for sample i (s) of a dataset with the values of its outputs (the nodes its build
+ * marked with dbx_graph_output in DBX_BUILD_EVAL, in order); a failure stops the pass. */
+typedef dbx_status (*dbx__sample_fn)(void *arg, int32_t i, const dbx_sample *s, int nout,
+                                     const float *const *out);
+/* Forward-only pass over d in order, minibatches of batch samples built in DBX_BUILD_EVAL:
+ * fn (if not NULL) for every sample, *loss and *labelled (if not NULL) the summed loss and
+ * loss terms. */
+dbx_status dbx__worker_forward(dbx__worker *w, const dbx_dataset *d, int batch,
+                               dbx__sample_fn fn, void *arg, double *loss, int64_t *labelled);
 /* Forward-only evaluation of d in order, minibatches of batch samples: loss per labelled
- * node and the model type's metrics. */
+ * node and the model type's metrics (the headline first, also in res->acc). */
 dbx_status dbx__worker_eval(dbx__worker *w, const dbx_dataset *d, int batch,
                             dbx_eval_result *res);
 /* The device index of this rank for device: for "cuda" the GPU that dbx__topo_gpu_choose

@@ -57,6 +57,13 @@ typedef struct dbx_treebank {
 typedef struct dbx_tree_opts {
     int binary_only;  /* 1: reject inner nodes with other than two children (default 1) */
     int max_label;    /* labels must be 0..max_label (default 4) */
+    int unlabelled;   /* 1: labels are optional (default 0: required). A tree may then be
+                         written without them, "((the cat) (sat down))": a node is '(' ITEM
+                         [ITEM] ')', an item a node or a bare token (a preterminal), "(token)"
+                         the preterminal itself; every node of such a tree has label 0. A tree
+                         whose root starts with a label 0..max_label followed by a token or a
+                         '(' is read as labelled (every node then needs its label), so
+                         labelled treebanks read as before. */
 } dbx_tree_opts;
 
 /* Reads PTB-style S-expressions, one tree per line: (3 (2 An) (3 (4 good) (2 film))).
@@ -90,6 +97,13 @@ dbx_status dbx_tagset_parse(const char *name, const char *text, size_t len, dbx_
                             dbx_vocab *tags, dbx_tagset **out);
 dbx_status dbx_tagset_read(const char *path, dbx_vocab *words, dbx_vocab *tags,
                            dbx_tagset **out);
+/* Untagged sentences (input to prediction): one sentence per line, tokens separated by spaces
+ * or tabs, every tag id 0. A line whose every item has the form token|TAG (the last '|'
+ * splits; token and tag non-empty) is tagged text: its tokens are the parts before the '|'
+ * and the tags are ignored. Empty lines are skipped; control bytes and input without any
+ * sentence are errors ("name:line:col: expected ..."). */
+dbx_status dbx_tagset_parse_untagged(const char *name, const char *text, size_t len,
+                                     dbx_vocab *words, dbx_tagset **out);
 void dbx_tagset_free(dbx_tagset *ts);
 
 /* ---- synthetic treebank ---------------------------------------------------------------- */

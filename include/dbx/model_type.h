@@ -17,7 +17,8 @@
  *    record (it may arrive from another rank).
  *  - dbx_model_type: parse text into records; optionally generate synthetic text; create the
  *    model's parameters from the meta; build one sample's graph; score a sample's outputs
- *    for evaluation and report the metrics.
+ *    for evaluation and report the metrics; optionally parse unlabelled input and write a
+ *    sample's prediction (dbx/predict.h, `dbx predict`).
  *
  * Structural signatures for the partitioner come from the graphs build() makes, never from
  * the model. Ownership: a dataset and a meta are owned by whoever made them (freed with
@@ -27,6 +28,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "dbx/data.h"
 #include "dbx/dbx.h"
@@ -98,6 +100,12 @@ typedef struct dbx_metric {
 
 enum { DBX_MAX_STATS = 32, DBX_MAX_METRICS = 16 };
 
+/* Flags of the predict callback. */
+enum {
+    DBX_PREDICT_DETAIL = 1 /* also per-unit details (built-in models: the label of every tree
+                              node; the class distribution of every token or lattice node) */
+};
+
 typedef struct dbx_model_type {
     const char *name;        /* the --model name, [a-z0-9_-] */
     const char *summary;     /* one line for --help */
@@ -129,8 +137,29 @@ typedef struct dbx_model_type {
     void (*score)(void *self, const dbx_sample *s, int nout, const float *const *out,
                   double *stats);
     /* Optional: the metrics of summed stats (up to max, names static); returns the count.
-       The names and their order must not depend on the stats. */
+       The names and their order must not depend on the stats (they may depend on the model,
+       e.g. its tag set). The first metric is the model's headline metric: the one `dbx eval`
+       prints first and the dev metric of training (dbx_eval_result.acc,
+       dbx_train_result.dev_acc). Built-in models: treelstm root_fine, root_binary, all_nodes;
+       bilstm-tagger span_f1, span_precision, span_recall, accuracy (accuracy alone for tags
+       without entity chunks); lattice-lstm accuracy. */
     int (*report)(void *self, const double *stats, dbx_metric *out, int max);
+
+    /* ---- prediction (optional; dbx/predict.h and `dbx predict`) ---- */
+    /* Reads unlabelled input (the samples to predict) into records of parse()'s layout, with
+       placeholders (e.g. 0) for the labels: values build() accepts and predict() never reads.
+       Labelled input should be accepted too, its labels ignored. The meta is frozen: unknown
+       strings map to <unk>. Errors as parse(). Optional: without it, prediction reads its
+       input with parse() (labelled input only). */
+    dbx_status (*parse_unlabelled)(dbx_meta *meta, const char *name, const char *text,
+                                   size_t len, dbx_dataset *ds);
+    /* Writes the prediction of sample s to f as one JSON object without a newline, from the
+       values of its outputs (as in score(): the nodes build() marked with dbx_graph_output in
+       DBX_BUILD_EVAL, in order): e.g. the argmax labels and their softmax probabilities
+       (helpers: dbx_softmax, dbx_json_string in dbx/models.h). flags: DBX_PREDICT_*. Optional:
+       without it prediction fails with "model NAME does not support prediction". */
+    dbx_status (*predict)(void *self, const dbx_sample *s, int nout, const float *const *out,
+                          unsigned flags, FILE *f);
 } dbx_model_type;
 
 /* The model type registered under name (built-ins: treelstm, bilstm-tagger, lattice-lstm),

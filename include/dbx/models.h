@@ -9,6 +9,8 @@
 #ifndef DBX_MODELS_H
 #define DBX_MODELS_H
 
+#include <stdio.h>
+
 #include "dbx/data.h"
 #include "dbx/dbx.h"
 #include "dbx/model_type.h"
@@ -66,6 +68,10 @@ extern const dbx_model_type dbx_lattice_type;  /* "lattice-lstm": word/character
 dbx_status dbx_sst_parse(dbx_meta *meta, const char *name, const char *text, size_t len,
                          dbx_dataset *ds);
 dbx_status dbx_sst_generate(int32_t n, uint64_t seed, char **text, size_t *len);
+/* A parse_unlabelled callback: trees with or without labels (dbx_tree_opts.unlabelled:
+ * "((the cat) (sat down))", "(3 (2 An) (4 good))"), every label of a bare tree 0. */
+dbx_status dbx_sst_parse_unlabelled(dbx_meta *meta, const char *name, const char *text,
+                                    size_t len, dbx_dataset *ds);
 /* A view of record s as a tree (pointing into s); DBX_EPARSE unless it is a well-formed tree
  * with words < vocab and labels < labels. */
 dbx_status dbx_sst_tree(const dbx_sample *s, int32_t vocab, int32_t labels, dbx_tree *out);
@@ -74,14 +80,49 @@ dbx_status dbx_sst_tree(const dbx_sample *s, int32_t vocab, int32_t labels, dbx_
  * Record: [n, word[n], tag[n]]; vocabularies "words" and "tags". */
 dbx_status dbx_tags_parse(dbx_meta *meta, const char *name, const char *text, size_t len,
                           dbx_dataset *ds);
+/* A parse_unlabelled callback: plain sentences, one per line (dbx_tagset_parse_untagged;
+ * lines of token|TAG items have their tags ignored), every tag 0 (<unk>). */
+dbx_status dbx_tags_parse_unlabelled(dbx_meta *meta, const char *name, const char *text,
+                                     size_t len, dbx_dataset *ds);
 /* A view of record s as a sentence; DBX_EPARSE unless words < vocab and tags < tags. */
 dbx_status dbx_tags_sentence(const dbx_sample *s, int32_t vocab, int32_t tags,
                              dbx_sentence *out);
 
-/* Argmax accuracy helpers for model types: stats[0] += correct, stats[1] += scored. */
+/* ---- evaluation helpers for model types ----------------------------------------------------
+ * Argmax accuracy: stats[0] += correct, stats[1] += scored. */
 void dbx_score_argmax(const float *scores, int n, int32_t gold, double *stats);
-/* Reports {"accuracy": stats[0] / stats[1]}. */
+/* Reports {"accuracy": stats[0] / stats[1]} (NaN when nothing was scored). */
 int dbx_report_accuracy(void *self, const double *stats, dbx_metric *out, int max);
+/* The softmax of logits[0..n) into probs[0..n) (probs may be NULL); returns the argmax (the
+ * first of equal maxima). */
+int dbx_softmax(const float *logits, int n, double *probs);
+
+/* Writes s as a JSON string (quoted, escaped) to f. */
+void dbx_json_string(FILE *f, const char *s);
+
+/* Entity spans (chunks) of tag sequences, counted by the CoNLL rules (conlleval), for IOB1,
+ * IOB2 and IOBES tag sets alike:
+ *  - a tag "B-X", "I-X", "E-X" or "S-X" has the role B, I, E or S and the type X (BILOU's
+ *    "L-X" and "U-X" read as E and S); any other tag ("O", a tag without such a prefix,
+ *    "<unk>") is outside every span;
+ *  - a span starts at B-X or S-X, at I-X or E-X after O, E-Y or S-Y, and at a tag whose type
+ *    differs from the previous tag's (I-X after O or after I-Y starts a span);
+ *  - a span ends before O, B or S, after E or S, and before a tag of another type;
+ *  - a predicted span is correct when a gold span has the same first token, last token and
+ *    type. */
+typedef struct dbx_spans {
+    int64_t gold, pred, correct;   /* gold spans, predicted spans, correct predicted spans */
+} dbx_spans;
+
+/* The role of tag: 'B', 'I', 'E', 'S' or 'O' (as above); *type (if type is not NULL) points
+ * at the type inside tag ("" for 'O'). */
+char dbx_chunk_role(const char *tag, const char **type);
+/* Adds the spans of one sequence of n tags: gold[i] and pred[i] are the gold and predicted tag
+ * names of token i. Sequences are independent (a span never crosses two calls). */
+void dbx_spans_add(dbx_spans *c, int32_t n, const char *const *gold, const char *const *pred);
+/* Precision = correct / pred (0 when nothing was predicted), recall = correct / gold (0 when
+ * there is no gold span), F1 = 2 P R / (P + R) (0 when P + R = 0). NULL outputs are skipped. */
+void dbx_spans_prf(const dbx_spans *c, double *precision, double *recall, double *f1);
 
 #ifdef __cplusplus
 }

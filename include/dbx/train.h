@@ -93,21 +93,23 @@ typedef struct dbx_train_result {
     double gemm_flops;          /* executed GEMM FLOPs (fwd + bwd), summed */
     double model_gemm_flops;    /* GEMM FLOPs the model defines, no dedup (fwd + bwd) */
     double sents_per_s;         /* samples / t_total */
-    double dev_loss, dev_acc;   /* last dev evaluation: loss per labelled node and the metric
-                                   "accuracy" (NaN if none) */
+    double dev_loss, dev_acc;   /* last dev evaluation: loss per labelled node and the
+                                   headline metric, dev_metrics[0] (NaN if none) */
     uint64_t checksum;          /* dbx_model_checksum of the final parameters */
     int ranks;                  /* workers (MPI ranks) that trained */
     int rank;                   /* this process's rank (0 prints; set even on failure) */
     double t_allreduce;         /* seconds in gradient all-reduces (this rank) */
     double imbalance;           /* mean over steps of max/mean worker compute time */
+    int dev_nmetrics;           /* last dev evaluation: every metric of the model type's */
+    dbx_metric dev_metrics[DBX_MAX_METRICS]; /* report(), the headline first */
 } dbx_train_result;
 
 typedef struct dbx_eval_result {
     int64_t samples, labelled;  /* labelled: loss terms */
     double loss;                /* mean loss per labelled node */
-    double acc;                 /* the metric "accuracy" if the model reports one, else NaN */
+    double acc;                 /* the headline metric, metrics[0].value (NaN if none) */
     int nmetrics;
-    dbx_metric metrics[DBX_MAX_METRICS]; /* the model type's report() */
+    dbx_metric metrics[DBX_MAX_METRICS]; /* the model type's report(), the headline first */
 } dbx_eval_result;
 
 /* What one step did, summed over the workers. */
