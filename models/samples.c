@@ -155,7 +155,7 @@ int dbx_report_accuracy(void *self, const double *stats, dbx_metric *out, int ma
     return 1;
 }
 
-int dbx_softmax(const float *logits, int n, double *probs)
+int dbx_probs_softmax(const float *logits, int n, double *probs)
 {
     int best = 0;
     for (int j = 1; j < n; j++)

@@ -214,7 +214,7 @@ static void tg_score(void *self, const dbx_sample *smp, int nout, const float *c
     if (!s->chunks || tg_names_fit(s, n)) return; /* sized by build(), which can fail */
     for (int32_t i = 0; i < n; i++) {
         s->gold[i] = s->tagname[tag[i]];
-        s->pred[i] = s->tagname[dbx_softmax(out[i], s->tags, NULL)];
+        s->pred[i] = s->tagname[dbx_probs_softmax(out[i], s->tags, NULL)];
     }
     dbx_spans c = {0, 0, 0};
     dbx_spans_add(&c, n, s->gold, s->pred);
@@ -255,16 +255,16 @@ static dbx_status tg_predict(void *self, const dbx_sample *smp, int nout,
     fputs("{\"tags\":[", f);
     for (int32_t i = 0; i < n; i++) {
         if (i) fputc(',', f);
-        dbx_json_string(f, s->tagname[dbx_softmax(out[i], K, NULL)]);
+        dbx_json_string(f, s->tagname[dbx_probs_softmax(out[i], K, NULL)]);
     }
     fputs("],\"probs\":[", f);
     for (int32_t i = 0; i < n; i++)
-        fprintf(f, "%s%.6g", i ? "," : "", s->probs[dbx_softmax(out[i], K, s->probs)]);
+        fprintf(f, "%s%.6g", i ? "," : "", s->probs[dbx_probs_softmax(out[i], K, s->probs)]);
     fputc(']', f);
     if (flags & DBX_PREDICT_DETAIL) {
         fputs(",\"dists\":[", f);
         for (int32_t i = 0; i < n; i++) {
-            dbx_softmax(out[i], K, s->probs);
+            dbx_probs_softmax(out[i], K, s->probs);
             for (int32_t c = 0; c < K; c++)
                 fprintf(f, "%s%.6g", c ? "," : i ? ",[" : "[", s->probs[c]);
             fputc(']', f);

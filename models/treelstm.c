@@ -176,7 +176,7 @@ enum { TL_ROOT_OK, TL_ROOTS, TL_BIN_OK, TL_BIN, TL_NODE_OK, TL_NODES, TL_NSTATS 
  * probability is ignored), else negative. */
 static int tl_positive(const float *logits, int L, double *probs)
 {
-    dbx_softmax(logits, L, probs);
+    dbx_probs_softmax(logits, L, probs);
     double pos = 0, neg = 0;
     for (int c = 0; c < L; c++) {
         if (c < L / 2) neg += probs[c];
@@ -232,13 +232,13 @@ static dbx_status tl_predict(void *self, const dbx_sample *smp, int nout,
     if (n < 1 || nout < n)
         return dbx__fail(DBX_EINVAL, "treelstm: %d outputs for a tree of %d nodes", nout, n);
     const int positive = tl_positive(out[n - 1], L, s->probs);
-    fprintf(f, "{\"label\":%d,\"probs\":[", dbx_softmax(out[n - 1], L, s->probs));
+    fprintf(f, "{\"label\":%d,\"probs\":[", dbx_probs_softmax(out[n - 1], L, s->probs));
     for (int32_t c = 0; c < L; c++) fprintf(f, "%s%.6g", c ? "," : "", s->probs[c]);
     fprintf(f, "],\"binary\":\"%s\"", positive ? "positive" : "negative");
     if (flags & DBX_PREDICT_DETAIL) {
         fputs(",\"nodes\":[", f);
         for (int32_t v = 0; v < n; v++)
-            fprintf(f, "%s%d", v ? "," : "", dbx_softmax(out[v], L, NULL));
+            fprintf(f, "%s%d", v ? "," : "", dbx_probs_softmax(out[v], L, NULL));
         fputc(']', f);
     }
     fputc('}', f);

@@ -148,15 +148,15 @@ static void test_softmax(void)
 {
     const float l[4] = {1, 3, 3, -2};
     double p[4];
-    CU_ASSERT_EQUAL(dbx_softmax(l, 4, p), 1); /* the first of equal maxima */
+    CU_ASSERT_EQUAL(dbx_probs_softmax(l, 4, p), 1); /* the first of equal maxima */
     double z = exp(1) + 2 * exp(3) + exp(-2);
     CU_ASSERT_DOUBLE_EQUAL(p[0], exp(1) / z, 1e-12);
     CU_ASSERT_DOUBLE_EQUAL(p[1], exp(3) / z, 1e-12);
     CU_ASSERT_DOUBLE_EQUAL(p[0] + p[1] + p[2] + p[3], 1.0, 1e-12);
     const float big[2] = {1000, 999}; /* no overflow */
-    CU_ASSERT_EQUAL(dbx_softmax(big, 2, p), 0);
+    CU_ASSERT_EQUAL(dbx_probs_softmax(big, 2, p), 0);
     CU_ASSERT_DOUBLE_EQUAL(p[0], 1 / (1 + exp(-1)), 1e-12);
-    CU_ASSERT_EQUAL(dbx_softmax(l, 4, NULL), 1);
+    CU_ASSERT_EQUAL(dbx_probs_softmax(l, 4, NULL), 1);
 }
 
 /* ---- model types ---------------------------------------------------------------------------- */

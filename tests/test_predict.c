@@ -139,12 +139,12 @@ static dbx_status collect_tree(void *arg, int32_t i, const dbx_sample *s, int no
     CU_ASSERT_EQUAL(nout, n);
     CU_ASSERT_FATAL(i < t->n);
     double p[5];
-    t->root[i] = dbx_softmax(out[n - 1], 5, p);
+    t->root[i] = dbx_probs_softmax(out[n - 1], 5, p);
     t->positive[i] = p[3] + p[4] > p[0] + p[1];
     dbx_sample g = dbx_dataset_get(t->gold, i);
     CU_ASSERT_EQUAL_FATAL(g.w[0], n);
     for (int32_t v = 0; v < n; v++)
-        t->node_ok += dbx_softmax(out[v], 5, NULL) == g.w[1 + 2 * n + v];
+        t->node_ok += dbx_probs_softmax(out[v], 5, NULL) == g.w[1 + 2 * n + v];
     t->nodes += n;
     return DBX_OK;
 }
@@ -333,7 +333,7 @@ static dbx_status collect_tags(void *arg, int32_t i, const dbx_sample *s, int no
     const char *gold[64], *pred[64];
     CU_ASSERT_FATAL(n <= 64);
     for (int32_t j = 0; j < n; j++) {
-        int32_t y = dbx_softmax(out[j], K, NULL), want = g.w[1 + n + j];
+        int32_t y = dbx_probs_softmax(out[j], K, NULL), want = g.w[1 + n + j];
         t->ok += y == want;
         gold[j] = dbx_vocab_str(t->tags, want);
         pred[j] = dbx_vocab_str(t->tags, y);
@@ -436,7 +436,7 @@ static dbx_status collect_lat(void *arg, int32_t i, const dbx_sample *s, int nou
     const int32_t n = s->w[0];
     CU_ASSERT_EQUAL_FATAL(nout, n);
     dbx_sample g = dbx_dataset_get(t->gold, i);
-    for (int32_t j = 0; j < n; j++) t->ok += dbx_softmax(out[j], t->labels, NULL) == g.w[2 + j];
+    for (int32_t j = 0; j < n; j++) t->ok += dbx_probs_softmax(out[j], t->labels, NULL) == g.w[2 + j];
     t->nodes += n;
     return DBX_OK;
 }

@@ -95,7 +95,7 @@ void dbx_score_argmax(const float *scores, int n, int32_t gold, double *stats);
 int dbx_report_accuracy(void *self, const double *stats, dbx_metric *out, int max);
 /* The softmax of logits[0..n) into probs[0..n) (probs may be NULL); returns the argmax (the
  * first of equal maxima). */
-int dbx_softmax(const float *logits, int n, double *probs);
+int dbx_probs_softmax(const float *logits, int n, double *probs);
 
 /* Writes s as a JSON string (quoted, escaped) to f. */
 void dbx_json_string(FILE *f, const char *s);
