@@ -127,4 +127,51 @@ dbx_status dbx__cu_optim_dense(cu_ctx *c, const dbx_koptim *o, float *p, float *
 dbx_status dbx__cu_optim_rows(cu_ctx *c, const dbx_koptim *o, float *p, float *g, float *m,
                               float *v, const int32_t *rows, int nrows, int dim);
 
+
+/* ---- per-node kernels (vec.cu, loss.cu) ----------------------------------------------------
+   A batch as its per-node kernels see it, and the entries of an op whose forward and backward
+   kernels each run over a grid of one warp per node (BY_WARP) or one thread per item
+   (BY_ITEM). */
+typedef struct nk_args {
+    float *vals;         /* forward: written; backward: read only */
+    float *grads;        /* backward */
+    const int64_t *off;  /* (nargs, n) argument offsets, device copy */
+    const int32_t *attr; /* (n) per-node integers (labels, indices), device copy, or NULL */
+    int64_t out_off;     /* node j's output at out_off + j * dim */
+    int n, dim;
+    int d0, d1;          /* floats per node of arguments 0 and 1 (0 when absent) */
+    float fa;            /* the batch's fparam[0] (hinge: the margin) */
+} nk_args;
+
+enum nk_grid {
+    BY_WARP, /* items: nodes, one warp each */
+    BY_ITEM  /* items: one thread each */
+};
+
+/* nk_args of batch b (vals non-const for both passes: backward kernels only read it);
+   DBX_EINVAL when the staged index arrays the op needs are missing. */
+dbx_status dbx__cu_nk_args(float *vals, float *grads, const dbx_kbatch *b, const cu_staged *s,
+                           nk_args *A);
+/* Launches kernel over items on the grid's shape; counts it. */
+dbx_status dbx__cu_nk_launch(cu_ctx *c, void (*kernel)(nk_args), const nk_args &A,
+                             enum nk_grid grid, int64_t items, const char *name);
+
+/* The entries of op NAME: kernels FK (forward) and BK (backward) over grids FG and BG of FI
+   and BI items (expressions of the batch's nk_args A). */
+#define DBX__NK_ENTRY(NAME, FK, FG, FI, BK, BG, BI)                                         \
+    dbx_status dbx__cu_fwd_##NAME(cu_ctx *c, float *vals, const dbx_kbatch *b,              \
+                                  const cu_staged *s)                                       \
+    {                                                                                       \
+        nk_args A;                                                                          \
+        DBX_TRY(dbx__cu_nk_args(vals, NULL, b, s, &A));                                     \
+        return dbx__cu_nk_launch(c, FK, A, FG, (FI), #FK);                                  \
+    }                                                                                       \
+    dbx_status dbx__cu_bwd_##NAME(cu_ctx *c, const float *vals, float *grads,               \
+                                  const dbx_kbatch *b, const cu_staged *s)                  \
+    {                                                                                       \
+        nk_args A;                                                                          \
+        DBX_TRY(dbx__cu_nk_args(const_cast<float *>(vals), grads, b, s, &A));               \
+        return dbx__cu_nk_launch(c, BK, A, BG, (BI), #BK);                                  \
+    }
+
 #endif /* DBX_KERNELS_CUDA_CUDA_H */

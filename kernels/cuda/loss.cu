@@ -11,15 +11,6 @@
  * Stateless; kernels run on the context's stream. */
 #include "kernels/cuda/cuda.h"
 
-typedef struct lk_args {
-    float *vals;         /* forward: written; backward: read only */
-    float *grads;        /* backward */
-    const int64_t *off;  /* (nargs, n) argument offsets, device copy */
-    const int32_t *attr; /* (n) labels, device copy, or NULL */
-    int64_t out_off;     /* node j's loss at out_off + j */
-    int n, d0;           /* nodes; floats per node of argument 0 */
-    float margin;        /* hinge: the batch's fparam[0] */
-} lk_args;
 
 #define IN(a, j) (A.vals + A.off[(int64_t)(a) * A.n + (j)])
 #define DIN(a, j) (A.grads + A.off[(int64_t)(a) * A.n + (j)])
@@ -35,18 +26,18 @@ typedef struct lk_args {
          j += ((int64_t)gridDim.x * blockDim.x) >> 5)
 
 /* ---- negative log-likelihood: -logp[label] ------------------------------------------------- */
-__global__ void nll_fwd_k(lk_args A)
+__global__ void nll_fwd_k(nk_args A)
 {
     FOR_ITEMS(j, A.n) LOSS(j) = -IN(0, j)[A.attr[j]];
 }
 
-__global__ void nll_bwd_k(lk_args A)
+__global__ void nll_bwd_k(nk_args A)
 {
     FOR_ITEMS(j, A.n) atomicAdd(DIN(0, j) + A.attr[j], -DLOSS(j));
 }
 
 /* ---- binary logistic: softplus(-z), z = s for label 1, -s for label 0 ------------------------ */
-__global__ void logistic_fwd_k(lk_args A)
+__global__ void logistic_fwd_k(nk_args A)
 {
     FOR_ITEMS(j, A.n)
     {
@@ -56,7 +47,7 @@ __global__ void logistic_fwd_k(lk_args A)
 }
 
 /* d/ds = sigmoid(s) - t */
-__global__ void logistic_bwd_k(lk_args A)
+__global__ void logistic_bwd_k(nk_args A)
 {
     FOR_ITEMS(j, A.n)
     {
@@ -67,7 +58,7 @@ __global__ void logistic_bwd_k(lk_args A)
 }
 
 /* ---- squared error: sum_i (a_i - b_i)^2 -------------------------------------------------- */
-__global__ void sq_err_fwd_k(lk_args A)
+__global__ void sq_err_fwd_k(nk_args A)
 {
     FOR_NODES_BY_WARP(j, lane)
     {
@@ -81,7 +72,7 @@ __global__ void sq_err_fwd_k(lk_args A)
 }
 
 /* one thread per element: a's gradient += 2 dl (a_i - b_i), b's -= the same */
-__global__ void sq_err_bwd_k(lk_args A)
+__global__ void sq_err_bwd_k(nk_args A)
 {
     const int D = A.d0;
     FOR_ITEMS(t, (int64_t)A.n * D)
@@ -96,9 +87,9 @@ __global__ void sq_err_bwd_k(lk_args A)
 }
 
 /* ---- multi-class hinge: sum_{i != y} max(0, margin - x_y + x_i) ------------------------------ */
-__global__ void hinge_fwd_k(lk_args A)
+__global__ void hinge_fwd_k(nk_args A)
 {
-    const double margin = A.margin;
+    const double margin = A.fa;
     FOR_NODES_BY_WARP(j, lane)
     {
         const float *x = IN(0, j);
@@ -112,9 +103,9 @@ __global__ void hinge_fwd_k(lk_args A)
 }
 
 /* dl to each active x_i (margin - x_y + x_i > 0), minus dl times their count to x_y */
-__global__ void hinge_bwd_k(lk_args A)
+__global__ void hinge_bwd_k(nk_args A)
 {
-    const double margin = A.margin;
+    const double margin = A.fa;
     FOR_NODES_BY_WARP(j, lane)
     {
         const float *x = IN(0, j);
@@ -133,64 +124,7 @@ __global__ void hinge_bwd_k(lk_args A)
 }
 
 /* ---- entries -------------------------------------------------------------------------------- */
-static dbx_status lk_args_of(float *vals, float *grads, const dbx_kbatch *b, const cu_staged *s,
-                             lk_args *A)
-{
-    /* filled before the checks: a caller never sees it half-filled */
-    A->vals = vals;
-    A->grads = grads;
-    A->off = s->off;
-    A->attr = s->attr;
-    A->out_off = b->out_off;
-    A->n = b->n;
-    A->d0 = b->nargs > 0 ? b->arg_dim[0] : 0;
-    A->margin = b->fparam[0];
-    if (!s->off)
-        return dbx__fail(DBX_EINVAL, "cuda backend: %s batch without argument offsets",
-                         dbx__op_names[b->op]);
-    if (dbx__op_attr[b->op] && !s->attr)
-        return dbx__fail(DBX_EINVAL, "cuda backend: %s batch without labels",
-                         dbx__op_names[b->op]);
-    return DBX_OK;
-}
-
-enum lk_grid {
-    BY_WARP, /* items: nodes, one warp each */
-    BY_ITEM  /* items: one thread each */
-};
-
-static dbx_status lk_launch(cu_ctx *c, void (*kernel)(lk_args), const lk_args &A,
-                            enum lk_grid grid, int64_t items, const char *name)
-{
-    if (items <= 0) return DBX_OK;
-    if (grid == BY_WARP)
-        kernel<<<dbx__cu_warp_blocks(items), DBX_CU_WARPS * 32, 0, c->stream>>>(A);
-    else
-        kernel<<<dbx__cu_blocks(items, DBX_CU_THREADS), DBX_CU_THREADS, 0, c->stream>>>(A);
-    DBX_CU_KERNEL(c, name);
-    return DBX_OK;
-}
-
-/* The entries of loss NAME: kernels FK (forward) and BK (backward) over grids FG and BG of FI
-   and BI items (expressions of the batch's lk_args A). */
-#define LK_ENTRY(NAME, FK, FG, FI, BK, BG, BI)                                              \
-    dbx_status dbx__cu_fwd_##NAME(cu_ctx *c, float *vals, const dbx_kbatch *b,              \
-                                  const cu_staged *s)                                       \
-    {                                                                                       \
-        lk_args A;                                                                          \
-        DBX_TRY(lk_args_of(vals, NULL, b, s, &A));                                          \
-        return lk_launch(c, FK, A, FG, (FI), #FK);                                          \
-    }                                                                                       \
-    dbx_status dbx__cu_bwd_##NAME(cu_ctx *c, const float *vals, float *grads,               \
-                                  const dbx_kbatch *b, const cu_staged *s)                  \
-    {                                                                                       \
-        lk_args A;                                                                          \
-        /* the kernels only read vals (lk_args holds one non-const pointer for both) */     \
-        DBX_TRY(lk_args_of(const_cast<float *>(vals), grads, b, s, &A));                    \
-        return lk_launch(c, BK, A, BG, (BI), #BK);                                          \
-    }
-
-LK_ENTRY(NLL, nll_fwd_k, BY_ITEM, A.n, nll_bwd_k, BY_ITEM, A.n)
-LK_ENTRY(LOGISTIC, logistic_fwd_k, BY_ITEM, A.n, logistic_bwd_k, BY_ITEM, A.n)
-LK_ENTRY(SQ_ERR, sq_err_fwd_k, BY_WARP, A.n, sq_err_bwd_k, BY_ITEM, (int64_t)A.n * A.d0)
-LK_ENTRY(HINGE, hinge_fwd_k, BY_WARP, A.n, hinge_bwd_k, BY_WARP, A.n)
+DBX__NK_ENTRY(NLL, nll_fwd_k, BY_ITEM, A.n, nll_bwd_k, BY_ITEM, A.n)
+DBX__NK_ENTRY(LOGISTIC, logistic_fwd_k, BY_ITEM, A.n, logistic_bwd_k, BY_ITEM, A.n)
+DBX__NK_ENTRY(SQ_ERR, sq_err_fwd_k, BY_WARP, A.n, sq_err_bwd_k, BY_ITEM, (int64_t)A.n * A.d0)
+DBX__NK_ENTRY(HINGE, hinge_fwd_k, BY_WARP, A.n, hinge_bwd_k, BY_WARP, A.n)

@@ -18,15 +18,6 @@
 
 #define DBX_LN_EPS 1e-5
 
-typedef struct vk_args {
-    float *vals;         /* forward: written; backward: read only */
-    float *grads;        /* backward */
-    const int64_t *off;  /* (nargs, n) argument offsets, device copy */
-    const int32_t *attr; /* (n) per-node integers (pick's index), device copy, or NULL */
-    int64_t out_off;     /* node j's output at out_off + j * dim */
-    int n, dim;
-    int d0, d1;          /* floats per node of arguments 0 and 1 (d1: 0 when absent) */
-} vk_args;
 
 #define IN(a, j) (A.vals + A.off[(int64_t)(a) * A.n + (j)])
 #define DIN(a, j) (A.grads + A.off[(int64_t)(a) * A.n + (j)])
@@ -44,7 +35,7 @@ typedef struct vk_args {
          j += ((int64_t)gridDim.x * blockDim.x) >> 5)
 
 /* ---- dot, sum of elements, pick ------------------------------------------------------------ */
-__global__ void dot_fwd_k(vk_args A)
+__global__ void dot_fwd_k(nk_args A)
 {
     FOR_NODES_BY_WARP(j, lane)
     {
@@ -56,7 +47,7 @@ __global__ void dot_fwd_k(vk_args A)
     }
 }
 
-__global__ void dot_bwd_k(vk_args A)
+__global__ void dot_bwd_k(nk_args A)
 {
     const int D = A.d0;
     FOR_ITEMS(t, (int64_t)A.n * D)
@@ -70,7 +61,7 @@ __global__ void dot_bwd_k(vk_args A)
     }
 }
 
-__global__ void sum_elems_fwd_k(vk_args A)
+__global__ void sum_elems_fwd_k(nk_args A)
 {
     FOR_NODES_BY_WARP(j, lane)
     {
@@ -82,7 +73,7 @@ __global__ void sum_elems_fwd_k(vk_args A)
     }
 }
 
-__global__ void sum_elems_bwd_k(vk_args A)
+__global__ void sum_elems_bwd_k(nk_args A)
 {
     const int D = A.d0;
     FOR_ITEMS(t, (int64_t)A.n * D)
@@ -93,12 +84,12 @@ __global__ void sum_elems_bwd_k(vk_args A)
     }
 }
 
-__global__ void pick_fwd_k(vk_args A)
+__global__ void pick_fwd_k(nk_args A)
 {
     FOR_ITEMS(j, A.n) *OUTV(j) = IN(0, j)[A.attr[j]];
 }
 
-__global__ void pick_bwd_k(vk_args A)
+__global__ void pick_bwd_k(nk_args A)
 {
     FOR_ITEMS(j, A.n) atomicAdd(DIN(0, j) + A.attr[j], *DOUT(j));
 }
@@ -117,7 +108,7 @@ __device__ __forceinline__ double log_norm(const float *x, int D, int lane, floa
     return log(s);
 }
 
-__global__ void softmax_fwd_k(vk_args A)
+__global__ void softmax_fwd_k(nk_args A)
 {
     const int D = A.dim;
     FOR_NODES_BY_WARP(j, lane)
@@ -130,7 +121,7 @@ __global__ void softmax_fwd_k(vk_args A)
 }
 
 /* dx_i += y_i (dy_i - sum_k dy_k y_k) */
-__global__ void softmax_bwd_k(vk_args A)
+__global__ void softmax_bwd_k(nk_args A)
 {
     const int D = A.dim;
     FOR_NODES_BY_WARP(j, lane)
@@ -144,7 +135,7 @@ __global__ void softmax_bwd_k(vk_args A)
     }
 }
 
-__global__ void log_softmax_fwd_k(vk_args A)
+__global__ void log_softmax_fwd_k(nk_args A)
 {
     const int D = A.dim;
     FOR_NODES_BY_WARP(j, lane)
@@ -157,7 +148,7 @@ __global__ void log_softmax_fwd_k(vk_args A)
 }
 
 /* dx_i += dy_i - exp(y_i) sum_k dy_k */
-__global__ void log_softmax_bwd_k(vk_args A)
+__global__ void log_softmax_bwd_k(nk_args A)
 {
     const int D = A.dim;
     FOR_NODES_BY_WARP(j, lane)
@@ -187,7 +178,7 @@ __device__ __forceinline__ void ln_stats(const float *x, int D, int lane, double
     *rstd = 1.0 / sqrt(v / D + DBX_LN_EPS);
 }
 
-__global__ void layer_norm_fwd_k(vk_args A)
+__global__ void layer_norm_fwd_k(nk_args A)
 {
     const int D = A.dim;
     FOR_NODES_BY_WARP(j, lane)
@@ -202,7 +193,7 @@ __global__ void layer_norm_fwd_k(vk_args A)
 
 /* xhat = (x - mu) r: dbias += dy, dgain += dy xhat,
    dx = r (dxhat - mean(dxhat) - xhat mean(dxhat xhat)) with dxhat = dy gain */
-__global__ void layer_norm_bwd_k(vk_args A)
+__global__ void layer_norm_bwd_k(nk_args A)
 {
     const int D = A.dim;
     FOR_NODES_BY_WARP(j, lane)
@@ -231,7 +222,7 @@ __global__ void layer_norm_bwd_k(vk_args A)
    M: (rows, cols), column c at M + c * rows. mat_vec: out (rows) = M x, x (cols);
    mat_t_vec: out (cols) = M^T y, y (rows). */
 /* out[r] = sum_c M[c, r] x[c], in float, c in order (the CPU's y[r] += mc[r] * xc) */
-__global__ void mat_vec_fwd_k(vk_args A)
+__global__ void mat_vec_fwd_k(nk_args A)
 {
     const int rows = A.dim, cols = A.d1;
     FOR_ITEMS(t, (int64_t)A.n * rows)
@@ -247,7 +238,7 @@ __global__ void mat_vec_fwd_k(vk_args A)
 
 /* per node rows * cols + cols items: dM[c, r] += dy[r] x[c], then dx[c] += sum_r M[c, r] dy[r]
    (summed in float, r in order, then added) */
-__global__ void mat_vec_bwd_k(vk_args A)
+__global__ void mat_vec_bwd_k(nk_args A)
 {
     const int rows = A.dim, cols = A.d1;
     const int64_t nm = (int64_t)rows * cols, per = nm + cols;
@@ -269,7 +260,7 @@ __global__ void mat_vec_bwd_k(vk_args A)
 }
 
 /* out[c] = sum_r M[c, r] y[r], in float, r in order */
-__global__ void mat_t_vec_fwd_k(vk_args A)
+__global__ void mat_t_vec_fwd_k(nk_args A)
 {
     const int cols = A.dim, rows = A.d1;
     FOR_ITEMS(t, (int64_t)A.n * cols)
@@ -285,7 +276,7 @@ __global__ void mat_t_vec_fwd_k(vk_args A)
 
 /* per node rows * cols + rows items: dM[c, r] += dout[c] y[r], then dy[r] += M[c, r] dout[c]
    for c in order, each add on its own (the CPU's rounding when no other node shares dy) */
-__global__ void mat_t_vec_bwd_k(vk_args A)
+__global__ void mat_t_vec_bwd_k(nk_args A)
 {
     const int cols = A.dim, rows = A.d1;
     const int64_t nm = (int64_t)rows * cols, per = nm + rows;
@@ -305,8 +296,21 @@ __global__ void mat_t_vec_bwd_k(vk_args A)
 }
 
 /* ---- entries -------------------------------------------------------------------------------- */
-static dbx_status vk_args_of(float *vals, float *grads, const dbx_kbatch *b, const cu_staged *s,
-                             vk_args *A)
+DBX__NK_ENTRY(DOT, dot_fwd_k, BY_WARP, A.n, dot_bwd_k, BY_ITEM, (int64_t)A.n * A.d0)
+DBX__NK_ENTRY(SUM_ELEMS, sum_elems_fwd_k, BY_WARP, A.n, sum_elems_bwd_k, BY_ITEM,
+         (int64_t)A.n * A.d0)
+DBX__NK_ENTRY(PICK, pick_fwd_k, BY_ITEM, A.n, pick_bwd_k, BY_ITEM, A.n)
+DBX__NK_ENTRY(SOFTMAX, softmax_fwd_k, BY_WARP, A.n, softmax_bwd_k, BY_WARP, A.n)
+DBX__NK_ENTRY(LOG_SOFTMAX, log_softmax_fwd_k, BY_WARP, A.n, log_softmax_bwd_k, BY_WARP, A.n)
+DBX__NK_ENTRY(LAYER_NORM, layer_norm_fwd_k, BY_WARP, A.n, layer_norm_bwd_k, BY_WARP, A.n)
+DBX__NK_ENTRY(MAT_VEC, mat_vec_fwd_k, BY_ITEM, (int64_t)A.n * A.dim, mat_vec_bwd_k, BY_ITEM,
+         (int64_t)A.n * ((int64_t)A.dim * A.d1 + A.d1))
+DBX__NK_ENTRY(MAT_T_VEC, mat_t_vec_fwd_k, BY_ITEM, (int64_t)A.n * A.dim, mat_t_vec_bwd_k, BY_ITEM,
+         (int64_t)A.n * ((int64_t)A.dim * A.d1 + A.d1))
+
+/* ---- the per-node kernel harness (kernels/cuda/cuda.h), shared with loss.cu ----------------- */
+dbx_status dbx__cu_nk_args(float *vals, float *grads, const dbx_kbatch *b, const cu_staged *s,
+                           nk_args *A)
 {
     /* filled before the checks: a caller never sees it half-filled */
     A->vals = vals;
@@ -318,6 +322,7 @@ static dbx_status vk_args_of(float *vals, float *grads, const dbx_kbatch *b, con
     A->dim = b->dim;
     A->d0 = b->nargs > 0 ? b->arg_dim[0] : 0;
     A->d1 = b->nargs > 1 ? b->arg_dim[1] : 0;
+    A->fa = b->fparam[0];
     if (!s->off)
         return dbx__fail(DBX_EINVAL, "cuda backend: %s batch without argument offsets",
                          dbx__op_names[b->op]);
@@ -327,13 +332,8 @@ static dbx_status vk_args_of(float *vals, float *grads, const dbx_kbatch *b, con
     return DBX_OK;
 }
 
-enum vk_grid {
-    BY_WARP, /* items: nodes, one warp each */
-    BY_ITEM  /* items: one thread each */
-};
-
-static dbx_status vk_launch(cu_ctx *c, void (*kernel)(vk_args), const vk_args &A,
-                            enum vk_grid grid, int64_t items, const char *name)
+dbx_status dbx__cu_nk_launch(cu_ctx *c, void (*kernel)(nk_args), const nk_args &A,
+                             enum nk_grid grid, int64_t items, const char *name)
 {
     if (items <= 0) return DBX_OK;
     if (grid == BY_WARP)
@@ -343,34 +343,3 @@ static dbx_status vk_launch(cu_ctx *c, void (*kernel)(vk_args), const vk_args &A
     DBX_CU_KERNEL(c, name);
     return DBX_OK;
 }
-
-/* The entries of op NAME: kernels FK (forward) and BK (backward) over grids FG and BG of FI
-   and BI items (expressions of the batch's vk_args A). */
-#define VK_ENTRY(NAME, FK, FG, FI, BK, BG, BI)                                              \
-    dbx_status dbx__cu_fwd_##NAME(cu_ctx *c, float *vals, const dbx_kbatch *b,              \
-                                  const cu_staged *s)                                       \
-    {                                                                                       \
-        vk_args A;                                                                          \
-        DBX_TRY(vk_args_of(vals, NULL, b, s, &A));                                          \
-        return vk_launch(c, FK, A, FG, (FI), #FK);                                          \
-    }                                                                                       \
-    dbx_status dbx__cu_bwd_##NAME(cu_ctx *c, const float *vals, float *grads,               \
-                                  const dbx_kbatch *b, const cu_staged *s)                  \
-    {                                                                                       \
-        vk_args A;                                                                          \
-        /* the kernels only read vals (vk_args holds one non-const pointer for both) */     \
-        DBX_TRY(vk_args_of(const_cast<float *>(vals), grads, b, s, &A));                    \
-        return vk_launch(c, BK, A, BG, (BI), #BK);                                          \
-    }
-
-VK_ENTRY(DOT, dot_fwd_k, BY_WARP, A.n, dot_bwd_k, BY_ITEM, (int64_t)A.n * A.d0)
-VK_ENTRY(SUM_ELEMS, sum_elems_fwd_k, BY_WARP, A.n, sum_elems_bwd_k, BY_ITEM,
-         (int64_t)A.n * A.d0)
-VK_ENTRY(PICK, pick_fwd_k, BY_ITEM, A.n, pick_bwd_k, BY_ITEM, A.n)
-VK_ENTRY(SOFTMAX, softmax_fwd_k, BY_WARP, A.n, softmax_bwd_k, BY_WARP, A.n)
-VK_ENTRY(LOG_SOFTMAX, log_softmax_fwd_k, BY_WARP, A.n, log_softmax_bwd_k, BY_WARP, A.n)
-VK_ENTRY(LAYER_NORM, layer_norm_fwd_k, BY_WARP, A.n, layer_norm_bwd_k, BY_WARP, A.n)
-VK_ENTRY(MAT_VEC, mat_vec_fwd_k, BY_ITEM, (int64_t)A.n * A.dim, mat_vec_bwd_k, BY_ITEM,
-         (int64_t)A.n * ((int64_t)A.dim * A.d1 + A.d1))
-VK_ENTRY(MAT_T_VEC, mat_t_vec_fwd_k, BY_ITEM, (int64_t)A.n * A.dim, mat_t_vec_bwd_k, BY_ITEM,
-         (int64_t)A.n * ((int64_t)A.dim * A.d1 + A.d1))
