@@ -222,18 +222,91 @@ expect 0 "train" "$DBX" train --steps 5 --embed 16 --hidden 16 --batch 8 --synth
 has "$T/out" "train: 1 rank, 5 steps, 40 samples" "train summary line"
 has_re "$T/out" "checksum 0x[0-9a-f]{16}" "train summary checksum"
 has "$T/err" "blas: " "train header"
-has_re "$T/err" "^step 5/5 epoch 1 \| loss/node [0-9.]+ \| [0-9.]+ sent/s" "train progress"
-has "$T/err" "analysis " "train progress"
+has_re "$T/err" "^step 5/5 ep 1 \| [0-9]+:[0-9]{2} elapsed, ETA [0-9]+:[0-9]{2} \| loss [0-9.]+ \| [0-9]+ sent/s$" \
+    "train progress"
+has_re "$T/err" "^step 1/5 ep 1 \| " "train progress every step (--log-every 1)"
+if grep -q "per step:" "$T/err"; then bad "the timing breakdown without --verbose"; else ok; fi
+# progress_width FILE DESC: every progress line of FILE has at most 100 characters
+progress_width() {
+    local long
+    long=$(grep -E '^(step |  per step:|  time/step:|  workers:)' "$1" | awk 'length($0) > 100')
+    if [ -z "$long" ]; then ok; else bad "$2: progress lines over 100 characters: $long"; fi
+}
+progress_width "$T/err" "train"
+expect 0 "train --verbose" "$DBX" train --steps 4 --embed 16 --hidden 16 --batch 8 --synthetic 200 \
+    --log-every 2 --verbose
+has_re "$T/err" "^step 2/4 ep 1 \| " "--verbose progress"
+has_re "$T/err" "^  per step: [0-9.]+ batches, width [0-9.]+, " "--verbose breakdown"
+has_re "$T/err" "^  time/step: analysis [0-9.]+% \(build [0-9.]+ ms, sched [0-9.]+, plan [0-9.]+\), exec [0-9.]+ ms$" \
+    "--verbose timings"
+progress_width "$T/err" "--verbose"
+expect 0 "train --quiet" "$DBX" train --steps 4 --embed 16 --hidden 16 --batch 8 --synthetic 200 \
+    --quiet
+if [ ! -s "$T/err" ]; then ok; else bad "--quiet wrote to stderr: $(head -c 200 "$T/err")"; fi
+if [ "$(wc -l <"$T/out")" -eq 1 ] && grep -q '^train: 1 rank, 4 steps' "$T/out"; then ok
+else bad "--quiet: want only the summary line, got: $(head -c 300 "$T/out")"; fi
+runtime_error "--quiet still reports errors" "$DBX" train --data "$T/nonexistent.txt" --quiet
+runtime_error "unwritable --metrics" "$DBX" train --steps 1 --metrics /nonexistent/dir/m.jsonl
+has "$T/err" "cannot write the metrics file /nonexistent/dir/m.jsonl" "unwritable --metrics"
+if grep -q "^train " "$T/err"; then bad "unwritable --metrics: failed only after setup"; else ok; fi
 for f in m.jsonl p.bin p.bin.vocab; do
     if [ -s "$T/$f" ]; then ok; else bad "train did not write $f"; fi
 done
 if [ -s "$T/m.jsonl" ]; then
-    if grep -qvE '^\{"type":"[a-z]+".*\}$' "$T/m.jsonl"; then bad "m.jsonl: bad line"; else ok; fi
+    if grep -qvE '^\{"type":"[a-z]+","time":[0-9]+\.[0-9]{3},"utc":"[0-9T:.-]+Z",.*\}$' "$T/m.jsonl"
+    then bad "m.jsonl: bad line"; else ok; fi
     n=$(grep -c '"type":"step"' "$T/m.jsonl")
     if [ "$n" -eq 5 ]; then ok; else bad "m.jsonl has $n step lines"; fi
+    if head -1 "$T/m.jsonl" | grep -q '^{"type":"config",'; then ok; else bad "m.jsonl: no config first"; fi
     has "$T/m.jsonl" '"type":"summary"' "m.jsonl summary"
-    if grep -qiE 'nan|inf[^o]' "$T/m.jsonl"; then bad "m.jsonl has NaN/inf"; else ok; fi
+    if grep -qiE ':(nan|inf)' "$T/m.jsonl"; then bad "m.jsonl has NaN/inf"; else ok; fi
+    if python3 - "$T/m.jsonl" 2>"$T/err" <<'PY'
+import json, sys
+recs = [json.loads(line) for line in open(sys.argv[1])]
+c = recs[0]
+assert c["type"] == "config" and c["ranks"] == 1 and c["options"]["batch"] == 8, c
+for k in ("dbx_version", "git_commit", "blas", "topology", "device"):
+    assert k in c, k
+for r in recs:
+    for k in r:  # one unit per kind: durations are milliseconds, named *_ms
+        assert not k.startswith("t_") and (k.endswith("per_s") or not k.endswith("_s")), k
+steps = [r for r in recs if r["type"] == "step"]
+assert [s["step"] for s in steps] == [1, 2, 3, 4, 5]
+assert all(s["step_ms"] > 0 and s["workers"][0]["compute_ms"] > 0 for s in steps)
+assert recs[-1]["type"] == "summary" and recs[-1]["steps"] == 5
+PY
+    then ok; else bad "m.jsonl schema: $(tail -2 "$T/err")"; fi
 fi
+
+# ---- metrics while the run goes, and after it is killed -------------------------------------
+# A long run (10^12 steps: the compact progress line) with a dev set: the metrics file shows
+# each step as it completes; killed with SIGKILL, it holds only whole JSON lines.
+"$DBX" gen-data --trees 30 --seed 9 --out "$T/dev9.txt"
+"$DBX" train --steps 1000000000000 --embed 16 --hidden 16 --batch 8 --synthetic 100 \
+    --dev "$T/dev9.txt" --log-every 1 --metrics "$T/live.jsonl" >/dev/null 2>"$T/live.err" &
+live=$!
+for _ in $(seq 200); do
+    if grep -q '"type":"eval"' "$T/live.jsonl" 2>/dev/null &&
+        [ "$(grep -c '"type":"step"' "$T/live.jsonl")" -ge 15 ]; then break; fi
+    sleep 0.05
+done
+n=$(grep -c '"type":"step"' "$T/live.jsonl" 2>/dev/null)
+kill -9 "$live" 2>/dev/null
+wait "$live" 2>/dev/null
+if [ "${n:-0}" -ge 15 ]; then ok; else bad "live metrics: ${n:-0} step records while running"; fi
+if python3 - "$T/live.jsonl" 2>"$T/err" <<'PY'
+import json, sys
+data = open(sys.argv[1]).read()
+assert data.endswith("\n"), "the last line is incomplete"
+recs = [json.loads(line) for line in data.splitlines()]
+assert recs[0]["type"] == "config" and any(r["type"] == "eval" for r in recs)
+steps = [r["step"] for r in recs if r["type"] == "step"]
+assert steps == list(range(1, len(steps) + 1)), steps
+PY
+then ok; else bad "killed run: metrics not whole JSON lines: $(tail -2 "$T/err")"; fi
+has_re "$T/live.err" "^step [0-9]+/1000000000000 \| [0-9:]+ ETA [0-9:?]+ \| loss [0-9.]+ \| dev accuracy [0-9.]+% \| [0-9]+ sent/s$" \
+    "compact progress line with the dev metric"
+progress_width "$T/live.err" "long run"
 expect 0 "eval --synthetic" "$DBX" eval --load "$T/p.bin" --synthetic 200 --batch 32
 has_re "$T/out" "^eval: 200 samples, [0-9]+ labelled nodes, loss/node [0-9.]+, accuracy [0-9.]+%$" \
     "eval output"

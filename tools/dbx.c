@@ -43,7 +43,7 @@ enum {
     OPT_OPTIM, OPT_LR, OPT_EPOCHS, OPT_STEPS, OPT_SEED, OPT_METRICS, OPT_SAVE, OPT_LOAD,
     OPT_NO_DEDUP, OPT_NO_FUSE, OPT_LOG_EVERY, OPT_SYNTH, OPT_QUIET, OPT_HELP, OPT_PARTITION,
     OPT_BIND, OPT_TIMEOUT, OPT_CHECK_REPLICAS, OPT_TRACE, OPT_TRACE_STEPS, OPT_COMM, OPT_DEVICE,
-    OPT_ALLREDUCE
+    OPT_ALLREDUCE, OPT_VERBOSE
 };
 
 #define MAX_SIZE 65536
@@ -133,7 +133,8 @@ static void train_help(void)
            "  --epochs N       passes over the data (default 1; ignored with --steps)\n"
            "  --steps N        stop after N minibatches, wrapping epochs (default 0: off)\n"
            "  --seed S         initialisation, shuffling, synthetic data (default 1)\n"
-           "  --metrics FILE   JSON-lines metrics, one object per step (default: none)\n"
+           "  --metrics FILE   JSON-lines metrics, appended as the run goes: a config record,\n"
+           "                   one per step, eval, epoch, a summary (default: none)\n"
            "  --save FILE      write parameters to FILE and FILE.vocab (default: none)\n"
            "  --load FILE      start from FILE and FILE.vocab, whose sizes and vocabulary\n"
            "                   define the model (default: none)\n"
@@ -141,7 +142,8 @@ static void train_help(void)
            "  --device D       cpu | cuda (default cpu; cuda: a GPU near the rank's cores)\n"
            "  --no-fuse        run lstm_c and lstm_h batches as separate kernels (default: fused)\n"
            "  --log-every N    a progress line every N steps, 0: none (default 10)\n"
-           "  --quiet          no header, progress or epoch lines (default: off)\n"
+           "  --quiet          only errors and the final summary line (default: off)\n"
+           "  --verbose        a timing breakdown under each progress line (default: off)\n"
            "\n"
            "Distributed training: launch with 'mpirun -np N dbx train ...' or\n"
            "'srun --mpi=pmix dbx train ...': one worker per rank, rank 0 also coordinates.\n"
@@ -184,6 +186,7 @@ static const struct option train_longopts[] = {
     {"log-every", required_argument, NULL, OPT_LOG_EVERY},
     {"synthetic", required_argument, NULL, OPT_SYNTH},
     {"quiet", no_argument, NULL, OPT_QUIET},
+    {"verbose", no_argument, NULL, OPT_VERBOSE},
     {"help", no_argument, NULL, OPT_HELP},
     {"partition", required_argument, NULL, OPT_PARTITION},
     {"bind", required_argument, NULL, OPT_BIND},
@@ -240,6 +243,7 @@ static int cmd_train(int argc, char **argv)
             bad = cli_int32(cmd, "--log-every", optarg, 0, 1000000000, &o.log_every);
             break;
         case OPT_QUIET: o.quiet = 1; break;
+        case OPT_VERBOSE: o.verbose = 1; break;
         case OPT_PARTITION: {
             static const char *const w[] = {"random", "round-robin", "lpt", "similarity", NULL};
             bad = one_of("--partition", optarg, w, "random, round-robin, lpt or similarity");
