@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Tests of the `dbx` command-line program (tools/), run on the real binary by ctest ("cli"):
-# help texts, usage errors (exit 2 with the expected message), gen-data | check-data round
-# trips, malformed data files (non-zero exit below 128, "file:line:col: expected" on
-# stderr), a short train -> eval run with metrics and saved parameters, refusal of a
-# truncated parameter file, and the tagger. Self-contained: all files live in a temporary
+# help texts (also through `dbx help CMD`), usage errors (exit 2 with the expected message),
+# gen-data | check-data round trips, malformed data files (non-zero exit below 128,
+# "file:line:col: expected" on stderr), a short train -> eval run with metrics (schema, live
+# records, whole lines after SIGKILL), progress lines (content, at most 100 characters,
+# --quiet, --verbose) and saved parameters, --load against explicit sizes, compare's exit
+# status (0 equal, 1 different, 2 trouble), refusal of a truncated parameter file, and the
+# tagger. Self-contained: all files live in a temporary
 # directory that is removed at the end. Usage: test_cli.sh path/to/dbx
 set -u
 DBX=${1:?usage: test_cli.sh path/to/dbx}
@@ -78,6 +81,18 @@ check_help train --model --data --dev --embed --hidden --mlp --batch --scheduler
 check_help eval --model --data --load --batch --scheduler --synthetic --seed --no-dedup --help
 check_help gen-data --format --samples --trees --vocab --chars --tags --seed --out --help
 check_help check-data --format --help
+check_help compare --rtol --help
+has "$T/out" "Exit status: 0 if the files agree" "compare --help documents its exit status"
+# dbx help CMD prints CMD's own help, as dbx CMD --help does
+for c in train eval gen-data check-data compare; do
+    "$DBX" "$c" --help >"$T/help_a" 2>&1
+    expect 0 "help $c" "$DBX" help "$c"
+    if cmp -s "$T/out" "$T/help_a" && grep -q "^usage: dbx $c" "$T/out"; then ok
+    else bad "dbx help $c differs from dbx $c --help"; fi
+done
+expect 0 "help alone" "$DBX" help
+has "$T/out" "usage: dbx <command>" "help alone"
+usage_error "help of an unknown command" "dbx help: unknown command 'frob'" "$DBX" help frob
 
 # ---- bad flags and values ---------------------------------------------------------------------
 usage_error "batch x" "dbx train: --batch: expected a positive integer, got 'x'" \
@@ -317,12 +332,38 @@ runtime_error "eval wrong model" "$DBX" eval --load "$T/p.bin" --model bilstm-ta
     --data "$T/gen.txt"
 has "$T/err" "treelstm" "eval wrong model"
 expect 0 "train --load" "$DBX" train --load "$T/p.bin" --steps 2 --batch 8 --synthetic 200 --quiet
+# explicit sizes must agree with the loaded model's (--embed 16 --hidden 16 above)
+expect 0 "train --load with equal sizes" "$DBX" train --load "$T/p.bin" --embed 16 --hidden 16 \
+    --steps 1 --batch 8 --synthetic 200 --quiet
+usage_error "train --load with another --hidden" \
+    "dbx train: --hidden 32 conflicts with the loaded model: $T/p.bin.vocab has hidden 16" \
+    "$DBX" train --load "$T/p.bin" --hidden 32 --steps 1 --synthetic 200 --quiet
+usage_error "train --load with another --embed" "--embed 8 conflicts with the loaded model" \
+    "$DBX" train --load "$T/p.bin" --embed 8 --steps 1 --synthetic 200 --quiet
+# compare: 0 equal, 1 different, 2 trouble (like cmp and diff)
+expect 0 "compare equal" "$DBX" compare "$T/p.bin" "$T/p.bin"
+has "$T/out" "equal" "compare equal"
+"$DBX" train --steps 6 --embed 16 --hidden 16 --batch 8 --synthetic 200 --save "$T/p6.bin" \
+    --quiet >/dev/null
+expect 1 "compare different values" "$DBX" compare "$T/p.bin" "$T/p6.bin"
+has "$T/out" "DIFFERENT" "compare different values"
+expect 0 "compare within a loose tolerance" "$DBX" compare --rtol 1e9 "$T/p.bin" "$T/p6.bin"
+"$DBX" train --steps 1 --embed 16 --hidden 8 --batch 8 --synthetic 200 --save "$T/h8.bin" \
+    --quiet >/dev/null
+expect 1 "compare different shapes" "$DBX" compare "$T/p.bin" "$T/h8.bin"
+has "$T/out" "different models: DIFFERENT" "compare different shapes"
+expect 2 "compare a missing file" "$DBX" compare "$T/p.bin" "$T/missing.bin"
+has "$T/err" "dbx: error: $T/missing.bin: cannot open" "compare a missing file"
+expect 2 "compare one file" "$DBX" compare "$T/p.bin"
+expect 2 "compare bad --rtol" "$DBX" compare --rtol x "$T/p.bin" "$T/p.bin"
 head -c 1000 "$T/p.bin" >"$T/trunc.bin"
 cp "$T/p.bin.vocab" "$T/trunc.bin.vocab"
 expect 1 "eval of a truncated file" "$DBX" eval --load "$T/trunc.bin" --synthetic 200
 has "$T/err" "dbx: error: " "truncated file"
 has "$T/err" "trunc.bin" "truncated file"
 expect 1 "train --load of a truncated file" "$DBX" train --load "$T/trunc.bin" --steps 1 --quiet
+expect 2 "compare a truncated file" "$DBX" compare "$T/p.bin" "$T/trunc.bin"
+has "$T/err" "trunc.bin" "compare a truncated file"
 runtime_error "eval without .vocab" "$DBX" eval --load "$T/m.jsonl"
 
 # ---- tagger ---------------------------------------------------------------------------------

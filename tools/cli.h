@@ -7,7 +7,8 @@
 #include <getopt.h>
 #include <stdint.h>
 
-/* Exit codes: 0 success, 1 runtime error, 2 usage error. */
+/* Exit codes: 0 success, 1 runtime error, 2 usage error (compare: 0 equal, 1 different,
+ * 2 trouble). */
 #define CLI_OK 0
 #define CLI_ERR 1
 #define CLI_USAGE 2
