@@ -62,7 +62,7 @@ runtime_error() {
 expect 2 "no arguments" "$DBX"
 has "$T/err" "usage: dbx" "no arguments"
 expect 0 "--help" "$DBX" --help
-for c in train eval gen-data check-data; do has "$T/out" "$c" "--help lists $c"; done
+for c in train eval gen-data check-data compare plot; do has "$T/out" "$c" "--help lists $c"; done
 expect 0 "--version" "$DBX" --version
 has_re "$T/out" '^dbx [0-9]+\.[0-9]+' "--version"
 usage_error "unknown command" "unknown command 'frobnicate'" "$DBX" frobnicate
@@ -83,8 +83,9 @@ check_help gen-data --format --samples --trees --vocab --chars --tags --seed --o
 check_help check-data --format --help
 check_help compare --rtol --help
 has "$T/out" "Exit status: 0 if the files agree" "compare --help documents its exit status"
+check_help plot --out --help
 # dbx help CMD prints CMD's own help, as dbx CMD --help does
-for c in train eval gen-data check-data compare; do
+for c in train eval gen-data check-data compare plot; do
     "$DBX" "$c" --help >"$T/help_a" 2>&1
     expect 0 "help $c" "$DBX" help "$c"
     if cmp -s "$T/out" "$T/help_a" && grep -q "^usage: dbx $c" "$T/out"; then ok

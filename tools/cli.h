@@ -37,5 +37,7 @@ int cli_fail(int status);
 int cli_gen_data(int argc, char **argv);
 int cli_check_data(int argc, char **argv);
 int cli_compare(int argc, char **argv);
+/* tools/plot_cmd.c */
+int cli_plot(int argc, char **argv);
 
 #endif /* DBX_TOOLS_CLI_H */

@@ -1,5 +1,5 @@
 /* dbx: the command-line program. Subcommands: train, eval, gen-data, check-data (the last two
- * in tools/data_cmds.c), compare (tools/compare_cmd.c); `dbx help
+ * in tools/data_cmds.c), compare (tools/compare_cmd.c), plot (tools/plot_cmd.c); `dbx help
  * CMD` is `dbx CMD --help`. Options are parsed with getopt_long and validated strictly; usage
  * errors exit 2, runtime errors print "dbx: error: <message>" and exit 1. Owned by tools/;
  * a single-threaded program (the only place in the project that calls exit codes into the
@@ -31,6 +31,7 @@ static void usage(FILE *f)
           "  gen-data     write a synthetic SST-like treebank or word/character lattices\n"
           "  check-data   parse data files and print their statistics\n"
           "  compare      compare two parameter files within a relative tolerance\n"
+          "  plot         PNG plots of a metrics file (loss, dev metric, throughput, workers)\n"
           "\n"
           "  dbx --help              this help\n"
           "  dbx --version           the version and git commit\n"
@@ -423,7 +424,7 @@ static const struct {
     int (*run)(int argc, char **argv);
 } commands[] = {
     {"train", cmd_train},         {"eval", cmd_eval},       {"gen-data", cli_gen_data},
-    {"check-data", cli_check_data}, {"compare", cli_compare},
+    {"check-data", cli_check_data}, {"compare", cli_compare}, {"plot", cli_plot},
 };
 
 static int (*find_command(const char *name))(int, char **)
