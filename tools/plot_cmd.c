@@ -216,6 +216,7 @@ static void gp_preamble(FILE *f)
     fputs("set terminal pngcairo size 900,540 noenhanced font 'Sans,10'\n"
           "set datafile missing 'NaN'\n"
           "set grid\n"
+          "set autoscale xfix\n"
           "set key top right opaque box\n"
           "set style line 1 lc rgb '#1f77b4' lw 2\n"
           "set style line 2 lc rgb '#9ecae1' lw 1\n"
