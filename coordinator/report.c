@@ -242,15 +242,16 @@ static dbx__jl *rec_begin(dbx_trainer *t, const char *type)
 }
 
 /* ---- log lines ---------------------------------------------------------------------------- */
-/* "h:mm:ss" from one hour, else "m:ss"; "?" when unknown. */
+/* "m:ss", "h:mm:ss" from one hour, whole days ("12d") from 100 hours; "?" when unknown. */
 static void fmt_duration(char *out, size_t cap, double s)
 {
-    if (!isfinite(s) || s < 0 || s > 1e9) {
+    if (!isfinite(s) || s < 0 || s > 1e15) {
         snprintf(out, cap, "?");
         return;
     }
     long long v = (long long)(s + 0.5);
-    if (v >= 3600) snprintf(out, cap, "%lld:%02lld:%02lld", v / 3600, v / 60 % 60, v % 60);
+    if (v >= 100 * 3600) snprintf(out, cap, "%lldd", (v + 43200) / 86400);
+    else if (v >= 3600) snprintf(out, cap, "%lld:%02lld:%02lld", v / 3600, v / 60 % 60, v % 60);
     else snprintf(out, cap, "%lld:%02lld", v / 60, v % 60);
 }
 

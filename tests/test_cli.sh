@@ -320,8 +320,8 @@ steps = [r["step"] for r in recs if r["type"] == "step"]
 assert steps == list(range(1, len(steps) + 1)), steps
 PY
 then ok; else bad "killed run: metrics not whole JSON lines: $(tail -2 "$T/err")"; fi
-has_re "$T/live.err" "^step [0-9]+/1000000000000 \| [0-9:]+ ETA [0-9:?]+ \| loss [0-9.]+ \| dev accuracy [0-9.]+% \| [0-9]+ sent/s$" \
-    "compact progress line with the dev metric"
+has_re "$T/live.err" "^step [0-9]+/1000000000000( ep [0-9]+)? \| [0-9:]+( elapsed,)? ETA [0-9:d?]+ \| loss [0-9.]+ \| dev accuracy [0-9.]+% \| [0-9]+ sent/s$" \
+    "long run: progress line with the dev metric"
 progress_width "$T/live.err" "long run"
 expect 0 "eval --synthetic" "$DBX" eval --load "$T/p.bin" --synthetic 200 --batch 32
 has_re "$T/out" "^eval: 200 samples, [0-9]+ labelled nodes, loss/node [0-9.]+, accuracy [0-9.]+%$" \
