@@ -287,7 +287,8 @@ static void report_header(const dbx_trainer *t, const char *topo_all)
             "coordinator\n%s",
             t->W, t->W == 1 ? "" : "s", comm_name(t), o->batch,
             dbx__part_name(t->coord.strategy), topo_all);
-    if (o->metrics) fprintf(t->log, "metrics: %s (JSON lines, written as the run goes)\n", o->metrics);
+    if (o->metrics)
+        fprintf(t->log, "metrics: %s (JSON lines, written as the run goes)\n", o->metrics);
 }
 
 /* The configuration record: every dbx_train_opts field (under "options"), what the run

@@ -1,7 +1,7 @@
 /* Internal to coordinator/: the trainer (include/dbx/train.h). trainer.c owns setup, the
  * step loop and the public calls; report.c the output of rank 0 (header, progress lines,
- * the JSON-lines metrics file written record by record, the trace). The trainer drives one worker per rank (worker/) and, on
- * rank 0, the coordinator. Not thread-safe. */
+ * the JSON-lines metrics file written record by record, the trace). The trainer drives one
+ * worker per rank (worker/) and, on rank 0, the coordinator. Not thread-safe. */
 #ifndef DBX_COORDINATOR_TRAINER_H
 #define DBX_COORDINATOR_TRAINER_H
 

@@ -112,7 +112,8 @@ static int string(rd *r, char **out)
                     free(b);
                     return -1;
                 }
-                if (lo >= 0xdc00 && lo < 0xe000) cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+                if (lo >= 0xdc00 && lo < 0xe000)
+                    cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
             }
             put_utf8(b, &n, cp);
             break;

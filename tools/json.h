@@ -19,7 +19,8 @@ typedef struct js {
 } js;
 
 /* Parses text[0..len) (one value, surrounded by whitespace only) into *out. Returns 0, or -1
- * with *err set to a static description and *at to the offset of the problem. */
+ * with *err set to a static description and *at to the offset of the problem (either may
+ * be NULL). */
 int js_parse(const char *text, size_t len, js *out, const char **err, size_t *at);
 void js_free(js *v);
 /* The member key of object o (NULL if o is not an object or has no such member). */

@@ -566,24 +566,32 @@ int cli_plot(int argc, char **argv)
     struct stat sb;
     if (!rc && (stat(P.dir, &sb) != 0 || !S_ISDIR(sb.st_mode)))
         rc = err("%s: not a directory", P.dir);
-    /* the kind of file: a scaling report is one JSON object with "measured" */
-    int ch;
-    while ((ch = fgetc(in)) == ' ' || ch == '\n' || ch == '\t' || ch == '\r') {}
+    /* the kind of file: metrics lines are objects with a "type", one per line; a scaling
+       report is one JSON object (over many lines) with "measured" */
     int scaling = 0;
     js doc;
     memset(&doc, 0, sizeof doc);
     run R;
     memset(&R, 0, sizeof R);
     if (!rc) {
+        char *first = NULL;
+        size_t cap = 0;
+        ssize_t n1 = getline(&first, &cap, in);
+        int metrics = 0;
+        if (n1 > 0 && js_parse(first, (size_t)n1, &doc, NULL, NULL) == 0) {
+            metrics = js_str(&doc, "type") != NULL;
+            js_free(&doc);
+        }
+        free(first);
         rewind(in);
-        size_t len = 0;
-        char *text = ch == '{' ? slurp(in, &len) : NULL;
-        const char *why;
-        size_t at;
-        if (text && js_parse(text, len, &doc, &why, &at) == 0 && js_get(&doc, "measured"))
-            scaling = 1;
-        free(text);
-        rewind(in);
+        if (!metrics && n1 > 0) {
+            size_t len = 0;
+            char *text = slurp(in, &len);
+            if (text && js_parse(text, len, &doc, NULL, NULL) == 0 && js_get(&doc, "measured"))
+                scaling = 1;
+            free(text);
+            rewind(in);
+        }
         if (!scaling) {
             snprintf(R.title, sizeof R.title, "%s", path);
             rc = read_metrics(path, in, &R);
@@ -612,7 +620,8 @@ int cli_plot(int argc, char **argv)
     if (!rc) rc = run_gnuplot(sp);
     for (int i = 0; !rc && i < P.n; i++) {
         struct stat ps;
-        if (stat(P.path[i], &ps) != 0 || ps.st_size == 0) rc = err("gnuplot wrote no %s", P.path[i]);
+        if (stat(P.path[i], &ps) != 0 || ps.st_size == 0)
+            rc = err("gnuplot wrote no %s", P.path[i]);
     }
     for (int i = 0; !rc && i < P.n; i++) printf("%s\n", P.path[i]);
     if (sp) unlink(sp);
