@@ -77,7 +77,7 @@ check_help() {
 }
 check_help train --model --data --dev --embed --hidden --mlp --batch --scheduler --optimizer \
     --lr --epochs --steps --seed --metrics --save --load --no-dedup --log-every --synthetic \
-    --quiet --help
+    --quiet --verbose --help
 check_help eval --model --data --load --batch --scheduler --synthetic --seed --no-dedup --help
 check_help gen-data --format --samples --trees --vocab --chars --tags --seed --out --help
 check_help check-data --format --help
