@@ -4,8 +4,9 @@
 # W = 1, 2 workers (one per core) and W = 3, 4 (oversubscribed, labelled as such), and,
 # when network namespaces are available (root), 3 simulated hosts over TCP; plus the
 # all-reduce speed at each configuration (bench_allreduce). bench/scaling_report.py then
-# writes the tables (CSV, JSON, Markdown), a PNG plot (gnuplot) and a projection to 8-256
-# nodes from the measured cost model and an alpha-beta all-reduce model.
+# writes the tables (CSV, JSON, Markdown) with a projection to 8-256 nodes from the measured
+# cost model and an alpha-beta all-reduce model, and `dbx plot` draws scaling.json as PNGs
+# (throughput and efficiency; measured points as points, the projection as dashed lines).
 # Usage: bench/scaling.sh   Environment: BUILD_DIR (build), DATA (SST train), PER_WORKER (64),
 #        STEPS (40), SIZE (128), OUT (bench/results/scaling).
 set -u
@@ -64,4 +65,5 @@ else
 fi
 
 python3 "$root/bench/scaling_report.py" "$out" --per-worker "$per" || status=1
+"$dbx" plot "$out/scaling.json" --out "$out" || status=1
 exit $status

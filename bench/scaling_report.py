@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Report of bench/scaling.sh: reads the per-step JSON-lines metrics of each configuration
 (local-W.jsonl, local-oversubscribed-W.jsonl, netns-3.jsonl) and the all-reduce fits
-(allreduce-*.json), and writes scaling.csv, scaling.json, scaling.md and scaling.png (when
-gnuplot is installed) into the same folder.
+(allreduce-*.json), and writes scaling.csv, scaling.json and scaling.md into the same folder.
+bench/scaling.sh then draws scaling.json with `dbx plot` (scaling-throughput.png,
+scaling-efficiency.png: measured points, the projection as dashed labelled lines).
 
 Measured: sentences/s X(N) (median over steps, the first steps skipped as warm-up),
 weak-scaling efficiency X(N) / (N X(1)), gradient all-reduce time, algbw = bytes / time,
@@ -19,7 +20,6 @@ import glob
 import json
 import os
 import statistics
-import subprocess
 import sys
 
 WARMUP = 5
@@ -154,34 +154,6 @@ def main():
         f.write("\n".join(md) + "\n")
     print("\n".join(md))
 
-    # plot: measured speedup and the projection, against ideal
-    dat = os.path.join(out, "scaling.dat")
-    with open(dat, "w") as f:
-        for r in rows:
-            f.write("%d %g %g\n" % (r["workers"], r["speedup"] if not r["oversubscribed"] else 1e-9,
-                                    r["speedup"] if r["oversubscribed"] else 1e-9))
-    pdat = os.path.join(out, "projection.dat")
-    with open(pdat, "w") as f:
-        for p in proj:
-            f.write("%d %g\n" % (p["nodes"], p["sents_per_s"] / base["sents_per_s"]))
-    gp = f"""set terminal pngcairo size 900,560
-set output '{os.path.join(out, "scaling.png")}'
-set title 'dbx weak scaling (Tree-LSTM, {per} samples per worker)'
-set xlabel 'workers'
-set ylabel 'speedup over one worker'
-set logscale xy 2
-set key left top
-set grid
-plot x title 'ideal' with lines dt 2 lc rgb '#888888', \\
-     '{dat}' using 1:($2 > 1e-6 ? $2 : 1/0) title 'measured' with points pt 7 ps 1.5, \\
-     '{dat}' using 1:($3 > 1e-6 ? $3 : 1/0) title 'measured, oversubscribed (more ranks than cores)' with points pt 6 ps 1.5, \\
-     '{pdat}' using 1:2 title 'projection (model, not measured)' with linespoints dt 3
-"""
-    try:
-        subprocess.run(["gnuplot"], input=gp.encode(), check=True)
-        print("scaling: plot written to", os.path.join(out, "scaling.png"))
-    except (OSError, subprocess.CalledProcessError) as e:
-        print("scaling: no plot (gnuplot:", e, ")", file=sys.stderr)
     return 0
 
 

@@ -1,8 +1,9 @@
 /* A whole training run (include/dbx/train.h: dbx_trainer_run, dbx_train) and the one-process
  * evaluation of saved parameters (dbx_evaluate). The run sums what every worker did per
- * step, prints progress and epoch lines, writes the metrics, evaluates the dev set after
- * each epoch on rank 0, checks replicas, and at the end saves the parameters and writes the
- * trace. Not thread-safe. */
+ * step, prints progress and epoch lines, appends the metrics records as they happen (an
+ * error record when the run fails), evaluates the dev set after each epoch on rank 0,
+ * checks replicas, and at the end saves the parameters and writes the trace. Not
+ * thread-safe. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,9 +46,9 @@ static void step_sums(const dbx_trainer *t, const dbx_step_info *st, dbx__sums *
     s->imbalance = sumc > 0 ? maxc / (sumc / t->W) : 1;
 }
 
-/* Ends an epoch (possibly partial): dev evaluation and the epoch line (rank 0). */
-static dbx_status end_epoch(dbx_trainer *t, int epoch, const dbx__sums *e, int partial,
-                            dbx_train_result *res, double *t_dev)
+/* Ends an epoch (possibly partial) at step k: dev evaluation and the epoch line (rank 0). */
+static dbx_status end_epoch(dbx_trainer *t, int64_t k, int epoch, const dbx__sums *e,
+                            int partial, dbx_train_result *res, double *t_dev)
 {
     res->last_epoch_loss = dbx__ratio(e->loss, (double)e->labelled);
     if (t->rank != 0) return DBX_OK;
@@ -57,14 +58,15 @@ static dbx_status end_epoch(dbx_trainer *t, int epoch, const dbx__sums *e, int p
     if (t->has_dev) {
         double t0 = dbx__now();
         DBX_TRY(dbx__worker_eval(&t->w, t->dev, t->o.batch, &dv));
-        *t_dev += dbx__now() - t0;
+        double sec = dbx__now() - t0;
+        *t_dev += sec;
         res->dev_loss = dv.loss;
         res->dev_acc = dv.acc;
         res->dev_nmetrics = dv.nmetrics;
         memcpy(res->dev_metrics, dv.metrics, sizeof dv.metrics);
+        DBX_TRY(dbx__report_eval(t, k, epoch, "dev", &dv, sec));
     }
-    dbx__report_epoch(t, epoch, partial, e, res->last_epoch_loss, &dv);
-    return DBX_OK;
+    return dbx__report_epoch(t, epoch, partial, e, res->last_epoch_loss, &dv);
 }
 
 static dbx_status run(dbx_trainer *t, dbx_train_result *res)
@@ -75,6 +77,8 @@ static dbx_status run(dbx_trainer *t, dbx_train_result *res)
     memset(&ep, 0, sizeof ep);
     memset(&win, 0, sizeof win);
     double t_dev = 0, t_start = dbx__now();
+    t->t_run = t_start;
+    t->step_run = t->step;
     while (t->step < t->total_steps) {
         dbx_step_info st;
         DBX_TRY(dbx_trainer_step(t, &st));
@@ -87,7 +91,7 @@ static dbx_status run(dbx_trainer *t, dbx_train_result *res)
         dbx__sums_add(&all, &s);
         dbx__sums_add(&ep, &s);
         dbx__sums_add(&win, &s);
-        dbx__report_step(t, k, st.epoch, &s);
+        if (t->rank == 0) DBX_TRY(dbx__report_step(t, k, st.epoch, &s));
         if (t->log && o->log_every > 0 && (k % o->log_every == 0 || k == t->total_steps)) {
             dbx__report_progress(t, k, st.epoch, &win);
             memset(&win, 0, sizeof win);
@@ -97,7 +101,7 @@ static dbx_status run(dbx_trainer *t, dbx_train_result *res)
             DBX_TRY(dbx__check_replicas(t, &ck));
         }
         if (st.epoch_end || k == t->total_steps) {
-            DBX_TRY(end_epoch(t, st.epoch, &ep, !st.epoch_end, res, &t_dev));
+            DBX_TRY(end_epoch(t, k, st.epoch, &ep, !st.epoch_end, res, &t_dev));
             memset(&ep, 0, sizeof ep);
         }
     }
@@ -124,10 +128,7 @@ static dbx_status run(dbx_trainer *t, dbx_train_result *res)
     DBX_TRY(dbx__check_replicas(t, &res->checksum));
     if (o->trace) DBX_TRY(dbx__trace_write(t, o->trace));
     if (o->save) DBX_TRY(dbx_trainer_save(t, o->save));
-    if (t->rank == 0 && t->metrics.f) {
-        dbx__report_summary(t, res);
-        DBX_TRY(dbx__afile_commit(&t->metrics));
-    }
+    if (t->rank == 0) DBX_TRY(dbx__report_summary(t, res));
     return DBX_OK;
 }
 
@@ -142,6 +143,7 @@ dbx_status dbx_trainer_run(dbx_trainer *t, dbx_train_result *r)
     result_init(r);
     r->rank = t->rank;
     dbx_status s = run(t, r);
+    if (s && t->rank == 0) dbx__report_error(t, s);
     if (t->log) fflush(t->log);
     return dbx__fatal(t, s);
 }

@@ -156,6 +156,7 @@ typedef struct setup_info {
 static dbx_status load_root(dbx_trainer *t, setup_info *si, char **meta_text, size_t *meta_len)
 {
     const dbx_train_opts *o = &t->o;
+    if (o->metrics) DBX_TRY(dbx__metrics_check(o->metrics)); /* fail before reading data */
     dbx_meta *meta = NULL;
     if (o->load) {
         DBX_TRY(dbx__load_meta(t->type, o->load, &meta));
@@ -177,7 +178,6 @@ static dbx_status load_root(dbx_trainer *t, setup_info *si, char **meta_text, si
         DBX_TRY(dbx_dataset_read(t->type, meta, o->dev, &t->dev));
         t->has_dev = 1;
     }
-    if (o->metrics) DBX_TRY(dbx__afile_open(&t->metrics, o->metrics));
     if (o->save) DBX_TRY(check_writable(o->save));
     if (o->trace) DBX_TRY(check_writable(o->trace));
     DBX_TRY(dbx__meta_pack(meta, meta_text, meta_len));
@@ -326,7 +326,7 @@ dbx_status dbx__trainer_init(dbx_trainer *t, const dbx_train_opts *o)
     }
     char topo_all[4096];
     DBX_TRY(dbx__fatal(t, dbx__report_topology(t, topo_all, sizeof topo_all)));
-    if (t->log) dbx__report_header(t, topo_all);
+    DBX_TRY(dbx__fatal(t, t->rank == 0 ? dbx__report_start(t, topo_all) : DBX_OK));
     if (o->trace) {
         t->trace_steps = o->trace_steps > 0 ? o->trace_steps : 20;
         t->cap_trace = (size_t)t->trace_steps * 8;
@@ -362,7 +362,7 @@ void dbx_trainer_free(dbx_trainer *t)
         dbx__comm_scatter_wait(t->comm, &nbytes);
     }
     if (t->log) fflush(t->log);
-    dbx__afile_abort(&t->metrics);
+    dbx__metrics_close(&t->metrics);
     dbx__coord_free(&t->coord);
     dbx__shipment_free(&t->ship[0]);
     dbx__shipment_free(&t->ship[1]);

@@ -1,7 +1,7 @@
 /* Internal to coordinator/: the trainer (include/dbx/train.h). trainer.c owns setup, the
  * step loop and the public calls; report.c the output of rank 0 (header, progress lines,
- * JSON-lines metrics, the trace). The trainer drives one worker per rank (worker/) and, on
- * rank 0, the coordinator. Not thread-safe. */
+ * the JSON-lines metrics file written record by record, the trace). The trainer drives one
+ * worker per rank (worker/) and, on rank 0, the coordinator. Not thread-safe. */
 #ifndef DBX_COORDINATOR_TRAINER_H
 #define DBX_COORDINATOR_TRAINER_H
 
@@ -26,6 +26,21 @@ typedef struct dbx__sums {
     double loss, wall, build, sched, plan, fwd, bwd, update, gemm, model_gemm;
     double imbalance, wait, allreduce, ar_bytes; /* distributed: summed over steps */
 } dbx__sums;
+
+/* One JSON-lines record being built in memory (report.c), written with one write(). */
+typedef struct dbx__jl {
+    char *buf;
+    size_t len, cap;
+    int oom;                    /* an append failed: the record is incomplete */
+} dbx__jl;
+
+/* Rank 0's metrics file: records are appended as they happen, each one whole line. */
+typedef struct dbx__metrics {
+    int fd, open;               /* open: fd is valid (a zeroed struct is closed) */
+    char *path;
+    int64_t records;            /* records written; none at close: the file is removed */
+    dbx__jl rec;
+} dbx__metrics;
 
 struct dbx_trainer {
     dbx_train_opts o;
@@ -52,7 +67,12 @@ struct dbx_trainer {
     double last_model_gemm;     /* the model GEMM FLOPs of the last step (rank 0) */
     /* output (rank 0) */
     FILE *log;                  /* rank 0 and not quiet, else NULL */
-    dbx__afile metrics;
+    dbx__metrics metrics;
+    double t_report0;           /* when the config record was written (dbx__now) */
+    double t_run;               /* when dbx_trainer_run started */
+    int64_t step_run;           /* steps done before dbx_trainer_run */
+    int have_dev;               /* a dev evaluation has run: last_dev is valid */
+    dbx_eval_result last_dev;
     dbx__trace_event *trace;
     size_t ntrace, cap_trace;
     int64_t trace_steps;
@@ -78,12 +98,28 @@ dbx_status dbx__load_train(const dbx_model_type *t, dbx_meta *meta, const char *
                            int synthetic, uint64_t seed, dbx_dataset **out);
 
 /* ---- report.c (rank 0 unless noted) ------------------------------------------------------ */
-void dbx__report_header(const dbx_trainer *t, const char *topo_all);
+/* Before any long work: fails with DBX_EIO naming path unless the metrics file can be
+ * written (leaves an existing file as it is). */
+dbx_status dbx__metrics_check(const char *path);
+/* Creates (truncates) the metrics file; records are appended from then on. */
+dbx_status dbx__metrics_open(dbx__metrics *m, const char *path);
+/* Closes the file; removes it if no record was written (a run that failed in setup). */
+void dbx__metrics_close(dbx__metrics *m);
+/* At the end of setup: the header on the log (unless quiet); with o.metrics, creates the
+ * metrics file and writes the config record. topo_all: every rank's topology line
+ * (dbx__report_topology). */
+dbx_status dbx__report_start(dbx_trainer *t, const char *topo_all);
+/* A progress line (and, verbose, the timing breakdown) for the steps summed in w. */
 void dbx__report_progress(const dbx_trainer *t, int64_t step, int epoch, const dbx__sums *w);
-void dbx__report_step(dbx_trainer *t, int64_t step, int epoch, const dbx__sums *s);
-void dbx__report_epoch(dbx_trainer *t, int epoch, int partial, const dbx__sums *e,
-                       double loss, const dbx_eval_result *dev);
-void dbx__report_summary(dbx_trainer *t, const dbx_train_result *r);
+dbx_status dbx__report_step(dbx_trainer *t, int64_t step, int epoch, const dbx__sums *s);
+/* After a dev evaluation that took seconds: the eval record; kept for progress lines. */
+dbx_status dbx__report_eval(dbx_trainer *t, int64_t step, int epoch, const char *set,
+                            const dbx_eval_result *ev, double seconds);
+dbx_status dbx__report_epoch(dbx_trainer *t, int epoch, int partial, const dbx__sums *e,
+                             double loss, const dbx_eval_result *dev);
+dbx_status dbx__report_summary(dbx_trainer *t, const dbx_train_result *r);
+/* An error record (best effort: the run has already failed). */
+void dbx__report_error(dbx_trainer *t, dbx_status s);
 /* Collective: every rank's topology line, concatenated on rank 0 (out: rank 0 only). */
 dbx_status dbx__report_topology(dbx_trainer *t, char *out, size_t cap);
 /* Records a trace event of this rank (no-op beyond the traced steps). */
@@ -94,12 +130,18 @@ void dbx__sums_add(dbx__sums *a, const dbx__sums *b);
 /* a / b, or NaN when b <= 0. */
 double dbx__ratio(double a, double b);
 
-/* JSON-lines objects: jl_begin(f, type), then fields, then jl_end. Numbers use %.9g;
- * non-finite numbers are written as null. */
-void dbx__jl_begin(FILE *f, const char *type);
-void dbx__jl_int(FILE *f, const char *key, int64_t v);
-void dbx__jl_num(FILE *f, const char *key, double v);
-void dbx__jl_str(FILE *f, const char *key, const char *v);
-void dbx__jl_end(FILE *f);
+/* JSON-lines records: jl_begin(j, type) empties j and opens the object, then fields, then
+ * dbx__metrics_emit closes it and writes the line. Numbers use %.9g; non-finite numbers are
+ * written as null; strings are escaped. jl_open/jl_close nest an object or an array
+ * (key NULL inside arrays). Allocation failures are remembered in j->oom. */
+void dbx__jl_begin(dbx__jl *j, const char *type);
+void dbx__jl_int(dbx__jl *j, const char *key, int64_t v);
+void dbx__jl_num(dbx__jl *j, const char *key, double v);
+void dbx__jl_str(dbx__jl *j, const char *key, const char *v);
+void dbx__jl_bool(dbx__jl *j, const char *key, int v);
+void dbx__jl_open(dbx__jl *j, const char *key, char bracket);
+void dbx__jl_close(dbx__jl *j, char bracket);
+/* Ends the record in m->rec and appends it to the file with one write(). */
+dbx_status dbx__metrics_emit(dbx__metrics *m);
 
 #endif /* DBX_COORDINATOR_TRAINER_H */

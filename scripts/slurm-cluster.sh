@@ -9,6 +9,8 @@
 # accounting (sacct needs slurmdbd).
 #
 # Clients then use:   export SLURM_CONF=DIR/slurm.conf; sinfo; sbatch ...
+# and dbx's batch scripts need the test cluster's MPI settings on top of slurm/dbx.env:
+#   export DBX_ENV=slurm/dbx.env:slurm/testcluster.env
 #
 # Environment: DBX_SLURM_PORT (slurmctld port; slurmd uses +1 and node K listens on
 #              PORT+100+K; default 26817, away from Slurm's default 6817 and other
@@ -138,7 +140,8 @@ CONF
         sleep 0.2
     done
     [ "$idle" -ge "$N" ] || { sinfo >&2 || true; die "only $idle of $N nodes idle after 30 s (logs in $D/log)"; }
-    echo "slurm-cluster: $N nodes up; export SLURM_CONF=$D/slurm.conf"
+    echo "slurm-cluster: $N nodes up; export SLURM_CONF=$D/slurm.conf" \
+         "DBX_ENV=slurm/dbx.env:slurm/testcluster.env"
     sinfo
 }
 

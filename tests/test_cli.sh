@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Tests of the `dbx` command-line program (tools/), run on the real binary by ctest ("cli"):
-# help texts, usage errors (exit 2 with the expected message), gen-data | check-data round
-# trips, malformed data files (non-zero exit below 128, "file:line:col: expected" on
-# stderr), a short train -> eval run with metrics and saved parameters, every model metric by
-# name (eval, the train summary and epoch lines, the metrics file), refusal of a truncated
-# parameter file, and the tagger (span metrics on entity tags). `dbx predict`: test_predict.sh. Self-contained: all files live in a temporary
+# help texts (also through `dbx help CMD`), usage errors (exit 2 with the expected message),
+# gen-data | check-data round trips, malformed data files (non-zero exit below 128,
+# "file:line:col: expected" on stderr), a short train -> eval run with metrics (schema, live
+# records, whole lines after SIGKILL), progress lines (content, at most 100 characters,
+# --quiet, --verbose) and saved parameters, every model metric by name (eval, the train
+# summary and epoch lines, the metrics file), --load against explicit sizes, compare's exit
+# status (0 equal, 1 different, 2 trouble), refusal of a truncated parameter file, and the
+# tagger (span metrics on entity tags). `dbx predict`: test_predict.sh. Self-contained: all files live in a temporary
 # directory that is removed at the end. Usage: test_cli.sh path/to/dbx
 set -u
 DBX=${1:?usage: test_cli.sh path/to/dbx}
@@ -60,7 +63,7 @@ runtime_error() {
 expect 2 "no arguments" "$DBX"
 has "$T/err" "usage: dbx" "no arguments"
 expect 0 "--help" "$DBX" --help
-for c in train eval predict gen-data check-data; do has "$T/out" "$c" "--help lists $c"; done
+for c in train eval predict gen-data check-data compare plot; do has "$T/out" "$c" "--help lists $c"; done
 expect 0 "--version" "$DBX" --version
 has_re "$T/out" '^dbx [0-9]+\.[0-9]+' "--version"
 usage_error "unknown command" "unknown command 'frobnicate'" "$DBX" frobnicate
@@ -75,10 +78,23 @@ check_help() {
 }
 check_help train --model --data --dev --embed --hidden --mlp --batch --scheduler --optimizer \
     --lr --epochs --steps --seed --metrics --save --load --no-dedup --log-every --synthetic \
-    --quiet --help
+    --quiet --verbose --help
 check_help eval --model --data --load --batch --scheduler --synthetic --seed --no-dedup --help
 check_help gen-data --format --samples --trees --vocab --chars --tags --seed --out --help
 check_help check-data --format --help
+check_help compare --rtol --help
+has "$T/out" "Exit status: 0 if the files agree" "compare --help documents its exit status"
+check_help plot --out --help
+# dbx help CMD prints CMD's own help, as dbx CMD --help does
+for c in train eval gen-data check-data compare plot; do
+    "$DBX" "$c" --help >"$T/help_a" 2>&1
+    expect 0 "help $c" "$DBX" help "$c"
+    if cmp -s "$T/out" "$T/help_a" && grep -q "^usage: dbx $c" "$T/out"; then ok
+    else bad "dbx help $c differs from dbx $c --help"; fi
+done
+expect 0 "help alone" "$DBX" help
+has "$T/out" "usage: dbx <command>" "help alone"
+usage_error "help of an unknown command" "dbx help: unknown command 'frob'" "$DBX" help frob
 
 # ---- bad flags and values ---------------------------------------------------------------------
 usage_error "batch x" "dbx train: --batch: expected a positive integer, got 'x'" \
@@ -223,18 +239,91 @@ expect 0 "train" "$DBX" train --steps 5 --embed 16 --hidden 16 --batch 8 --synth
 has "$T/out" "train: 1 rank, 5 steps, 40 samples" "train summary line"
 has_re "$T/out" "checksum 0x[0-9a-f]{16}" "train summary checksum"
 has "$T/err" "blas: " "train header"
-has_re "$T/err" "^step 5/5 epoch 1 \| loss/node [0-9.]+ \| [0-9.]+ sent/s" "train progress"
-has "$T/err" "analysis " "train progress"
+has_re "$T/err" "^step 5/5 ep 1 \| [0-9]+:[0-9]{2} elapsed, ETA [0-9]+:[0-9]{2} \| loss [0-9.]+ \| [0-9]+ sent/s$" \
+    "train progress"
+has_re "$T/err" "^step 1/5 ep 1 \| " "train progress every step (--log-every 1)"
+if grep -q "per step:" "$T/err"; then bad "the timing breakdown without --verbose"; else ok; fi
+# progress_width FILE DESC: every progress line of FILE has at most 100 characters
+progress_width() {
+    local long
+    long=$(grep -E '^(step |  per step:|  time/step:|  workers:)' "$1" | awk 'length($0) > 100')
+    if [ -z "$long" ]; then ok; else bad "$2: progress lines over 100 characters: $long"; fi
+}
+progress_width "$T/err" "train"
+expect 0 "train --verbose" "$DBX" train --steps 4 --embed 16 --hidden 16 --batch 8 --synthetic 200 \
+    --log-every 2 --verbose
+has_re "$T/err" "^step 2/4 ep 1 \| " "--verbose progress"
+has_re "$T/err" "^  per step: [0-9.]+ batches, width [0-9.]+, " "--verbose breakdown"
+has_re "$T/err" "^  time/step: analysis [0-9.]+% \(build [0-9.]+ ms, sched [0-9.]+, plan [0-9.]+\), exec [0-9.]+ ms$" \
+    "--verbose timings"
+progress_width "$T/err" "--verbose"
+expect 0 "train --quiet" "$DBX" train --steps 4 --embed 16 --hidden 16 --batch 8 --synthetic 200 \
+    --quiet
+if [ ! -s "$T/err" ]; then ok; else bad "--quiet wrote to stderr: $(head -c 200 "$T/err")"; fi
+if [ "$(wc -l <"$T/out")" -eq 1 ] && grep -q '^train: 1 rank, 4 steps' "$T/out"; then ok
+else bad "--quiet: want only the summary line, got: $(head -c 300 "$T/out")"; fi
+runtime_error "--quiet still reports errors" "$DBX" train --data "$T/nonexistent.txt" --quiet
+runtime_error "unwritable --metrics" "$DBX" train --steps 1 --metrics /nonexistent/dir/m.jsonl
+has "$T/err" "cannot write the metrics file /nonexistent/dir/m.jsonl" "unwritable --metrics"
+if grep -q "^train " "$T/err"; then bad "unwritable --metrics: failed only after setup"; else ok; fi
 for f in m.jsonl p.bin p.bin.vocab; do
     if [ -s "$T/$f" ]; then ok; else bad "train did not write $f"; fi
 done
 if [ -s "$T/m.jsonl" ]; then
-    if grep -qvE '^\{"type":"[a-z]+".*\}$' "$T/m.jsonl"; then bad "m.jsonl: bad line"; else ok; fi
+    if grep -qvE '^\{"type":"[a-z]+","time":[0-9]+\.[0-9]{3},"utc":"[0-9T:.-]+Z",.*\}$' "$T/m.jsonl"
+    then bad "m.jsonl: bad line"; else ok; fi
     n=$(grep -c '"type":"step"' "$T/m.jsonl")
     if [ "$n" -eq 5 ]; then ok; else bad "m.jsonl has $n step lines"; fi
+    if head -1 "$T/m.jsonl" | grep -q '^{"type":"config",'; then ok; else bad "m.jsonl: no config first"; fi
     has "$T/m.jsonl" '"type":"summary"' "m.jsonl summary"
-    if grep -qiE 'nan|inf[^o]' "$T/m.jsonl"; then bad "m.jsonl has NaN/inf"; else ok; fi
+    if grep -qiE ':(nan|inf)' "$T/m.jsonl"; then bad "m.jsonl has NaN/inf"; else ok; fi
+    if python3 - "$T/m.jsonl" 2>"$T/err" <<'PY'
+import json, sys
+recs = [json.loads(line) for line in open(sys.argv[1])]
+c = recs[0]
+assert c["type"] == "config" and c["ranks"] == 1 and c["options"]["batch"] == 8, c
+for k in ("dbx_version", "git_commit", "blas", "topology", "device"):
+    assert k in c, k
+for r in recs:
+    for k in r:  # one unit per kind: durations are milliseconds, named *_ms
+        assert not k.startswith("t_") and (k.endswith("per_s") or not k.endswith("_s")), k
+steps = [r for r in recs if r["type"] == "step"]
+assert [s["step"] for s in steps] == [1, 2, 3, 4, 5]
+assert all(s["step_ms"] > 0 and s["workers"][0]["compute_ms"] > 0 for s in steps)
+assert recs[-1]["type"] == "summary" and recs[-1]["steps"] == 5
+PY
+    then ok; else bad "m.jsonl schema: $(tail -2 "$T/err")"; fi
 fi
+
+# ---- metrics while the run goes, and after it is killed -------------------------------------
+# A long run (10^12 steps: the compact progress line) with a dev set: the metrics file shows
+# each step as it completes; killed with SIGKILL, it holds only whole JSON lines.
+"$DBX" gen-data --trees 30 --seed 9 --out "$T/dev9.txt"
+"$DBX" train --steps 1000000000000 --embed 16 --hidden 16 --batch 8 --synthetic 100 \
+    --dev "$T/dev9.txt" --log-every 1 --metrics "$T/live.jsonl" >/dev/null 2>"$T/live.err" &
+live=$!
+for _ in $(seq 200); do
+    if grep -q '"type":"eval"' "$T/live.jsonl" 2>/dev/null &&
+        [ "$(grep -c '"type":"step"' "$T/live.jsonl")" -ge 15 ]; then break; fi
+    sleep 0.05
+done
+n=$(grep -c '"type":"step"' "$T/live.jsonl" 2>/dev/null)
+kill -9 "$live" 2>/dev/null
+wait "$live" 2>/dev/null
+if [ "${n:-0}" -ge 15 ]; then ok; else bad "live metrics: ${n:-0} step records while running"; fi
+if python3 - "$T/live.jsonl" 2>"$T/err" <<'PY'
+import json, sys
+data = open(sys.argv[1]).read()
+assert data.endswith("\n"), "the last line is incomplete"
+recs = [json.loads(line) for line in data.splitlines()]
+assert recs[0]["type"] == "config" and any(r["type"] == "eval" for r in recs)
+steps = [r["step"] for r in recs if r["type"] == "step"]
+assert steps == list(range(1, len(steps) + 1)), steps
+PY
+then ok; else bad "killed run: metrics not whole JSON lines: $(tail -2 "$T/err")"; fi
+has_re "$T/live.err" "^step [0-9]+/1000000000000( ep [0-9]+)? \| [0-9:]+( elapsed,)? ETA [0-9:d?]+ \| loss [0-9.]+ \| dev root_fine [0-9.]+% \| [0-9]+ sent/s$" \
+    "long run: progress line with the dev headline metric"
+progress_width "$T/live.err" "long run"
 expect 0 "eval --synthetic" "$DBX" eval --load "$T/p.bin" --synthetic 200 --batch 32
 has_re "$T/out" "^eval: 200 samples, [0-9]+ labelled nodes, loss/node [0-9.]+, root_fine [0-9.]+%, \
 root_binary [0-9.]+%, all_nodes [0-9.]+%$" "eval output: the Tree-LSTM's metrics, root_fine first"
@@ -252,14 +341,40 @@ has_re "$T/out" "dev loss/node [0-9.]+, dev root_fine [0-9.]+%, dev root_binary 
 dev all_nodes [0-9.]+%, checksum" "train --dev summary names every dev metric, root_fine first"
 has_re "$T/err" "dev loss/node [0-9.]+, root_fine [0-9.]+%, root_binary [0-9.]+%, all_nodes" \
     "train --dev epoch line"
-has_re "$T/dev.jsonl" '"type":"epoch".*"dev_acc":[0-9.]+.*"dev_root_fine":[0-9.]+,"dev_root_binary":[0-9.]+,"dev_all_nodes":[0-9.]+' \
+has_re "$T/dev.jsonl" '"type":"summary".*"dev":\{.*"metrics":\{"root_fine":[0-9.e-]+,"root_binary":[0-9.e-]+,"all_nodes":[0-9.e-]+\}' \
     "metrics file: every dev metric by name"
+# explicit sizes must agree with the loaded model's (--embed 16 --hidden 16 above)
+expect 0 "train --load with equal sizes" "$DBX" train --load "$T/p.bin" --embed 16 --hidden 16 \
+    --steps 1 --batch 8 --synthetic 200 --quiet
+usage_error "train --load with another --hidden" \
+    "dbx train: --hidden 32 conflicts with the loaded model: $T/p.bin.vocab has hidden 16" \
+    "$DBX" train --load "$T/p.bin" --hidden 32 --steps 1 --synthetic 200 --quiet
+usage_error "train --load with another --embed" "--embed 8 conflicts with the loaded model" \
+    "$DBX" train --load "$T/p.bin" --embed 8 --steps 1 --synthetic 200 --quiet
+# compare: 0 equal, 1 different, 2 trouble (like cmp and diff)
+expect 0 "compare equal" "$DBX" compare "$T/p.bin" "$T/p.bin"
+has "$T/out" "equal" "compare equal"
+"$DBX" train --steps 6 --embed 16 --hidden 16 --batch 8 --synthetic 200 --save "$T/p6.bin" \
+    --quiet >/dev/null
+expect 1 "compare different values" "$DBX" compare "$T/p.bin" "$T/p6.bin"
+has "$T/out" "DIFFERENT" "compare different values"
+expect 0 "compare within a loose tolerance" "$DBX" compare --rtol 1e9 "$T/p.bin" "$T/p6.bin"
+"$DBX" train --steps 1 --embed 16 --hidden 8 --batch 8 --synthetic 200 --save "$T/h8.bin" \
+    --quiet >/dev/null
+expect 1 "compare different shapes" "$DBX" compare "$T/p.bin" "$T/h8.bin"
+has "$T/out" "different models: DIFFERENT" "compare different shapes"
+expect 2 "compare a missing file" "$DBX" compare "$T/p.bin" "$T/missing.bin"
+has "$T/err" "dbx: error: $T/missing.bin: cannot open" "compare a missing file"
+expect 2 "compare one file" "$DBX" compare "$T/p.bin"
+expect 2 "compare bad --rtol" "$DBX" compare --rtol x "$T/p.bin" "$T/p.bin"
 head -c 1000 "$T/p.bin" >"$T/trunc.bin"
 cp "$T/p.bin.vocab" "$T/trunc.bin.vocab"
 expect 1 "eval of a truncated file" "$DBX" eval --load "$T/trunc.bin" --synthetic 200
 has "$T/err" "dbx: error: " "truncated file"
 has "$T/err" "trunc.bin" "truncated file"
 expect 1 "train --load of a truncated file" "$DBX" train --load "$T/trunc.bin" --steps 1 --quiet
+expect 2 "compare a truncated file" "$DBX" compare "$T/p.bin" "$T/trunc.bin"
+has "$T/err" "trunc.bin" "compare a truncated file"
 runtime_error "eval without .vocab" "$DBX" eval --load "$T/m.jsonl"
 
 # ---- tagger ---------------------------------------------------------------------------------

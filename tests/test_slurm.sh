@@ -1,11 +1,14 @@
 #!/bin/bash
 # slurm/train.sbatch on a throw-away 2-node Slurm cluster on this machine
 # (scripts/slurm-cluster.sh: munged, slurmctld, slurmd -N node1 / node2, all under a
-# temporary directory): `sbatch --wait --nodes=2` with an env file (DBX_ENV) that points
-# at this build's dbx and asks for a 10-step run must
+# temporary directory): `sbatch --wait --nodes=2` with the env files slurm/dbx.env and
+# slurm/testcluster.env (the test cluster's loopback settings) and one of the test's own
+# (DBX_ENV=a:b:c) that points at this build's dbx and asks for a 10-step run must
 #  * complete with exit status 0,
+#  * print the real task count in its header ("2 task(s)", not "?"),
 #  * show both nodes in its output (the "task K: node nodeK ..." lines),
-#  * carry dbx's summary line "train: N ranks, ..." with N >= 2.
+#  * carry dbx's summary line "train: N ranks, ..." with N >= 2;
+# slurm/dbx.env must not pin MPI to loopback; scaling.sbatch must run N = 1 and 2.
 # Needs slurmctld, slurmd, munged (apt-get install slurm-wlm munge) and root; otherwise it
 # prints the reason and exits 77 (skipped). The cluster is always torn down (trap).
 # Environment: DBX_SLURM_PORT (first port tried, default 28817; the test moves on to a
@@ -60,20 +63,21 @@ if ! "$src/scripts/slurm-cluster.sh" up "$tmp/cluster" 2; then
     exit 1
 fi
 
+# the project's env files as a user of the test cluster takes them (slurm/dbx.env, then
+# slurm/testcluster.env for the one-machine cluster), then this test's program and run
 cat > "$tmp/test.env" <<EOF
-# env file of tests/test_slurm.sh
+# env file of tests/test_slurm.sh, sourced after slurm/dbx.env and slurm/testcluster.env
 DBX=$dbx
 DBX_ARGS="--steps 10 --embed 16 --hidden 16 --synthetic 200 --batch 16 --log-every 5 --check-replicas 1"
-export OPENBLAS_NUM_THREADS=1
-# the fake nodes share one host name: TCP over loopback, no shared memory
-export OMPI_MCA_btl=self,tcp OMPI_MCA_btl_tcp_if_include=lo OMPI_MCA_oob_tcp_if_include=lo
-export OMPI_MCA_mpi_yield_when_idle=1
 EOF
-export DBX_ENV=$tmp/test.env
+export DBX_ENV=$src/slurm/dbx.env:$src/slurm/testcluster.env:$tmp/test.env
+if grep -Eq '^[^#]*OMPI_MCA_[a-z_]*_if_include=lo' "$src/slurm/dbx.env"; then
+    bad "slurm/dbx.env pins MPI to loopback (that belongs in slurm/testcluster.env)"
+else ok "slurm/dbx.env leaves the network to Open MPI"; fi
 
 step "sbatch --wait --nodes=2 slurm/train.sbatch"
 cd "$src" || exit 1
-timeout -k 5 120 sbatch --wait --nodes=2 --ntasks-per-node=1 -o "$tmp/job-%j.out" slurm/train.sbatch
+timeout -k 5 120 sbatch --wait --nodes=2 -o "$tmp/job-%j.out" slurm/train.sbatch
 rc=$?
 out=$(ls "$tmp"/job-*.out 2>/dev/null | head -1)
 step "sbatch exit status $rc; job output:"
@@ -86,6 +90,8 @@ fi
 if [ -z "$out" ]; then
     bad "no job output file"
 else
+    if grep -q "^== job .* 2 task(s); env $DBX_ENV\$" "$out"; then ok "the job header counts 2 tasks"
+    else bad "job header: '$(grep '^== job' "$out")' (want '... 2 task(s); env ...')"; fi
     for n in node1 node2; do
         if grep -Eq "^task [0-9]+: node $n " "$out"; then ok "the output shows $n"
         else bad "the output does not show $n"; fi

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "dbx/data.h"
@@ -346,20 +347,90 @@ static void test_dev_and_log(void)
     CU_ASSERT_EQUAL_FATAL(dbx_train(&o, &r), DBX_OK);
     CU_ASSERT(r.dev_acc >= 0 && r.dev_acc <= 1 && isfinite(r.dev_loss));
     rewind(log);
-    char buf[8192];
+    char buf[16384];
     size_t n = fread(buf, 1, sizeof buf - 1, log);
     buf[n] = '\0';
-    fclose(log);
     CU_ASSERT_PTR_NOT_NULL(strstr(buf, "train treelstm on <synthetic>: 64 trees"));
     CU_ASSERT_PTR_NOT_NULL(strstr(buf, "blas: "));
-    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "step 2/8 epoch 1 | loss/node "));
-    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "step 8/8 epoch 2 |"));
-    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "batches/step"));
-    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "analysis "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "step 2/8 ep 1 | 0:0"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, " elapsed, ETA "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "step 8/8 ep 2 |"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "| dev root_fine ")); /* after the first epoch's eval */
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, " sent/s\n"));
+    CU_ASSERT_PTR_NULL(strstr(buf, "batches, width")); /* the breakdown needs verbose */
     CU_ASSERT_PTR_NOT_NULL(strstr(buf, "epoch 2: loss/node"));
     CU_ASSERT_PTR_NOT_NULL(strstr(buf, "dev loss/node"));
+    for (char *l = strstr(buf, "\nstep "); l; l = strstr(l + 1, "\nstep "))
+        CU_ASSERT(strcspn(l + 1, "\n") <= 100);
+
+    /* verbose: the timing breakdown under each progress line */
+    CU_ASSERT_EQUAL_FATAL(fseek(log, 0, SEEK_SET), 0);
+    CU_ASSERT_EQUAL_FATAL(ftruncate(fileno(log), 0), 0);
+    o.verbose = 1;
+    o.epochs = 1;
+    CU_ASSERT_EQUAL_FATAL(dbx_train(&o, &r), DBX_OK);
+    rewind(log);
+    n = fread(buf, 1, sizeof buf - 1, log);
+    buf[n] = '\0';
+    fclose(log);
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "step 4/4 ep 1 |"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "\n  per step: "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "batches, width"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "\n  time/step: analysis "));
     unlink(dev);
     free(dev);
+}
+
+/* Counts the records of each type in a metrics file; every line must be a whole JSON
+   object with a type, a time and no NaN/inf. */
+typedef struct mcount {
+    int config, steps, epochs, summaries, errors, lines;
+} mcount;
+
+static mcount count_metrics(const char *path)
+{
+    mcount c;
+    memset(&c, 0, sizeof c);
+    FILE *f = fopen(path, "r");
+    CU_ASSERT_PTR_NOT_NULL(f);
+    if (!f) return c;
+    static char line[65536];
+    while (fgets(line, sizeof line, f)) {
+        size_t n = strlen(line);
+        CU_ASSERT(n > 2 && line[n - 1] == '\n');
+        line[--n] = '\0';
+        c.lines++;
+        CU_ASSERT(line[0] == '{' && line[n - 1] == '}');
+        CU_ASSERT(strncmp(line, "{\"type\":\"", 9) == 0);
+        CU_ASSERT_PTR_NOT_NULL(strstr(line, ",\"time\":"));
+        CU_ASSERT_PTR_NOT_NULL(strstr(line, ",\"utc\":\"20"));
+        CU_ASSERT_PTR_NULL(strstr(line, ":nan"));
+        CU_ASSERT_PTR_NULL(strstr(line, ":inf"));
+        c.config += strstr(line, "\"type\":\"config\"") != NULL;
+        c.steps += strstr(line, "\"type\":\"step\"") != NULL;
+        c.epochs += strstr(line, "\"type\":\"epoch\"") != NULL;
+        c.summaries += strstr(line, "\"type\":\"summary\"") != NULL;
+        c.errors += strstr(line, "\"type\":\"error\"") != NULL;
+        if (strstr(line, "\"type\":\"step\"")) {
+            CU_ASSERT_PTR_NOT_NULL(strstr(line, "\"loss_per_node\":"));
+            CU_ASSERT_PTR_NOT_NULL(strstr(line, "\"backward_ms\":"));
+            CU_ASSERT_PTR_NOT_NULL(strstr(line, "\"step_ms\":"));
+            CU_ASSERT_PTR_NOT_NULL(strstr(line, "\"sents_per_s\":"));
+            CU_ASSERT_PTR_NULL(strstr(line, "\"t_")); /* durations are *_ms */
+        }
+        if (strstr(line, "\"type\":\"config\"")) {
+            CU_ASSERT_EQUAL(c.lines, 1); /* the first record */
+            CU_ASSERT_PTR_NOT_NULL(strstr(line, "\"dbx_version\":\""));
+            CU_ASSERT_PTR_NOT_NULL(strstr(line, "\"git_commit\":\""));
+            CU_ASSERT_PTR_NOT_NULL(strstr(line, "\"blas\":\""));
+            CU_ASSERT_PTR_NOT_NULL(strstr(line, "\"ranks\":1"));
+            CU_ASSERT_PTR_NOT_NULL(strstr(line, "\"options\":{\"model\":\"treelstm\""));
+            CU_ASSERT_PTR_NOT_NULL(strstr(line, "\"synthetic\":50,"));
+            CU_ASSERT_PTR_NOT_NULL(strstr(line, "\"allreduce\":null}}"));
+        }
+    }
+    fclose(f);
+    return c;
 }
 
 static void test_metrics_file(void)
@@ -370,42 +441,55 @@ static void test_metrics_file(void)
     o.steps = 6;
     dbx_train_result r;
     CU_ASSERT_EQUAL_FATAL(dbx_train(&o, &r), DBX_OK);
-    FILE *f = fopen(m, "r");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-    char line[8192];
-    int steps = 0, epochs = 0, summaries = 0, lines = 0;
-    while (fgets(line, sizeof line, f)) {
-        size_t n = strlen(line);
-        CU_ASSERT(n > 2 && line[n - 1] == '\n');
-        line[--n] = '\0';
-        lines++;
-        CU_ASSERT(line[0] == '{' && line[n - 1] == '}');
-        CU_ASSERT_PTR_NOT_NULL(strstr(line, "\"type\":"));
-        CU_ASSERT_PTR_NULL(strstr(line, "nan"));
-        CU_ASSERT_PTR_NULL(strstr(line, "inf"));
-        steps += strstr(line, "\"type\":\"step\"") != NULL;
-        epochs += strstr(line, "\"type\":\"epoch\"") != NULL;
-        summaries += strstr(line, "\"type\":\"summary\"") != NULL;
-        if (strstr(line, "\"type\":\"step\"")) {
-            CU_ASSERT_PTR_NOT_NULL(strstr(line, "\"loss_per_node\":"));
-            CU_ASSERT_PTR_NOT_NULL(strstr(line, "\"t_backward\":"));
-            CU_ASSERT_PTR_NOT_NULL(strstr(line, "\"sents_per_s\":"));
-        }
-    }
-    fclose(f);
-    CU_ASSERT_EQUAL(steps, 6);
-    CU_ASSERT_EQUAL(epochs, 2); /* 4 steps per epoch: one full, one partial */
-    CU_ASSERT_EQUAL(summaries, 1);
-    CU_ASSERT_EQUAL(lines, 9);
-    unlink(m);
+    mcount c = count_metrics(m);
+    CU_ASSERT_EQUAL(c.config, 1);
+    CU_ASSERT_EQUAL(c.steps, 6);
+    CU_ASSERT_EQUAL(c.epochs, 2); /* 4 steps per epoch: one full, one partial */
+    CU_ASSERT_EQUAL(c.summaries, 1);
+    CU_ASSERT_EQUAL(c.errors, 0);
+    CU_ASSERT_EQUAL(c.lines, 10);
 
-    /* a run failing at the end leaves neither the metrics file nor its temporary file */
+    /* a run failing in setup (unwritable --save) leaves no metrics file, and an existing
+       one as it was */
+    unlink(m);
     o.save = "/nonexistent/dbx/p.bin";
     expect_error(dbx_train(&o, &r), DBX_EIO, "/nonexistent/dbx/p.bin");
     CU_ASSERT(!file_exists(m));
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", m, (long)getpid());
-    CU_ASSERT(!file_exists(tmp));
+    write_text(m, "old\n", 4);
+    expect_error(dbx_train(&o, &r), DBX_EIO, "/nonexistent/dbx/p.bin");
+    FILE *f = fopen(m, "r");
+    char old[8] = "";
+    CU_ASSERT(f && fgets(old, sizeof old, f) && strcmp(old, "old\n") == 0);
+    if (f) fclose(f);
+
+    /* an unwritable metrics file fails before the data are read, naming it */
+    o.save = NULL;
+    o.metrics = "/nonexistent/dbx/m.jsonl";
+    expect_error(dbx_train(&o, &r), DBX_EIO, "metrics file /nonexistent/dbx/m.jsonl");
+
+    /* the step loop through dbx_trainer_step, then a run that fails after training: the
+       file keeps the config and step records and ends with an error record */
+    o.metrics = m;
+    o.steps = 3;
+    char *dir = tmp_path("tracedir"), trace[4200];
+    CU_ASSERT_EQUAL_FATAL(mkdir(dir, 0700), 0);
+    snprintf(trace, sizeof trace, "%s/trace.json", dir);
+    o.trace = trace;
+    dbx_trainer *t = NULL;
+    dbx_status s = dbx_trainer_new(&o, &t);
+    CU_ASSERT_EQUAL(s, DBX_OK);
+    CU_ASSERT_EQUAL(rmdir(dir), 0); /* the trace cannot be written at the end */
+    free(dir);
+    if (s == DBX_OK) {
+        CU_ASSERT_NOT_EQUAL(dbx_trainer_run(t, &r), DBX_OK);
+        dbx_trainer_free(t);
+        c = count_metrics(m);
+        CU_ASSERT_EQUAL(c.config, 1);
+        CU_ASSERT_EQUAL(c.steps, 3);
+        CU_ASSERT_EQUAL(c.summaries, 0);
+        CU_ASSERT_EQUAL(c.errors, 1);
+    }
+    unlink(m);
     free(m);
 }
 

@@ -7,7 +7,8 @@
 #include <getopt.h>
 #include <stdint.h>
 
-/* Exit codes: 0 success, 1 runtime error, 2 usage error. */
+/* Exit codes: 0 success, 1 runtime error, 2 usage error (compare: 0 equal, 1 different,
+ * 2 trouble). */
 #define CLI_OK 0
 #define CLI_ERR 1
 #define CLI_USAGE 2
@@ -38,5 +39,7 @@ int cli_check_data(int argc, char **argv);
 int cli_compare(int argc, char **argv);
 /* tools/predict_cmd.c */
 int cli_predict(int argc, char **argv);
+/* tools/plot_cmd.c */
+int cli_plot(int argc, char **argv);
 
 #endif /* DBX_TOOLS_CLI_H */

@@ -1,6 +1,8 @@
 /* The compare subcommand of the `dbx` program: compares two parameter files written by
- * `dbx train --save` (e.g. the same global batches trained on 1 and on 3 workers) and exits
- * 0 when every tensor agrees within the relative tolerance, 1 otherwise. */
+ * `dbx train --save` (e.g. the same global batches trained on 1 and on 3 workers). Exit
+ * status like cmp(1) and diff(1): 0 when every tensor agrees within the relative tolerance,
+ * 1 when the files differ (beyond it, or in their tensors' names or shapes), 2 on errors
+ * (a missing, unreadable or corrupted file, bad arguments). */
 #include <getopt.h>
 #include <stdio.h>
 
@@ -12,10 +14,14 @@ static void compare_help(void)
     printf("usage: dbx compare [--rtol X] A B\n"
            "\n"
            "Compares two parameter files of the same model. For each tensor the difference\n"
-           "is max|a - b| / max|a|; prints the largest and exits 0 if it is <= X, else 1.\n"
+           "is max|a - b| / max|a|; prints the largest.\n"
            "\n"
            "  --rtol X   relative tolerance (default 1e-5)\n"
-           "  --help     this help\n");
+           "  --help     this help\n"
+           "\n"
+           "Exit status: 0 if the files agree within X, 1 if they differ (beyond X, or in\n"
+           "their tensors' names or shapes), 2 on errors (a missing, unreadable or corrupted\n"
+           "file, bad arguments).\n");
 }
 
 int cli_compare(int argc, char **argv)
@@ -45,7 +51,14 @@ int cli_compare(int argc, char **argv)
     char worst[64];
     dbx_status s =
         dbx_model_file_compare(argv[optind], argv[optind + 1], &rel, worst, sizeof worst);
-    if (s != DBX_OK) return cli_fail(s);
+    if (s == DBX_EINVAL) { /* two good files of different models */
+        printf("compare: %s: DIFFERENT\n", dbx_last_error());
+        return CLI_ERR;
+    }
+    if (s != DBX_OK) {
+        cli_fail(s);
+        return CLI_USAGE; /* trouble, not a difference */
+    }
     int ok = rel <= rtol;
     printf("compare: max relative difference %.3g (%s), tolerance %.3g: %s\n", rel,
            worst[0] ? worst : "-", rtol, ok ? "equal" : "DIFFERENT");

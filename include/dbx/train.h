@@ -15,9 +15,10 @@
  * Rank 0 reads the data (a file, "-" for standard input, or the model type's synthetic data)
  * and hosts the coordinator beside its own worker; every rank holds a replica of the
  * parameters, identical after every step (gradients summed across ranks and scaled by
- * 1 / global batch). Output of rank 0: a header, progress lines (o.log, default stderr),
- * JSON-lines metrics (o.metrics). Files written with save = P: P (parameters, see
- * dbx_model_save) and P.vocab (the meta, see dbx/model_type.h), both atomically.
+ * 1 / global batch). Output of rank 0: a header, progress lines of at most 100 characters
+ * (o.log, default stderr), JSON-lines metrics (o.metrics). Files written with save = P: P
+ * (parameters, see dbx_model_save) and P.vocab (the meta, see dbx/model_type.h), both
+ * atomically.
  *
  * Every dbx_trainer_* call that says "collective" must be made by every rank, in the same
  * order. A failure during setup returns the same status on every rank; a failure inside a
@@ -53,12 +54,16 @@ typedef struct dbx_train_opts {
     int64_t steps;           /* > 0: stop after this many minibatches (wrapping epochs) */
     uint64_t seed;           /* default 1: parameter init, shuffling, synthetic data */
     int shuffle;             /* default 1: reshuffle sample order every epoch (seeded) */
-    const char *metrics;     /* JSON-lines metrics file, or NULL */
+    const char *metrics;     /* JSON-lines metrics file, or NULL: created (replacing a file of
+                                that name) before training, then one line appended per record
+                                as it happens (config, step, eval, epoch, summary; README
+                                "Metrics") */
     const char *save;        /* dbx_trainer_run saves the parameters here at the end, or NULL */
     const char *load;        /* parameter file (and its .vocab) to start from, or NULL */
     int log_every;           /* progress line every N steps (default 10; 0: none) */
     FILE *log;               /* progress output (default stderr) */
     int quiet;               /* 1: no header, progress or epoch lines (default 0) */
+    int verbose;             /* 1: a timing breakdown under each progress line (default 0) */
     int fuse;                /* fuse lstm_c -> lstm_h signature chains (default 1) */
     /* ---- distributed training (one worker per rank; see README "Multi-node") ---- */
     int comm;                /* -1: MPI when launched by mpirun/srun (default), 0: single
