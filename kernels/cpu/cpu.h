@@ -15,6 +15,23 @@
 DBX_OP_TABLE(DBX__CPU_KDECL)
 #undef DBX__CPU_KDECL
 
+/* The backend entry points of op NAME around the file's static fwd_NAME(vals, b) and
+   bwd_NAME(vals, grads, b). */
+#define DBX__CPU_WRAP(NAME)                                                                 \
+    dbx_status dbx__cpu_fwd_##NAME(dbx_backend *be, float *vals, const dbx_kbatch *b)       \
+    {                                                                                       \
+        (void)be;                                                                           \
+        fwd_##NAME(vals, b);                                                                \
+        return DBX_OK;                                                                      \
+    }                                                                                       \
+    dbx_status dbx__cpu_bwd_##NAME(dbx_backend *be, const float *vals, float *grads,        \
+                                   const dbx_kbatch *b)                                     \
+    {                                                                                       \
+        (void)be;                                                                           \
+        bwd_##NAME(vals, grads, b);                                                         \
+        return DBX_OK;                                                                      \
+    }
+
 /* Argument a of node j, and node j's output, of batch b (floats from the arena base). */
 #define DBX__ARG(b, a, j) ((b)->arg_off[(size_t)(a) * (size_t)(b)->n + (size_t)(j)])
 #define DBX__OUT(b, j) ((b)->out_off + (int64_t)(j) * (b)->dim)

@@ -75,22 +75,6 @@
     }                                                                                       \
     DBX__CPU_WRAP(NAME)
 
-/* The backend entry points of op NAME around its fwd_NAME and bwd_NAME. */
-#define DBX__CPU_WRAP(NAME)                                                                 \
-    dbx_status dbx__cpu_fwd_##NAME(dbx_backend *be, float *vals, const dbx_kbatch *b)       \
-    {                                                                                       \
-        (void)be;                                                                           \
-        fwd_##NAME(vals, b);                                                                \
-        return DBX_OK;                                                                      \
-    }                                                                                       \
-    dbx_status dbx__cpu_bwd_##NAME(dbx_backend *be, const float *vals, float *grads,        \
-                                   const dbx_kbatch *b)                                     \
-    {                                                                                       \
-        (void)be;                                                                           \
-        bwd_##NAME(vals, grads, b);                                                         \
-        return DBX_OK;                                                                      \
-    }
-
 /* ---- element-wise ops ------------------------------------------------------------------- */
 EW_UNARY(TANH, dbx__tanhf(x[i]), dy[i] * (1.0f - y[i] * y[i]))
 EW_UNARY(SIGMOID, dbx__sigmoidf(x[i]), dy[i] * y[i] * (1.0f - y[i]))

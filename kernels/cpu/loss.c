@@ -13,21 +13,6 @@
 #define LOSS(j) (vals[b->out_off + (j)])
 #define DLOSS(j) (grads[b->out_off + (j)])
 
-#define WRAP(NAME)                                                                          \
-    dbx_status dbx__cpu_fwd_##NAME(dbx_backend *be, float *vals, const dbx_kbatch *b)       \
-    {                                                                                       \
-        (void)be;                                                                           \
-        fwd_##NAME(vals, b);                                                                \
-        return DBX_OK;                                                                      \
-    }                                                                                       \
-    dbx_status dbx__cpu_bwd_##NAME(dbx_backend *be, const float *vals, float *grads,        \
-                                   const dbx_kbatch *b)                                     \
-    {                                                                                       \
-        (void)be;                                                                           \
-        bwd_##NAME(vals, grads, b);                                                         \
-        return DBX_OK;                                                                      \
-    }
-
 /* max of x[0..L) and sum_i exp(x_i - max) */
 static double softmax_sum(const float *x, int L, float *mx)
 {
@@ -66,7 +51,7 @@ static void bwd_XENT(const float *vals, float *grads, const dbx_kbatch *b)
         }
     }
 }
-WRAP(XENT)
+DBX__CPU_WRAP(XENT)
 
 /* negative log-likelihood: -logp[label] */
 static void fwd_NLL(float *vals, const dbx_kbatch *b)
@@ -79,7 +64,7 @@ static void bwd_NLL(const float *vals, float *grads, const dbx_kbatch *b)
     (void)vals;
     for (int j = 0; j < b->n; j++) DIN(0, j)[b->attr[j]] -= DLOSS(j);
 }
-WRAP(NLL)
+DBX__CPU_WRAP(NLL)
 
 /* binary logistic: softplus(-z), z = s for label 1, -s for label 0; d/ds = sigmoid(s) - t */
 static void fwd_LOGISTIC(float *vals, const dbx_kbatch *b)
@@ -98,7 +83,7 @@ static void bwd_LOGISTIC(const float *vals, float *grads, const dbx_kbatch *b)
         DIN(0, j)[0] += (float)(DLOSS(j) * (sig - (b->attr[j] ? 1.0 : 0.0)));
     }
 }
-WRAP(LOGISTIC)
+DBX__CPU_WRAP(LOGISTIC)
 
 /* squared error: sum_i (a_i - b_i)^2 */
 static void fwd_SQ_ERR(float *vals, const dbx_kbatch *b)
@@ -122,7 +107,7 @@ static void bwd_SQ_ERR(const float *vals, float *grads, const dbx_kbatch *b)
         for (int i = 0; i < D; i++) d1[i] -= g2 * (x0[i] - x1[i]);
     }
 }
-WRAP(SQ_ERR)
+DBX__CPU_WRAP(SQ_ERR)
 
 /* multi-class hinge: sum_{i != y} max(0, margin - x_y + x_i) */
 static void fwd_HINGE(float *vals, const dbx_kbatch *b)
@@ -157,4 +142,4 @@ static void bwd_HINGE(const float *vals, float *grads, const dbx_kbatch *b)
         dx[y] -= dl * (float)active;
     }
 }
-WRAP(HINGE)
+DBX__CPU_WRAP(HINGE)

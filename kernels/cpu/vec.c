@@ -15,22 +15,6 @@
 #define OUTV(j) (vals + DBX__OUT(b, j))
 #define DOUT(j) (grads + DBX__OUT(b, j))
 
-/* The backend entry points of op NAME around its fwd_NAME and bwd_NAME. */
-#define WRAP(NAME)                                                                          \
-    dbx_status dbx__cpu_fwd_##NAME(dbx_backend *be, float *vals, const dbx_kbatch *b)       \
-    {                                                                                       \
-        (void)be;                                                                           \
-        fwd_##NAME(vals, b);                                                                \
-        return DBX_OK;                                                                      \
-    }                                                                                       \
-    dbx_status dbx__cpu_bwd_##NAME(dbx_backend *be, const float *vals, float *grads,        \
-                                   const dbx_kbatch *b)                                     \
-    {                                                                                       \
-        (void)be;                                                                           \
-        bwd_##NAME(vals, grads, b);                                                         \
-        return DBX_OK;                                                                      \
-    }
-
 /* ---- dot, sum of elements, pick ------------------------------------------------------------ */
 static void fwd_DOT(float *vals, const dbx_kbatch *b)
 {
@@ -53,7 +37,7 @@ static void bwd_DOT(const float *vals, float *grads, const dbx_kbatch *b)
         for (int i = 0; i < D; i++) d1[i] += dy * x0[i];
     }
 }
-WRAP(DOT)
+DBX__CPU_WRAP(DOT)
 
 static void fwd_SUM_ELEMS(float *vals, const dbx_kbatch *b)
 {
@@ -76,7 +60,7 @@ static void bwd_SUM_ELEMS(const float *vals, float *grads, const dbx_kbatch *b)
         for (int i = 0; i < D; i++) dx[i] += dy;
     }
 }
-WRAP(SUM_ELEMS)
+DBX__CPU_WRAP(SUM_ELEMS)
 
 static void fwd_PICK(float *vals, const dbx_kbatch *b)
 {
@@ -88,7 +72,7 @@ static void bwd_PICK(const float *vals, float *grads, const dbx_kbatch *b)
     (void)vals;
     for (int j = 0; j < b->n; j++) DIN(0, j)[b->attr[j]] += *DOUT(j);
 }
-WRAP(PICK)
+DBX__CPU_WRAP(PICK)
 
 /* ---- softmax, log-softmax ------------------------------------------------------------------ */
 /* max of x, and ln sum_i exp(x_i - max) */
@@ -125,7 +109,7 @@ static void bwd_SOFTMAX(const float *vals, float *grads, const dbx_kbatch *b)
         for (int i = 0; i < D; i++) dx[i] += y[i] * (float)(dy[i] - s);
     }
 }
-WRAP(SOFTMAX)
+DBX__CPU_WRAP(SOFTMAX)
 
 static void fwd_LOG_SOFTMAX(float *vals, const dbx_kbatch *b)
 {
@@ -150,7 +134,7 @@ static void bwd_LOG_SOFTMAX(const float *vals, float *grads, const dbx_kbatch *b
         for (int i = 0; i < D; i++) dx[i] += (float)(dy[i] - exp((double)y[i]) * s);
     }
 }
-WRAP(LOG_SOFTMAX)
+DBX__CPU_WRAP(LOG_SOFTMAX)
 
 /* ---- layer normalisation: args x, gain, bias ------------------------------------------------ */
 #define DBX_LN_EPS 1e-5
@@ -203,7 +187,7 @@ static void bwd_LAYER_NORM(const float *vals, float *grads, const dbx_kbatch *b)
         for (int i = 0; i < D; i++) db[i] += dy[i];
     }
 }
-WRAP(LAYER_NORM)
+DBX__CPU_WRAP(LAYER_NORM)
 
 /* ---- node matrix times node vector ----------------------------------------------------------
    M: (rows, cols), column c at M + c * rows. mat_vec: out (rows) = M x, x (cols);
@@ -242,7 +226,7 @@ static void bwd_MAT_VEC(const float *vals, float *grads, const dbx_kbatch *b)
         }
     }
 }
-WRAP(MAT_VEC)
+DBX__CPU_WRAP(MAT_VEC)
 
 static void fwd_MAT_T_VEC(float *vals, const dbx_kbatch *b)
 {
@@ -278,4 +262,4 @@ static void bwd_MAT_T_VEC(const float *vals, float *grads, const dbx_kbatch *b)
         }
     }
 }
-WRAP(MAT_T_VEC)
+DBX__CPU_WRAP(MAT_T_VEC)
