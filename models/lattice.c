@@ -246,23 +246,7 @@ static dbx_status lat_predict(void *self, const dbx_sample *smp, int nout,
     if (n < 1 || nout < n)
         return dbx__fail(DBX_EINVAL, "lattice-lstm: %d outputs for a lattice of %d nodes", nout,
                          n);
-    fputs("{\"tags\":[", f);
-    for (int32_t i = 0; i < n; i++) fprintf(f, "%s%d", i ? "," : "", dbx_probs_softmax(out[i], K, NULL));
-    fputs("],\"probs\":[", f);
-    for (int32_t i = 0; i < n; i++)
-        fprintf(f, "%s%.6g", i ? "," : "", t->probs[dbx_probs_softmax(out[i], K, t->probs)]);
-    fputc(']', f);
-    if (flags & DBX_PREDICT_DETAIL) {
-        fputs(",\"dists\":[", f);
-        for (int32_t i = 0; i < n; i++) {
-            dbx_probs_softmax(out[i], K, t->probs);
-            for (int32_t c = 0; c < K; c++)
-                fprintf(f, "%s%.6g", c ? "," : i ? ",[" : "[", t->probs[c]);
-            fputc(']', f);
-        }
-        fputc(']', f);
-    }
-    fputc('}', f);
+    dbx_predict_write_tags(f, n, K, out, NULL, (flags & DBX_PREDICT_DETAIL) != 0, t->probs);
     return DBX_OK;
 }
 

@@ -177,3 +177,29 @@ void dbx_json_string(FILE *f, const char *s)
     }
     fputc('"', f);
 }
+
+void dbx_predict_write_tags(FILE *f, int32_t n, int K, const float *const *out,
+                            const char *const *names, int detail, double *probs)
+{
+    fputs("{\"tags\":[", f);
+    for (int32_t i = 0; i < n; i++) {
+        const int y = dbx_probs_softmax(out[i], K, NULL);
+        if (i) fputc(',', f);
+        if (names) dbx_json_string(f, names[y]);
+        else fprintf(f, "%d", y);
+    }
+    fputs("],\"probs\":[", f);
+    for (int32_t i = 0; i < n; i++)
+        fprintf(f, "%s%.6g", i ? "," : "", probs[dbx_probs_softmax(out[i], K, probs)]);
+    fputc(']', f);
+    if (detail) {
+        fputs(",\"dists\":[", f);
+        for (int32_t i = 0; i < n; i++) {
+            dbx_probs_softmax(out[i], K, probs);
+            for (int32_t c = 0; c < K; c++) fprintf(f, "%s%.6g", c ? "," : i ? ",[" : "[", probs[c]);
+            fputc(']', f);
+        }
+        fputc(']', f);
+    }
+    fputc('}', f);
+}

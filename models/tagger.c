@@ -252,26 +252,7 @@ static dbx_status tg_predict(void *self, const dbx_sample *smp, int nout,
     const int32_t n = smp->n > 0 ? smp->w[0] : 0, K = s->tags;
     if (n < 1 || nout < n)
         return dbx__fail(DBX_EINVAL, "bilstm-tagger: %d outputs for %d tokens", nout, n);
-    fputs("{\"tags\":[", f);
-    for (int32_t i = 0; i < n; i++) {
-        if (i) fputc(',', f);
-        dbx_json_string(f, s->tagname[dbx_probs_softmax(out[i], K, NULL)]);
-    }
-    fputs("],\"probs\":[", f);
-    for (int32_t i = 0; i < n; i++)
-        fprintf(f, "%s%.6g", i ? "," : "", s->probs[dbx_probs_softmax(out[i], K, s->probs)]);
-    fputc(']', f);
-    if (flags & DBX_PREDICT_DETAIL) {
-        fputs(",\"dists\":[", f);
-        for (int32_t i = 0; i < n; i++) {
-            dbx_probs_softmax(out[i], K, s->probs);
-            for (int32_t c = 0; c < K; c++)
-                fprintf(f, "%s%.6g", c ? "," : i ? ",[" : "[", s->probs[c]);
-            fputc(']', f);
-        }
-        fputc(']', f);
-    }
-    fputc('}', f);
+    dbx_predict_write_tags(f, n, K, out, (const char *const *)s->tagname, (flags & DBX_PREDICT_DETAIL) != 0, s->probs);
     return DBX_OK;
 }
 

@@ -97,6 +97,12 @@ int dbx_report_accuracy(void *self, const double *stats, dbx_metric *out, int ma
  * first of equal maxima). */
 int dbx_probs_softmax(const float *logits, int n, double *probs);
 
+/* Writes the prediction of n labelled items (tokens, lattice nodes) whose output i holds the K
+ * logits out[i]: {"tags":[...],"probs":[...]} with each item's argmax (its name from
+ * names[0..K), or its index when names is NULL) and that label's probability, and with detail
+ * also "dists": every item's distribution. probs: scratch of K doubles. */
+void dbx_predict_write_tags(FILE *f, int32_t n, int K, const float *const *out,
+                            const char *const *names, int detail, double *probs);
 /* Writes s as a JSON string (quoted, escaped) to f. */
 void dbx_json_string(FILE *f, const char *s);
 
