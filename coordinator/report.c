@@ -83,6 +83,18 @@ void dbx__report_header(const dbx_trainer *t, const char *topo_all)
             t->W, t->W == 1 ? "" : "s",
             dbx__comm_kind_of(t->comm) == DBX_COMM_MPI ? "MPI" : "single process", o->batch,
             dbx__part_name(t->coord.strategy), topo_all);
+    fprintf(t->log, "options: clip-norm %g, dropout %g, weight decay %g%s, lr schedule %s, "
+                    "warm-up %lld steps",
+            o->clip_norm, o->dropout, o->weight_decay,
+            !(o->weight_decay > 0) ? ""
+            : o->optim.kind == DBX_OPT_ADAM ? " (decoupled)" : " (coupled)",
+            o->lr_schedule ? o->lr_schedule : "constant", (long long)o->warmup);
+    if (o->lr_schedule && strcmp(o->lr_schedule, "step") == 0)
+        fprintf(t->log, " (x %g every %lld steps)", o->lr_step_factor,
+                (long long)o->lr_step_every);
+    if (o->lr_schedule && strcmp(o->lr_schedule, "cosine") == 0)
+        fprintf(t->log, " (to %g)", o->lr_min);
+    fprintf(t->log, ", keep-best %s, patience %d\n", o->keep_best ? "on" : "off", o->patience);
 }
 
 void dbx__report_progress(const dbx_trainer *t, int64_t step, int epoch, const dbx__sums *w)
@@ -198,6 +210,18 @@ void dbx__report_summary(dbx_trainer *t, const dbx_train_result *r)
     dbx__jl_int(f, "ranks", r->ranks);
     dbx__jl_int(f, "batch", o->batch);
     dbx__jl_int(f, "dedup", o->dedup != 0);
+    dbx__jl_str(f, "optimizer", dbx_optim_name(o->optim.kind));
+    dbx__jl_num(f, "lr", (double)o->optim.lr);
+    dbx__jl_num(f, "clip_norm", o->clip_norm);
+    dbx__jl_num(f, "dropout", o->dropout);
+    dbx__jl_num(f, "weight_decay", o->weight_decay);
+    dbx__jl_str(f, "lr_schedule", o->lr_schedule ? o->lr_schedule : "constant");
+    dbx__jl_int(f, "warmup", o->warmup);
+    dbx__jl_int(f, "lr_step_every", o->lr_step_every);
+    dbx__jl_num(f, "lr_step_factor", o->lr_step_factor);
+    dbx__jl_num(f, "lr_min", o->lr_min);
+    dbx__jl_int(f, "keep_best", o->keep_best != 0);
+    dbx__jl_int(f, "patience", o->patience);
     dbx__jl_int(f, "steps", r->steps);
     dbx__jl_int(f, "samples", r->samples);
     dbx__jl_int(f, "labelled", r->labelled);
