@@ -4,7 +4,8 @@
 #      and 3 workers (--check-replicas 1: every rank bit-identical after every step) saves
 #      parameters that agree within 1e-5 (dbx compare), for the Tree-LSTM with Adam (decoupled
 #      decay), SGD and Adagrad (coupled), a step schedule, the BiLSTM tagger and the
-#      Lattice-LSTM (Adagrad within 1e-4, with the round-robin partition: its first step
+#      Lattice-LSTM, and a model type of one's own (examples/treegru reads the dropout from
+#      the meta) (Adagrad within 1e-4, with the round-robin partition: its first step
 #      divides each gradient by |g| + 1e-8, which turns float noise in near-zero gradients
 #      into differences above 1e-5, with or without these options); the dropout takes effect
 #      (another result than without it) and a second 3-worker run with the round-robin
@@ -20,11 +21,12 @@
 #      the same rules hold;
 #  (d) bad values of the options are refused (exit 2, or 1 for what only the trainer knows),
 #      --help lists them and the header of a run names them.
-# Usage: test_trainopts.sh DBX TRAINSTEPS     Environment: MPIEXEC (default mpirun).
+# Usage: test_trainopts.sh DBX TRAINSTEPS TREEGRU     Environment: MPIEXEC (default mpirun).
 # Prints "N passed, M failed"; exit status 1 on any failure.
 set -u
-dbx=${1:?usage: test_trainopts.sh DBX TRAINSTEPS}
-steps=${2:?usage: test_trainopts.sh DBX TRAINSTEPS}
+dbx=${1:?usage: test_trainopts.sh DBX TRAINSTEPS TREEGRU}
+steps=${2:?usage: test_trainopts.sh DBX TRAINSTEPS TREEGRU}
+treegru=${3:?usage: test_trainopts.sh DBX TRAINSTEPS TREEGRU}
 mpiexec=${MPIEXEC:-mpirun}
 . "$(dirname "$0")/lib.sh"
 dbx_mpi_env
@@ -83,6 +85,18 @@ if dbx_summary nodrop 1; then
         bad "dropout 0.3 trains as without dropout ($msg)"
     else ok "dropout takes effect ($msg)"; fi
 fi
+
+for np in 1 3; do
+    dbx_run treegru-np$np 120 "$mpiexec" -np "$np" "$treegru" --trees 300 --seed 3 --steps 40 \
+        --dropout 0.3 --save "$tmp/treegru-np$np.bin" </dev/null
+done
+dbx_agree "$tmp/treegru-np1.bin" "$tmp/treegru-np3.bin" 1e-5 "treegru --dropout 0.3: 3 ranks = 1 rank"
+dbx_run treegru-nodrop 120 "$treegru" --trees 300 --seed 3 --steps 40 \
+    --save "$tmp/treegru-nodrop.bin" </dev/null
+if [ -s "$tmp/treegru-nodrop.bin" ] && ! "$dbx" compare --rtol 1e-3 "$tmp/treegru-nodrop.bin" \
+    "$tmp/treegru-np1.bin" >/dev/null 2>&1
+then ok "treegru: the dropout reaches a model type of one's own"
+else bad "treegru: --dropout 0.3 trains as without dropout"; fi
 
 echo "== (b) clipping uses the gradient norm after the all-reduce"
 clip=(--steps 12 --size 16 --synthetic 200 --batch 24 --seed 5 --dropout 0.3 --weight-decay 1e-4
