@@ -108,7 +108,8 @@ static void test_lr_schedule(void)
     o.lr_step_factor = 0.5;
     const double step_want[13] = {0, 0.25, 0.5, 0.5, 0.5, 0.5, 0.25, 0.25, 0.25, 0.125,
                                   0.125, 0.125, 0.0625};
-    for (int k = 1; k <= 12; k++) CU_ASSERT(close_rel(dbx_train_lr(&o, k, 12), step_want[k], 1e-15));
+    for (int k = 1; k <= 12; k++)
+        CU_ASSERT(close_rel(dbx_train_lr(&o, k, 12), step_want[k], 1e-15));
     o.lr_step_every = 0; /* step without a period: no rate */
     CU_ASSERT(isnan(dbx_train_lr(&o, 5, 12)));
     /* cosine: warm-up 5 of 25 steps, so T = 20 and j = step - 6 */
@@ -118,10 +119,11 @@ static void test_lr_schedule(void)
     CU_ASSERT(close_rel(dbx_train_lr(&o, 1, 25), 0.1, 1e-15));
     CU_ASSERT(close_rel(dbx_train_lr(&o, 5, 25), 0.5, 1e-15));
     CU_ASSERT(close_rel(dbx_train_lr(&o, 6, 25), 0.5, 1e-15));             /* j = 0 */
-    CU_ASSERT(close_rel(dbx_train_lr(&o, 11, 25), 0.426776695296637, 1e-12)); /* j = 5: (1 + cos(pi/4)) / 4 */
-    CU_ASSERT(close_rel(dbx_train_lr(&o, 16, 25), 0.25, 1e-12));            /* j = 10: half way */
-    CU_ASSERT(close_rel(dbx_train_lr(&o, 21, 25), 0.0732233047033631, 1e-12)); /* j = 15 */
-    CU_ASSERT(close_rel(dbx_train_lr(&o, 25, 25), 0.00307791485, 1e-8));     /* j = 19, the last */
+    /* j = 5: 0.5 (1 + cos(pi / 4)) / 2; j = 10: half way; j = 15; j = 19, the last step */
+    CU_ASSERT(close_rel(dbx_train_lr(&o, 11, 25), 0.426776695296637, 1e-12));
+    CU_ASSERT(close_rel(dbx_train_lr(&o, 16, 25), 0.25, 1e-12));
+    CU_ASSERT(close_rel(dbx_train_lr(&o, 21, 25), 0.0732233047033631, 1e-12));
+    CU_ASSERT(close_rel(dbx_train_lr(&o, 25, 25), 0.00307791485, 1e-8));
     CU_ASSERT(fabs(dbx_train_lr(&o, 26, 25)) < 1e-17); /* after the run: lr_min */
     CU_ASSERT(fabs(dbx_train_lr(&o, 500, 25)) < 1e-17);
     o.lr_min = 0.1; /* to 0.1: 0.1 + 0.4 (1 + cos(pi j / T)) / 2 */

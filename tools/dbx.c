@@ -342,7 +342,9 @@ static int cmd_train(int argc, char **argv)
             o.lr_schedule = optarg;
             break;
         }
-        case OPT_WARMUP: bad = cli_int(cmd, "--warmup", optarg, 0, INT64_C(1) << 40, &o.warmup); break;
+        case OPT_WARMUP:
+            bad = cli_int(cmd, "--warmup", optarg, 0, INT64_C(1) << 40, &o.warmup);
+            break;
         case OPT_LR_STEP_EVERY:
             bad = cli_int(cmd, "--lr-step-every", optarg, 1, INT64_C(1) << 40, &o.lr_step_every);
             break;
