@@ -287,6 +287,18 @@ static void report_header(const dbx_trainer *t, const char *topo_all)
             "coordinator\n%s",
             t->W, t->W == 1 ? "" : "s", comm_name(t), o->batch,
             dbx__part_name(t->coord.strategy), topo_all);
+    fprintf(t->log, "options: clip-norm %g, dropout %g, weight decay %g%s, lr schedule %s, "
+                    "warm-up %lld steps",
+            o->clip_norm, o->dropout, o->weight_decay,
+            !(o->weight_decay > 0) ? ""
+            : o->optim.kind == DBX_OPT_ADAM ? " (decoupled)" : " (coupled)",
+            o->lr_schedule ? o->lr_schedule : "constant", (long long)o->warmup);
+    if (o->lr_schedule && strcmp(o->lr_schedule, "step") == 0)
+        fprintf(t->log, " (x %g every %lld steps)", o->lr_step_factor,
+                (long long)o->lr_step_every);
+    if (o->lr_schedule && strcmp(o->lr_schedule, "cosine") == 0)
+        fprintf(t->log, " (to %g)", o->lr_min);
+    fprintf(t->log, ", keep-best %s, patience %d\n", o->keep_best ? "on" : "off", o->patience);
     if (o->metrics)
         fprintf(t->log, "metrics: %s (JSON lines, written as the run goes)\n", o->metrics);
 }
@@ -298,7 +310,7 @@ static dbx_status report_config(dbx_trainer *t, const char *topo_all)
     /* Every field of dbx_train_opts is written below; a new field must be added there
        (and to the README's schema), then this size updated. */
 #if defined(__x86_64__) && defined(__LP64__)
-    _Static_assert(sizeof(dbx_train_opts) == 240,
+    _Static_assert(sizeof(dbx_train_opts) == 312,
                    "dbx_train_opts changed: write the new field in report_config");
 #endif
     const dbx_train_opts *o = &t->o;
@@ -379,6 +391,16 @@ static dbx_status report_config(dbx_trainer *t, const char *topo_all)
     dbx__jl_int(j, "trace_steps", o->trace_steps);
     dbx__jl_str(j, "device", o->device);
     dbx__jl_str(j, "allreduce", o->allreduce);
+    dbx__jl_num(j, "clip_norm", o->clip_norm);
+    dbx__jl_num(j, "dropout", o->dropout);
+    dbx__jl_num(j, "weight_decay", o->weight_decay);
+    dbx__jl_str(j, "lr_schedule", o->lr_schedule ? o->lr_schedule : "constant");
+    dbx__jl_int(j, "warmup", o->warmup);
+    dbx__jl_int(j, "lr_step_every", o->lr_step_every);
+    dbx__jl_num(j, "lr_step_factor", o->lr_step_factor);
+    dbx__jl_num(j, "lr_min", o->lr_min);
+    dbx__jl_bool(j, "keep_best", o->keep_best);
+    dbx__jl_int(j, "patience", o->patience);
     dbx__jl_close(j, '}');
     return dbx__metrics_emit(&t->metrics);
 }
@@ -575,6 +597,13 @@ dbx_status dbx__report_summary(dbx_trainer *t, const dbx_train_result *r)
     dbx__jl_int(j, "labelled", r->labelled);
     dbx__jl_num(j, "first_loss", r->first_loss);
     dbx__jl_num(j, "last_epoch_loss", r->last_epoch_loss);
+    dbx__jl_int(j, "clipped_steps", r->clipped_steps);
+    dbx__jl_num(j, "max_grad_norm", r->max_grad_norm);
+    dbx__jl_int(j, "evaluations", r->evaluations);
+    dbx__jl_num(j, "best_dev", r->best_dev);
+    dbx__jl_int(j, "best_epoch", r->best_epoch);
+    dbx__jl_int(j, "best_step", r->best_step);
+    dbx__jl_bool(j, "stopped_early", r->stopped_early);
     dbx__jl_num(j, "sents_per_s", r->sents_per_s);
     jl_ms(j, "total_ms", r->t_total);
     jl_ms(j, "build_ms", r->t_build);

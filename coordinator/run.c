@@ -46,11 +46,23 @@ static void step_sums(const dbx_trainer *t, const dbx_step_info *st, dbx__sums *
     s->imbalance = sumc > 0 ? maxc / (sumc / t->W) : 1;
 }
 
-/* Ends an epoch (possibly partial) at step k: dev evaluation and the epoch line (rank 0). */
-static dbx_status end_epoch(dbx_trainer *t, int64_t k, int epoch, const dbx__sums *e,
-                            int partial, dbx_train_result *res, double *t_dev)
+/* Model selection on the dev set (keep_best, patience): rank 0 follows the headline metric
+   and decides; every rank learns the decision. */
+typedef struct dbx__select {
+    double best;           /* the best headline metric so far (-inf: none yet) */
+    int best_epoch, since; /* evaluations since the best one */
+    int64_t best_step;
+    const char *name;      /* the headline metric's name (rank 0) */
+    double improved, stop; /* the last decision (doubles: broadcast with the best) */
+} dbx__select;
+
+/* Ends an epoch (possibly partial): dev evaluation and the epoch line (rank 0), and on rank 0
+   whether the headline metric improved and whether patience ends the run. */
+static dbx_status end_epoch(dbx_trainer *t, int epoch, int64_t step, const dbx__sums *e,
+                            int partial, dbx_train_result *res, double *t_dev, dbx__select *sel)
 {
     res->last_epoch_loss = dbx__ratio(e->loss, (double)e->labelled);
+    if (t->has_dev) res->evaluations++;
     if (t->rank != 0) return DBX_OK;
     dbx_eval_result dv;
     memset(&dv, 0, sizeof dv);
@@ -64,9 +76,56 @@ static dbx_status end_epoch(dbx_trainer *t, int64_t k, int epoch, const dbx__sum
         res->dev_acc = dv.acc;
         res->dev_nmetrics = dv.nmetrics;
         memcpy(res->dev_metrics, dv.metrics, sizeof dv.metrics);
-        DBX_TRY(dbx__report_eval(t, k, epoch, "dev", &dv, sec));
+        DBX_TRY(dbx__report_eval(t, step, epoch, "dev", &dv, sec));
     }
-    return dbx__report_epoch(t, epoch, partial, e, res->last_epoch_loss, &dv);
+    DBX_TRY(dbx__report_epoch(t, epoch, partial, e, res->last_epoch_loss, &dv));
+    if (t->has_dev) {
+        const double v = dbx_eval_headline(&dv, &sel->name);
+        sel->improved = v > sel->best; /* strictly: a tie is no improvement; NaN never is */
+        if (sel->improved) {
+            sel->best = v;
+            sel->best_epoch = epoch;
+            sel->best_step = step;
+            sel->since = 0;
+        } else {
+            sel->since++;
+        }
+        sel->stop = t->o.patience > 0 && sel->since >= t->o.patience;
+    }
+    return DBX_OK;
+}
+
+/* Collective after a dev evaluation: rank 0's decision to every rank, the best parameters
+   saved (keep_best) and the reason of an early stop printed. *stop: end the run. */
+static dbx_status select_model(dbx_trainer *t, int epoch, int64_t step, dbx__select *sel,
+                               int *stop)
+{
+    const dbx_train_opts *o = &t->o;
+    double v[5] = {sel->improved, sel->stop, sel->best, sel->best_epoch, (double)sel->best_step};
+    /* collective (all ranks): the decision */
+    DBX_TRY(dbx__comm_bcast(t->comm, v, sizeof v, 0));
+    sel->improved = v[0];
+    sel->stop = v[1];
+    sel->best = v[2];
+    sel->best_epoch = (int)v[3];
+    sel->best_step = (int64_t)v[4];
+    const int pct = sel->name && strcmp(sel->name, "-loss") != 0;
+    const double shown = pct ? 100 * sel->best : sel->best;
+    if (o->keep_best && sel->improved) {
+        DBX_TRY(dbx_trainer_save(t, o->save)); /* collective */
+        if (t->log)
+            fprintf(t->log, "keep-best: dev %s %.*f%s after epoch %d (step %lld) is the best so "
+                            "far: saved to %s\n", sel->name, pct ? 2 : 4, shown, pct ? "%" : "",
+                    epoch, (long long)step, o->save);
+    }
+    *stop = sel->stop != 0 && step < t->total_steps;
+    if (*stop && t->log)
+        fprintf(t->log, "early stop after epoch %d (step %lld of %lld): dev %s has not improved "
+                        "for %d evaluation%s (patience %d); best %.*f%s after epoch %d (step "
+                        "%lld)\n", epoch, (long long)step, (long long)t->total_steps, sel->name,
+                o->patience, o->patience == 1 ? "" : "s", o->patience, pct ? 2 : 4, shown,
+                pct ? "%" : "", sel->best_epoch, (long long)sel->best_step);
+    return DBX_OK;
 }
 
 static dbx_status run(dbx_trainer *t, dbx_train_result *res)
@@ -79,6 +138,8 @@ static dbx_status run(dbx_trainer *t, dbx_train_result *res)
     double t_dev = 0, t_start = dbx__now();
     t->t_run = t_start;
     t->step_run = t->step;
+    dbx__select sel = {.best = -INFINITY};
+    res->max_grad_norm = NAN;
     while (t->step < t->total_steps) {
         dbx_step_info st;
         DBX_TRY(dbx_trainer_step(t, &st));
@@ -88,6 +149,9 @@ static dbx_status run(dbx_trainer *t, dbx_train_result *res)
             return dbx__fail(DBX_EINVAL, "loss became %s at step %lld",
                              isnan(s.loss) ? "NaN" : "inf", (long long)k);
         if (all.steps == 0) res->first_loss = dbx__ratio(s.loss, (double)s.labelled);
+        res->clipped_steps += st.clipped;
+        if (!isnan(st.grad_norm) && !(st.grad_norm <= res->max_grad_norm))
+            res->max_grad_norm = st.grad_norm; /* NaN max: the first norm */
         dbx__sums_add(&all, &s);
         dbx__sums_add(&ep, &s);
         dbx__sums_add(&win, &s);
@@ -101,10 +165,26 @@ static dbx_status run(dbx_trainer *t, dbx_train_result *res)
             DBX_TRY(dbx__check_replicas(t, &ck));
         }
         if (st.epoch_end || k == t->total_steps) {
-            DBX_TRY(end_epoch(t, k, st.epoch, &ep, !st.epoch_end, res, &t_dev));
+            DBX_TRY(end_epoch(t, st.epoch, k, &ep, !st.epoch_end, res, &t_dev, &sel));
             memset(&ep, 0, sizeof ep);
+            int stop = 0;
+            if (t->has_dev && (o->keep_best || o->patience > 0))
+                DBX_TRY(select_model(t, st.epoch, k, &sel, &stop));
+            if (stop) {
+                res->stopped_early = 1;
+                break;
+            }
         }
     }
+    if (t->has_dev) {
+        res->best_dev = sel.best_epoch > 0 ? sel.best : NAN;
+        res->best_epoch = sel.best_epoch;
+        res->best_step = sel.best_step;
+    }
+    if (t->log && o->clip_norm > 0)
+        fprintf(t->log, "gradient clipping at norm %g: %lld of %lld steps clipped (largest norm "
+                        "%.4g)\n", o->clip_norm, (long long)res->clipped_steps,
+                (long long)all.steps, res->max_grad_norm);
     res->t_total = dbx__now() - t_start - t_dev;
     res->steps = all.steps;
     res->samples = all.samples;
@@ -127,7 +207,18 @@ static dbx_status run(dbx_trainer *t, dbx_train_result *res)
     res->ranks = t->W;
     DBX_TRY(dbx__check_replicas(t, &res->checksum));
     if (o->trace) DBX_TRY(dbx__trace_write(t, o->trace));
-    if (o->save) DBX_TRY(dbx_trainer_save(t, o->save));
+    if (o->save && o->keep_best) { /* the best parameters stay in P: the final ones to P.last */
+        char *last = dbx__path_suffix(o->save, ".last");
+        if (!last) return dbx__fail(DBX_ENOMEM, "out of memory");
+        dbx_status sv = dbx_trainer_save(t, last);
+        if (!sv && t->log)
+            fprintf(t->log, "keep-best: %s holds the parameters of epoch %d (best dev), %s "
+                            "those after the last step\n", o->save, res->best_epoch, last);
+        free(last);
+        DBX_TRY(sv);
+    } else if (o->save) {
+        DBX_TRY(dbx_trainer_save(t, o->save));
+    }
     if (t->rank == 0) DBX_TRY(dbx__report_summary(t, res));
     return DBX_OK;
 }
@@ -136,6 +227,7 @@ static void result_init(dbx_train_result *r)
 {
     memset(r, 0, sizeof *r);
     r->first_loss = r->last_epoch_loss = r->dev_loss = r->dev_acc = NAN;
+    r->max_grad_norm = r->best_dev = NAN;
 }
 
 dbx_status dbx_trainer_run(dbx_trainer *t, dbx_train_result *r)

@@ -51,6 +51,9 @@ void dbx_train_opts_default(dbx_train_opts *o)
     o->comm = -1;
     o->timeout = 60;
     o->trace_steps = 20;
+    o->clip_norm = 5;
+    o->lr_schedule = "constant";
+    o->lr_step_factor = 0.5;
 }
 
 dbx_status dbx__model_type_of(const dbx_train_opts *o, const dbx_model_type **t)
@@ -87,7 +90,7 @@ static dbx_status check_opts(const dbx_train_opts *o, const dbx_model_type **t)
     DBX_TRY(dbx_sched_find(o->scheduler, &sp));
     if (o->log_every < 0)
         return dbx__fail(DBX_EINVAL, "log_every must be >= 0 (got %d)", o->log_every);
-    return DBX_OK;
+    return dbx__check_train_extra(o);
 }
 
 /* ---- data and meta ------------------------------------------------------------------------ */
@@ -172,6 +175,7 @@ static dbx_status load_root(dbx_trainer *t, setup_info *si, char **meta_text, si
         }
     }
     t->w.meta = meta; /* owned here until the worker takes it */
+    DBX_TRY(dbx__meta_set_dropout(meta, o->dropout)); /* this run's, also over a loaded one */
     DBX_TRY(dbx__load_train(t->type, meta, o->data, o->synthetic, o->seed, &t->train));
     dbx_meta_freeze(meta);
     if (o->dev) {
@@ -179,6 +183,12 @@ static dbx_status load_root(dbx_trainer *t, setup_info *si, char **meta_text, si
         t->has_dev = 1;
     }
     if (o->save) DBX_TRY(check_writable(o->save));
+    if (o->save && o->keep_best) { /* the final parameters go to P.last */
+        char *last = dbx__path_suffix(o->save, ".last");
+        dbx_status s = last ? check_writable(last) : dbx__fail(DBX_ENOMEM, "out of memory");
+        free(last);
+        DBX_TRY(s);
+    }
     if (o->trace) DBX_TRY(check_writable(o->trace));
     DBX_TRY(dbx__meta_pack(meta, meta_text, meta_len));
     const int32_t n = dbx_dataset_size(t->train);
@@ -427,7 +437,11 @@ static dbx_status step(dbx_trainer *t, dbx_step_info *info)
     if (k < t->total_steps) DBX_TRY(ship(t, k + 1));
     double t3 = dbx__now();
     dbx__trace_add(t, k, "plan + ship next step", t2, t3);
-    DBX_TRY(dbx__worker_update(&t->w, t->comm, &t->o.optim, h.global_bs, &w));
+    dbx__update_opts u = {.optim = t->o.optim, .clip_norm = t->o.clip_norm,
+                          .weight_decay = t->o.weight_decay};
+    t->last_lr = dbx_train_lr(&t->o, k, t->total_steps);
+    u.optim.lr = (float)t->last_lr;
+    DBX_TRY(dbx__worker_update(&t->w, t->comm, &u, h.global_bs, &w));
     double t4 = dbx__now();
     dbx__trace_add(t, k, "gradient all-reduce + optimizer", t3, t4);
     /* collective (all ranks): every worker's statistics */
@@ -454,6 +468,9 @@ static dbx_status step(dbx_trainer *t, dbx_step_info *info)
             info->loss += t->wstats[r].loss;
         }
         info->wall = dbx__now() - t0;
+        info->lr = t->last_lr;
+        info->grad_norm = w.grad_norm;
+        info->clipped = w.clipped != 0;
     }
     return DBX_OK;
 }

@@ -65,6 +65,7 @@ struct dbx_trainer {
     double t_coord;             /* seconds the coordinator spent planning (rank 0) */
     double t_coord_step;        /* ... during the last step (planning the next one) */
     double last_model_gemm;     /* the model GEMM FLOPs of the last step (rank 0) */
+    double last_lr;             /* the learning rate of the last step */
     /* output (rank 0) */
     FILE *log;                  /* rank 0 and not quiet, else NULL */
     dbx__metrics metrics;
@@ -96,6 +97,15 @@ dbx_status dbx__check_data(const dbx_model_type *t, const char *data);
 /* The samples of file data, or synthetic samples of t when data is NULL (dbx__check_data). */
 dbx_status dbx__load_train(const dbx_model_type *t, dbx_meta *meta, const char *data,
                            int synthetic, uint64_t seed, dbx_dataset **out);
+
+/* ---- trainopts.c ------------------------------------------------------------------------- */
+/* Checks the options of regularisation, schedule and model selection. */
+dbx_status dbx__check_train_extra(const dbx_train_opts *o);
+/* Records dropout p in meta as DBX_META_DROPOUT (millionths); leaves a meta without the
+   setting unchanged when p is 0. */
+dbx_status dbx__meta_set_dropout(dbx_meta *meta, double p);
+/* path followed by suffix (malloc'd; NULL when out of memory). */
+char *dbx__path_suffix(const char *path, const char *suffix);
 
 /* ---- report.c (rank 0 unless noted) ------------------------------------------------------ */
 /* Before any long work: fails with DBX_EIO naming path unless the metrics file can be

@@ -2,10 +2,11 @@
  * recursive unit over binary trees (Tree-GRU style). Leaf: h = tanh(W_x x + b_x).
  * Binary node with e = [h_l; h_r]: r = sigmoid(W_r e + b_r) (reset), z = sigmoid(W_z e + b_z)
  * (update), k = sigmoid(W_k e + b_k) (keep), u = tanh(U (r * e) + b_u),
- * h = z * u + k * (h_l + h_r). A softmax loss on every node.
+ * h = z * u + k * (h_l + h_r). A softmax loss on every node. With --dropout P (the trainer
+ * records it in the meta, DBX_META_DROPOUT), training graphs drop the word embeddings.
  * The model is a dbx_model_type (SST trees as samples, dbx's synthetic treebank as data); the
  * trainer batches its graphs and trains it in one process or on every rank of mpirun.
- * Usage: treegru [--trees N] [--seed S] [--steps K] [--save FILE]
+ * Usage: treegru [--trees N] [--seed S] [--steps K] [--dropout P] [--save FILE]
  * Exits 1 unless the loss falls. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 
 typedef struct treegru {
     int E, H, vocab;
+    float drop;               /* dropout on the embeddings (0: none) */
     dbx_param Emb, Wx, bx, Wr, br, Wz, bz, Wk, bk, U, bu, Wo;
     dbx_node *h, *logits;     /* per tree node */
     size_t cap;
@@ -28,6 +30,7 @@ static dbx_status create(const dbx_meta *meta, dbx_model *m, void **self)
     t->E = (int)dbx_meta_get(meta, "embed", 32);
     t->H = (int)dbx_meta_get(meta, "hidden", 32);
     t->vocab = dbx_vocab_size(dbx_meta_vocab((dbx_meta *)meta, "words"));
+    t->drop = (float)(dbx_meta_get(meta, DBX_META_DROPOUT, 0) / 1e6);
     *self = t;
     const int H = t->H, rows[] = {H, 2 * H, H, H, H}, cols[] = {t->E, 2 * H, 2 * H, 2 * H, 2 * H};
     dbx_param *w[] = {&t->Wx, &t->Wr, &t->Wz, &t->Wk, &t->U}, *b[] = {&t->bx, &t->br, &t->bz,
@@ -71,7 +74,9 @@ static dbx_status build(void *self, dbx_graph *g, const dbx_sample *s, dbx_build
     const int H = t->H;
     for (int v = 0; v < tr.n; v++) {
         if (tr.left[v] < 0) {
-            t->h[v] = dbx_tanh(g, gate(g, t->Wx, t->bx, dbx_lookup(g, t->Emb, tr.word[v]), H));
+            dbx_node x = dbx_lookup(g, t->Emb, tr.word[v]);
+            if (t->drop > 0) x = dbx_dropout(g, x, t->drop); /* training graphs only */
+            t->h[v] = dbx_tanh(g, gate(g, t->Wx, t->bx, x, H));
         } else {
             dbx_node kids[2] = {t->h[tr.left[v]], t->h[tr.right[v]]};
             dbx_node e = dbx_concat(g, 2, kids);
@@ -117,9 +122,11 @@ int main(int argc, char **argv)
         if (v && !strcmp(argv[i], "--trees")) o.synthetic = atoi(v);
         else if (v && !strcmp(argv[i], "--seed")) o.seed = strtoull(v, NULL, 10);
         else if (v && !strcmp(argv[i], "--steps")) o.steps = atoll(v);
+        else if (v && !strcmp(argv[i], "--dropout")) o.dropout = atof(v);
         else if (v && !strcmp(argv[i], "--save")) o.save = v;
         else {
-            fprintf(stderr, "usage: treegru [--trees N] [--seed S] [--steps K] [--save FILE]\n");
+            fprintf(stderr, "usage: treegru [--trees N] [--seed S] [--steps K] [--dropout P] "
+                            "[--save FILE]\n");
             return 2;
         }
         i++;

@@ -10,7 +10,8 @@
  * vary inside a batch, so nodes of any in-degree batch together.
  * Sample record: [n, arcs, tag[n], arc_start[n + 1], arc_from[arcs], arc_id[arcs]].
  * Meta: settings "labels" (tags), "char_ids" and "word_ids" (id ranges of the training data;
- * each table has one more row, for ids beyond them in dev or test data). Not thread-safe
+ * each table has one more row, for ids beyond them in dev or test data). With dropout p > 0
+ * (setting DBX_META_DROPOUT), training graphs drop the arc embeddings x. Not thread-safe
  * per model state. */
 #include <stdlib.h>
 #include <string.h>
@@ -122,6 +123,7 @@ static dbx_status lat_view_of(const dbx_sample *s, int32_t labels, int32_t char_
 /* ---- the model ----------------------------------------------------------------------------- */
 typedef struct lat_model {
     int H, labels, char_rows, word_rows;
+    float dropout;                    /* on the arc embeddings of training graphs */
     dbx_param E[2], U[2], W[2], b[2]; /* [0]: character arcs, [1]: word arcs */
     dbx_param H0, C0, W_out;
     dbx_node *h, *c, *hs, *cs;        /* per node; per arc of one node */
@@ -151,6 +153,7 @@ static dbx_status lat_create(const dbx_meta *meta, dbx_model *m, void **self)
     t->labels = (int)dbx_meta_get(meta, "labels", 0);
     t->char_rows = (int)dbx_meta_get(meta, "char_ids", 0) + 1;
     t->word_rows = (int)dbx_meta_get(meta, "word_ids", 0) + 1;
+    t->dropout = (float)(dbx_meta_get(meta, DBX_META_DROPOUT, 0) / 1e6);
     static const char *const en[2] = {"E_char", "E_word"}, *const un[2] = {"U_char", "U_word"},
                              *const wn[2] = {"W_char", "W_word"}, *const bn[2] = {"b_char",
                                                                                   "b_word"};
@@ -212,6 +215,7 @@ static dbx_status lat_build(void *self, dbx_graph *g, const dbx_sample *smp, dbx
         for (int32_t a = 0; a < deg; a++) {
             const int32_t src = v.from[a0 + a], k = src == i - 1 ? 0 : 1;
             dbx_node x = dbx_lookup(g, t->E[k], v.id[a0 + a]);
+            if (t->dropout > 0) x = dbx_dropout(g, x, t->dropout);
             dbx_term tm[3] = {{t->b[k], DBX_NONE, 0}, {t->U[k], x, 0}, {t->W[k], t->h[src], 0}};
             dbx_node gates = dbx_affine(g, 4 * H, 3, tm);
             t->cs[a] = dbx_lstm_c(g, gates, 1, &t->c[src]);

@@ -6,7 +6,9 @@
  * the recurrence, so it is its own node: every token's projection is ready at once and runs
  * as one wide GEMM, and a word repeated in the minibatch is projected once. The gates add
  * it through an identity term: gates = [I p_t] + Wh h_{t-1}. The MLP's W [h_f; h_b] is two
- * terms, so no concatenation is materialised. */
+ * terms, so no concatenation is materialised. With dropout p > 0 (setting DBX_META_DROPOUT),
+ * training graphs drop the word embeddings and the states h_fwd, h_bwd the MLP reads (the
+ * recurrence reads them without dropout). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +69,7 @@ dbx_status dbx_tagger_build(dbx_tagger *t, dbx_graph *g, const dbx_sentence *s,
                             dbx_node *logits)
 {
     const int H = t->o.hidden, n = s->n;
+    const float drop = t->o.dropout;
     if ((size_t)n > t->cap) {
         size_t cap = t->cap;
         DBX_TRY(DBX_GROW(t->h[0], cap, (size_t)n));
@@ -83,6 +86,7 @@ dbx_status dbx_tagger_build(dbx_tagger *t, dbx_graph *g, const dbx_sentence *s,
         for (int k = 0; k < n; k++) {
             int i = d == 0 ? k : n - 1 - k;
             dbx_node x = dbx_lookup(g, t->E, s->word[i]);
+            if (drop > 0) x = dbx_dropout(g, x, drop);
             dbx_term tp[2] = {{t->b[d], DBX_NONE, 0}, {t->Wx[d], x, 0}};
             dbx_node p = dbx_affine(g, 4 * H, 2, tp);
             dbx_term tm[2] = {{DBX_NONE, p, 0}, {t->Wh[d], h, 0}};
@@ -93,8 +97,12 @@ dbx_status dbx_tagger_build(dbx_tagger *t, dbx_graph *g, const dbx_sentence *s,
         }
     }
     for (int i = 0; i < n; i++) {
-        dbx_term tm[3] = {
-            {t->b_a, DBX_NONE, 0}, {t->W_af, t->h[0][i], 0}, {t->W_ab, t->h[1][i], 0}};
+        dbx_node hf = t->h[0][i], hb = t->h[1][i];
+        if (drop > 0) {
+            hf = dbx_dropout(g, hf, drop);
+            hb = dbx_dropout(g, hb, drop);
+        }
+        dbx_term tm[3] = {{t->b_a, DBX_NONE, 0}, {t->W_af, hf, 0}, {t->W_ab, hb, 0}};
         dbx_node a = dbx_tanh(g, dbx_affine(g, t->o.mlp, 3, tm));
         dbx_term to[2] = {{t->b_o, DBX_NONE, 0}, {t->W_o, a, 0}};
         dbx_node lg = dbx_affine(g, t->o.tags, 2, to);
@@ -164,7 +172,8 @@ static dbx_status tg_create(const dbx_meta *meta, dbx_model *m, void **self)
     s->tags = tags ? dbx_vocab_size(tags) : 0;
     int H = (int)dbx_meta_get(meta, "hidden", 128);
     dbx_tagger_opts o = {.vocab = s->vocab, .embed = (int)dbx_meta_get(meta, "embed", 128),
-                         .hidden = H, .mlp = (int)dbx_meta_get(meta, "mlp", H), .tags = s->tags};
+                         .hidden = H, .mlp = (int)dbx_meta_get(meta, "mlp", H), .tags = s->tags,
+                         .dropout = (float)(dbx_meta_get(meta, DBX_META_DROPOUT, 0) / 1e6)};
     dbx_status st = words && tags ? dbx_tagger_new(m, &o, &s->t)
                                   : dbx__fail(DBX_EINVAL, "bilstm-tagger: the meta has no "
                                                           "'words' and 'tags' vocabularies");

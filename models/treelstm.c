@@ -6,7 +6,9 @@
  * A_l = [F_l; W_iou_l] covers rows 0..4H and A_r = [W_iou_r; F_r] rows H..5H, so each
  * child costs one GEMM and no FLOP is wasted; the shared forget bias is added twice.
  * A unary inner node (allowed when the reader accepts it) uses A_l alone with one cell.
- * Every node carries a softmax loss through W_out (no bias). */
+ * Every node carries a softmax loss through W_out (no bias). With dropout p > 0 (setting
+ * DBX_META_DROPOUT), training graphs drop the word embeddings (x) and the h that W_out reads
+ * (the parent reads the h without dropout). */
 #include <math.h>
 #include <stdlib.h>
 
@@ -57,6 +59,7 @@ dbx_status dbx_treelstm_build(dbx_treelstm *t, dbx_graph *g, const dbx_tree *tre
                               dbx_node *logits)
 {
     const int H = t->o.hidden;
+    const float drop = t->o.dropout;
     if ((size_t)tree->n > t->cap) {
         size_t cap = t->cap;
         DBX_TRY(DBX_GROW(t->h, cap, (size_t)tree->n));
@@ -73,6 +76,7 @@ dbx_status dbx_treelstm_build(dbx_treelstm *t, dbx_graph *g, const dbx_tree *tre
                 return dbx__fail(DBX_EINVAL, "treelstm: word id %d outside the vocabulary (%d)",
                                  tree->word[v], t->o.vocab);
             dbx_node x = dbx_lookup(g, t->E, tree->word[v]);
+            if (drop > 0) x = dbx_dropout(g, x, drop);
             dbx_term tm[2] = {{t->b_leaf, DBX_NONE, 0}, {t->W_leaf, x, 0}};
             gates = dbx_affine(g, 3 * H, 2, tm);
             c = dbx_lstm_c(g, gates, 0, NULL);
@@ -92,7 +96,8 @@ dbx_status dbx_treelstm_build(dbx_treelstm *t, dbx_graph *g, const dbx_tree *tre
         }
         t->c[v] = c;
         t->h[v] = dbx_lstm_h(g, gates, c);
-        dbx_node lg = dbx_matvec(g, t->W_out, t->h[v]);
+        dbx_node hout = drop > 0 ? dbx_dropout(g, t->h[v], drop) : t->h[v];
+        dbx_node lg = dbx_matvec(g, t->W_out, hout);
         if (logits) logits[v] = lg;
         dbx_softmax_xent(g, lg, tree->label[v] < t->o.labels ? tree->label[v] : 0);
     }
@@ -140,7 +145,8 @@ static dbx_status tl_create(const dbx_meta *meta, dbx_model *m, void **self)
     s->labels = (int32_t)dbx_meta_get(meta, "labels", 5);
     dbx_treelstm_opts o = {.vocab = s->vocab, .embed = (int)dbx_meta_get(meta, "embed", 128),
                            .hidden = (int)dbx_meta_get(meta, "hidden", 128),
-                           .labels = s->labels};
+                           .labels = s->labels,
+                           .dropout = (float)(dbx_meta_get(meta, DBX_META_DROPOUT, 0) / 1e6)};
     dbx_status st = words ? dbx_treelstm_new(m, &o, &s->t)
                           : dbx__fail(DBX_EINVAL, "treelstm: the meta has no 'words' vocabulary");
     if (!st && !(s->probs = calloc((size_t)s->labels + 1, sizeof *s->probs)))

@@ -426,7 +426,8 @@ static mcount count_metrics(const char *path)
             CU_ASSERT_PTR_NOT_NULL(strstr(line, "\"ranks\":1"));
             CU_ASSERT_PTR_NOT_NULL(strstr(line, "\"options\":{\"model\":\"treelstm\""));
             CU_ASSERT_PTR_NOT_NULL(strstr(line, "\"synthetic\":50,"));
-            CU_ASSERT_PTR_NOT_NULL(strstr(line, "\"allreduce\":null}}"));
+            CU_ASSERT_PTR_NOT_NULL(strstr(line, "\"allreduce\":null,"));
+            CU_ASSERT_PTR_NOT_NULL(strstr(line, "\"patience\":0}}")); /* the last option */
         }
     }
     fclose(f);

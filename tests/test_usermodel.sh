@@ -41,11 +41,11 @@ for np in 1 3; do
 done
 dbx_agree "$tmp/tg1.bin" "$tmp/tg3.bin" 1e-5 "treegru: 3 ranks = 1 rank"
 
-# example_ranks NAME EXE WHAT ARGS...: trains EXE ARGS on 1 and 3 ranks; both runs succeed,
-# print "EXE: R rank(s), K steps ...: falls" and save parameters that agree within 1e-5
+# example_ranks NAME EXE WHAT TOL ARGS...: trains EXE ARGS on 1 and 3 ranks; both runs succeed,
+# print "EXE: R rank(s), K steps ...: falls" and save parameters that agree within TOL
 example_ranks() {
-    local name=$1 exe=$2 what=$3 np
-    shift 3
+    local name=$1 exe=$2 what=$3 tol=$4 np
+    shift 4
     for np in 1 3; do
         dbx_run "$name$np" 120 "$mpiexec" -np "$np" "$exe" "$@" --save "$tmp/$name$np.bin" \
             </dev/null
@@ -53,12 +53,15 @@ example_ranks() {
         then ok "$what trains on $np rank(s) and its loss falls: $(head -1 "$tmp/$name$np.out")"
         else bad "$what on $np rank(s): exit $rc, '$(head -1 "$tmp/$name$np.out")'"; fi
     done
-    dbx_agree "$tmp/${name}1.bin" "$tmp/${name}3.bin" 1e-5 "$what: 3 ranks = 1 rank"
+    dbx_agree "$tmp/${name}1.bin" "$tmp/${name}3.bin" "$tol" "$what: 3 ranks = 1 rank"
 }
 
 echo "== (c) examples/attnclf and examples/treeln (with dropout), 1 and 3 ranks"
-example_ranks ac "$attnclf" "attnclf" --trees 300 --seed 3 --steps 40
-example_ranks tl "$treeln" "treeln" --trees 300 --seed 3 --steps 40
+example_ranks ac "$attnclf" "attnclf" 1e-5 --trees 300 --seed 3 --steps 40
+# treeln: the gradient norm that clipping (default 5) divides by is summed in another order on
+# 3 ranks, and Adam's steps on rarely used embedding rows magnify the last-bit difference
+# (measured 4e-7 without clipping, 1.3e-5 with it)
+example_ranks tl "$treeln" "treeln" 5e-5 --trees 300 --seed 3 --steps 40
 cat >"$tmp/sst.txt" <<'TREES'
 (3 (2 It) (4 (3 (2 is) (4 (2 a) (4 (4 lovely) (2 film)))) (2 .)))
 (1 (2 The) (1 (1 (2 plot) (1 (2 is) (0 dreadful))) (2 .)))
@@ -67,7 +70,7 @@ cat >"$tmp/sst.txt" <<'TREES'
 (2 (2 (2 The) (2 film)) (2 (2 is) (2 (2 two) (2 hours))))
 (3 (2 (2 A) (3 good)) (3 (2 cast) (3 (2 and) (3 (3 fine) (2 music)))))
 TREES
-example_ranks acd "$attnclf" "attnclf --data" --data "$tmp/sst.txt" --seed 5 --steps 60
+example_ranks acd "$attnclf" "attnclf --data" 1e-5 --data "$tmp/sst.txt" --seed 5 --steps 60
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

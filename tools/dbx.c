@@ -46,7 +46,8 @@ enum {
     OPT_OPTIM, OPT_LR, OPT_EPOCHS, OPT_STEPS, OPT_SEED, OPT_METRICS, OPT_SAVE, OPT_LOAD,
     OPT_NO_DEDUP, OPT_NO_FUSE, OPT_LOG_EVERY, OPT_SYNTH, OPT_QUIET, OPT_HELP, OPT_PARTITION,
     OPT_BIND, OPT_TIMEOUT, OPT_CHECK_REPLICAS, OPT_TRACE, OPT_TRACE_STEPS, OPT_COMM, OPT_DEVICE,
-    OPT_ALLREDUCE, OPT_VERBOSE
+    OPT_ALLREDUCE, OPT_VERBOSE, OPT_CLIP_NORM, OPT_DROPOUT, OPT_WEIGHT_DECAY, OPT_LR_SCHEDULE,
+    OPT_WARMUP, OPT_LR_STEP_EVERY, OPT_LR_STEP_FACTOR, OPT_LR_MIN, OPT_KEEP_BEST, OPT_PATIENCE
 };
 
 #define MAX_SIZE 65536
@@ -147,8 +148,37 @@ static void train_help(void)
            "  --log-every N    a progress line every N steps, 0: none (default 10)\n"
            "  --quiet          only errors and the final summary line (default: off)\n"
            "  --verbose        a timing breakdown under each progress line (default: off)\n"
-           "\n"
-           "Distributed training: launch with 'mpirun -np N dbx train ...' or\n"
+           "\n",
+           MAX_SIZE, MAX_SIZE, MAX_SIZE, MAX_BATCH);
+    fputs("Regularisation, learning-rate schedule and model selection (README \"Training\n"
+          "options\"); all deterministic given --seed and the same on any number of ranks:\n"
+          "  --clip-norm X    rescale the step's gradient (the mean over the global batch,\n"
+          "                   after the all-reduce: dense parameters and the embedding rows\n"
+          "                   the step touched) to L2 norm X when it is larger (default 5;\n"
+          "                   0: off)\n"
+          "  --dropout P      dropout probability 0 <= P < 1 for the model (default 0); the\n"
+          "                   built-in models drop embeddings and the states feeding their\n"
+          "                   output layers, only while training\n"
+          "  --weight-decay X L2 decay >= 0 (default 0): coupled for sgd and adagrad (X * p\n"
+          "                   added to the gradient), decoupled for adam (AdamW: p -= lr * X\n"
+          "                   * p); embedding rows a step does not touch are not decayed\n"
+          "  --lr-schedule S  constant | step | cosine (default constant)\n"
+          "  --warmup N       linear warm-up over the first N steps: lr * k / N at step k\n"
+          "                   (default 0)\n"
+          "  --lr-step-every N  step: multiply the rate by --lr-step-factor every N steps\n"
+          "                   after the warm-up (required with step)\n"
+          "  --lr-step-factor F  step: the factor > 0 (default 0.5)\n"
+          "  --lr-min X       cosine: decay from --lr to X over the steps after the warm-up\n"
+          "                   (default 0)\n"
+          "  --keep-best      whenever the dev metric (the model's first metric, e.g.\n"
+          "                   accuracy) improves, save the parameters to --save FILE (and\n"
+          "                   FILE.vocab); the final ones go to FILE.last (FILE.last.vocab).\n"
+          "                   Needs --dev and --save\n"
+          "  --patience N     stop when the dev metric has not improved for N evaluations\n"
+          "                   in a row (one per epoch; default 0: never). Needs --dev\n"
+          "\n",
+          stdout);
+    printf("Distributed training: launch with 'mpirun -np N dbx train ...' or\n"
            "'srun --mpi=pmix dbx train ...': one worker per rank, rank 0 also coordinates.\n"
            "  --partition S    random | round-robin | lpt | similarity: how each global\n"
            "                   batch is split across workers (default similarity)\n"
@@ -162,8 +192,7 @@ static void train_help(void)
            "  --comm C         auto | single | mpi (default auto: MPI under mpirun/srun)\n"
            "  --allreduce A    GPU gradients across ranks: nccl | mpi (through host memory)\n"
            "                   (default nccl when dbx has NCCL)\n"
-           "  --help           this help\n",
-           MAX_SIZE, MAX_SIZE, MAX_SIZE, MAX_BATCH);
+           "  --help           this help\n");
 }
 
 static const struct option train_longopts[] = {
@@ -199,8 +228,33 @@ static const struct option train_longopts[] = {
     {"trace-steps", required_argument, NULL, OPT_TRACE_STEPS},
     {"comm", required_argument, NULL, OPT_COMM},
     {"allreduce", required_argument, NULL, OPT_ALLREDUCE},
+    {"clip-norm", required_argument, NULL, OPT_CLIP_NORM},
+    {"dropout", required_argument, NULL, OPT_DROPOUT},
+    {"weight-decay", required_argument, NULL, OPT_WEIGHT_DECAY},
+    {"lr-schedule", required_argument, NULL, OPT_LR_SCHEDULE},
+    {"warmup", required_argument, NULL, OPT_WARMUP},
+    {"lr-step-every", required_argument, NULL, OPT_LR_STEP_EVERY},
+    {"lr-step-factor", required_argument, NULL, OPT_LR_STEP_FACTOR},
+    {"lr-min", required_argument, NULL, OPT_LR_MIN},
+    {"keep-best", no_argument, NULL, OPT_KEEP_BEST},
+    {"patience", required_argument, NULL, OPT_PATIENCE},
     {NULL, 0, NULL, 0},
 };
+
+/* A number >= 0 (0 itself allowed, unlike cli_pos_double), below hi when hi > 0. */
+static int nonneg_double(const char *flag, const char *s, double hi, double *out)
+{
+    char *end = NULL;
+    double v = s[0] && s[0] != ' ' && s[0] != '+' ? strtod(s, &end) : NAN;
+    if (!end || end == s || *end != '\0' || !isfinite(v) || !(v >= 0) || (hi > 0 && !(v < hi))) {
+        if (hi > 0) fprintf(stderr, "dbx train: %s: expected a number in [0, %g), got '%s'\n", flag,
+                            hi, s);
+        else fprintf(stderr, "dbx train: %s: expected a number >= 0, got '%s'\n", flag, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
 
 /* Checks s against a list of words; prints "dbx train: FLAG: expected ..." if absent. */
 static int one_of(const char *flag, const char *s, const char *const *words, const char *list)
@@ -324,6 +378,31 @@ static int cmd_train(int argc, char **argv)
         }
         case OPT_TRACE_STEPS:
             bad = cli_int32(cmd, "--trace-steps", optarg, 1, 1000000, &o.trace_steps);
+            break;
+        case OPT_CLIP_NORM: bad = nonneg_double("--clip-norm", optarg, 0, &o.clip_norm); break;
+        case OPT_DROPOUT: bad = nonneg_double("--dropout", optarg, 1, &o.dropout); break;
+        case OPT_WEIGHT_DECAY:
+            bad = nonneg_double("--weight-decay", optarg, 0, &o.weight_decay);
+            break;
+        case OPT_LR_SCHEDULE: {
+            static const char *const w[] = {"constant", "step", "cosine", NULL};
+            bad = one_of("--lr-schedule", optarg, w, "constant, step or cosine");
+            o.lr_schedule = optarg;
+            break;
+        }
+        case OPT_WARMUP:
+            bad = cli_int(cmd, "--warmup", optarg, 0, INT64_C(1) << 40, &o.warmup);
+            break;
+        case OPT_LR_STEP_EVERY:
+            bad = cli_int(cmd, "--lr-step-every", optarg, 1, INT64_C(1) << 40, &o.lr_step_every);
+            break;
+        case OPT_LR_STEP_FACTOR:
+            bad = cli_pos_double(cmd, "--lr-step-factor", optarg, &o.lr_step_factor);
+            break;
+        case OPT_LR_MIN: bad = nonneg_double("--lr-min", optarg, 0, &o.lr_min); break;
+        case OPT_KEEP_BEST: o.keep_best = 1; break;
+        case OPT_PATIENCE:
+            bad = cli_int32(cmd, "--patience", optarg, 0, 1000000000, &o.patience);
             break;
         default: return cli_opt_error(cmd, c, argv, train_longopts);
         }

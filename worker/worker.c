@@ -100,6 +100,8 @@ void dbx__worker_free(dbx__worker *w)
     dbx_meta_free(w->meta);
     free(w->outvals);
     free(w->outp);
+    free(w->hval);
+    free(w->hgrad);
     memset(w, 0, sizeof *w);
 }
 
@@ -136,20 +138,6 @@ dbx_status dbx__worker_compute(dbx__worker *w, const int32_t *words, size_t nbyt
     st->plan = es->t_plan;
     st->fwd = es->t_forward;
     st->bwd = es->t_backward;
-    return DBX_OK;
-}
-
-dbx_status dbx__worker_update(dbx__worker *w, dbx__comm *c, const dbx_optim *opt,
-                              int32_t global_bs, dbx__wstat *st)
-{
-    DBX_TRY(dbx__grad_sync(c, w->model, &w->sync));
-    st->allreduce = w->sync.seconds;
-    st->ar_bytes = (double)w->sync.bytes;
-    dbx_optim o = *opt;
-    o.grad_scale = 1.0f / (float)global_bs;
-    double t1 = dbx__now();
-    DBX_TRY(dbx_model_update(w->model, &o));
-    st->update = dbx__now() - t1;
     return DBX_OK;
 }
 

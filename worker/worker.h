@@ -52,6 +52,8 @@ typedef struct dbx__wstat {
     double allreduce; /* gradient synchronisation */
     double ar_bytes;
     double launches;  /* device kernels and copies of forward + backward (0 on the CPU) */
+    double grad_norm; /* L2 norm of the mean gradient after the all-reduce (NaN: not computed) */
+    double clipped;   /* 1: the gradient was rescaled to the clipping norm */
 } dbx__wstat;
 
 /* ---- the worker ---------------------------------------------------------------------------- */
@@ -76,7 +78,17 @@ typedef struct dbx__worker {
     float *outvals;           /* output values, back to back */
     const float **outp;       /* (outputs) pointers into outvals */
     size_t cap_outvals, cap_outp;
+    /* update scratch: host copies of a GPU model's values and gradients */
+    float *hval, *hgrad;
+    size_t cap_hval, cap_hgrad;
 } dbx__worker;
+
+/* What the optimizer step does besides the optimizer (worker/update.c). */
+typedef struct dbx__update_opts {
+    dbx_optim optim;     /* with this step's learning rate; grad_scale is set here */
+    double clip_norm;    /* > 0: rescale the mean gradient to this norm when it is larger */
+    double weight_decay; /* > 0: L2 decay, coupled (SGD, Adagrad) or decoupled (Adam) */
+} dbx__update_opts;
 
 /* Creates the model instance from a frozen meta (taking ownership of it, also on failure):
  * the type's create, dbx_model_init(seed), a graph and an executor. */
@@ -89,9 +101,13 @@ void dbx__worker_free(dbx__worker *w);
 dbx_status dbx__worker_compute(dbx__worker *w, const int32_t *words, size_t nbytes,
                                const dbx__msg_header *h, dbx__wstat *st);
 /* Collective (every rank, also one without samples): sums the gradients across the ranks of
- * c, then applies opt with gradients scaled by 1 / global_bs (the global batch, whoever
- * computed it), so every replica stays identical; fills st->allreduce, ar_bytes, update. */
-dbx_status dbx__worker_update(dbx__worker *w, dbx__comm *c, const dbx_optim *opt,
+ * c; then, on the mean gradient (the sum scaled by 1 / global_bs, the global batch, whoever
+ * computed it), its L2 norm over the dense parameters and the touched lookup rows, the
+ * clipping to u->clip_norm, the weight decay (coupled for SGD and Adagrad: g + wd p;
+ * decoupled for Adam: p *= 1 - lr wd first; touched rows only in lookup tables) and the
+ * optimizer u->optim, identically on every rank so every replica stays identical; fills
+ * st->allreduce, ar_bytes, update, grad_norm and clipped (worker/update.c). */
+dbx_status dbx__worker_update(dbx__worker *w, dbx__comm *c, const dbx__update_opts *u,
                               int32_t global_bs, dbx__wstat *st);
 /* Called for sample i (s) of a dataset with the values of its outputs (the nodes its build
  * marked with dbx_graph_output in DBX_BUILD_EVAL, in order); a failure stops the pass. */

@@ -10,7 +10,15 @@
  *    e.g. "labels") and named string vocabularies. Built on rank 0 while the training data
  *    is parsed, then frozen, broadcast to every rank and saved beside the parameters as
  *    P.vocab (text: "dbx-vocab 1 model=NAME key=value ...", then for each vocabulary a line
- *    "NAME N" and N entries, one per line).
+ *    "NAME N" and N entries, one per line). The trainer also records a training setting the
+ *    model applies itself: DBX_META_DROPOUT, the dropout probability in millionths (from
+ *    dbx_train_opts.dropout / --dropout; unset: 0), which create() reads, e.g.
+ *        float p = (float)(dbx_meta_get(meta, DBX_META_DROPOUT, 0) / 1e6);
+ *    and build() passes to dbx_dropout where the model wants it (only when p > 0, so that
+ *    a model without dropout builds the graphs it always did). Evaluation graphs do not drop;
+ *    each training sample's masks come from the run's seed, the step and the sample's
+ *    index, so they are the same on any number of workers. With --load the value of the
+ *    current run replaces the saved one.
  *  - dbx_dataset: the samples of one file. A sample is a record of int32 words whose layout
  *    its model type defines; the parser writes records, the coordinator ships them to the
  *    workers unchanged, and build() reads them back. build() must validate every index in a
@@ -39,6 +47,9 @@ extern "C" {
 
 /* ---- meta: settings, sizes and vocabularies ---------------------------------------------- */
 typedef struct dbx_meta dbx_meta;
+
+/* The integer setting holding the dropout probability in millionths (see above). */
+#define DBX_META_DROPOUT "dropout_ppm"
 
 dbx_status dbx_meta_new(dbx_meta **out);
 void dbx_meta_free(dbx_meta *m);

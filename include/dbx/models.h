@@ -27,6 +27,8 @@ typedef struct dbx_treelstm_opts {
     int embed;   /* word embedding size E */
     int hidden;  /* hidden size H */
     int labels;  /* output classes (SST: 5) */
+    float dropout; /* 0 <= p < 1: in training graphs, dropout on the word embeddings and on
+                      each node's h before W_out (not on the h its parent reads); 0: none */
 } dbx_treelstm_opts;
 
 /* Declares the parameters: E (vocab, E) lookup; W_leaf (3H, E), b_leaf (3H); A_l (4H, H) =
@@ -47,6 +49,8 @@ typedef struct dbx_tagger dbx_tagger;
 
 typedef struct dbx_tagger_opts {
     int vocab, embed, hidden, mlp, tags;
+    float dropout; /* 0 <= p < 1: in training graphs, dropout on the word embeddings and on the
+                      BiLSTM outputs the MLP reads (not on the recurrent states); 0: none */
 } dbx_tagger_opts;
 
 dbx_status dbx_tagger_new(dbx_model *m, const dbx_tagger_opts *o, dbx_tagger **out);

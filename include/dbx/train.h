@@ -58,7 +58,8 @@ typedef struct dbx_train_opts {
                                 that name) before training, then one line appended per record
                                 as it happens (config, step, eval, epoch, summary; README
                                 "Metrics") */
-    const char *save;        /* dbx_trainer_run saves the parameters here at the end, or NULL */
+    const char *save;        /* dbx_trainer_run saves the parameters here at the end (with
+                                keep_best: the best ones, see keep_best), or NULL */
     const char *load;        /* parameter file (and its .vocab) to start from, or NULL */
     int log_every;           /* progress line every N steps (default 10; 0: none) */
     FILE *log;               /* progress output (default stderr) */
@@ -80,9 +81,50 @@ typedef struct dbx_train_opts {
                                 the ranks of a host spread over its GPUs (hwloc) */
     const char *allreduce;   /* GPU gradients across ranks: "nccl" (default when dbx has
                                 NCCL) | "mpi" (through host memory) */
+    /* ---- regularisation, learning-rate schedule, model selection (README "Training
+       options"); every one deterministic given the seed and the same on any number of
+       workers ---- */
+    double clip_norm;        /* > 0: when the global L2 norm of the step's gradient (the mean
+                                over the global batch, after the all-reduce: dense parameters
+                                and the lookup rows the step touched) exceeds clip_norm, the
+                                whole gradient is rescaled to norm clip_norm (default 5, as
+                                DyNet; 0: off) */
+    double dropout;          /* dropout probability for the model, 0 <= p < 1 (default 0):
+                                recorded in the meta as the setting "dropout_ppm" (p in
+                                millionths, see dbx/model_type.h) that the model type reads
+                                in create(); only training graphs drop */
+    double weight_decay;     /* L2 decay >= 0 (default 0): coupled for SGD and Adagrad (wd * p
+                                is added to the clipped gradient), decoupled for Adam (AdamW:
+                                p -= lr_t * wd * p before the Adam step); lookup rows that a
+                                step did not touch are not decayed in that step */
+    const char *lr_schedule; /* "constant" (default; NULL too) | "step" | "cosine": the learning
+                                rate of each step, see dbx_train_lr */
+    int64_t warmup;          /* steps of linear warm-up before the schedule (default 0) */
+    int64_t lr_step_every;   /* "step": multiply the rate by lr_step_factor every N steps after
+                                the warm-up (required > 0 with "step") */
+    double lr_step_factor;   /* "step": the factor, > 0 (default 0.5) */
+    double lr_min;           /* "cosine": the rate it decays to, 0 <= lr_min <= lr (default 0) */
+    int keep_best;           /* 1: dbx_trainer_run saves the parameters to save (P, P.vocab)
+                                whenever the dev set's headline metric improves, and the final
+                                parameters to P.last (P.last.vocab) instead of P; needs save and
+                                dev (default 0) */
+    int patience;            /* > 0: dbx_trainer_run stops when the headline metric has not
+                                improved for this many dev evaluations in a row; needs dev
+                                (default 0: never) */
 } dbx_train_opts;
 
 void dbx_train_opts_default(dbx_train_opts *o);
+
+/* The learning rate of step (1-based) of a run of total steps under o's schedule, from the
+ * base rate lr = o->optim.lr. With w = o->warmup and i = step - 1:
+ *   i < w (warm-up):  lr * (i + 1) / w
+ *   then, with j = i - w (steps since the warm-up) and T = total - w:
+ *   "constant":  lr (exactly o->optim.lr: no schedule changes nothing)
+ *   "step":      lr * lr_step_factor ^ floor(j / lr_step_every)
+ *   "cosine":    lr_min + (lr - lr_min) * (1 + cos(pi * min(j, T) / T)) / 2  (lr at j = 0,
+ *                lr_min after the last step; lr when T < 1)
+ * NaN for an unknown schedule or a "step" schedule without lr_step_every > 0. */
+double dbx_train_lr(const dbx_train_opts *o, int64_t step, int64_t total);
 
 typedef struct dbx_train_result {
     int64_t steps, samples;
@@ -107,6 +149,15 @@ typedef struct dbx_train_result {
     double imbalance;           /* mean over steps of max/mean worker compute time */
     int dev_nmetrics;           /* last dev evaluation: every metric of the model type's */
     dbx_metric dev_metrics[DBX_MAX_METRICS]; /* report(), the headline first */
+    /* ---- training options (dbx_train_opts.clip_norm, keep_best, patience) ---- */
+    int64_t clipped_steps;      /* steps whose gradient was rescaled by clip_norm */
+    double max_grad_norm;       /* the largest gradient norm seen (NaN with clip_norm 0) */
+    int evaluations;            /* dev evaluations done */
+    double best_dev;            /* the best dev headline metric (dbx_eval_headline), NaN if
+                                   no dev set */
+    int best_epoch;             /* the epoch of best_dev (0: none) */
+    int64_t best_step;          /* the step after which best_dev was measured */
+    int stopped_early;          /* 1: patience ended the run before its last step */
 } dbx_train_result;
 
 typedef struct dbx_eval_result {
@@ -117,6 +168,12 @@ typedef struct dbx_eval_result {
     dbx_metric metrics[DBX_MAX_METRICS]; /* the model type's report(), the headline first */
 } dbx_eval_result;
 
+/* The headline metric of an evaluation, which keep_best and patience follow (higher is
+ * better): the model type's first reported metric, or minus the loss per labelled node when
+ * the model type reports none (NaN when the evaluation has neither). *name (optional)
+ * receives its name ("-loss" for the fallback). */
+double dbx_eval_headline(const dbx_eval_result *r, const char **name);
+
 /* What one step did, summed over the workers. */
 typedef struct dbx_step_info {
     int64_t step;               /* 1-based */
@@ -124,6 +181,11 @@ typedef struct dbx_step_info {
     int64_t samples, labelled;
     double loss;                /* summed over loss terms */
     double wall;                /* seconds */
+    double lr;                  /* the learning rate this step used (dbx_train_lr) */
+    double grad_norm;           /* the L2 norm of the step's mean gradient after the
+                                   all-reduce, before clipping (NaN with clip_norm 0); the same
+                                   on every rank */
+    int clipped;                /* 1: the gradient was rescaled to clip_norm */
 } dbx_step_info;
 
 typedef struct dbx_trainer dbx_trainer;
@@ -133,10 +195,14 @@ typedef struct dbx_trainer dbx_trainer;
  * the model on every rank with identical parameters, plans the first step and prints the
  * header. The options are copied; their strings and model_type are borrowed. */
 dbx_status dbx_trainer_new(const dbx_train_opts *o, dbx_trainer **out);
-/* Collective: one step (one global batch); info may be NULL. */
+/* Collective: one step (one global batch): forward and backward on every worker, the
+ * gradient all-reduce, clipping (o->clip_norm), weight decay and the optimizer at the rate
+ * dbx_train_lr(o, step, dbx_trainer_total_steps(t)); info may be NULL. */
 dbx_status dbx_trainer_step(dbx_trainer *t, dbx_step_info *info);
 /* Collective: the steps left of the run (o->steps, else o->epochs epochs) with progress,
- * metrics, dev evaluation after each epoch and replica checks; then o->save and o->trace. */
+ * metrics, dev evaluation after each epoch (with o->keep_best: the best parameters saved to
+ * o->save; with o->patience: an early stop) and replica checks; then o->save (o->save
+ * ".last" with keep_best) and o->trace. */
 dbx_status dbx_trainer_run(dbx_trainer *t, dbx_train_result *r);
 /* Collective: evaluates the file at path (NULL: the dev set) on rank 0 with the current
  * parameters; every rank returns its result. */
