@@ -470,6 +470,41 @@ void dbx__report_progress(const dbx_trainer *t, int64_t step, int epoch, const d
 }
 
 /* ---- metrics ------------------------------------------------------------------------------ */
+/* This step's totals over workers (times: rank 0's own, plus imbalance/wait/all-reduce). */
+void dbx__step_sums(const dbx_trainer *t, const dbx_step_info *st, dbx__sums *s)
+{
+    memset(s, 0, sizeof *s);
+    double maxc = 0, sumc = 0;
+    for (int r = 0; r < t->W; r++) {
+        const dbx__wstat *w = &t->wstats[r];
+        s->samples += (int64_t)w->samples;
+        s->labelled += (int64_t)w->labelled;
+        s->loss += w->loss;
+        s->batches += (int64_t)w->batches;
+        s->launches += (int64_t)w->launches;
+        s->nodes += (int64_t)w->nodes;
+        s->requested += (int64_t)w->requested;
+        s->gathered += (int64_t)w->gathered;
+        s->gemm += w->gemm;
+        maxc = w->compute > maxc ? w->compute : maxc;
+        sumc += w->compute;
+    }
+    const dbx__wstat *me = &t->wstats[t->rank];
+    s->steps = 1;
+    s->build = me->build;
+    s->sched = me->sched;
+    s->plan = me->plan;
+    s->fwd = me->fwd;
+    s->bwd = me->bwd;
+    s->update = me->update;
+    s->wait = me->wait;
+    s->allreduce = me->allreduce;
+    s->ar_bytes = me->ar_bytes;
+    s->wall = st->wall;
+    s->model_gemm = t->rank == 0 ? t->last_model_gemm : 0;
+    s->imbalance = sumc > 0 ? maxc / (sumc / t->W) : 1;
+}
+
 dbx_status dbx__report_step(dbx_trainer *t, int64_t step, int epoch, const dbx__sums *s)
 {
     if (!t->metrics.open) return DBX_OK;

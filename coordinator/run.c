@@ -11,41 +11,6 @@
 #include "coordinator/trainer.h"
 #include "core/status.h"
 
-/* This step's totals over workers (times: rank 0's own, plus imbalance/wait/all-reduce). */
-static void step_sums(const dbx_trainer *t, const dbx_step_info *st, dbx__sums *s)
-{
-    memset(s, 0, sizeof *s);
-    double maxc = 0, sumc = 0;
-    for (int r = 0; r < t->W; r++) {
-        const dbx__wstat *w = &t->wstats[r];
-        s->samples += (int64_t)w->samples;
-        s->labelled += (int64_t)w->labelled;
-        s->loss += w->loss;
-        s->batches += (int64_t)w->batches;
-        s->launches += (int64_t)w->launches;
-        s->nodes += (int64_t)w->nodes;
-        s->requested += (int64_t)w->requested;
-        s->gathered += (int64_t)w->gathered;
-        s->gemm += w->gemm;
-        maxc = w->compute > maxc ? w->compute : maxc;
-        sumc += w->compute;
-    }
-    const dbx__wstat *me = &t->wstats[t->rank];
-    s->steps = 1;
-    s->build = me->build;
-    s->sched = me->sched;
-    s->plan = me->plan;
-    s->fwd = me->fwd;
-    s->bwd = me->bwd;
-    s->update = me->update;
-    s->wait = me->wait;
-    s->allreduce = me->allreduce;
-    s->ar_bytes = me->ar_bytes;
-    s->wall = st->wall;
-    s->model_gemm = t->rank == 0 ? t->last_model_gemm : 0;
-    s->imbalance = sumc > 0 ? maxc / (sumc / t->W) : 1;
-}
-
 /* Model selection on the dev set (keep_best, patience): rank 0 follows the headline metric
    and decides; every rank learns the decision. */
 typedef struct dbx__select {
@@ -144,7 +109,7 @@ static dbx_status run(dbx_trainer *t, dbx_train_result *res)
         dbx_step_info st;
         DBX_TRY(dbx_trainer_step(t, &st));
         const int64_t k = st.step;
-        step_sums(t, &st, &s);
+        dbx__step_sums(t, &st, &s);
         if (!isfinite(s.loss))
             return dbx__fail(DBX_EINVAL, "loss became %s at step %lld",
                              isnan(s.loss) ? "NaN" : "inf", (long long)k);
@@ -155,7 +120,6 @@ static dbx_status run(dbx_trainer *t, dbx_train_result *res)
         dbx__sums_add(&all, &s);
         dbx__sums_add(&ep, &s);
         dbx__sums_add(&win, &s);
-        if (t->rank == 0) DBX_TRY(dbx__report_step(t, k, st.epoch, &s));
         if (t->log && o->log_every > 0 && (k % o->log_every == 0 || k == t->total_steps)) {
             dbx__report_progress(t, k, st.epoch, &win);
             memset(&win, 0, sizeof win);

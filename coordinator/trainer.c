@@ -477,7 +477,15 @@ static dbx_status step(dbx_trainer *t, dbx_step_info *info)
 
 dbx_status dbx_trainer_step(dbx_trainer *t, dbx_step_info *info)
 {
-    return dbx__fatal(t, step(t, info));
+    dbx_step_info own;
+    if (!info) info = &own;
+    dbx_status s = step(t, info);
+    if (!s && t->rank == 0 && t->metrics.open) { /* the step record, for any caller's loop */
+        dbx__sums sums;
+        dbx__step_sums(t, info, &sums);
+        s = dbx__report_step(t, info->step, info->epoch, &sums);
+    }
+    return dbx__fatal(t, s);
 }
 
 dbx_status dbx__check_replicas(dbx_trainer *t, uint64_t *checksum)

@@ -121,6 +121,9 @@ void dbx__metrics_close(dbx__metrics *m);
 dbx_status dbx__report_start(dbx_trainer *t, const char *topo_all);
 /* A progress line (and, verbose, the timing breakdown) for the steps summed in w. */
 void dbx__report_progress(const dbx_trainer *t, int64_t step, int epoch, const dbx__sums *w);
+/* The sums of one step over the ranks' statistics (rank 0 holds every rank's). */
+void dbx__step_sums(const dbx_trainer *t, const dbx_step_info *st, dbx__sums *s);
+/* Rank 0: the step record of the metrics file (dbx_trainer_step writes it). */
 dbx_status dbx__report_step(dbx_trainer *t, int64_t step, int epoch, const dbx__sums *s);
 /* After a dev evaluation that took seconds: the eval record; kept for progress lines. */
 dbx_status dbx__report_eval(dbx_trainer *t, int64_t step, int epoch, const char *set,

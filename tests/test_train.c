@@ -450,6 +450,19 @@ static void test_metrics_file(void)
     CU_ASSERT_EQUAL(c.errors, 0);
     CU_ASSERT_EQUAL(c.lines, 10);
 
+    /* a loop of its own over dbx_trainer_step gets a step record per step */
+    unlink(m);
+    dbx_trainer *own = NULL;
+    CU_ASSERT_EQUAL_FATAL(dbx_trainer_new(&o, &own), DBX_OK);
+    for (int k = 0; k < 3; k++) {
+        dbx_step_info st;
+        CU_ASSERT_EQUAL(dbx_trainer_step(own, k == 1 ? NULL : &st), DBX_OK); /* info optional */
+    }
+    dbx_trainer_free(own);
+    c = count_metrics(m);
+    CU_ASSERT_EQUAL(c.config, 1);
+    CU_ASSERT_EQUAL(c.steps, 3);
+
     /* a run failing in setup (unwritable --save) leaves no metrics file, and an existing
        one as it was */
     unlink(m);
