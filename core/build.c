@@ -2,6 +2,7 @@
  * its arguments, then describes the node to dbx__graph_add. What an op shares with its batch
  * (floats, parameters) goes into the node's signature as extra items (core/ops.h). Not
  * thread-safe (one graph per thread). */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -208,5 +209,16 @@ dbx_node dbx_hinge(dbx_graph *g, dbx_node x, int label, float margin)
     int32_t extra[1] = {fbits(margin)};
     node_spec sp = {.op = DBX_OP_HINGE, .dim = 1, .nargs = 1, .args = &x, .attr = label,
                     .extra = extra, .nextra = 1};
+    return dbx__graph_add(g, &sp);
+}
+
+dbx_node dbx_loss(dbx_graph *g, dbx_node x, float weight)
+{
+    if (!dbx__graph_check_args(g, 1, &x)) return DBX_NONE;
+    if (g->nodes[x].dim != 1) return dbx__graph_bad(g, DBX_EINVAL, "loss: x must have dim 1");
+    if (!isfinite(weight)) return dbx__graph_bad(g, DBX_EINVAL, "loss: the weight must be finite");
+    int32_t extra[1] = {fbits(weight)};
+    node_spec sp = {.op = DBX_OP_LOSS, .dim = 1, .nargs = 1, .args = &x, .extra = extra,
+                    .nextra = 1};
     return dbx__graph_add(g, &sp);
 }

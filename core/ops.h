@@ -112,7 +112,9 @@ enum dbx__shared {
     X(HINGE,   "hinge",        1, 1, 0, 0, 0, 0, DBX__SH_FLOATS, 1, 3, 0,                    \
       "scores concatenated; margin in signature; labels per node")                           \
     X(CONST,   "constant",     0, 0, 0, 0, 1, 1, DBX__SH_FLOATS, 0, 0, 0,                    \
-      "value in signature; filled per node")
+      "value in signature; filled per node")                                                 \
+    X(LOSS,    "loss",         1, 1, 0, 0, 1, 0, DBX__SH_FLOATS, 0, 0, 1,                    \
+      "scalars concatenated; weight in signature")
 
 enum dbx_op {
 #define DBX__OP_ENUM(NAME, ...) DBX_OP_##NAME,

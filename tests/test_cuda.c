@@ -382,17 +382,20 @@ static void test_unary(void)
             }
 }
 
-/* scale_shift (factor and shift in the signature), exp, log (of positive values) and dropout
-   (rate in the signature, 0 included; a mask key per node). Layout contig at width 1: dim 1. */
+/* scale_shift (factor and shift in the signature), exp, log (of positive values), dropout
+   (rate in the signature, 0 included; a mask key per node) and a weighted loss (dim 1, the
+   weight in the signature). Layout contig at width 1: dim 1. */
 static void test_unary_more(void)
 {
-    static const enum dbx_op ops[4] = {DBX_OP_SCALE, DBX_OP_EXP, DBX_OP_LOG, DBX_OP_DROPOUT};
-    static const char *const names[4] = {"scale_shift", "exp", "log", "dropout"};
-    for (int o = 0; o < 4; o++)
+    static const enum dbx_op ops[5] = {DBX_OP_SCALE, DBX_OP_EXP, DBX_OP_LOG, DBX_OP_DROPOUT,
+                                       DBX_OP_LOSS};
+    static const char *const names[5] = {"scale_shift", "exp", "log", "dropout", "loss"};
+    for (int o = 0; o < 5; o++)
         for (int w = 0; w < 3; w++)
             for (int L = 0; L < NLAYOUTS; L++) {
                 const int n = widths[w];
-                const int D = (w == 0 && L == L_CONTIG) ? 1 : irand(1, 300);
+                const int D = ((w == 0 && L == L_CONTIG) || ops[o] == DBX_OP_LOSS)
+                                  ? 1 : irand(1, 300);
                 scenario *s = scen_new(ops[o], n, D, 1);
                 place_arg(s, 0, D, (enum layout)L);
                 place_out(s);
@@ -403,6 +406,8 @@ static void test_unary_more(void)
                     s->kb.fparam[1] = frand(-1.0f, 1.0f);
                 } else if (ops[o] == DBX_OP_LOG) {
                     s->vlo = 0.05f;
+                } else if (ops[o] == DBX_OP_LOSS) {
+                    s->kb.fparam[0] = frand(-2.0f, 2.0f);
                 } else if (ops[o] == DBX_OP_DROPOUT) {
                     s->kb.fparam[0] = L == L_CONTIG ? 0.0f : frand(0.05f, 0.9f);
                     for (int j = 0; j < n; j++) s->attr[j] = (int32_t)(rnd() >> 1);

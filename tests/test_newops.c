@@ -24,12 +24,13 @@ static const int in_dims[NIN] = {4, 4, 4, 4, 4, 4, 4, 3, 1, 1};
 enum nc {
     N_SUB, N_SCALE, N_EXP, N_LOG, N_DOT, N_SUM_ELEMS, N_SOFTMAX, N_LOG_SOFTMAX, N_PICK, N_MAX,
     N_MEAN, N_DROPOUT, N_LAYER_NORM, N_PARAM, N_MAT_VEC, N_MAT_T_VEC, N_ATTENTION, N_NLL,
-    N_LOGISTIC, N_SQ_ERR, N_HINGE, N_CONST, N_WIDTH1, N_COUNT
+    N_LOGISTIC, N_SQ_ERR, N_HINGE, N_CONST, N_LOSS, N_WIDTH1, N_COUNT
 };
 static const char *const nc_names[N_COUNT] = {
     "sub", "scale_shift", "exp", "log", "dot", "sum_elems", "softmax", "log_softmax", "pick",
     "max", "average", "dropout", "layer_norm", "parameter", "mat_vec", "mat_t_vec",
-    "attention", "nll", "logistic_loss", "squared_error", "hinge", "constant", "width-1"};
+    "attention", "nll", "logistic_loss", "squared_error", "hinge", "constant", "loss",
+    "width-1"};
 
 typedef struct nctx {
     enum nc c;
@@ -49,7 +50,8 @@ static int out_dim(enum nc c)
     case N_NLL:
     case N_LOGISTIC:
     case N_SQ_ERR:
-    case N_HINGE: return 0;
+    case N_HINGE:
+    case N_LOSS: return 0;
     default: return 4;
     }
 }
@@ -99,6 +101,10 @@ static void build(dbx_graph *g, void *vctx, const float *inputs, dbx_node *in_no
         case N_LOGISTIC: dbx_logistic_loss(g, dbx_dot(g, x[0], x[1]), s % 2); break;
         case N_SQ_ERR: dbx_squared_error(g, x[0], x[1]); break;
         case N_HINGE: dbx_hinge(g, x[0], s % 4, 1.0f); break;
+        case N_LOSS: /* a weighted auxiliary loss beside a softmax loss */
+            dbx_loss(g, dbx_dot(g, x[0], x[1]), 0.7f);
+            dbx_softmax_xent(g, x[2], s % 4);
+            break;
         case N_CONST: y = dbx_cmult(g, x[0], dbx_add(g, x[1], dbx_constant(g, 4, 0.5f))); break;
         case N_WIDTH1: { /* every op on vectors of one element */
             const dbx_node l2[2] = {x[8], x[9]};
@@ -277,6 +283,7 @@ static void test_values(void)
     dbx_squared_error(g, xa, xb);
     dbx_hinge(g, xb, 0, 1.0f);
     dbx_logistic_loss(g, n_pick, 0);
+    dbx_loss(g, n_dot, -2.0f);
     double loss;
     dbx_exec *ex = forward(g, &loss);
     float v[6];
@@ -304,8 +311,8 @@ static void test_values(void)
 #undef VAL
     /* losses: nll 3 - log z... = -(3 - log z); squared (9 + 9 + 6.25); hinge over labels != 0
        with x = (4, -1, 0.5): max(0, 1 - 4 - 1) + max(0, 1 - 4 + 0.5) = 0; logistic of -1
-       with label 0: ln(1 + e^-1) */
-    const double want = -(3 - log(z)) + 24.25 + 0 + log1p(exp(-1.0));
+       with label 0: ln(1 + e^-1); the dot product 3.5 weighted by -2 */
+    const double want = -(3 - log(z)) + 24.25 + 0 + log1p(exp(-1.0)) - 2.0 * 3.5;
     CU_ASSERT(dbx_test_close(loss, want, 1e-6, 1e-6));
     /* the gradient of log at 1e-6 is 1e6 */
     CU_ASSERT_FATAL(dbx_exec_backward(ex, g, 1.0f) == DBX_OK);
@@ -414,7 +421,7 @@ static void test_builder_errors(void)
     CU_ASSERT_FATAL(dbx_model_add_lookup(m, "L", 3, 2, 0.1f, &L) == DBX_OK);
     CU_ASSERT_FATAL(dbx_model_init(m, 1) == DBX_OK);
     const float x4[4] = {0}, x3[3] = {0};
-    for (int k = 0; k < 12; k++) {
+    for (int k = 0; k < 13; k++) {
         dbx_graph *g = NULL;
         CU_ASSERT_FATAL(dbx_graph_new(m, 1, &g) == DBX_OK);
         dbx_node a = dbx_input(g, 4, x4), b = dbx_input(g, 3, x3);
@@ -433,6 +440,7 @@ static void test_builder_errors(void)
         case 9: r = dbx_logistic_loss(g, a, 0); break;
         case 10: r = dbx_hinge(g, a, -1, 1.0f); break;
         case 11: r = dbx_constant(g, 0, 1.0f); break;
+        case 12: r = dbx_loss(g, a, 1.0f); break;
         }
         CU_ASSERT(r == DBX_NONE);
         CU_ASSERT(dbx_graph_status(g) == DBX_EINVAL);

@@ -257,6 +257,9 @@ dbx_node dbx_nll(dbx_graph *g, dbx_node logp, int label);
 dbx_node dbx_logistic_loss(dbx_graph *g, dbx_node s, int label);
 dbx_node dbx_squared_error(dbx_graph *g, dbx_node a, dbx_node b);
 dbx_node dbx_hinge(dbx_graph *g, dbx_node x, int label, float margin);
+/* Any scalar node (dim 1) as a loss term weighted by weight: weight * x is added to the total
+ * loss (an auxiliary loss, a regulariser built from the ops above, a loss's weight). */
+dbx_node dbx_loss(dbx_graph *g, dbx_node x, float weight);
 
 /* Training and evaluation graphs: a graph is a training graph until
  * dbx_graph_set_training(g, 0) (the trainer sets it for each graph it builds); only

@@ -82,6 +82,7 @@ EW_UNARY(RELU, x[i] > 0.0f ? x[i] : 0.0f, y[i] > 0.0f ? dy[i] : 0.0f)
 EW_UNARY(EXP, dbx__expf(x[i]), dy[i] * y[i])
 EW_UNARY(LOG, logf(x[i]), dy[i] / x[i])
 EW_UNARY(SCALE, fa * x[i] + fb, fa * dy[i])
+EW_UNARY(LOSS, fa * x[i], fa * dy[i]) /* a weighted loss term: weight * x */
 EW_BINARY(ADD, x0[i] + x1[i], dy[i], dy[i])
 EW_BINARY(SUB, x0[i] - x1[i], dy[i], -dy[i])
 EW_BINARY(CMULT, x0[i] * x1[i], dy[i] * x1[i], dy[i] * x0[i])

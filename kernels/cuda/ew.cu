@@ -191,6 +191,7 @@ EW_UNARY(RELU, x > 0.0f ? x : 0.0f, y > 0.0f ? dy : 0.0f)
 EW_UNARY(EXP, dbx__expf(x), dy * y)
 EW_UNARY(LOG, logf(x), dy / x)
 EW_UNARY(SCALE, fa * x + fb, fa * dy)
+EW_UNARY(LOSS, fa * x, fa * dy) /* a weighted loss term: weight * x */
 EW_BINARY(ADD, x0 + x1, dy, dy)
 EW_BINARY(SUB, x0 - x1, dy, -dy)
 EW_BINARY(CMULT, x0 * x1, dy * x1, dy * x0)
