@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
-pkgs=(build-essential cmake pkg-config libopenblas-dev libcunit1-dev libopenmpi-dev openmpi-bin
+pkgs=(build-essential cmake pkg-config libopenblas-dev libdnnl-dev libcunit1-dev libopenmpi-dev openmpi-bin
       libhwloc-dev hwloc slurm-wlm munge iproute2 procps python3 bc gnuplot-nox)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
