@@ -96,6 +96,8 @@ const char *dbx__dnnl_last_impl(void) { return "none"; }
     X(dnnl_reorder_primitive_desc_create)                                                     \
     X(dnnl_primitive_create)                                                                  \
     X(dnnl_primitive_execute)                                                                 \
+    X(dnnl_primitive_destroy)                                                                 \
+    X(dnnl_memory_destroy)                                                                    \
     X(dnnl_memory_create)                                                                     \
     X(dnnl_memory_set_data_handle)                                                            \
     X(dnnl_get_effective_cpu_isa)                                                             \
@@ -397,8 +399,15 @@ static dbx_status packed_weights(dctx *c, const float *w, int form, int kk, int 
     for (int i = 0; i < e->nvar && !v; i++)
         if (D(dnnl_memory_desc_equal)(&e->var[i].md, md)) v = &e->var[i];
     if (!v) {
-        if (e->nvar == PACK_VARIANTS) return dbx__fail(DBX_ENOTSUP, "oneDNN: too many weight "
-                                                                    "layouts for one matrix");
+        if (e->nvar == PACK_VARIANTS) { /* (memory reused by another matrix) drop the oldest */
+            pack_var *old = &e->var[0];
+            D(dnnl_primitive_destroy)(old->reorder);
+            D(dnnl_memory_destroy)(old->src);
+            D(dnnl_memory_destroy)(old->dst);
+            free(old->buf);
+            memmove(&e->var[0], &e->var[1], (PACK_VARIANTS - 1) * sizeof e->var[0]);
+            e->nvar--;
+        }
         v = &e->var[e->nvar];
         memset(v, 0, sizeof *v);
         v->md = *md;
