@@ -138,14 +138,16 @@ static void test_affine_gathered(void)
 {
     dbx_backend *be;
     CU_ASSERT_FATAL(dbx__cpu_backend(&be) == DBX_OK);
-    const int n = 7, d0 = 13, d1 = 9, r0 = 10, r1 = 11, D = r0 + r1;
+    /* shapes that the kernels give to oneDNN (use_dnnl in cpu_backend.c: rows >= 32, n >= 16
+       for dW as well) */
+    const int n = 17, d0 = 13, d1 = 9, r0 = 40, r1 = 33, D = r0 + r1;
     /* arena: arg0 scattered (node j at 1000 + 37 j), arg1 contiguous at 3000, out at 4000 */
-    const size_t nv = 5000;
+    const size_t nv = 8000;
     float *vals = randv(nv), *w0 = randv((size_t)r0 * d0), *w1 = randv((size_t)r1 * d1);
     float *bias = randv((size_t)D), *wt0 = malloc(sizeof(float) * (size_t)(r0 + 3) * d0);
     float *wt1 = malloc(sizeof(float) * (size_t)(r1 + 3) * d1);
     CU_ASSERT_FATAL(wt0 && wt1);
-    int64_t arg_off[2 * n];
+    int64_t arg_off[2 * 17];
     for (int j = 0; j < n; j++) {
         arg_off[j] = 1000 + 37 * j;
         arg_off[n + j] = 3000 + (int64_t)d1 * j;

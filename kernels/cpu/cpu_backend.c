@@ -86,6 +86,15 @@ static const float *operand(const float *base, const dbx_kbatch *b, int a, float
     return buf;
 }
 
+/* With DBX_CPU_GEMM=onednn, the GEMMs that oneDNN runs faster than OpenBLAS (bench_gemm,
+   README Benchmarks): not the narrow ones (its per-call overhead dominates a batch of a few
+   nodes or a matrix of a few rows, e.g. an output layer), which stay with OpenBLAS. The choice
+   depends on the shape only, so runs stay deterministic. form 0: forward and dx, 1: dW. */
+static int use_dnnl(int rows, int n, int form)
+{
+    return dbx__cpu_gemm == DBX_GEMM_ONEDNN && rows >= 32 && n >= (form ? 16 : 4);
+}
+
 static dbx_status affine_forward(cpu_ctx *c, float *vals, const dbx_kbatch *b)
 {
     const int n = b->n, D = b->dim;
@@ -106,7 +115,7 @@ static dbx_status affine_forward(cpu_ctx *c, float *vals, const dbx_kbatch *b)
            GEMM, which OpenBLAS runs 2-3x faster than TN for narrow batches (n < 16).
            oneDNN reads W in its blocked layout, packed once per forward for the weights
            the executor refreshes (those with a column-major copy). */
-        if (dbx__cpu_gemm == DBX_GEMM_ONEDNN)
+        if (use_dnnl(tm->rows, n, 0))
             DBX_TRY(dbx__dnnl_fwd(tm->rows, tm->cols, n, tm->w, tm->wt != NULL, x,
                                   out + tm->row_off, D));
         else if (tm->wt)
@@ -138,8 +147,12 @@ static dbx_status affine_backward(cpu_ctx *c, const float *vals, float *grads,
             continue;
         }
         const float *x = operand(vals, b, a, c->scratch);
-        if (dbx__cpu_gemm == DBX_GEMM_ONEDNN) {
-            DBX_TRY(dbx__dnnl_dw(tm->rows, K, n, dyt, D, x, tm->dw));
+        if (use_dnnl(tm->rows, n, 0)) {
+            if (use_dnnl(tm->rows, n, 1))
+                DBX_TRY(dbx__dnnl_dw(tm->rows, K, n, dyt, D, x, tm->dw));
+            else
+                dbx__gemm(DBX_CBLAS_NOTRANS, DBX_CBLAS_TRANS, K, tm->rows, n, x, K, dyt, D, 1.0f,
+                          tm->dw, K);
             if (b->arg_contig[a]) {
                 DBX_TRY(dbx__dnnl_dx(tm->rows, K, n, tm->w, tm->wt != NULL, dyt, D,
                                      grads + off[0], 1));
