@@ -5,7 +5,9 @@
 # their ratio B/A (medians of interleaved runs, so that drifts of the machine hit both).
 # Usage: bench/compare.sh BUILD_A BUILD_B [REPS] [-- extra bench options]
 #   default extra options: --sizes 128,256 --schedulers depth,agenda --no-bound
-# Environment: CORE (default 0), OUT (results folder, default a temporary one).
+# Environment: CORE (default 0), OUT (results folder, default a temporary one), PROGS
+# (default "bench_treelstm bench_tagger"), GEMM_A / GEMM_B (DBX_CPU_GEMM of each side: compare
+# the CPU GEMM libraries of one build, e.g. GEMM_A=openblas GEMM_B=onednn compare.sh build build).
 # Writes OUT/compare.json and prints a Markdown table. A measurement, not a test.
 set -eu
 a=${1:?usage: compare.sh BUILD_A BUILD_B [REPS] [-- options]}
@@ -22,7 +24,8 @@ mkdir -p "$out"
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 pin=(taskset -c "${CORE:-0}")
 command -v taskset >/dev/null || pin=()
-for prog in bench_treelstm bench_tagger; do
+progs=${PROGS:-bench_treelstm bench_tagger}
+for prog in $progs; do
     for build in "$a" "$b"; do
         [ -x "$build/$prog" ] || { echo "compare.sh: missing $build/$prog" >&2; exit 1; }
     done
@@ -30,11 +33,12 @@ done
 cd "$root"
 for r in $(seq 1 "$reps"); do
     for side in A B; do
-        build=$a; [ "$side" = B ] && build=$b
-        for prog in bench_treelstm bench_tagger; do
+        build=$a gemm=${GEMM_A:-}; [ "$side" = B ] && build=$b gemm=${GEMM_B:-}
+        for prog in $progs; do
             dir=$out/$side-$r-$prog
             echo "== rep $r/$reps, build $side ($build), $prog" >&2
-            "${pin[@]}" "$build/$prog" "${opts[@]}" --out "$dir" >/dev/null 2>"$dir.log" ||
+            DBX_CPU_GEMM=${gemm:-${DBX_CPU_GEMM:-}} \
+                "${pin[@]}" "$build/$prog" "${opts[@]}" --out "$dir" >/dev/null 2>"$dir.log" ||
                 { echo "compare.sh: $prog of build $side failed (see $dir.log)" >&2; exit 1; }
         done
     done

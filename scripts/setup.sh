@@ -4,8 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
-pkgs=(build-essential cmake pkg-config libopenblas-dev libcunit1-dev libopenmpi-dev openmpi-bin
-      libhwloc-dev hwloc slurm-wlm munge iproute2 procps python3 bc gnuplot-nox)
+pkgs=(build-essential cmake pkg-config libopenblas-dev libdnnl-dev libcunit1-dev libopenmpi-dev
+      openmpi-bin libhwloc-dev hwloc slurm-wlm munge iproute2 procps python3 bc gnuplot-nox)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

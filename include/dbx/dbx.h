@@ -54,9 +54,11 @@ dbx_status dbx_set_error(dbx_status s, const char *fmt, ...)
 /* Loads the BLAS once per process (idempotent). On x86-64 CPUs with AVX-512 that Debian's
  * OpenBLAS does not recognise, dbx selects the SkylakeX kernels itself before the BLAS
  * initialises (unless OPENBLAS_CORETYPE is already set), and pins it to one thread unless
- * OPENBLAS_NUM_THREADS is set. */
+ * OPENBLAS_NUM_THREADS is set. DBX_CPU_GEMM=onednn (in a build with oneDNN) runs the affine
+ * GEMMs through oneDNN instead (README, BLAS); openblas or unset: OpenBLAS. */
 dbx_status dbx_blas_init(void);
-/* "OpenBLAS 0.3.21 DYNAMIC_ARCH ... core=SkylakeX (set by dbx: CPU has AVX-512)"; valid for
+/* "OpenBLAS 0.3.21 DYNAMIC_ARCH ... core=SkylakeX (set by dbx: CPU has AVX-512); affine
+ * GEMMs: OpenBLAS" (or "...: oneDNN 2.6.3, ISA avx512_core_bf16, 1 thread(s)"); valid for
  * the process lifetime. dbx_blas_init() must have succeeded. */
 const char *dbx_blas_describe(void);
 /* Measures single-precision GEMM speed on an n x n x n product (best of reps), GFLOP/s. */

@@ -13,6 +13,7 @@
 
 #include "core/status.h"
 #include "kernels/cpu/blas.h"
+#include "kernels/cpu/dnnl.h"
 
 dbx__sgemm_fn dbx__sgemm;
 
@@ -30,6 +31,37 @@ static int cpu_has_avx512(void)
 #else
     return 0;
 #endif
+}
+
+/* The affine kernels' GEMM library: DBX_CPU_GEMM=openblas|onednn, OpenBLAS by default
+   (see README, BLAS). The choice and, for oneDNN, its version and ISA end the description. */
+static void gemm_choose(void)
+{
+    const char *env = getenv("DBX_CPU_GEMM");
+    size_t len = strlen(blas_desc);
+    int lib = DBX_GEMM_OPENBLAS;
+    if (env && *env && strcmp(env, "openblas") != 0) {
+        if (strcmp(env, "onednn") != 0) {
+            blas_status = DBX_EINVAL;
+            snprintf(blas_err, sizeof blas_err,
+                     "DBX_CPU_GEMM=%s: expected openblas or onednn", env);
+            return;
+        }
+        lib = DBX_GEMM_ONEDNN;
+    }
+    if (lib == DBX_GEMM_ONEDNN && dbx__cpu_gemm_select(DBX_GEMM_ONEDNN) != DBX_OK) {
+        blas_status = DBX_ENOTSUP;
+        snprintf(blas_err, sizeof blas_err, "DBX_CPU_GEMM=onednn: %s", dbx_last_error());
+        return;
+    }
+    if (lib == DBX_GEMM_ONEDNN)
+        snprintf(blas_desc + len, sizeof blas_desc - len, "; affine GEMMs: %s (DBX_CPU_GEMM)",
+                 dbx__dnnl_describe());
+    else if (dbx__dnnl_built())
+        snprintf(blas_desc + len, sizeof blas_desc - len,
+                 "; affine GEMMs: OpenBLAS (oneDNN built in: DBX_CPU_GEMM=onednn)");
+    else
+        snprintf(blas_desc + len, sizeof blas_desc - len, "; affine GEMMs: OpenBLAS");
 }
 
 static void blas_load(void)
@@ -76,6 +108,7 @@ static void blas_load(void)
                  config(), corename(), why, nthreads ? nthreads() : 1);
     else
         snprintf(blas_desc, sizeof blas_desc, "%s (not OpenBLAS: kernel unknown)", lib);
+    gemm_choose();
 }
 
 dbx_status dbx_blas_init(void)

@@ -10,6 +10,7 @@
 #include "core/status.h"
 #include "kernels/cpu/blas.h"
 #include "kernels/cpu/cpu.h"
+#include "kernels/cpu/dnnl.h"
 
 typedef struct cpu_ctx {
     float *scratch;
@@ -85,6 +86,15 @@ static const float *operand(const float *base, const dbx_kbatch *b, int a, float
     return buf;
 }
 
+/* With DBX_CPU_GEMM=onednn, the GEMMs that oneDNN runs faster than OpenBLAS (bench_gemm,
+   README Benchmarks): not the narrow ones (its per-call overhead dominates a batch of a few
+   nodes or a matrix of a few rows, e.g. an output layer), which stay with OpenBLAS. The choice
+   depends on the shape only, so runs stay deterministic. form 0: forward and dx, 1: dW. */
+static int use_dnnl(int rows, int n, int form)
+{
+    return dbx__cpu_gemm == DBX_GEMM_ONEDNN && rows >= 32 && n >= (form ? 16 : 4);
+}
+
 static dbx_status affine_forward(cpu_ctx *c, float *vals, const dbx_kbatch *b)
 {
     const int n = b->n, D = b->dim;
@@ -102,8 +112,13 @@ static dbx_status affine_forward(cpu_ctx *c, float *vals, const dbx_kbatch *b)
         if (tm->arg < 0 || !tm->w) continue;
         const float *x = operand(vals, b, tm->arg, c->scratch); /* (cols, n) */
         /* out[row_off:, :] += W (rows, cols) x. With the column-major copy this is an NN
-           GEMM, which OpenBLAS runs 2-3x faster than TN for narrow batches (n < 16). */
-        if (tm->wt)
+           GEMM, which OpenBLAS runs 2-3x faster than TN for narrow batches (n < 16).
+           oneDNN reads W in its blocked layout, packed once per forward for the weights
+           the executor refreshes (those with a column-major copy). */
+        if (use_dnnl(tm->rows, n, 0))
+            DBX_TRY(dbx__dnnl_fwd(tm->rows, tm->cols, n, tm->w, tm->wt != NULL, x,
+                                  out + tm->row_off, D));
+        else if (tm->wt)
             dbx__gemm(DBX_CBLAS_NOTRANS, DBX_CBLAS_NOTRANS, tm->rows, n, tm->cols, tm->wt,
                       tm->wt_ld, x, tm->cols, 1.0f, out + tm->row_off, D);
         else
@@ -132,6 +147,22 @@ static dbx_status affine_backward(cpu_ctx *c, const float *vals, float *grads,
             continue;
         }
         const float *x = operand(vals, b, a, c->scratch);
+        if (use_dnnl(tm->rows, n, 0)) {
+            if (use_dnnl(tm->rows, n, 1))
+                DBX_TRY(dbx__dnnl_dw(tm->rows, K, n, dyt, D, x, tm->dw));
+            else
+                dbx__gemm(DBX_CBLAS_NOTRANS, DBX_CBLAS_TRANS, K, tm->rows, n, x, K, dyt, D, 1.0f,
+                          tm->dw, K);
+            if (b->arg_contig[a]) {
+                DBX_TRY(dbx__dnnl_dx(tm->rows, K, n, tm->w, tm->wt != NULL, dyt, D,
+                                     grads + off[0], 1));
+            } else {
+                float *tmp = c->scratch + (size_t)n * (size_t)K;
+                DBX_TRY(dbx__dnnl_dx(tm->rows, K, n, tm->w, tm->wt != NULL, dyt, D, tmp, 0));
+                dbx__cpu_scatter_add(grads, off, K, n, tmp, K);
+            }
+            continue;
+        }
         /* dW^T (cols, rows) += x (cols, n) dy_t^T (n, rows) */
         dbx__gemm(DBX_CBLAS_NOTRANS, DBX_CBLAS_TRANS, K, tm->rows, n, x, K, dyt, D, 1.0f, tm->dw,
                   K);
@@ -246,6 +277,7 @@ static dbx_status cpu_transpose(dbx_backend *be, float *dst, int ld, const float
                                 int cols)
 {
     (void)be;
+    dbx__dnnl_weights_changed(src); /* its packed copies, when oneDNN runs the GEMMs */
     enum { TB = 32 };
     for (int r0 = 0; r0 < rows; r0 += TB)
         for (int c0 = 0; c0 < cols; c0 += TB) {
