@@ -240,7 +240,8 @@ dbx_status dbx_evaluate(const dbx_train_opts *o, dbx_eval_result *res)
     int gpu = 0, sharing = 0; /* one process: the GPU nearest its cores */
     if (!s) s = dbx__gpu_pick(NULL, o->device, &gpu, &sharing, NULL, 0);
     dbx__worker_opts wo = {.seed = o->seed, .scheduler = o->scheduler, .dedup = o->dedup,
-                           .fuse = o->fuse, .device = o->device, .device_index = gpu};
+                           .fuse = o->fuse, .device = o->device, .device_index = gpu,
+                           .precision = o->precision};
     if (!s) {
         s = dbx__worker_init(&w, type, meta, &wo);
         meta = NULL; /* the worker owns it */

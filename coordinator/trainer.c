@@ -270,7 +270,8 @@ static dbx_status setup(dbx_trainer *t)
     dbx_meta *meta = t->w.meta;
     t->w.meta = NULL;
     dbx__worker_opts wo = {.seed = o->seed, .scheduler = o->scheduler, .dedup = o->dedup,
-                           .fuse = o->fuse, .device = o->device, .device_index = gpu};
+                           .fuse = o->fuse, .device = o->device, .device_index = gpu,
+                           .precision = o->precision};
     DBX_TRY(agree(t, dbx__worker_init(&t->w, t->type, meta, &wo)));
     if (t->rank == 0 && o->load) s = dbx_model_load(t->w.model, o->load);
     DBX_TRY(agree(t, s));

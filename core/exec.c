@@ -23,6 +23,11 @@ dbx_status dbx_exec_new(const dbx_exec_opts *opts, dbx_exec **out)
     if (opts) ex->opts = *opts;
     ex->opts.scheduler = t->name;
     dbx_status s = dbx__backend_get(ex->opts.device, ex->opts.device_index, &ex->be);
+    if (!s && ex->opts.precision != DBX_PRECISION_FP32) /* bf16: the CPU with oneDNN */
+        s = ex->be->ops->precision
+                ? ex->be->ops->precision(ex->be, (int)ex->opts.precision)
+                : dbx__fail(DBX_ENOTSUP, "precision %s: the %s backend runs fp32 only",
+                            dbx_precision_name(ex->opts.precision), ex->be->ops->name);
     if (s) {
         free(ex);
         return s;
@@ -79,6 +84,7 @@ static void fill_kbatch(const dbx_exec *ex, const dbx_model *m, size_t b, dbx_kb
     kb->table = bl->table >= 0 ? m->val + m->params[bl->table].off : NULL;
     kb->dtable = bl->table >= 0 ? m->grad + m->params[bl->table].off : NULL;
     kb->chain = NULL;
+    kb->bf16 = ex->opts.precision == DBX_PRECISION_BF16;
     kb->d_arg_off = a->dargoff ? a->dargoff + bl->argoff_at : NULL;
     kb->d_attr = a->dattr ? a->dattr + bl->attr_at : NULL;
     kb->d_arg_dim = a->dargdim ? a->dargdim + bl->argdim_at : NULL;

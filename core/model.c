@@ -214,6 +214,20 @@ dbx_status dbx_optim_parse(const char *name, dbx_optim_kind *out)
 
 const char *dbx_optim_name(dbx_optim_kind kind) { return optim_names[kind]; }
 
+dbx_status dbx_precision_parse(const char *name, dbx_precision *out)
+{
+    if (name && strcmp(name, "fp32") == 0) *out = DBX_PRECISION_FP32;
+    else if (name && strcmp(name, "bf16") == 0) *out = DBX_PRECISION_BF16;
+    else return dbx__fail(DBX_EINVAL, "unknown precision '%s' (expected fp32 or bf16)",
+                          name ? name : "(null)");
+    return DBX_OK;
+}
+
+const char *dbx_precision_name(dbx_precision p)
+{
+    return p == DBX_PRECISION_FP32 ? "fp32" : p == DBX_PRECISION_BF16 ? "bf16" : "?";
+}
+
 static int cmp_i32(const void *a, const void *b)
 {
     int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;

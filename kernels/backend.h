@@ -48,6 +48,8 @@ typedef struct dbx_kbatch {
     const dbx_kterm *terms;         /* affine terms */
     const float *table;             /* lookup: (table_rows, dim); parameter: its values */
     float *dtable;                  /* lookup: gradient rows; parameter: its gradient */
+    int bf16;                       /* affine on the CPU: 1 = bfloat16 GEMM operands, f32
+                                       accumulation and outputs (dbx_exec_opts.precision) */
     const struct dbx_kbatch *chain; /* lstm_c: the lstm_h batch fused into this kernel (node j
                                        of chain reads this batch's gates j and cell j), or NULL */
     /* Device backends: copies of arg_off, attr and arg_dim in backend memory, made by the
@@ -109,6 +111,9 @@ typedef struct dbx_backend_ops {
        stream; elapsed() waits for marker b and gives the stream time from marker a to b. */
     dbx_status (*mark)(dbx_backend *be, int slot);
     dbx_status (*elapsed)(dbx_backend *be, int a, int b, double *seconds);
+    /* DBX_OK when the backend runs affine GEMMs at `precision` (dbx_precision, non-FP32),
+       else DBX_ENOTSUP saying why; NULL: FP32 only. dbx_exec_new asks once. */
+    dbx_status (*precision)(dbx_backend *be, int precision);
 } dbx_backend_ops;
 
 enum { DBX_BE_MARKS = 8 };

@@ -85,9 +85,9 @@ static void check_forms(int rows, int cols, int n, int packed)
     dbx__gemm(DBX_CBLAS_NOTRANS, DBX_CBLAS_TRANS, cols, rows, n, x, cols, dy, ldy, 1.0f, dw_b,
               cols);
     if (packed) dbx__dnnl_weights_changed(w);
-    CU_ASSERT_FATAL(dbx__dnnl_fwd(rows, cols, n, w, packed, x, out_d, ldo) == DBX_OK);
-    CU_ASSERT_FATAL(dbx__dnnl_dx(rows, cols, n, w, packed, dy, ldy, dx_d, 1) == DBX_OK);
-    CU_ASSERT_FATAL(dbx__dnnl_dw(rows, cols, n, dy, ldy, x, dw_d) == DBX_OK);
+    CU_ASSERT_FATAL(dbx__dnnl_fwd(rows, cols, n, w, packed, x, out_d, ldo, 0) == DBX_OK);
+    CU_ASSERT_FATAL(dbx__dnnl_dx(rows, cols, n, w, packed, dy, ldy, dx_d, 1, 0) == DBX_OK);
+    CU_ASSERT_FATAL(dbx__dnnl_dw(rows, cols, n, dy, ldy, x, dw_d, 0) == DBX_OK);
     double e1 = normwise(out_d, out_b, (size_t)ldo * n);
     double e2 = normwise(dx_d, dx_b, (size_t)cols * n);
     double e3 = normwise(dw_d, dw_b, (size_t)rows * cols);
@@ -95,7 +95,7 @@ static void check_forms(int rows, int cols, int n, int packed)
     float *dxz_b = randv((size_t)cols * n), *dxz_d = randv((size_t)cols * n);
     dbx__gemm(DBX_CBLAS_NOTRANS, DBX_CBLAS_NOTRANS, cols, n, rows, w, cols, dy, ldy, 0.0f, dxz_b,
               cols);
-    CU_ASSERT_FATAL(dbx__dnnl_dx(rows, cols, n, w, packed, dy, ldy, dxz_d, 0) == DBX_OK);
+    CU_ASSERT_FATAL(dbx__dnnl_dx(rows, cols, n, w, packed, dy, ldy, dxz_d, 0, 0) == DBX_OK);
     double e4 = normwise(dxz_d, dxz_b, (size_t)cols * n);
     if (e1 > TOL || e2 > TOL || e3 > TOL || e4 > TOL)
         printf("\n  rows %d cols %d n %d packed %d: fwd %.2g dx %.2g dW %.2g dx0 %.2g\n", rows,
@@ -123,11 +123,11 @@ static void test_repack_after_change(void)
     float *w = randv((size_t)rows * cols), *x = randv((size_t)cols * n);
     float *a = calloc((size_t)rows * n, sizeof *a), *b = calloc((size_t)rows * n, sizeof *b);
     dbx__dnnl_weights_changed(w);
-    CU_ASSERT_FATAL(dbx__dnnl_fwd(rows, cols, n, w, 1, x, a, rows) == DBX_OK);
+    CU_ASSERT_FATAL(dbx__dnnl_fwd(rows, cols, n, w, 1, x, a, rows, 0) == DBX_OK);
     for (size_t i = 0; i < (size_t)rows * cols; i++) w[i] *= -0.5f;
     dbx__dnnl_weights_changed(w);
     memset(a, 0, (size_t)rows * n * sizeof *a);
-    CU_ASSERT_FATAL(dbx__dnnl_fwd(rows, cols, n, w, 1, x, a, rows) == DBX_OK);
+    CU_ASSERT_FATAL(dbx__dnnl_fwd(rows, cols, n, w, 1, x, a, rows, 0) == DBX_OK);
     dbx__gemm(DBX_CBLAS_TRANS, DBX_CBLAS_NOTRANS, rows, n, cols, w, cols, x, cols, 0.0f, b, rows);
     CU_ASSERT(normwise(a, b, (size_t)rows * n) <= TOL);
     free(w), free(x), free(a), free(b);

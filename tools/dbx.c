@@ -44,7 +44,7 @@ static void usage(FILE *f)
 enum {
     OPT_MODEL = 256, OPT_DATA, OPT_DEV, OPT_EMBED, OPT_HIDDEN, OPT_MLP, OPT_BATCH, OPT_SCHED,
     OPT_OPTIM, OPT_LR, OPT_EPOCHS, OPT_STEPS, OPT_SEED, OPT_METRICS, OPT_SAVE, OPT_LOAD,
-    OPT_NO_DEDUP, OPT_NO_FUSE, OPT_LOG_EVERY, OPT_SYNTH, OPT_QUIET, OPT_HELP, OPT_PARTITION,
+    OPT_NO_DEDUP, OPT_NO_FUSE, OPT_PRECISION, OPT_LOG_EVERY, OPT_SYNTH, OPT_QUIET, OPT_HELP, OPT_PARTITION,
     OPT_BIND, OPT_TIMEOUT, OPT_CHECK_REPLICAS, OPT_TRACE, OPT_TRACE_STEPS, OPT_COMM, OPT_DEVICE,
     OPT_ALLREDUCE, OPT_VERBOSE, OPT_CLIP_NORM, OPT_DROPOUT, OPT_WEIGHT_DECAY, OPT_LR_SCHEDULE,
     OPT_WARMUP, OPT_LR_STEP_EVERY, OPT_LR_STEP_FACTOR, OPT_LR_MIN, OPT_KEEP_BEST, OPT_PATIENCE
@@ -107,6 +107,12 @@ static int common_opt(const char *cmd, int c, const char *arg, dbx_train_opts *o
         o->device = arg;
         return 1;
     case OPT_NO_FUSE: o->fuse = 0; return 1;
+    case OPT_PRECISION:
+        if (dbx_precision_parse(arg, &o->precision) != DBX_OK) {
+            fprintf(stderr, "dbx %s: --precision: expected fp32 or bf16, got '%s'\n", cmd, arg);
+            return -1;
+        }
+        return 1;
     case OPT_SYNTH:
         return cli_int32(cmd, "--synthetic", arg, 1, MAX_SYNTH, &o->synthetic) ? -1 : 1;
     default: return 0;
@@ -145,6 +151,9 @@ static void train_help(void)
            "  --no-dedup       do not merge identical nodes in a minibatch (default: merge)\n"
            "  --device D       cpu | cuda (default cpu; cuda: a GPU near the rank's cores)\n"
            "  --no-fuse        run lstm_c and lstm_h batches as separate kernels (default: fused)\n"
+           "  --precision P    fp32 | bf16: the affine GEMMs' arithmetic (default fp32). bf16:\n"
+           "                   bfloat16 operands, fp32 accumulation and outputs; weights,\n"
+           "                   gradients and optimizer state stay fp32. CPU with oneDNN only\n"
            "  --log-every N    a progress line every N steps, 0: none (default 10)\n"
            "  --quiet          only errors and the final summary line (default: off)\n"
            "  --verbose        a timing breakdown under each progress line (default: off)\n"
@@ -215,6 +224,7 @@ static const struct option train_longopts[] = {
     {"no-dedup", no_argument, NULL, OPT_NO_DEDUP},
     {"device", required_argument, NULL, OPT_DEVICE},
     {"no-fuse", no_argument, NULL, OPT_NO_FUSE},
+    {"precision", required_argument, NULL, OPT_PRECISION},
     {"log-every", required_argument, NULL, OPT_LOG_EVERY},
     {"synthetic", required_argument, NULL, OPT_SYNTH},
     {"quiet", no_argument, NULL, OPT_QUIET},
@@ -448,6 +458,9 @@ static void eval_help(void)
            "  --no-dedup       do not merge identical nodes in a minibatch (default: merge)\n"
            "  --device D       cpu | cuda (default cpu; cuda: a GPU near the rank's cores)\n"
            "  --no-fuse        run lstm_c and lstm_h batches as separate kernels (default: fused)\n"
+           "  --precision P    fp32 | bf16: the affine GEMMs' arithmetic (default fp32). bf16:\n"
+           "                   bfloat16 operands, fp32 accumulation and outputs; weights,\n"
+           "                   gradients and optimizer state stay fp32. CPU with oneDNN only\n"
            "  --help           this help\n",
            dbx_model_type_names(), MAX_BATCH);
 }
@@ -463,6 +476,7 @@ static const struct option eval_longopts[] = {
     {"no-dedup", no_argument, NULL, OPT_NO_DEDUP},
     {"device", required_argument, NULL, OPT_DEVICE},
     {"no-fuse", no_argument, NULL, OPT_NO_FUSE},
+    {"precision", required_argument, NULL, OPT_PRECISION},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };

@@ -84,7 +84,7 @@ dbx_status dbx__worker_init(dbx__worker *w, const dbx_model_type *t, dbx_meta *m
     w->seed = o->seed;
     dbx_exec_opts eo = {.scheduler = o->scheduler ? o->scheduler : "agenda", .fuse = o->fuse,
                         .device = o->device,
-                        .device_index = o->device_index};
+                        .device_index = o->device_index, .precision = o->precision};
     DBX_TRY(dbx_exec_new(&eo, &w->ex));
     return dbx_graph_new(w->model, o->dedup, &w->g);
 }

@@ -63,6 +63,7 @@ typedef struct dbx__worker_opts {
     int dedup, fuse;
     const char *device;       /* NULL or "cpu" | "cuda" */
     int device_index;
+    dbx_precision precision;  /* GEMM arithmetic of the executor */
 } dbx__worker_opts;
 
 typedef struct dbx__worker {

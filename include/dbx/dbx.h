@@ -299,6 +299,19 @@ int32_t dbx_node_depth(const dbx_graph *g, dbx_node x);
 /* ---- execution ------------------------------------------------------------------------- */
 typedef struct dbx_exec dbx_exec;
 
+/* The arithmetic of the affine GEMMs (README "BLAS", Precision). FP32 (0, the default):
+ * everything in float. BF16: on the CPU, every affine GEMM (forward W x, dx = W^T dy,
+ * dW += dy x^T) reads bfloat16 operands (rounded to nearest even: the weights once per
+ * update, when oneDNN packs them; the activations and dy in each GEMM call), accumulates in
+ * float and writes float outputs: dW accumulates in f32 into the f32 gradient. Master
+ * weights, gradients, optimizer state and every element-wise op stay FP32. Needs oneDNN
+ * (DBX_ENOTSUP otherwise); on a CPU without AVX512-BF16 oneDNN emulates it, slower. The
+ * CUDA backend runs FP32 only. */
+typedef enum dbx_precision { DBX_PRECISION_FP32 = 0, DBX_PRECISION_BF16 = 1 } dbx_precision;
+/* Parses "fp32" | "bf16". */
+dbx_status dbx_precision_parse(const char *name, dbx_precision *out);
+const char *dbx_precision_name(dbx_precision p); /* "fp32", "bf16"; "?" */
+
 typedef struct dbx_exec_opts {
     /* The scheduler, by its registered name (include/dbx/sched.h): "none" (also NULL or "":
      * node by node, the unbatched baseline), "depth", "agenda", or one registered at run
@@ -308,6 +321,8 @@ typedef struct dbx_exec_opts {
     int device_index;    /* GPU of this process */
     int fuse;            /* 1: run an lstm_c batch and the lstm_h batch right after it over
                             the same cells as one kernel (a signature chain) */
+    dbx_precision precision; /* GEMM arithmetic (default FP32); BF16: CPU with oneDNN, or
+                                dbx_exec_new fails with DBX_ENOTSUP saying why */
 } dbx_exec_opts;
 
 /* Per-call statistics; times in seconds. */

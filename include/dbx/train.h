@@ -66,6 +66,10 @@ typedef struct dbx_train_opts {
     int quiet;               /* 1: no header, progress or epoch lines (default 0) */
     int verbose;             /* 1: a timing breakdown under each progress line (default 0) */
     int fuse;                /* fuse lstm_c -> lstm_h signature chains (default 1) */
+    dbx_precision precision; /* affine GEMM arithmetic: DBX_PRECISION_FP32 (default) | BF16
+                                (bfloat16 operands, FP32 accumulation, outputs, master
+                                weights and optimizer state; CPU with oneDNN; see
+                                dbx_precision in dbx/dbx.h and README "BLAS") */
     /* ---- distributed training (one worker per rank; see README "Multi-node") ---- */
     int comm;                /* -1: MPI when launched by mpirun/srun (default), 0: single
                                 process, 1: MPI */

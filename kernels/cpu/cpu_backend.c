@@ -4,6 +4,7 @@
  * Operands the planner could not make contiguous are gathered into the backend's scratch
  * buffer (and gradients scattered back). Execution is synchronous, so sync() is a no-op.
  * One process-wide instance; it is used by one thread at a time. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -89,9 +90,11 @@ static const float *operand(const float *base, const dbx_kbatch *b, int a, float
 /* With DBX_CPU_GEMM=onednn, the GEMMs that oneDNN runs faster than OpenBLAS (bench_gemm,
    README Benchmarks): not the narrow ones (its per-call overhead dominates a batch of a few
    nodes or a matrix of a few rows, e.g. an output layer), which stay with OpenBLAS. The choice
-   depends on the shape only, so runs stay deterministic. form 0: forward and dx, 1: dW. */
-static int use_dnnl(int rows, int n, int form)
+   depends on the shape only, so runs stay deterministic. form 0: forward and dx, 1: dW.
+   In bf16 (b->bf16) every affine GEMM runs in oneDNN, whatever DBX_CPU_GEMM says. */
+static int use_dnnl(const dbx_kbatch *b, int rows, int n, int form)
 {
+    if (b->bf16) return 1;
     return dbx__cpu_gemm == DBX_GEMM_ONEDNN && rows >= 32 && n >= (form ? 16 : 4);
 }
 
@@ -115,9 +118,9 @@ static dbx_status affine_forward(cpu_ctx *c, float *vals, const dbx_kbatch *b)
            GEMM, which OpenBLAS runs 2-3x faster than TN for narrow batches (n < 16).
            oneDNN reads W in its blocked layout, packed once per forward for the weights
            the executor refreshes (those with a column-major copy). */
-        if (use_dnnl(tm->rows, n, 0))
+        if (use_dnnl(b, tm->rows, n, 0))
             DBX_TRY(dbx__dnnl_fwd(tm->rows, tm->cols, n, tm->w, tm->wt != NULL, x,
-                                  out + tm->row_off, D));
+                                  out + tm->row_off, D, b->bf16));
         else if (tm->wt)
             dbx__gemm(DBX_CBLAS_NOTRANS, DBX_CBLAS_NOTRANS, tm->rows, n, tm->cols, tm->wt,
                       tm->wt_ld, x, tm->cols, 1.0f, out + tm->row_off, D);
@@ -147,18 +150,19 @@ static dbx_status affine_backward(cpu_ctx *c, const float *vals, float *grads,
             continue;
         }
         const float *x = operand(vals, b, a, c->scratch);
-        if (use_dnnl(tm->rows, n, 0)) {
-            if (use_dnnl(tm->rows, n, 1))
-                DBX_TRY(dbx__dnnl_dw(tm->rows, K, n, dyt, D, x, tm->dw));
+        if (use_dnnl(b, tm->rows, n, 0)) {
+            if (use_dnnl(b, tm->rows, n, 1))
+                DBX_TRY(dbx__dnnl_dw(tm->rows, K, n, dyt, D, x, tm->dw, b->bf16));
             else
                 dbx__gemm(DBX_CBLAS_NOTRANS, DBX_CBLAS_TRANS, K, tm->rows, n, x, K, dyt, D, 1.0f,
                           tm->dw, K);
             if (b->arg_contig[a]) {
                 DBX_TRY(dbx__dnnl_dx(tm->rows, K, n, tm->w, tm->wt != NULL, dyt, D,
-                                     grads + off[0], 1));
+                                     grads + off[0], 1, b->bf16));
             } else {
                 float *tmp = c->scratch + (size_t)n * (size_t)K;
-                DBX_TRY(dbx__dnnl_dx(tm->rows, K, n, tm->w, tm->wt != NULL, dyt, D, tmp, 0));
+                DBX_TRY(dbx__dnnl_dx(tm->rows, K, n, tm->w, tm->wt != NULL, dyt, D, tmp, 0,
+                                     b->bf16));
                 dbx__cpu_scatter_add(grads, off, K, n, tmp, K);
             }
             continue;
@@ -312,6 +316,21 @@ static dbx_status cpu_gather(dbx_backend *be, float *out, const float *base, con
     return DBX_OK;
 }
 
+/* bf16 GEMMs run in oneDNN: it must load (built with its headers, libdnnl.so.2 present). */
+static dbx_status cpu_precision(dbx_backend *be, int precision)
+{
+    (void)be;
+    if (precision != DBX_PRECISION_BF16)
+        return dbx__fail(DBX_EINVAL, "unknown precision %d", precision);
+    if (dbx__dnnl_init() != DBX_OK) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", dbx_last_error());
+        return dbx__fail(DBX_ENOTSUP,
+                         "precision bf16 needs oneDNN for its bfloat16 GEMMs: %s", why);
+    }
+    return DBX_OK;
+}
+
 static const dbx_backend_ops cpu_ops = {
     .name = "cpu",
     .missing_kernel = cpu_missing_kernel,
@@ -330,6 +349,7 @@ static const dbx_backend_ops cpu_ops = {
     .optim_dense = cpu_optim_dense,
     .optim_rows = cpu_optim_rows,
     .gather = cpu_gather,
+    .precision = cpu_precision,
 };
 
 static _Thread_local cpu_ctx cpu_context;

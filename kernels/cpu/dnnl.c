@@ -44,23 +44,25 @@ dbx_status dbx__cpu_gemm_select(int lib)
     dbx__cpu_gemm = DBX_GEMM_OPENBLAS;
     return DBX_OK;
 }
+int dbx__dnnl_bf16_native(void) { return 0; }
 dbx_status dbx__dnnl_fwd(int rows, int cols, int n, const float *w, int packed, const float *x,
-                         float *out, int ldo)
+                         float *out, int ldo, int bf16)
 {
     (void)rows, (void)cols, (void)n, (void)w, (void)packed, (void)x, (void)out, (void)ldo;
+    (void)bf16;
     return dbx__dnnl_init();
 }
 dbx_status dbx__dnnl_dx(int rows, int cols, int n, const float *w, int packed, const float *dy,
-                        int ldy, float *dx, int accumulate)
+                        int ldy, float *dx, int accumulate, int bf16)
 {
     (void)rows, (void)cols, (void)n, (void)w, (void)packed, (void)dy, (void)ldy, (void)dx;
-    (void)accumulate;
+    (void)accumulate, (void)bf16;
     return dbx__dnnl_init();
 }
 dbx_status dbx__dnnl_dw(int rows, int cols, int n, const float *dy, int ldy, const float *x,
-                        float *dw)
+                        float *dw, int bf16)
 {
-    (void)rows, (void)cols, (void)n, (void)dy, (void)ldy, (void)x, (void)dw;
+    (void)rows, (void)cols, (void)n, (void)dy, (void)ldy, (void)x, (void)dw, (void)bf16;
     return dbx__dnnl_init();
 }
 void dbx__dnnl_weights_changed(const float *w) { (void)w; }
@@ -112,6 +114,7 @@ DNNL_FUNCS(DNNL_PTR)
 static pthread_once_t dnnl_once = PTHREAD_ONCE_INIT;
 static char dnnl_err[512];
 static char dnnl_desc[256];
+static int dnnl_bf16_native;
 static void (*omp_set_threads)(int);
 static int dnnl_threads = 1;
 
@@ -137,6 +140,9 @@ static void dnnl_load(void)
     const dnnl_version_t *v = D(dnnl_version)();
     const char *isa = D(dnnl_cpu_isa2str)(D(dnnl_get_effective_cpu_isa)());
     if (!strncmp(isa, "cpu_isa_", 8)) isa += 8;
+    /* BF16 dot products in hardware: AVX512-BF16 (avx512_core_bf16) or AMX; below that,
+       oneDNN runs bf16 matmuls with emulated (converted) arithmetic, slower */
+    dnnl_bf16_native = strstr(isa, "bf16") != NULL || strstr(isa, "amx") != NULL;
     snprintf(dnnl_desc, sizeof dnnl_desc, "oneDNN %d.%d.%d, ISA %s, %d thread(s)", v->major,
              v->minor, v->patch, isa, dnnl_threads);
 }
@@ -152,6 +158,8 @@ dbx_status dbx__dnnl_init(void)
 
 const char *dbx__dnnl_describe(void) { return dnnl_desc[0] ? dnnl_desc : dnnl_err; }
 
+int dbx__dnnl_bf16_native(void) { return dnnl_desc[0] && dnnl_bf16_native; }
+
 dbx_status dbx__cpu_gemm_select(int lib)
 {
     if (lib == DBX_GEMM_ONEDNN) DBX_TRY(dbx__dnnl_init());
@@ -165,7 +173,7 @@ enum { F_FWD, F_DX, F_DW };
 typedef struct prim_key {
     int form, m, n, k;
     int64_t sa0, sa1, sb0, sb1, sc0;
-    int acc, packed;
+    int acc, packed, bf16;
 } prim_key;
 
 typedef struct prim_ent {
@@ -203,6 +211,8 @@ typedef struct dctx {
     pack_ent *packs;
     size_t npacks, cap_packs;
     const char *last_impl;
+    uint16_t *cvt[2]; /* bf16 copies of the A and B operands of the current call */
+    size_t cvt_cap[2];
 } dctx;
 
 static _Thread_local dctx ctx;
@@ -246,7 +256,7 @@ static uint64_t key_hash(const prim_key *k)
     h = mix(h, (uint64_t)k->sb0);
     h = mix(h, (uint64_t)k->sb1);
     h = mix(h, (uint64_t)k->sc0);
-    h = mix(h, (uint64_t)(k->acc * 2 + k->packed));
+    h = mix(h, (uint64_t)(k->acc * 4 + k->packed * 2 + k->bf16));
     return h ^ (h >> 29);
 }
 
@@ -254,7 +264,8 @@ static int key_eq(const prim_key *a, const prim_key *b)
 {
     return a->form == b->form && a->m == b->m && a->n == b->n && a->k == b->k &&
            a->sa0 == b->sa0 && a->sa1 == b->sa1 && a->sb0 == b->sb0 && a->sb1 == b->sb1 &&
-           a->sc0 == b->sc0 && a->acc == b->acc && a->packed == b->packed;
+           a->sc0 == b->sc0 && a->acc == b->acc && a->packed == b->packed &&
+           a->bf16 == b->bf16;
 }
 
 /* The slot of key in the primitive map (empty when absent); grows the map at half load. */
@@ -324,11 +335,64 @@ void dbx__dnnl_weights_changed(const float *w)
 const char *dbx__dnnl_last_impl(void) { return ctx.last_impl ? ctx.last_impl : "none"; }
 
 static void md_strides(dnnl_memory_desc_t *md, int64_t d0, int64_t d1, int64_t s0, int64_t s1,
-                       dnnl_status_t *st)
+                       dnnl_data_type_t dt, dnnl_status_t *st)
 {
     dnnl_dims_t dims = {d0, d1}, strides = {s0, s1};
     if (*st == dnnl_success)
-        *st = D(dnnl_memory_desc_init_by_strides)(md, 2, dims, dnnl_f32, strides);
+        *st = D(dnnl_memory_desc_init_by_strides)(md, 2, dims, dt, strides);
+}
+
+/* float -> bfloat16, rounding to nearest even (what oneDNN's reorders and AVX512-BF16's
+   vcvtneps2bf16 do for normal numbers); NaN stays a (quiet) NaN. */
+static inline uint16_t to_bf16(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    uint32_t r = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+    return (u & 0x7fffffffu) > 0x7f800000u ? (uint16_t)((u >> 16) | 0x40u) : (uint16_t)r;
+}
+
+/* The (d0, d1) matrix at *p (strides *s0, *s1, floats) converted to bfloat16 into the
+   context's buffer `slot`, compact in the same orientation (row-major when *s1 == 1, else
+   column-major); *p, *s0, *s1 then describe the copy. */
+static dbx_status cvt_operand(dctx *c, int slot, int64_t d0, int64_t d1, const void **p,
+                              int64_t *s0, int64_t *s1)
+{
+    size_t need = (size_t)(d0 * d1);
+    if (need > c->cvt_cap[slot]) {
+        free(c->cvt[slot]);
+        size_t cap = need + need / 2 + 64;
+        c->cvt[slot] = aligned_alloc(64, (cap * sizeof(uint16_t) + 63) & ~(size_t)63);
+        c->cvt_cap[slot] = c->cvt[slot] ? cap : 0;
+        if (!c->cvt[slot]) return dbx__fail(DBX_ENOMEM, "out of memory for bf16 operands");
+    }
+    const float *src = *p;
+    uint16_t *dst = c->cvt[slot];
+    const int64_t a0 = *s0, a1 = *s1;
+    if (a1 == 1) {
+        for (int64_t i = 0; i < d0; i++) {
+            const float *r = src + i * a0;
+            uint16_t *o = dst + i * d1;
+            for (int64_t j = 0; j < d1; j++) o[j] = to_bf16(r[j]);
+        }
+        *s0 = d1;
+        *s1 = 1;
+    } else if (a0 == 1) {
+        for (int64_t j = 0; j < d1; j++) {
+            const float *col = src + j * a1;
+            uint16_t *o = dst + j * d0;
+            for (int64_t i = 0; i < d0; i++) o[i] = to_bf16(col[i]);
+        }
+        *s0 = 1;
+        *s1 = d0;
+    } else {
+        for (int64_t i = 0; i < d0; i++)
+            for (int64_t j = 0; j < d1; j++) dst[i * d1 + j] = to_bf16(src[i * a0 + j * a1]);
+        *s0 = d1;
+        *s1 = 1;
+    }
+    *p = dst;
+    return DBX_OK;
 }
 
 /* Creates the matmul primitive of key k (the weights in oneDNN's choice of layout when
@@ -337,15 +401,16 @@ static dbx_status prim_create(dctx *c, const prim_key *k, prim_ent *e)
 {
     dnnl_memory_desc_t a, b, cc;
     dnnl_status_t st = dnnl_success;
-    md_strides(&a, k->m, k->k, k->sa0, k->sa1, &st);
+    const dnnl_data_type_t in = k->bf16 ? dnnl_bf16 : dnnl_f32; /* A and B; C stays f32 */
+    md_strides(&a, k->m, k->k, k->sa0, k->sa1, in, &st);
     if (k->packed) {
         dnnl_dims_t dims = {k->k, k->n};
         if (st == dnnl_success)
-            st = D(dnnl_memory_desc_init_by_tag)(&b, 2, dims, dnnl_f32, dnnl_format_tag_any);
+            st = D(dnnl_memory_desc_init_by_tag)(&b, 2, dims, in, dnnl_format_tag_any);
     } else {
-        md_strides(&b, k->k, k->n, k->sb0, k->sb1, &st);
+        md_strides(&b, k->k, k->n, k->sb0, k->sb1, in, &st);
     }
-    md_strides(&cc, k->m, k->n, k->sc0, 1, &st);
+    md_strides(&cc, k->m, k->n, k->sc0, 1, dnnl_f32, &st);
     if (st != dnnl_success)
         return dbx__fail(DBX_ENOTSUP, "oneDNN: memory descriptor (status %d)", (int)st);
     dnnl_matmul_desc_t md;
@@ -363,8 +428,9 @@ static dbx_status prim_create(dctx *c, const prim_key *k, prim_ent *e)
     if (po) D(dnnl_post_ops_destroy)(po);
     if (attr) D(dnnl_primitive_attr_destroy)(attr);
     if (st != dnnl_success)
-        return dbx__fail(DBX_ENOTSUP, "oneDNN: no matmul for M=%d N=%d K=%d form %d (status %d)",
-                         k->m, k->n, k->k, k->form, (int)st);
+        return dbx__fail(DBX_ENOTSUP,
+                         "oneDNN: no %s matmul for M=%d N=%d K=%d form %d (status %d)",
+                         k->bf16 ? "bf16" : "f32", k->m, k->n, k->k, k->form, (int)st);
     DNNL_CHECK(D(dnnl_primitive_create)(&e->prim, pd));
     const dnnl_memory_desc_t *wmd = D(dnnl_primitive_desc_query_md)(pd, dnnl_query_weights_md, 0);
     DNNL_CHECK(D(dnnl_memory_create)(&e->a, &a, c->eng, DNNL_MEMORY_NONE));
@@ -381,8 +447,9 @@ static dbx_status prim_create(dctx *c, const prim_key *k, prim_ent *e)
     return DBX_OK;
 }
 
-/* The packed copy of weights w (plain at strides s0, s1 as a (kk, nn) matrix) in layout md,
-   reordered now when absent or stale. */
+/* The packed copy of weights w (plain f32 at strides s0, s1 as a (kk, nn) matrix) in layout
+   md, reordered now when absent or stale. With a bf16 md the reorder also converts (rounding
+   to nearest even): the bf16 weights are made once per weight update, with the packing. */
 static dbx_status packed_weights(dctx *c, const float *w, int form, int kk, int nn, int64_t s0,
                                  int64_t s1, const dnnl_memory_desc_t *md, float **out)
 {
@@ -416,7 +483,7 @@ static dbx_status packed_weights(dctx *c, const float *w, int form, int kk, int 
         if (!v->buf) return dbx__fail(DBX_ENOMEM, "out of memory for packed weights");
         dnnl_memory_desc_t src;
         dnnl_status_t st = dnnl_success;
-        md_strides(&src, kk, nn, s0, s1, &st);
+        md_strides(&src, kk, nn, s0, s1, dnnl_f32, &st);
         if (st != dnnl_success) return dbx__fail(DBX_ENOTSUP, "oneDNN: weights descriptor");
         dnnl_primitive_desc_t rpd;
         DNNL_CHECK(D(dnnl_reorder_primitive_desc_create)(&rpd, &src, c->eng, md, c->eng, NULL));
@@ -439,22 +506,28 @@ static dbx_status packed_weights(dctx *c, const float *w, int form, int kk, int 
 }
 
 /* C = A B (+ C when k->acc); the weights B plain at b, or packed from w (a (k, n) matrix at
-   strides wsb0, wsb1) when k->packed. */
-static dbx_status run(const prim_key *k, const float *a, const float *b, float *cm,
-                      const float *w, int64_t wsb0, int64_t wsb1)
+   strides wsb0, wsb1) when k->packed. With k->bf16, A and a plain B are converted to bf16
+   copies here (the key's strides are then the copies'), and C stays f32. */
+static dbx_status run(prim_key *k, const float *a, const float *b, float *cm, const float *w,
+                      int64_t wsb0, int64_t wsb1)
 {
     dctx *c;
     DBX_TRY(ctx_get(&c));
+    const void *ap = a, *bpl = b;
+    if (k->bf16) {
+        DBX_TRY(cvt_operand(c, 0, k->m, k->k, &ap, &k->sa0, &k->sa1));
+        if (!k->packed) DBX_TRY(cvt_operand(c, 1, k->k, k->n, &bpl, &k->sb0, &k->sb1));
+    }
     prim_ent *e = NULL;
     DBX_TRY(prim_slot(c, k, &e));
     if (!e->used) DBX_TRY(prim_create(c, k, e));
-    const void *bp = b;
+    const void *bp = bpl;
     if (k->packed) {
         float *pb;
         DBX_TRY(packed_weights(c, w, k->form, k->k, k->n, wsb0, wsb1, e->wmd, &pb));
         bp = pb;
     }
-    DNNL_CHECK(D(dnnl_memory_set_data_handle)(e->a, (void *)a));
+    DNNL_CHECK(D(dnnl_memory_set_data_handle)(e->a, (void *)ap));
     DNNL_CHECK(D(dnnl_memory_set_data_handle)(e->b, (void *)bp));
     DNNL_CHECK(D(dnnl_memory_set_data_handle)(e->c, cm));
     dnnl_exec_arg_t args[3] = {
@@ -466,31 +539,32 @@ static dbx_status run(const prim_key *k, const float *a, const float *b, float *
 }
 
 dbx_status dbx__dnnl_fwd(int rows, int cols, int n, const float *w, int packed, const float *x,
-                         float *out, int ldo)
+                         float *out, int ldo, int bf16)
 {
     /* out^T (n, rows) += x^T (n, cols) W^T (cols, rows); W^T of row-major W: strides (1, cols) */
     prim_key k = {.form = F_FWD, .m = n, .n = rows, .k = cols, .sa0 = cols, .sa1 = 1,
                   .sb0 = packed ? 0 : 1, .sb1 = packed ? 0 : cols, .sc0 = ldo, .acc = 1,
-                  .packed = packed};
+                  .packed = packed, .bf16 = bf16 != 0};
     return run(&k, x, w, out, w, 1, cols);
 }
 
 dbx_status dbx__dnnl_dx(int rows, int cols, int n, const float *w, int packed, const float *dy,
-                        int ldy, float *dx, int accumulate)
+                        int ldy, float *dx, int accumulate, int bf16)
 {
     /* dx^T (n, cols) (+)= dy^T (n, rows) W (rows, cols) */
     prim_key k = {.form = F_DX, .m = n, .n = cols, .k = rows, .sa0 = ldy, .sa1 = 1,
                   .sb0 = packed ? 0 : cols, .sb1 = packed ? 0 : 1, .sc0 = cols,
-                  .acc = accumulate != 0, .packed = packed};
+                  .acc = accumulate != 0, .packed = packed, .bf16 = bf16 != 0};
     return run(&k, dy, w, dx, w, cols, 1);
 }
 
 dbx_status dbx__dnnl_dw(int rows, int cols, int n, const float *dy, int ldy, const float *x,
-                        float *dw)
+                        float *dw, int bf16)
 {
-    /* dW (rows, cols) += dy (rows, n) x^T (n, cols); dy column-major: strides (1, ldy) */
+    /* dW (rows, cols) += dy (rows, n) x^T (n, cols); dy column-major: strides (1, ldy). In
+       bf16: dy and x rounded to bf16, the products accumulated in f32 into the f32 dW. */
     prim_key k = {.form = F_DW, .m = rows, .n = cols, .k = n, .sa0 = 1, .sa1 = ldy,
-                  .sb0 = cols, .sb1 = 1, .sc0 = cols, .acc = 1, .packed = 0};
+                  .sb0 = cols, .sb1 = 1, .sc0 = cols, .acc = 1, .packed = 0, .bf16 = bf16 != 0};
     return run(&k, dy, x, dw, NULL, 0, 0);
 }
 

@@ -8,7 +8,12 @@
  * Primitives are cached per thread by shape, strides and form. With `packed`, the weights
  * are reordered once into oneDNN's preferred blocked layout and reused until
  * dbx__dnnl_weights_changed(w) (the executor's per-forward weight refresh) marks them
- * stale: callers pass packed = 1 only for weights that the executor refreshes. */
+ * stale: callers pass packed = 1 only for weights that the executor refreshes.
+ *
+ * Precision (bf16 = 1; dbx_exec_opts.precision DBX_PRECISION_BF16): A and B are bfloat16
+ * (rounded to nearest even), the products accumulate in f32 and C stays f32. Packed weights
+ * are converted by the packing reorder, once per weight update; the other operands
+ * (activations, dy, plain weights) are converted into a per-thread buffer on every call. */
 #ifndef DBX_KERNELS_CPU_DNNL_H
 #define DBX_KERNELS_CPU_DNNL_H
 
@@ -25,18 +30,21 @@ int dbx__dnnl_built(void);
 dbx_status dbx__dnnl_init(void);
 /* "oneDNN 2.6.3 (...), ISA avx512_core_bf16, 1 thread(s)" after a successful init. */
 const char *dbx__dnnl_describe(void);
+/* 1 when oneDNN's ISA has bf16 dot products (AVX512-BF16, AMX); 0: bf16 matmuls run, but
+   emulated (slower). */
+int dbx__dnnl_bf16_native(void);
 /* Chooses the affine kernels' GEMM library (DBX_GEMM_*); loads oneDNN for DBX_GEMM_ONEDNN. */
 dbx_status dbx__cpu_gemm_select(int lib);
 
 /* out (rows, n; ld ldo) += W x, x (cols, n) contiguous. */
 dbx_status dbx__dnnl_fwd(int rows, int cols, int n, const float *w, int packed, const float *x,
-                         float *out, int ldo);
+                         float *out, int ldo, int bf16);
 /* dx (cols, n; ld cols) = W^T dy (+ dx when accumulate), dy (rows, n; ld ldy). */
 dbx_status dbx__dnnl_dx(int rows, int cols, int n, const float *w, int packed, const float *dy,
-                        int ldy, float *dx, int accumulate);
+                        int ldy, float *dx, int accumulate, int bf16);
 /* dW (rows, cols) row-major += dy x^T, dy (rows, n; ld ldy), x (cols, n) contiguous. */
 dbx_status dbx__dnnl_dw(int rows, int cols, int n, const float *dy, int ldy, const float *x,
-                        float *dw);
+                        float *dw, int bf16);
 /* The values of weight matrix w changed: its packed copies are stale. */
 void dbx__dnnl_weights_changed(const float *w);
 /* Implementation names of the primitive the last dbx__dnnl_* call of this thread ran
