@@ -78,8 +78,9 @@ check_help() {
 }
 check_help train --model --data --dev --embed --hidden --mlp --batch --scheduler --optimizer \
     --lr --epochs --steps --seed --metrics --save --load --no-dedup --log-every --synthetic \
-    --quiet --verbose --help
-check_help eval --model --data --load --batch --scheduler --synthetic --seed --no-dedup --help
+    --quiet --verbose --precision --help
+check_help eval --model --data --load --batch --scheduler --synthetic --seed --no-dedup \
+    --precision --help
 check_help gen-data --format --samples --trees --vocab --chars --tags --seed --out --help
 check_help check-data --format --help
 check_help compare --rtol --help
@@ -423,6 +424,22 @@ printf '1\n2\n0 0\n0\n1 1 4\n' >"$T/badlat.txt"
 runtime_error "lattice train on a bad file" "$DBX" train --model lattice-lstm --data "$T/badlat.txt" \
     --quiet
 has "$T/err" "badlat.txt:5:3: expected FROM" "lattice train on a bad file"
+
+# --precision: fp32 by default, bf16 with oneDNN (else a clear refusal), a bad name refused
+usage_error "precision fp16" "dbx train: --precision: expected fp32 or bf16, got 'fp16'" \
+    "$DBX" train --precision fp16
+run "$DBX" train --steps 2 --embed 16 --hidden 16 --batch 8 --synthetic 100 --metrics "$T/p.jsonl"
+has "$T/err" "precision: fp32" "default precision in the header"
+has "$T/p.jsonl" '"precision":"fp32"' "precision in the config record"
+run "$DBX" train --steps 2 --embed 16 --hidden 16 --batch 8 --synthetic 100 --precision bf16 \
+    --metrics "$T/p.jsonl"
+if [ "$rc" -eq 0 ]; then
+    has "$T/err" "precision: bf16 (affine GEMMs: bfloat16 operands" "bf16 header"
+    has "$T/err" ", ISA " "bf16 header names the ISA"
+    has "$T/p.jsonl" '"precision":"bf16"' "bf16 in the config record"
+else
+    has "$T/err" "precision bf16 needs oneDNN" "bf16 without oneDNN"
+fi
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
