@@ -7,7 +7,9 @@
 #   default extra options: --sizes 128,256 --schedulers depth,agenda --no-bound
 # Environment: CORE (default 0), OUT (results folder, default a temporary one), PROGS
 # (default "bench_treelstm bench_tagger"), GEMM_A / GEMM_B (DBX_CPU_GEMM of each side: compare
-# the CPU GEMM libraries of one build, e.g. GEMM_A=openblas GEMM_B=onednn compare.sh build build).
+# the CPU GEMM libraries of one build, e.g. GEMM_A=openblas GEMM_B=onednn compare.sh build build),
+# PREC_A / PREC_B (--precision of each side: fp32 | bf16, e.g. GEMM_A=onednn PREC_B=bf16
+# compare.sh build build; the programs must take --precision: bench_treelstm does).
 # Writes OUT/compare.json and prints a Markdown table. A measurement, not a test.
 set -eu
 a=${1:?usage: compare.sh BUILD_A BUILD_B [REPS] [-- options]}
@@ -33,12 +35,14 @@ done
 cd "$root"
 for r in $(seq 1 "$reps"); do
     for side in A B; do
-        build=$a gemm=${GEMM_A:-}; [ "$side" = B ] && build=$b gemm=${GEMM_B:-}
+        build=$a gemm=${GEMM_A:-} prec=${PREC_A:-}
+        [ "$side" = B ] && build=$b gemm=${GEMM_B:-} prec=${PREC_B:-}
         for prog in $progs; do
             dir=$out/$side-$r-$prog
             echo "== rep $r/$reps, build $side ($build), $prog" >&2
             DBX_CPU_GEMM=${gemm:-${DBX_CPU_GEMM:-}} \
-                "${pin[@]}" "$build/$prog" "${opts[@]}" --out "$dir" >/dev/null 2>"$dir.log" ||
+                "${pin[@]}" "$build/$prog" "${opts[@]}" ${prec:+--precision "$prec"} --out "$dir" \
+                >/dev/null 2>"$dir.log" ||
                 { echo "compare.sh: $prog of build $side failed (see $dir.log)" >&2; exit 1; }
         done
     done

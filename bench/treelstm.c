@@ -54,6 +54,7 @@ typedef struct bench_opts {
     double max_seconds;
     int bound;              /* 1: compute the GEMM bound per size */
     int fuse;
+    dbx_precision precision; /* --precision fp32|bf16 (the affine GEMMs' arithmetic) */
     uint64_t seed;
     const char *out_dir;    /* NULL: <source root>/bench/results */
 } bench_opts;
@@ -294,7 +295,7 @@ static void train_child(const bench_opts *o, const bench_data *d, const config *
         fail_result(r->err, sizeof r->err, "model", s);
         return;
     }
-    dbx_exec_opts eo = {.scheduler = c->sched, .fuse = o->fuse};
+    dbx_exec_opts eo = {.scheduler = c->sched, .fuse = o->fuse, .precision = o->precision};
     if ((s = dbx_graph_new(bm.m, c->dedup, &g)) || (s = dbx_exec_new(&eo, &ex))) {
         fail_result(r->err, sizeof r->err, "setup", s);
         goto out;
@@ -812,9 +813,10 @@ static void write_md(FILE *f, const void *arg)
     fprintf(f, "- CPU: %s (%d CPU(s) allowed)\n", rp->cpu, rp->cpus_allowed);
     fprintf(f, "- BLAS: %s\n", rp->blas);
     fprintf(f, "- sgemm peak (1024^3, best of 10): %.1f GFLOP/s\n", rp->peak_gflops);
-    fprintf(f, "- data: %s (%d samples, %d steps of batch %d), Adam lr 0.001, fuse %s\n\n",
+    fprintf(f, "- data: %s (%d samples, %d steps of batch %d), Adam lr 0.001, fuse %s, "
+               "precision %s\n\n",
             rp->d->source, rp->d->nsamples, (rp->d->nsamples + rp->o->batch - 1) / rp->o->batch,
-            rp->o->batch, rp->o->fuse ? "on" : "off");
+            rp->o->batch, rp->o->fuse ? "on" : "off", dbx_precision_name(rp->o->precision));
     static char cells[MAX_ROWS][NCOLS][160];
     fputs("|", f);
     for (int j = 0; j < NCOLS; j++) fprintf(f, " %s |", col_names[j]);
@@ -872,10 +874,11 @@ static void write_json(FILE *f, const void *arg)
     dbx_meta_describe(rp->d->meta, meta, sizeof meta);
     fprintf(f, ", \"samples\": %d, \"units\": %" PRId64 ", \"meta\": \"%s\", "
                "\"batch\": %d, \"steps_per_epoch\": %d, \"optimizer\": \"adam\", \"lr\": 0.001, "
-               "\"max_seconds\": %g, \"fuse\": %s, \"seed\": %" PRIu64 "},\n",
+               "\"max_seconds\": %g, \"fuse\": %s, \"precision\": \"%s\", \"seed\": %" PRIu64
+               "},\n",
             rp->d->nsamples, rp->d->units, meta, o->batch,
             (rp->d->nsamples + o->batch - 1) / o->batch, o->max_seconds,
-            o->fuse ? "true" : "false", o->seed);
+            o->fuse ? "true" : "false", dbx_precision_name(o->precision), o->seed);
     fprintf(f, "  \"bounds\": [");
     int first = 1;
     for (int i = 0; i < rp->nbounds; i++) {
@@ -1037,6 +1040,8 @@ static void usage(FILE *f, const char *argv0)
             "                       and extrapolate from the steps done\n"
             "  --no-bound           skip the GEMM bound\n"
             "  --no-fuse            do not fuse elementwise chains\n"
+            "  --precision P        fp32 | bf16: the affine GEMMs' arithmetic (default fp32;\n"
+            "                       bf16: oneDNN, bfloat16 operands, fp32 accumulation)\n"
             "  --seed N             parameter init and sample order seed (default 1)\n"
             "  --out DIR            results directory (default <source root>/bench/results)\n",
             argv0, dbx_model_type_names(), BENCH_DEFAULT_MODEL, dbx_sched_choices(choices, sizeof choices));
@@ -1093,6 +1098,11 @@ static int parse_args(int argc, char **argv, bench_opts *o)
         } else if (!v) {
             fprintf(stderr, "bench: %s needs a value (see --help)\n", a);
             return -1;
+        } else if (!strcmp(a, "--precision")) {
+            if (dbx_precision_parse(v, &o->precision)) {
+                fprintf(stderr, "bench: %s\n", dbx_last_error());
+                return -1;
+            }
         } else if (!strcmp(a, "--model")) {
             if (dbx_model_type_find(v, &o->type)) {
                 fprintf(stderr, "bench: %s\n", dbx_last_error());
