@@ -316,13 +316,14 @@ static dbx_status cpu_gather(dbx_backend *be, float *out, const float *base, con
     return DBX_OK;
 }
 
-/* bf16 GEMMs run in oneDNN: it must load (built with its headers, libdnnl.so.2 present). */
+/* bf16 GEMMs run in oneDNN: it must load (built with its headers, libdnnl.so.2 present) and
+   have bf16 matmuls for this CPU. */
 static dbx_status cpu_precision(dbx_backend *be, int precision)
 {
     (void)be;
     if (precision != DBX_PRECISION_BF16)
         return dbx__fail(DBX_EINVAL, "unknown precision %d", precision);
-    if (dbx__dnnl_init() != DBX_OK) {
+    if (dbx__dnnl_bf16_check() != DBX_OK) {
         char why[512];
         snprintf(why, sizeof why, "%s", dbx_last_error());
         return dbx__fail(DBX_ENOTSUP,

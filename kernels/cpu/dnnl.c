@@ -45,6 +45,7 @@ dbx_status dbx__cpu_gemm_select(int lib)
     return DBX_OK;
 }
 int dbx__dnnl_bf16_native(void) { return 0; }
+dbx_status dbx__dnnl_bf16_check(void) { return dbx__dnnl_init(); }
 dbx_status dbx__dnnl_fwd(int rows, int cols, int n, const float *w, int packed, const float *x,
                          float *out, int ldo, int bf16)
 {
@@ -535,6 +536,20 @@ static dbx_status run(prim_key *k, const float *a, const float *b, float *cm, co
     DNNL_CHECK(D(dnnl_primitive_execute)(e->prim, c->stream, 3, args));
     DNNL_CHECK(D(dnnl_stream_wait)(c->stream));
     c->last_impl = e->impl;
+    return DBX_OK;
+}
+
+dbx_status dbx__dnnl_bf16_check(void)
+{
+    dctx *c;
+    DBX_TRY(ctx_get(&c));
+    prim_key k = {.form = F_FWD, .m = 16, .n = 16, .k = 16, .sa0 = 16, .sa1 = 1, .sb0 = 16,
+                  .sb1 = 1, .sc0 = 16, .acc = 1, .packed = 0, .bf16 = 1};
+    prim_ent *e = NULL;
+    DBX_TRY(prim_slot(c, &k, &e));
+    if (!e->used && prim_create(c, &k, e) != DBX_OK)
+        return dbx__fail(DBX_ENOTSUP, "%s has no bf16 matmul on this CPU (oneDNN 2.6 needs "
+                                      "AVX-512, avx512_core or newer)", dnnl_desc);
     return DBX_OK;
 }
 

@@ -33,6 +33,9 @@ const char *dbx__dnnl_describe(void);
 /* 1 when oneDNN's ISA has bf16 dot products (AVX512-BF16, AMX); 0: bf16 matmuls run, but
    emulated (slower). */
 int dbx__dnnl_bf16_native(void);
+/* DBX_OK when oneDNN loads and has bf16 matmuls on this CPU (it creates one), else
+   DBX_ENOTSUP saying why (oneDNN 2.6 has none below AVX-512). */
+dbx_status dbx__dnnl_bf16_check(void);
 /* Chooses the affine kernels' GEMM library (DBX_GEMM_*); loads oneDNN for DBX_GEMM_ONEDNN. */
 dbx_status dbx__cpu_gemm_select(int lib);
 
