@@ -9,7 +9,9 @@
  * K = 1..700): BAND_GEMM = 1e-2 (~2.5u, K-independent). Accumulation in bf16 would lose
  * ~log2(K)/2 more bits and fail it for large K; to make sure, the GEMMs are also checked
  * against an exact (double) product of the bf16-rounded operands within 1e-5: that is f32
- * accumulation of exact bf16 products, and an f32 (not rounded) C on accumulation.
+ * accumulation of exact bf16 products, and an f32 (not rounded) C on accumulation. The
+ * backend's affine kernels in bf16 are held to the same 1e-5 against rounded operands on
+ * both of their paths (oneDNN, and OpenBLAS on rounded operands for few rows or narrow dW).
  * Through a whole model the per-GEMM errors compound over layers and tree depth, most in
  * the backward pass: BAND_GRAD = 3e-2 normwise per parameter tensor (measured <= 6.4e-3),
  * while the loss, a sum of many terms, averages them out: BAND_LOSS = 1e-3 relative
@@ -32,6 +34,7 @@
 #include "dbx/dbx.h"
 #include "dbx/models.h"
 #include "dbx/train.h"
+#include "kernels/backend.h"
 #include "kernels/cpu/blas.h"
 #include "kernels/cpu/dnnl.h"
 #include "testutil.h"
@@ -178,6 +181,69 @@ static void test_gemm_forms(void)
         check_forms(irand(1, 80), irand(1, 80), irand(1, 40), irand(0, 1));
     printf("\n  worst normwise: vs fp32 %.3g (band %g), vs exact on bf16 operands %.3g (%g)",
            worst_gemm, BAND_GEMM, worst_exact, EXACT);
+}
+
+/* ---- the backend's affine kernels in bf16 --------------------------------------------------- */
+/* One affine term out (rows, n) = W x through the CPU backend with bf16 set, forward and
+   backward (x gathered when !contig), against the exact product of the bf16-rounded operands
+   within EXACT: covers both paths, oneDNN (rows >= 32, and dW for n >= 16) and OpenBLAS on
+   rounded operands (fewer rows, and dW of narrow batches). */
+static void check_kernel(int rows, int cols, int n, int contig)
+{
+    dbx_backend *be;
+    CU_ASSERT_FATAL(dbx__cpu_backend(&be) == DBX_OK);
+    const int ld = cols + 5; /* gathered: node j's x at 100 + ld j */
+    const size_t nv = 100 + (size_t)ld * n + (size_t)rows * n + 64;
+    const int64_t out_off = 100 + (int64_t)ld * n;
+    float *vals = randv(nv), *w = randv((size_t)rows * cols);
+    float *wt = malloc(sizeof(float) * (size_t)rows * cols);
+    float *dw = calloc((size_t)rows * cols, sizeof(float));
+    float *grads = calloc(nv, sizeof(float));
+    int64_t *off = malloc(sizeof(int64_t) * (size_t)n);
+    CU_ASSERT_FATAL(wt && dw && grads && off);
+    for (int j = 0; j < n; j++) off[j] = 100 + (int64_t)(contig ? cols : ld) * j;
+    CU_ASSERT_FATAL(be->ops->transpose(be, wt, rows, w, rows, cols) == DBX_OK);
+    dbx_kterm term = {.w = w, .wt = wt, .wt_ld = rows, .dw = dw, .rows = rows, .cols = cols,
+                      .row_off = 0, .arg = 0};
+    const unsigned char c8 = (unsigned char)contig;
+    dbx_kbatch kb = {.op = DBX_OP_AFFINE, .n = n, .dim = rows, .nargs = 1, .arg_dim = &cols,
+                     .arg_off = off, .arg_contig = &c8, .out_off = out_off, .nterms = 1,
+                     .terms = &term, .bf16 = 1};
+    CU_ASSERT_FATAL(be->ops->reserve(be, (size_t)2 * cols * n + 64) == DBX_OK);
+    CU_ASSERT_FATAL(be->ops->forward(be, vals, &kb) == DBX_OK);
+    float *dy = grads + out_off;
+    for (size_t i = 0; i < (size_t)rows * n; i++) dy[i] = frand();
+    CU_ASSERT_FATAL(be->ops->backward(be, vals, grads, &kb) == DBX_OK);
+    /* exact references from rounded operands */
+    float *ro = calloc((size_t)rows * n, 4), *rdx = calloc((size_t)cols * n, 4);
+    float *rdw = calloc((size_t)rows * cols, 4), *x = malloc(sizeof(float) * (size_t)cols * n);
+    float *gx = malloc(sizeof(float) * (size_t)cols * n);
+    CU_ASSERT_FATAL(ro && rdx && rdw && x && gx);
+    for (int j = 0; j < n; j++)
+        for (int k = 0; k < cols; k++) {
+            x[(size_t)j * cols + k] = vals[off[j] + k];
+            gx[(size_t)j * cols + k] = grads[off[j] + k];
+        }
+    ref_forms(rows, cols, n, rows, rows, w, x, dy, ro, rdx, rdw, 1);
+    double eo = normwise(vals + out_off, ro, (size_t)rows * n);
+    double ex = normwise(gx, rdx, (size_t)cols * n), ew = normwise(dw, rdw, (size_t)rows * cols);
+    if (!(eo <= EXACT && ex <= EXACT && ew <= EXACT))
+        printf("\n  kernel rows %d cols %d n %d contig %d: out %.3g dx %.3g dW %.3g", rows, cols,
+               n, contig, eo, ex, ew);
+    CU_ASSERT(eo <= EXACT);
+    CU_ASSERT(ex <= EXACT);
+    CU_ASSERT(ew <= EXACT);
+    free(vals), free(w), free(wt), free(dw), free(grads), free(off), free(ro), free(rdx);
+    free(rdw), free(x), free(gx);
+}
+
+static void test_affine_kernels(void)
+{
+    static const int shapes[][3] = {{5, 64, 1},  {5, 64, 40},   {7, 33, 12}, {40, 24, 3},
+                                    {40, 24, 15}, {40, 24, 16}, {96, 50, 37}};
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
+        for (int contig = 0; contig < 2; contig++)
+            check_kernel(shapes[s][0], shapes[s][1], shapes[s][2], contig);
 }
 
 /* ---- whole model steps --------------------------------------------------------------------- */
@@ -462,7 +528,8 @@ int main(void)
     printf("%s; bf16 %s\n", dbx__dnnl_describe(),
            dbx__dnnl_bf16_native() ? "native (AVX512-BF16)" : "emulated (no AVX512-BF16)");
     static const dbx_test_case tests[] = {
-        DBX_TEST(test_gemm_forms),  DBX_TEST(test_treelstm_step), DBX_TEST(test_tagger_step),
+        DBX_TEST(test_gemm_forms),  DBX_TEST(test_affine_kernels),
+        DBX_TEST(test_treelstm_step), DBX_TEST(test_tagger_step),
         DBX_TEST(test_training),    DBX_TEST(test_refused),       DBX_TEST_END};
     return dbx_test_run("bf16", tests);
 }

@@ -4,6 +4,7 @@
  * Operands the planner could not make contiguous are gathered into the backend's scratch
  * buffer (and gradients scattered back). Execution is synchronous, so sync() is a no-op.
  * One process-wide instance; it is used by one thread at a time. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,8 @@
 typedef struct cpu_ctx {
     float *scratch;
     size_t scratch_floats;
+    float *bf;            /* bf16-rounded operands of the OpenBLAS path in bf16 */
+    size_t bf_floats;
 } cpu_ctx;
 
 static dbx_status cpu_alloc(dbx_backend *be, size_t bytes, void **out)
@@ -98,6 +101,47 @@ static int use_dnnl(const dbx_kbatch *b, int rows, int n, int form)
     return dbx__cpu_gemm == DBX_GEMM_ONEDNN && rows >= 32 && n >= (form ? 16 : 4);
 }
 
+/* In bf16, the GEMMs that oneDNN runs slowly (its per-call overhead: matrices of fewer than
+   32 rows, e.g. an output layer, in every form; dW of batches of fewer than 16 nodes) run on
+   OpenBLAS with their operands rounded to bfloat16 values (kept in float): a product of two
+   such values is exact in FP32 and the sums accumulate in FP32, which is oneDNN's bf16
+   arithmetic up to the order of the sums. Shape-only, so deterministic. */
+static int bf16_blas(const dbx_kbatch *b, int rows, int n, int form)
+{
+    return b->bf16 && (rows < 32 || (form == 1 && n < 16));
+}
+
+/* float -> the nearest bfloat16 value (ties to even), as a float; NaN stays NaN */
+static inline float round_bf16(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    uint32_t r = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+    if ((u & 0x7fffffffu) > 0x7f800000u) r = u | 0x00400000u;
+    memcpy(&f, &r, sizeof f);
+    return f;
+}
+
+/* Space for `floats` rounded operand floats in c->bf. */
+static dbx_status bf_reserve(cpu_ctx *c, size_t floats)
+{
+    if (floats <= c->bf_floats) return DBX_OK;
+    free(c->bf);
+    size_t cap = floats + floats / 2 + 64;
+    c->bf = aligned_alloc(64, (cap * sizeof(float) + 63) & ~(size_t)63);
+    c->bf_floats = c->bf ? cap : 0;
+    if (!c->bf) return dbx__fail(DBX_ENOMEM, "out of memory for bf16 operands");
+    return DBX_OK;
+}
+
+/* dst (rows, cols; compact, ld rows) = src (rows, cols; ld ld) rounded to bf16 */
+static void bf_copy(float *dst, const float *src, int rows, int cols, int ld)
+{
+    for (int j = 0; j < cols; j++)
+        for (int i = 0; i < rows; i++)
+            dst[(size_t)j * rows + i] = round_bf16(src[(size_t)j * ld + i]);
+}
+
 static dbx_status affine_forward(cpu_ctx *c, float *vals, const dbx_kbatch *b)
 {
     const int n = b->n, D = b->dim;
@@ -118,7 +162,14 @@ static dbx_status affine_forward(cpu_ctx *c, float *vals, const dbx_kbatch *b)
            GEMM, which OpenBLAS runs 2-3x faster than TN for narrow batches (n < 16).
            oneDNN reads W in its blocked layout, packed once per forward for the weights
            the executor refreshes (those with a column-major copy). */
-        if (use_dnnl(b, tm->rows, n, 0))
+        if (bf16_blas(b, tm->rows, n, 0)) { /* out += bf16(W) bf16(x) */
+            const size_t nw = (size_t)tm->rows * tm->cols;
+            DBX_TRY(bf_reserve(c, nw + (size_t)tm->cols * n));
+            bf_copy(c->bf, tm->w, (int)nw, 1, (int)nw);
+            bf_copy(c->bf + nw, x, tm->cols * n, 1, tm->cols * n);
+            dbx__gemm(DBX_CBLAS_TRANS, DBX_CBLAS_NOTRANS, tm->rows, n, tm->cols, c->bf,
+                      tm->cols, c->bf + nw, tm->cols, 1.0f, out + tm->row_off, D);
+        } else if (use_dnnl(b, tm->rows, n, 0))
             DBX_TRY(dbx__dnnl_fwd(tm->rows, tm->cols, n, tm->w, tm->wt != NULL, x,
                                   out + tm->row_off, D, b->bf16));
         else if (tm->wt)
@@ -150,6 +201,29 @@ static dbx_status affine_backward(cpu_ctx *c, const float *vals, float *grads,
             continue;
         }
         const float *x = operand(vals, b, a, c->scratch);
+        if (bf16_blas(b, tm->rows, n, 1)) { /* rounded x and dy (and W when it is small) */
+            const int small = bf16_blas(b, tm->rows, n, 0);
+            const size_t nx = (size_t)K * n, ny = (size_t)tm->rows * n;
+            const size_t nw = small ? (size_t)tm->rows * K : 0;
+            DBX_TRY(bf_reserve(c, nx + ny + nw));
+            float *xr = c->bf, *dyr = c->bf + nx, *wr = c->bf + nx + ny;
+            bf_copy(xr, x, (int)nx, 1, (int)nx);
+            bf_copy(dyr, dyt, tm->rows, n, D);
+            /* dW^T (cols, rows) += x dy^T */
+            dbx__gemm(DBX_CBLAS_NOTRANS, DBX_CBLAS_TRANS, K, tm->rows, n, xr, K, dyr, tm->rows,
+                      1.0f, tm->dw, K);
+            float *dst = b->arg_contig[a] ? grads + off[0] : c->scratch + nx;
+            if (small) { /* dx (cols, n) (+)= W^T dy */
+                bf_copy(wr, tm->w, (int)nw, 1, (int)nw);
+                dbx__gemm(DBX_CBLAS_NOTRANS, DBX_CBLAS_NOTRANS, K, n, tm->rows, wr, K, dyr,
+                          tm->rows, b->arg_contig[a] ? 1.0f : 0.0f, dst, K);
+            } else {
+                DBX_TRY(dbx__dnnl_dx(tm->rows, K, n, tm->w, tm->wt != NULL, dyt, D, dst,
+                                     b->arg_contig[a], 1));
+            }
+            if (!b->arg_contig[a]) dbx__cpu_scatter_add(grads, off, K, n, dst, K);
+            continue;
+        }
         if (use_dnnl(b, tm->rows, n, 0)) {
             if (use_dnnl(b, tm->rows, n, 1))
                 DBX_TRY(dbx__dnnl_dw(tm->rows, K, n, dyt, D, x, tm->dw, b->bf16));
