@@ -94,7 +94,8 @@ static const float *operand(const float *base, const dbx_kbatch *b, int a, float
    README Benchmarks): not the narrow ones (its per-call overhead dominates a batch of a few
    nodes or a matrix of a few rows, e.g. an output layer), which stay with OpenBLAS. The choice
    depends on the shape only, so runs stay deterministic. form 0: forward and dx, 1: dW.
-   In bf16 (b->bf16) every affine GEMM runs in oneDNN, whatever DBX_CPU_GEMM says. */
+   In bf16 (b->bf16) every affine GEMM that bf16_blas does not take runs in oneDNN, whatever
+   DBX_CPU_GEMM says. */
 static int use_dnnl(const dbx_kbatch *b, int rows, int n, int form)
 {
     if (b->bf16) return 1;
