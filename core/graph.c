@@ -70,6 +70,7 @@ void dbx_graph_free(dbx_graph *g)
 }
 
 static uint64_t rng_mix(uint64_t x);
+static dbx_node bad(dbx_graph *g, dbx_status s, const char *msg);
 static int valid_node(const dbx_graph *g, dbx_node x) { return x >= 0 && (size_t)x < g->nnodes; }
 
 void dbx_graph_clear(dbx_graph *g)
@@ -126,9 +127,9 @@ int dbx_graph_num_samples(const dbx_graph *g) { return g->nsamples; }
 dbx_node dbx_graph_output(dbx_graph *g, dbx_node x)
 {
     if (g->err) return DBX_NONE;
-    if (!valid_node(g, x)) return dbx__graph_bad(g, DBX_EINVAL, "output: not a node of this graph");
+    if (!valid_node(g, x)) return bad(g, DBX_EINVAL, "output: not a node of this graph");
     if (DBX_GROW(g->outputs, g->cap_outputs, g->noutputs + 1))
-        return dbx__graph_bad(g, DBX_ENOMEM, "out of memory");
+        return bad(g, DBX_ENOMEM, "out of memory");
     g->outputs[g->noutputs++] = x;
     return x;
 }
@@ -158,6 +159,11 @@ dbx_node dbx__graph_bad(dbx_graph *g, dbx_status s, const char *msg)
         dbx__fail(s, "graph builder: %s", msg);
     }
     return DBX_NONE;
+}
+
+static dbx_node bad(dbx_graph *g, dbx_status s, const char *msg)
+{
+    return dbx__graph_bad(g, s, msg);
 }
 
 
@@ -317,7 +323,7 @@ static dbx_status cse_insert(dbx_graph *g, uint64_t h, int32_t id, const node_sp
 dbx_node dbx__graph_add(dbx_graph *g, const node_spec *sp)
 {
     if (g->err) return DBX_NONE;
-    if (sp->nargs > DBX__MAX_ARGS) return dbx__graph_bad(g, DBX_EINVAL, "too many arguments (max 255)");
+    if (sp->nargs > DBX__MAX_ARGS) return bad(g, DBX_EINVAL, "too many arguments (max 255)");
     g->requested++;
     g->req_gemm_flops += sp->gemm_flops;
     /* signature key: op, dim, nargs, arg dims, extra; an op whose arity varies inside a
@@ -326,7 +332,7 @@ dbx_node dbx__graph_add(dbx_graph *g, const node_spec *sp)
     const int nkdims = vary ? 1 : sp->nargs;
     size_t klen = 3 + (size_t)nkdims + (size_t)sp->nextra;
     if (DBX_GROW(g->keybuf, g->cap_keybuf, 3 + (size_t)sp->nargs + (size_t)sp->nextra))
-        return dbx__graph_bad(g, DBX_ENOMEM, "out of memory");
+        return bad(g, DBX_ENOMEM, "out of memory");
     int32_t *key = g->keybuf;
     int depth = 0;
     key[0] = (int32_t)sp->op;
@@ -345,7 +351,7 @@ dbx_node dbx__graph_add(dbx_graph *g, const node_spec *sp)
         if ((size_t)l == klen && memcmp(k, key, klen * sizeof *key) == 0) sig = ways[w];
     }
     if (sig < 0) {
-        if (sig_intern(g, key, (int)klen, &sig)) return dbx__graph_bad(g, DBX_ENOMEM, "out of memory");
+        if (sig_intern(g, key, (int)klen, &sig)) return bad(g, DBX_ENOMEM, "out of memory");
         ways[g->sig_next[sp->op]] = sig;
         g->sig_next[sp->op] = (uint8_t)((g->sig_next[sp->op] + 1) % DBX__SIG_WAYS);
     }
@@ -360,7 +366,7 @@ dbx_node dbx__graph_add(dbx_graph *g, const node_spec *sp)
     if (DBX_GROW(g->nodes, g->cap_nodes, g->nnodes + 1) ||
         DBX_GROW(g->uses, g->cap_uses, g->nnodes + 1) ||
         DBX_GROW(g->args, g->cap_args, g->nargs + (size_t)sp->nargs))
-        return dbx__graph_bad(g, DBX_ENOMEM, "out of memory");
+        return bad(g, DBX_ENOMEM, "out of memory");
     int32_t id = (int32_t)g->nnodes;
     dbx__node *n = &g->nodes[id];
     n->op = (uint8_t)sp->op;
@@ -377,10 +383,10 @@ dbx_node dbx__graph_add(dbx_graph *g, const node_spec *sp)
     if (sp->nargs) memcpy(g->args + g->nargs, sp->args, (size_t)sp->nargs * sizeof(dbx_node));
     g->nargs += (size_t)sp->nargs;
     g->nnodes++;
-    if (mergeable && cse_insert(g, h, id, sp)) return dbx__graph_bad(g, DBX_ENOMEM, "out of memory");
+    if (mergeable && cse_insert(g, h, id, sp)) return bad(g, DBX_ENOMEM, "out of memory");
     if (dbx__op_is_loss[sp->op]) {
         if (DBX_GROW(g->losses, g->cap_losses, g->nlosses + 1))
-            return dbx__graph_bad(g, DBX_ENOMEM, "out of memory");
+            return bad(g, DBX_ENOMEM, "out of memory");
         g->losses[g->nlosses++] = id;
     }
     return id;
@@ -391,7 +397,7 @@ int dbx__graph_check_args(dbx_graph *g, int n, const dbx_node *xs)
     if (g->err) return 0;
     for (int i = 0; i < n; i++)
         if (!valid_node(g, xs[i])) {
-            dbx__graph_bad(g, DBX_EINVAL, "argument is not a node of this graph");
+            bad(g, DBX_EINVAL, "argument is not a node of this graph");
             return 0;
         }
     return 1;
@@ -401,9 +407,9 @@ int dbx__graph_check_args(dbx_graph *g, int n, const dbx_node *xs)
 dbx_node dbx_input(dbx_graph *g, int dim, const float *data)
 {
     if (g->err) return DBX_NONE;
-    if (dim <= 0 || !data) return dbx__graph_bad(g, DBX_EINVAL, "input: dim must be > 0 and data non-NULL");
+    if (dim <= 0 || !data) return bad(g, DBX_EINVAL, "input: dim must be > 0 and data non-NULL");
     if (DBX_GROW(g->data, g->cap_data, g->ndata + (size_t)dim))
-        return dbx__graph_bad(g, DBX_ENOMEM, "out of memory");
+        return bad(g, DBX_ENOMEM, "out of memory");
     memcpy(g->data + g->ndata, data, (size_t)dim * sizeof *data);
     node_spec sp = {.op = DBX_OP_INPUT, .dim = dim, .aux = (int32_t)g->ndata};
     g->ndata += (size_t)dim;
@@ -414,9 +420,9 @@ dbx_node dbx_lookup(dbx_graph *g, dbx_param table, int32_t row)
 {
     if (g->err) return DBX_NONE;
     if (!dbx__graph_valid_param(g, table) || !g->m->params[table].lookup)
-        return dbx__graph_bad(g, DBX_EINVAL, "lookup: not a lookup table parameter");
+        return bad(g, DBX_EINVAL, "lookup: not a lookup table parameter");
     const dbx__param *p = &g->m->params[table];
-    if (row < 0 || row >= p->rows) return dbx__graph_bad(g, DBX_EINVAL, "lookup: row out of range");
+    if (row < 0 || row >= p->rows) return bad(g, DBX_EINVAL, "lookup: row out of range");
     int32_t extra[1] = {table};
     node_spec sp = {.op = DBX_OP_LOOKUP, .dim = p->cols, .attr = row, .aux = table,
                     .extra = extra, .nextra = 1};
@@ -427,7 +433,7 @@ dbx_node dbx_affine(dbx_graph *g, int dim, int nterms, const dbx_term *terms)
 {
     if (g->err) return DBX_NONE;
     if (dim <= 0 || nterms <= 0 || nterms > DBX__MAX_ARGS)
-        return dbx__graph_bad(g, DBX_EINVAL, "affine: need dim > 0 and 1..255 terms");
+        return bad(g, DBX_EINVAL, "affine: need dim > 0 and 1..255 terms");
     dbx_node args[DBX__MAX_ARGS];
     int32_t extra[3 * DBX__MAX_ARGS];
     int nargs = 0;
@@ -435,10 +441,10 @@ dbx_node dbx_affine(dbx_graph *g, int dim, int nterms, const dbx_term *terms)
     for (int t = 0; t < nterms; t++) {
         const dbx_term *tm = &terms[t];
         if (tm->w == DBX_NONE) { /* identity term: out[row_off : row_off + dim(x)] += x */
-            if (tm->x == DBX_NONE) return dbx__graph_bad(g, DBX_EINVAL, "affine: a term needs W or x");
+            if (tm->x == DBX_NONE) return bad(g, DBX_EINVAL, "affine: a term needs W or x");
             if (!dbx__graph_check_args(g, 1, &tm->x)) return DBX_NONE;
             if (tm->row_off < 0 || tm->row_off + g->nodes[tm->x].dim > dim)
-                return dbx__graph_bad(g, DBX_EINVAL, "affine: identity term exceeds the output");
+                return bad(g, DBX_EINVAL, "affine: identity term exceeds the output");
             args[nargs++] = tm->x;
             extra[3 * t] = -1;
             extra[3 * t + 1] = tm->row_off;
@@ -446,16 +452,16 @@ dbx_node dbx_affine(dbx_graph *g, int dim, int nterms, const dbx_term *terms)
             continue;
         }
         if (!dbx__graph_valid_param(g, tm->w) || g->m->params[tm->w].lookup)
-            return dbx__graph_bad(g, DBX_EINVAL, "affine: term parameter is not a dense parameter");
+            return bad(g, DBX_EINVAL, "affine: term parameter is not a dense parameter");
         const dbx__param *w = &g->m->params[tm->w];
         if (tm->row_off < 0 || tm->row_off + w->rows > dim)
-            return dbx__graph_bad(g, DBX_EINVAL, "affine: term rows exceed the output (row_off + rows > dim)");
+            return bad(g, DBX_EINVAL, "affine: term rows exceed the output (row_off + rows > dim)");
         if (tm->x == DBX_NONE) {
-            if (w->cols != 1) return dbx__graph_bad(g, DBX_EINVAL, "affine: a bias term must be (rows, 1)");
+            if (w->cols != 1) return bad(g, DBX_EINVAL, "affine: a bias term must be (rows, 1)");
         } else {
             if (!dbx__graph_check_args(g, 1, &tm->x)) return DBX_NONE;
             if (g->nodes[tm->x].dim != w->cols)
-                return dbx__graph_bad(g, DBX_EINVAL, "affine: x's size does not match W's columns");
+                return bad(g, DBX_EINVAL, "affine: x's size does not match W's columns");
             flops += 2.0 * w->rows * w->cols;
             args[nargs++] = tm->x;
         }
@@ -464,7 +470,7 @@ dbx_node dbx_affine(dbx_graph *g, int dim, int nterms, const dbx_term *terms)
         extra[3 * t + 2] = tm->x != DBX_NONE;
     }
     if (DBX_GROW(g->terms, g->cap_terms, g->nterms + (size_t)nterms))
-        return dbx__graph_bad(g, DBX_ENOMEM, "out of memory");
+        return bad(g, DBX_ENOMEM, "out of memory");
     /* terms are appended tentatively; a deduplicated node leaves them unused until the next
        node overwrites them */
     int a = 0;
@@ -486,7 +492,8 @@ dbx_node dbx_affine(dbx_graph *g, int dim, int nterms, const dbx_term *terms)
 dbx_node dbx_matvec(dbx_graph *g, dbx_param w, dbx_node x)
 {
     if (g->err) return DBX_NONE;
-    if (!dbx__graph_valid_param(g, w)) return dbx__graph_bad(g, DBX_EINVAL, "matvec: bad parameter");
+    if (!dbx__graph_valid_param(g, w))
+        return bad(g, DBX_EINVAL, "matvec: bad parameter");
     dbx_term t = {.w = w, .x = x, .row_off = 0};
     return dbx_affine(g, g->m->params[w].rows, 1, &t);
 }
@@ -503,12 +510,15 @@ dbx_node dbx__graph_binary(dbx_graph *g, enum dbx_op op, dbx_node a, dbx_node b)
     dbx_node ab[2] = {a, b};
     if (!dbx__graph_check_args(g, 2, ab)) return DBX_NONE;
     if (g->nodes[a].dim != g->nodes[b].dim)
-        return dbx__graph_bad(g, DBX_EINVAL, "elementwise op: argument sizes differ");
+        return bad(g, DBX_EINVAL, "elementwise op: argument sizes differ");
     node_spec sp = {.op = op, .dim = g->nodes[a].dim, .nargs = 2, .args = ab};
     return dbx__graph_add(g, &sp);
 }
 
-dbx_node dbx_add(dbx_graph *g, dbx_node a, dbx_node b) { return dbx__graph_binary(g, DBX_OP_ADD, a, b); }
+dbx_node dbx_add(dbx_graph *g, dbx_node a, dbx_node b)
+{
+    return dbx__graph_binary(g, DBX_OP_ADD, a, b);
+}
 dbx_node dbx_cmult(dbx_graph *g, dbx_node a, dbx_node b)
 {
     return dbx__graph_binary(g, DBX_OP_CMULT, a, b);
@@ -520,7 +530,7 @@ dbx_node dbx_relu(dbx_graph *g, dbx_node x) { return dbx__graph_unary(g, DBX_OP_
 dbx_node dbx_concat(dbx_graph *g, int n, const dbx_node *xs)
 {
     if (g->err) return DBX_NONE;
-    if (n <= 0 || n > DBX__MAX_ARGS) return dbx__graph_bad(g, DBX_EINVAL, "concat: need 1..255 arguments");
+    if (n <= 0 || n > DBX__MAX_ARGS) return bad(g, DBX_EINVAL, "concat: need 1..255 arguments");
     if (!dbx__graph_check_args(g, n, xs)) return DBX_NONE;
     int dim = 0;
     for (int i = 0; i < n; i++) dim += g->nodes[xs[i]].dim;
@@ -531,11 +541,11 @@ dbx_node dbx_concat(dbx_graph *g, int n, const dbx_node *xs)
 dbx_node dbx_sum(dbx_graph *g, int n, const dbx_node *xs)
 {
     if (g->err) return DBX_NONE;
-    if (n <= 0 || n > DBX__MAX_ARGS) return dbx__graph_bad(g, DBX_EINVAL, "sum: need 1..255 arguments");
+    if (n <= 0 || n > DBX__MAX_ARGS) return bad(g, DBX_EINVAL, "sum: need 1..255 arguments");
     if (!dbx__graph_check_args(g, n, xs)) return DBX_NONE;
     for (int i = 1; i < n; i++)
         if (g->nodes[xs[i]].dim != g->nodes[xs[0]].dim)
-            return dbx__graph_bad(g, DBX_EINVAL, "sum: argument sizes differ");
+            return bad(g, DBX_EINVAL, "sum: argument sizes differ");
     node_spec sp = {.op = DBX_OP_SUM, .dim = g->nodes[xs[0]].dim, .nargs = n, .args = xs};
     return dbx__graph_add(g, &sp);
 }
@@ -544,7 +554,7 @@ dbx_node dbx_slice(dbx_graph *g, dbx_node x, int begin, int end)
 {
     if (!dbx__graph_check_args(g, 1, &x)) return DBX_NONE;
     if (begin < 0 || end <= begin || end > g->nodes[x].dim)
-        return dbx__graph_bad(g, DBX_EINVAL, "slice: need 0 <= begin < end <= dim");
+        return bad(g, DBX_EINVAL, "slice: need 0 <= begin < end <= dim");
     int32_t extra[1] = {begin};
     node_spec sp = {.op = DBX_OP_SLICE, .dim = end - begin, .nargs = 1, .args = &x,
                     .aux = begin, .extra = extra, .nextra = 1};
@@ -554,16 +564,16 @@ dbx_node dbx_slice(dbx_graph *g, dbx_node x, int begin, int end)
 dbx_node dbx_lstm_c(dbx_graph *g, dbx_node gates, int k, const dbx_node *cs)
 {
     if (g->err) return DBX_NONE;
-    if (k < 0 || k > 64) return dbx__graph_bad(g, DBX_EINVAL, "lstm_c: need 0 <= k <= 64");
+    if (k < 0 || k > 64) return bad(g, DBX_EINVAL, "lstm_c: need 0 <= k <= 64");
     dbx_node args[65];
     args[0] = gates;
     for (int i = 0; i < k; i++) args[1 + i] = cs[i];
     if (!dbx__graph_check_args(g, 1 + k, args)) return DBX_NONE;
     int gd = g->nodes[gates].dim;
-    if (gd % (3 + k) != 0) return dbx__graph_bad(g, DBX_EINVAL, "lstm_c: gates must have (3 + k) * H rows");
+    if (gd % (3 + k) != 0) return bad(g, DBX_EINVAL, "lstm_c: gates must have (3 + k) * H rows");
     int H = gd / (3 + k);
     for (int i = 0; i < k; i++)
-        if (g->nodes[cs[i]].dim != H) return dbx__graph_bad(g, DBX_EINVAL, "lstm_c: cell size is not H");
+        if (g->nodes[cs[i]].dim != H) return bad(g, DBX_EINVAL, "lstm_c: cell size is not H");
     node_spec sp = {.op = DBX_OP_LSTM_C, .dim = H, .nargs = 1 + k, .args = args, .aux = k};
     return dbx__graph_add(g, &sp);
 }
@@ -573,7 +583,7 @@ dbx_node dbx_lstm_h(dbx_graph *g, dbx_node gates, dbx_node c)
     dbx_node args[2] = {gates, c};
     if (!dbx__graph_check_args(g, 2, args)) return DBX_NONE;
     int H = g->nodes[c].dim, gd = g->nodes[gates].dim;
-    if (gd % H != 0 || gd / H < 3) return dbx__graph_bad(g, DBX_EINVAL, "lstm_h: gates must be (3 + k) * H");
+    if (gd % H != 0 || gd / H < 3) return bad(g, DBX_EINVAL, "lstm_h: gates must be (3 + k) * H");
     node_spec sp = {.op = DBX_OP_LSTM_H, .dim = H, .nargs = 2, .args = args, .aux = gd / H - 3};
     return dbx__graph_add(g, &sp);
 }
@@ -582,7 +592,7 @@ dbx_node dbx_softmax_xent(dbx_graph *g, dbx_node logits, int label)
 {
     if (!dbx__graph_check_args(g, 1, &logits)) return DBX_NONE;
     if (label < 0 || label >= g->nodes[logits].dim)
-        return dbx__graph_bad(g, DBX_EINVAL, "softmax_xent: label out of range");
+        return bad(g, DBX_EINVAL, "softmax_xent: label out of range");
     node_spec sp = {.op = DBX_OP_XENT, .dim = 1, .nargs = 1, .args = &logits, .attr = label};
     return dbx__graph_add(g, &sp);
 }

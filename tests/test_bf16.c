@@ -37,6 +37,7 @@
 #include "kernels/backend.h"
 #include "kernels/cpu/blas.h"
 #include "kernels/cpu/dnnl.h"
+#include "testdata.h"
 #include "testutil.h"
 
 #define BAND_GEMM 1e-2
@@ -247,58 +248,6 @@ static void test_affine_kernels(void)
 }
 
 /* ---- whole model steps --------------------------------------------------------------------- */
-typedef struct data {
-    int tagger;
-    dbx_vocab *wv, *tv;
-    dbx_treebank *tb;
-    dbx_tagset *ts;
-    int n;
-} data;
-
-static void data_trees(data *d, int n, uint64_t seed)
-{
-    memset(d, 0, sizeof *d);
-    dbx_gen_opts go = {.ntrees = n, .vocab = 60, .seed = seed};
-    char *text = NULL;
-    size_t len = 0;
-    CU_ASSERT_FATAL(dbx_treebank_generate(&go, &text, &len) == DBX_OK);
-    CU_ASSERT_FATAL(dbx_vocab_new(&d->wv) == DBX_OK);
-    CU_ASSERT_FATAL(dbx_treebank_parse("<gen>", text, len, NULL, d->wv, &d->tb) == DBX_OK);
-    free(text);
-    d->n = d->tb->ntrees;
-}
-
-static void data_tags(data *d, int n, uint64_t seed)
-{
-    memset(d, 0, sizeof *d);
-    d->tagger = 1;
-    size_t cap = (size_t)n * 25 * 16 + 1, at = 0;
-    char *text = malloc(cap);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(text);
-    uint64_t st = seed;
-    for (int s = 0; s < n; s++) {
-        st = st * 6364136223846793005ULL + 1442695040888963407ULL;
-        int len = 1 + (int)((st >> 33) % 25);
-        for (int i = 0; i < len; i++) {
-            st = st * 6364136223846793005ULL + 1442695040888963407ULL;
-            int w = (int)((st >> 33) % 50);
-            at += (size_t)snprintf(text + at, cap - at, "%sw%d|T%d", i ? " " : "", w, w % 7);
-        }
-        text[at++] = '\n';
-    }
-    CU_ASSERT_FATAL(dbx_vocab_new(&d->wv) == DBX_OK && dbx_vocab_new(&d->tv) == DBX_OK);
-    CU_ASSERT_FATAL(dbx_tagset_parse("<tags>", text, at, d->wv, d->tv, &d->ts) == DBX_OK);
-    free(text);
-    d->n = d->ts->nsent;
-}
-
-static void data_free(data *d)
-{
-    dbx_treebank_free(d->tb);
-    dbx_tagset_free(d->ts);
-    dbx_vocab_free(d->wv);
-    dbx_vocab_free(d->tv);
-}
 
 typedef struct result {
     double loss;
@@ -309,7 +258,8 @@ typedef struct result {
 /* One forward/backward of the whole minibatch (dedup on) under scheduler sched at precision
    prec, after a first step whose gradients are dropped and a parameter change (x 0.9), so
    that packed bf16 weights must be refreshed. */
-static void run_step(const data *d, const char *sched, dbx_precision prec, int size, result *r)
+static void run_step(const dbx_test_data *d, const char *sched, dbx_precision prec, int size,
+                     result *r)
 {
     dbx_model *m = NULL;
     dbx_treelstm *tl = NULL;
@@ -365,7 +315,7 @@ static void run_step(const data *d, const char *sched, dbx_precision prec, int s
 }
 
 /* worst normwise difference over parameter tensors (shapes from a fresh model of d's kind) */
-static double worst_tensor(const data *d, int size, const float *a, const float *ref)
+static double worst_tensor(const dbx_test_data *d, int size, const float *a, const float *ref)
 {
     dbx_model *m = NULL;
     dbx_treelstm *tl = NULL;
@@ -394,7 +344,7 @@ static double worst_tensor(const data *d, int size, const float *a, const float 
     return worst;
 }
 
-static void compare(const data *d, const char *what, int size, const result *a,
+static void compare(const dbx_test_data *d, const char *what, int size, const result *a,
                     const result *ref, double *el, double *eg)
 {
     *el = fabs(a->loss - ref->loss) / fmax(fabs(ref->loss), 1e-30);
@@ -404,7 +354,7 @@ static void compare(const data *d, const char *what, int size, const result *a,
 }
 
 /* bf16 vs fp32 (agenda), bf16 batched (agenda, depth) vs unbatched (none), bf16 twice. */
-static void check_model(const data *d, const char *what, int size)
+static void check_model(const dbx_test_data *d, const char *what, int size)
 {
     result f, b, b2, bd, bn;
     run_step(d, "agenda", DBX_PRECISION_FP32, size, &f);
@@ -435,20 +385,20 @@ static void check_model(const data *d, const char *what, int size)
 
 static void test_treelstm_step(void)
 {
-    data d;
-    data_trees(&d, 24, 3);
+    dbx_test_data d;
+    dbx_test_data_trees(&d, 24, 3);
     check_model(&d, "treelstm", 24);
     check_model(&d, "treelstm", 67);
-    data_free(&d);
+    dbx_test_data_free(&d);
 }
 
 static void test_tagger_step(void)
 {
-    data d;
-    data_tags(&d, 24, 5);
+    dbx_test_data d;
+    dbx_test_data_tags(&d, 24, 5);
     check_model(&d, "tagger", 20);
     check_model(&d, "tagger", 67);
-    data_free(&d);
+    dbx_test_data_free(&d);
 }
 
 /* ---- a short training run ------------------------------------------------------------------- */

@@ -33,6 +33,7 @@
 #include "dbx/data.h"
 #include "dbx/dbx.h"
 #include "dbx/models.h"
+#include "testdata.h"
 #include "testutil.h"
 
 #define TOL_BATCH 1e-4 /* batched vs unbatched on the device */
@@ -40,64 +41,6 @@
 
 static const char *g_dev = "cuda"; /* the device under test ("cpu" with DBX_TEST_DEVICE=cpu) */
 static const char *const scheds[3] = {"none", "depth", "agenda"};
-
-/* ---- data ------------------------------------------------------------------------------- */
-typedef struct data {
-    int tagger;        /* 0: trees (Tree-LSTM), 1: tagged sentences (BiLSTM tagger) */
-    dbx_vocab *wv, *tv;
-    dbx_treebank *tb;
-    dbx_tagset *ts;
-    int n;             /* samples */
-} data;
-
-/* n generated SST-like trees over a 60-word vocabulary (so words repeat: dedup merges). */
-static void data_trees(data *d, int n, uint64_t seed)
-{
-    memset(d, 0, sizeof *d);
-    dbx_gen_opts go = {.ntrees = n, .vocab = 60, .seed = seed};
-    char *text = NULL;
-    size_t len = 0;
-    CU_ASSERT_FATAL(dbx_treebank_generate(&go, &text, &len) == DBX_OK);
-    CU_ASSERT_FATAL(dbx_vocab_new(&d->wv) == DBX_OK);
-    CU_ASSERT_FATAL(dbx_treebank_parse("<gen>", text, len, NULL, d->wv, &d->tb) == DBX_OK);
-    free(text);
-    d->n = d->tb->ntrees;
-}
-
-/* n token|TAG sentences of 1 to 25 tokens over 50 words; a word's tag is mostly its own
-   (word % 7), so the tagger can learn it. */
-static void data_tags(data *d, int n, uint64_t seed)
-{
-    memset(d, 0, sizeof *d);
-    d->tagger = 1;
-    size_t cap = (size_t)n * 25 * 16 + 1, at = 0;
-    char *text = malloc(cap);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(text);
-    uint64_t st = seed;
-    for (int s = 0; s < n; s++) {
-        st = st * 6364136223846793005ULL + 1442695040888963407ULL;
-        int len = 1 + (int)((st >> 33) % 25);
-        for (int i = 0; i < len; i++) {
-            st = st * 6364136223846793005ULL + 1442695040888963407ULL;
-            int w = (int)((st >> 33) % 50);
-            at += (size_t)snprintf(text + at, cap - at, "%sw%d|T%d", i ? " " : "", w, w % 7);
-        }
-        text[at++] = '\n';
-    }
-    CU_ASSERT_FATAL(dbx_vocab_new(&d->wv) == DBX_OK && dbx_vocab_new(&d->tv) == DBX_OK);
-    CU_ASSERT_FATAL(dbx_tagset_parse("<tags>", text, at, d->wv, d->tv, &d->ts) == DBX_OK);
-    free(text);
-    d->n = d->ts->nsent;
-}
-
-static void data_free(data *d)
-{
-    dbx_treebank_free(d->tb);
-    dbx_tagset_free(d->ts);
-    dbx_vocab_free(d->wv);
-    dbx_vocab_free(d->tv);
-    memset(d, 0, sizeof *d);
-}
 
 /* ---- a model on a device ------------------------------------------------------------------ */
 typedef struct net {
@@ -109,7 +52,7 @@ typedef struct net {
 
 /* The model for d's kind on device dev, initialised from seed (the same values on every
    device: initialisation draws on the host and uploads). */
-static void net_new(net *n, const data *d, const char *dev, uint64_t seed)
+static void net_new(net *n, const dbx_test_data *d, const char *dev, uint64_t seed)
 {
     memset(n, 0, sizeof *n);
     n->dev = dev;
@@ -162,7 +105,8 @@ static void read_values(net *n, float *out)
 
 /* Forward and backward of samples [lo, hi) of d as one graph with the given scheduler; the
    gradients accumulate in the model (not zeroed). Returns the loss (NaN on failure). */
-static double run_graph(net *n, const data *d, const char *sched, int dedup, int lo, int hi)
+static double run_graph(net *n, const dbx_test_data *d, const char *sched, int dedup, int lo,
+                        int hi)
 {
     dbx_exec_opts eo = {.scheduler = sched, .device = n->dev, .device_index = 0, .fuse = 1};
     dbx_exec *ex = NULL;
@@ -235,7 +179,7 @@ static float *xmalloc_floats(size_t n)
 }
 
 /* ---- batched == unbatched, on the device --------------------------------------------------- */
-static void check_batched(data *d, const char *what)
+static void check_batched(dbx_test_data *d, const char *what)
 {
     net n;
     net_new(&n, d, g_dev, 7);
@@ -268,22 +212,22 @@ static void check_batched(data *d, const char *what)
 
 static void test_batched_equals_unbatched_treelstm(void)
 {
-    data d;
-    data_trees(&d, 24, 11);
+    dbx_test_data d;
+    dbx_test_data_trees(&d, 24, 11);
     check_batched(&d, "treelstm");
-    data_free(&d);
+    dbx_test_data_free(&d);
 }
 
 static void test_batched_equals_unbatched_tagger(void)
 {
-    data d;
-    data_tags(&d, 24, 99);
+    dbx_test_data d;
+    dbx_test_data_tags(&d, 24, 99);
     check_batched(&d, "tagger");
-    data_free(&d);
+    dbx_test_data_free(&d);
 }
 
 /* ---- the device matches the CPU backend ---------------------------------------------------- */
-static void check_vs_cpu(data *d, const char *what)
+static void check_vs_cpu(dbx_test_data *d, const char *what)
 {
     net cpu, dut;
     net_new(&cpu, d, "cpu", 5);
@@ -344,24 +288,24 @@ static void check_vs_cpu(data *d, const char *what)
 
 static void test_gradients_match_cpu_treelstm(void)
 {
-    data d;
-    data_trees(&d, 16, 3);
+    dbx_test_data d;
+    dbx_test_data_trees(&d, 16, 3);
     check_vs_cpu(&d, "treelstm");
-    data_free(&d);
+    dbx_test_data_free(&d);
 }
 
 static void test_gradients_match_cpu_tagger(void)
 {
-    data d;
-    data_tags(&d, 16, 5);
+    dbx_test_data d;
+    dbx_test_data_tags(&d, 16, 5);
     check_vs_cpu(&d, "tagger");
-    data_free(&d);
+    dbx_test_data_free(&d);
 }
 
 /* ---- training on the device ------------------------------------------------------------------ */
 /* 30 Adam steps (lr 0.02, gradients scaled by 1 / batch) on one fixed minibatch: the loss of
    the last step is below 0.7 x the first's, and every loss is finite. */
-static void check_learns(data *d, const char *what)
+static void check_learns(dbx_test_data *d, const char *what)
 {
     enum { STEPS = 30 };
     net n;
@@ -404,18 +348,18 @@ static void check_learns(data *d, const char *what)
 
 static void test_training_loss_falls_treelstm(void)
 {
-    data d;
-    data_trees(&d, 16, 21);
+    dbx_test_data d;
+    dbx_test_data_trees(&d, 16, 21);
     check_learns(&d, "treelstm");
-    data_free(&d);
+    dbx_test_data_free(&d);
 }
 
 static void test_training_loss_falls_tagger(void)
 {
-    data d;
-    data_tags(&d, 16, 23);
+    dbx_test_data d;
+    dbx_test_data_tags(&d, 16, 23);
     check_learns(&d, "tagger");
-    data_free(&d);
+    dbx_test_data_free(&d);
 }
 
 /* ---- save / load ---------------------------------------------------------------------------- */
@@ -425,8 +369,8 @@ static void test_training_loss_falls_tagger(void)
    parameters and checksums. */
 static void test_save_load_round_trip(void)
 {
-    data d;
-    data_trees(&d, 12, 31);
+    dbx_test_data d;
+    dbx_test_data_trees(&d, 12, 31);
     net n, cpu, back;
     net_new(&n, &d, g_dev, 2);
     dbx_optim opt = dbx_optim_default(DBX_OPT_ADAM);
@@ -471,7 +415,7 @@ static void test_save_load_round_trip(void)
     net_free(&back);
     net_free(&cpu);
     net_free(&n);
-    data_free(&d);
+    dbx_test_data_free(&d);
 }
 
 int main(void)

@@ -352,7 +352,7 @@ static void test_log_small_values_gradient(void)
     dbx_model_free(m);
 }
 
-/* ---- dropout ---------------------------------------------------------------------------------- */
+/* ---- dropout ------------------------------------------------------------------------------ */
 /* The values of dropout(x, p) over D elements of ones, for rng key `key`, training or not. */
 static void dropout_values(dbx_model *m, float p, uint64_t key, int training, int dedup, int D,
                            float *out)

@@ -1,8 +1,8 @@
-/* CUDA embedding lookups and parameter nodes: forward copies table row attr[j] into node j's output column;
- * backward adds each node's output gradient into its row of the table's gradient with
- * atomicAdd (rows repeat within a batch when the graph does not deduplicate). One thread
- * per (node, element); the row list is the batch's staged attr. Stateless; kernels run on
- * the context's stream. */
+/* CUDA embedding lookups and parameter nodes: forward copies table row attr[j] into node j's
+ * output column (a parameter node: the whole parameter, row 0); backward adds each node's
+ * output gradient into its row of the table's gradient with atomicAdd (rows repeat within a
+ * batch when the graph does not deduplicate). One thread per (node, element); the row list
+ * is the batch's staged attr. Stateless; kernels run on the context's stream. */
 #include "kernels/cuda/cuda.h"
 
 __global__ void lookup_forward_k(float *out, const float *table, const int32_t *rows, int n,
