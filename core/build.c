@@ -8,6 +8,7 @@
 
 #include "core/graph.h"
 #include "core/model.h"
+#include "core/rng.h"
 
 static int32_t fbits(float f)
 {
@@ -105,13 +106,10 @@ dbx_node dbx_dropout(dbx_graph *g, dbx_node x, float p)
     if (!dbx__graph_check_args(g, 1, &x)) return DBX_NONE;
     if (!(p >= 0.0f && p < 1.0f)) return dbx__graph_bad(g, DBX_EINVAL, "dropout: need 0 <= p < 1");
     if (!g->training) return x;
-    /* the node's mask key: the sample's stream and the number of draws from it */
-    uint64_t k = g->rng_stream + 0x9e3779b97f4a7c15ULL * (uint64_t)(++g->rng_draws);
-    k = (k ^ (k >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    k = (k ^ (k >> 27)) * 0x94d049bb133111ebULL;
+    const uint64_t k = dbx__splitmix64(&g->rng_stream); /* the node's mask key: the next draw */
     int32_t extra[1] = {fbits(p)};
     node_spec sp = {.op = DBX_OP_DROPOUT, .dim = g->nodes[x].dim, .nargs = 1, .args = &x,
-                    .attr = (int32_t)(uint32_t)(k ^ (k >> 31)), .extra = extra, .nextra = 1};
+                    .attr = (int32_t)(uint32_t)k, .extra = extra, .nextra = 1};
     return dbx__graph_add(g, &sp);
 }
 

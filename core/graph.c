@@ -12,6 +12,7 @@
 
 #include "core/graph.h"
 #include "core/model.h"
+#include "core/rng.h"
 #include "core/status.h"
 
 /* ---- hashing ----------------------------------------------------------------------------- */
@@ -94,19 +95,12 @@ void dbx_graph_clear(dbx_graph *g)
 }
 
 /* splitmix64 of x: the random streams' mixing step */
-static uint64_t rng_mix(uint64_t x)
-{
-    x += 0x9e3779b97f4a7c15ULL;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
-}
+static uint64_t rng_mix(uint64_t x) { return dbx__splitmix64(&x); }
 
 void dbx_graph_begin_sample(dbx_graph *g)
 {
     g->nsamples++;
     g->rng_stream = rng_mix(g->rng_key ^ rng_mix((uint64_t)g->rng_samples++));
-    g->rng_draws = 0;
 }
 
 void dbx_graph_set_rng(dbx_graph *g, uint64_t key)
@@ -114,7 +108,6 @@ void dbx_graph_set_rng(dbx_graph *g, uint64_t key)
     g->rng_key = key;
     g->rng_stream = rng_mix(key);
     g->rng_samples = 0;
-    g->rng_draws = 0;
 }
 
 void dbx_graph_set_training(dbx_graph *g, int training) { g->training = training != 0; }

@@ -75,12 +75,11 @@ struct dbx_graph {
     size_t noutputs, cap_outputs;
     int32_t nsamples;
     /* random ops: training flag (0: dropout is the identity), the key set by
-       dbx_graph_set_rng, samples begun since, and the stream of the current sample with the
-       random nodes drawn from it */
+       dbx_graph_set_rng, samples begun since, and the current sample's splitmix64 stream
+       (core/rng.h), from which each random node draws its key */
     int training;
     uint64_t rng_key, rng_stream;
     int32_t rng_samples;
-    uint32_t rng_draws;
     int64_t requested;            /* nodes asked for, before deduplication */
     double req_gemm_flops;        /* forward GEMM FLOPs asked for, before deduplication */
 
