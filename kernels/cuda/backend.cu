@@ -180,6 +180,17 @@ static dbx_status stage_batch(cu_ctx *c, const dbx_kbatch *b, cu_staged *s)
     return DBX_OK;
 }
 
+dbx_status dbx__cu_check_staged(const dbx_kbatch *b, const cu_staged *s)
+{
+    if (b->nargs > 0 && !s->off)
+        return dbx__fail(DBX_EINVAL, "cuda backend: %s batch without argument offsets",
+                         dbx__op_names[b->op]);
+    if (dbx__op_attr[b->op] && !s->attr)
+        return dbx__fail(DBX_EINVAL, "cuda backend: %s batch without its per-node integers",
+                         dbx__op_names[b->op]);
+    return DBX_OK;
+}
+
 /* ---- memory --------------------------------------------------------------------------------- */
 static dbx_status cu_alloc(dbx_backend *be, size_t bytes, void **out)
 {

@@ -128,6 +128,15 @@ dbx_status dbx__cu_optim_rows(cu_ctx *c, const dbx_koptim *o, float *p, float *g
                               float *v, const int32_t *rows, int nrows, int dim);
 
 
+/* Inside a kernel: t runs over a thread's work items 0 .. total-1 with a grid stride. */
+#define DBX_CU_FOR(t, total)                                                                \
+    for (int64_t t = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; t < (total);          \
+         t += (int64_t)gridDim.x * blockDim.x)
+
+/* DBX_OK when the staged index arrays batch b's kernels read are there: the argument offsets
+   (an op with arguments) and the per-node integers (an op whose op-table attr column is 1). */
+dbx_status dbx__cu_check_staged(const dbx_kbatch *b, const cu_staged *s);
+
 /* ---- per-node kernels (vec.cu, loss.cu) ----------------------------------------------------
    A batch as its per-node kernels see it, and the entries of an op whose forward and backward
    kernels each run over a grid of one warp per node (BY_WARP) or one thread per item
@@ -155,6 +164,15 @@ dbx_status dbx__cu_nk_args(float *vals, float *grads, const dbx_kbatch *b, const
 /* Launches kernel over items on the grid's shape; counts it. */
 dbx_status dbx__cu_nk_launch(cu_ctx *c, void (*kernel)(nk_args), const nk_args &A,
                              enum nk_grid grid, int64_t items, const char *name);
+
+/* Inside a per-node kernel (nk_args A): node j's argument a, its gradient; and, for a kernel
+   of one warp per node, j over the warp's nodes (the same in all its lanes) and the lane. */
+#define DBX_NK_IN(a, j) (A.vals + A.off[(int64_t)(a) * A.n + (j)])
+#define DBX_NK_DIN(a, j) (A.grads + A.off[(int64_t)(a) * A.n + (j)])
+#define DBX_NK_FOR_NODES_BY_WARP(j, lane)                                                   \
+    const int lane = threadIdx.x & 31;                                                      \
+    for (int64_t j = (blockIdx.x * (int64_t)blockDim.x + threadIdx.x) >> 5; j < A.n;       \
+         j += ((int64_t)gridDim.x * blockDim.x) >> 5)
 
 /* The entries of op NAME: kernels FK (forward) and BK (backward) over grids FG and BG of FI
    and BI items (expressions of the batch's nk_args A). */

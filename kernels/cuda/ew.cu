@@ -45,15 +45,11 @@ typedef struct ew_args {
 #define EW_FWD EW_FN float fwd(const ew_args &A, int64_t j, int i, int64_t t)
 #define EW_BWD EW_FN void bwd(const ew_args &A, int64_t j, int i, int64_t t)
 
-#define FOR_ELEMENTS(t, total)                                                              \
-    for (int64_t t = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; t < (total);          \
-         t += (int64_t)gridDim.x * blockDim.x)
-
 template <class Op> __global__ void ew_forward_k(ew_args A)
 {
     const int D = A.dim;
     const int64_t total = (int64_t)A.n * D;
-    FOR_ELEMENTS(t, total)
+    DBX_CU_FOR(t, total)
     {
         const int64_t j = t / D;
         const int i = (int)(t - j * D);
@@ -65,23 +61,12 @@ template <class Op> __global__ void ew_backward_k(ew_args A)
 {
     const int D = A.dim;
     const int64_t total = (int64_t)A.n * D;
-    FOR_ELEMENTS(t, total)
+    DBX_CU_FOR(t, total)
     {
         const int64_t j = t / D;
         const int i = (int)(t - j * D);
         Op::bwd(A, j, i, t);
     }
-}
-
-static dbx_status ew_check(const dbx_kbatch *b, const cu_staged *s)
-{
-    if (b->nargs > 0 && !s->off)
-        return dbx__fail(DBX_EINVAL, "cuda backend: %s batch without argument offsets",
-                         dbx__op_names[b->op]);
-    if (dbx__op_attr[b->op] && !s->attr)
-        return dbx__fail(DBX_EINVAL, "cuda backend: %s batch without its per-node integers",
-                         dbx__op_names[b->op]);
-    return DBX_OK;
 }
 
 static ew_args make_args(float *vals, float *grads, const dbx_kbatch *b, const cu_staged *s)
@@ -110,7 +95,7 @@ static dbx_status ew_forward(cu_ctx *c, float *vals, const dbx_kbatch *b, const 
 {
     const int64_t total = (int64_t)b->n * b->dim;
     if (total <= 0) return DBX_OK;
-    DBX_TRY(ew_check(b, s));
+    DBX_TRY(dbx__cu_check_staged(b, s));
     ew_forward_k<Op><<<dbx__cu_blocks(total, DBX_CU_THREADS), DBX_CU_THREADS, 0, c->stream>>>(
         make_args(vals, NULL, b, s));
     DBX_CU_KERNEL(c, name);
@@ -123,7 +108,7 @@ static dbx_status ew_backward(cu_ctx *c, const float *vals, float *grads, const 
 {
     const int64_t total = (int64_t)b->n * b->dim;
     if (total <= 0 || dbx__op_nargs[b->op] == 0) return DBX_OK; /* no argument: no gradient */
-    DBX_TRY(ew_check(b, s));
+    DBX_TRY(dbx__cu_check_staged(b, s));
     /* the kernel only reads vals (ew_args holds one non-const pointer for both passes) */
     ew_backward_k<Op><<<dbx__cu_blocks(total, DBX_CU_THREADS), DBX_CU_THREADS, 0, c->stream>>>(
         make_args(const_cast<float *>(vals), grads, b, s));

@@ -11,37 +11,26 @@
  * Stateless; kernels run on the context's stream. */
 #include "kernels/cuda/cuda.h"
 
-
-#define IN(a, j) (A.vals + A.off[(int64_t)(a) * A.n + (j)])
-#define DIN(a, j) (A.grads + A.off[(int64_t)(a) * A.n + (j)])
 #define LOSS(j) (A.vals[A.out_off + (j)])
 #define DLOSS(j) (A.grads[A.out_off + (j)])
-
-#define FOR_ITEMS(t, total)                                                                 \
-    for (int64_t t = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; t < (total);          \
-         t += (int64_t)gridDim.x * blockDim.x)
-#define FOR_NODES_BY_WARP(j, lane)                                                          \
-    const int lane = threadIdx.x & 31;                                                      \
-    for (int64_t j = (blockIdx.x * (int64_t)blockDim.x + threadIdx.x) >> 5; j < A.n;       \
-         j += ((int64_t)gridDim.x * blockDim.x) >> 5)
 
 /* ---- negative log-likelihood: -logp[label] ------------------------------------------------- */
 __global__ void nll_fwd_k(nk_args A)
 {
-    FOR_ITEMS(j, A.n) LOSS(j) = -IN(0, j)[A.attr[j]];
+    DBX_CU_FOR(j, A.n) LOSS(j) = -DBX_NK_IN(0, j)[A.attr[j]];
 }
 
 __global__ void nll_bwd_k(nk_args A)
 {
-    FOR_ITEMS(j, A.n) atomicAdd(DIN(0, j) + A.attr[j], -DLOSS(j));
+    DBX_CU_FOR(j, A.n) atomicAdd(DBX_NK_DIN(0, j) + A.attr[j], -DLOSS(j));
 }
 
 /* ---- binary logistic: softplus(-z), z = s for label 1, -s for label 0 ------------------------ */
 __global__ void logistic_fwd_k(nk_args A)
 {
-    FOR_ITEMS(j, A.n)
+    DBX_CU_FOR(j, A.n)
     {
-        const double s = IN(0, j)[0], z = A.attr[j] ? s : -s;
+        const double s = DBX_NK_IN(0, j)[0], z = A.attr[j] ? s : -s;
         LOSS(j) = (float)(fmax(-z, 0.0) + log1p(exp(-fabs(z))));
     }
 }
@@ -49,20 +38,20 @@ __global__ void logistic_fwd_k(nk_args A)
 /* d/ds = sigmoid(s) - t */
 __global__ void logistic_bwd_k(nk_args A)
 {
-    FOR_ITEMS(j, A.n)
+    DBX_CU_FOR(j, A.n)
     {
-        const double s = IN(0, j)[0];
+        const double s = DBX_NK_IN(0, j)[0];
         const double sig = s >= 0 ? 1.0 / (1.0 + exp(-s)) : exp(s) / (1.0 + exp(s));
-        atomicAdd(DIN(0, j), (float)(DLOSS(j) * (sig - (A.attr[j] ? 1.0 : 0.0))));
+        atomicAdd(DBX_NK_DIN(0, j), (float)(DLOSS(j) * (sig - (A.attr[j] ? 1.0 : 0.0))));
     }
 }
 
 /* ---- squared error: sum_i (a_i - b_i)^2 -------------------------------------------------- */
 __global__ void sq_err_fwd_k(nk_args A)
 {
-    FOR_NODES_BY_WARP(j, lane)
+    DBX_NK_FOR_NODES_BY_WARP(j, lane)
     {
-        const float *x0 = IN(0, j), *x1 = IN(1, j);
+        const float *x0 = DBX_NK_IN(0, j), *x1 = DBX_NK_IN(1, j);
         double s = 0;
         for (int i = lane; i < A.d0; i += 32)
             s += ((double)x0[i] - x1[i]) * ((double)x0[i] - x1[i]);
@@ -75,14 +64,14 @@ __global__ void sq_err_fwd_k(nk_args A)
 __global__ void sq_err_bwd_k(nk_args A)
 {
     const int D = A.d0;
-    FOR_ITEMS(t, (int64_t)A.n * D)
+    DBX_CU_FOR(t, (int64_t)A.n * D)
     {
         const int64_t j = t / D;
         const int i = (int)(t - j * D);
         const float g2 = 2.0f * DLOSS(j);
-        const float d = g2 * (IN(0, j)[i] - IN(1, j)[i]);
-        atomicAdd(DIN(0, j) + i, d);
-        atomicAdd(DIN(1, j) + i, -d);
+        const float d = g2 * (DBX_NK_IN(0, j)[i] - DBX_NK_IN(1, j)[i]);
+        atomicAdd(DBX_NK_DIN(0, j) + i, d);
+        atomicAdd(DBX_NK_DIN(1, j) + i, -d);
     }
 }
 
@@ -90,9 +79,9 @@ __global__ void sq_err_bwd_k(nk_args A)
 __global__ void hinge_fwd_k(nk_args A)
 {
     const double margin = A.fa;
-    FOR_NODES_BY_WARP(j, lane)
+    DBX_NK_FOR_NODES_BY_WARP(j, lane)
     {
-        const float *x = IN(0, j);
+        const float *x = DBX_NK_IN(0, j);
         const int y = A.attr[j];
         double s = 0;
         for (int i = lane; i < A.d0; i += 32)
@@ -106,10 +95,10 @@ __global__ void hinge_fwd_k(nk_args A)
 __global__ void hinge_bwd_k(nk_args A)
 {
     const double margin = A.fa;
-    FOR_NODES_BY_WARP(j, lane)
+    DBX_NK_FOR_NODES_BY_WARP(j, lane)
     {
-        const float *x = IN(0, j);
-        float *dx = DIN(0, j);
+        const float *x = DBX_NK_IN(0, j);
+        float *dx = DBX_NK_DIN(0, j);
         const int y = A.attr[j];
         const float dl = DLOSS(j);
         int active = 0;

@@ -18,28 +18,15 @@
 
 #define DBX_LN_EPS 1e-5
 
-
-#define IN(a, j) (A.vals + A.off[(int64_t)(a) * A.n + (j)])
-#define DIN(a, j) (A.grads + A.off[(int64_t)(a) * A.n + (j)])
 #define OUTV(j) (A.vals + A.out_off + (int64_t)(j) * A.dim)
 #define DOUT(j) (A.grads + A.out_off + (int64_t)(j) * A.dim)
-
-/* t: a thread's work items, 0 .. total-1, with a grid stride */
-#define FOR_ITEMS(t, total)                                                                 \
-    for (int64_t t = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; t < (total);          \
-         t += (int64_t)gridDim.x * blockDim.x)
-/* j: the nodes of a warp (the same in all its lanes); lane: the thread's lane */
-#define FOR_NODES_BY_WARP(j, lane)                                                          \
-    const int lane = threadIdx.x & 31;                                                      \
-    for (int64_t j = (blockIdx.x * (int64_t)blockDim.x + threadIdx.x) >> 5; j < A.n;       \
-         j += ((int64_t)gridDim.x * blockDim.x) >> 5)
 
 /* ---- dot, sum of elements, pick ------------------------------------------------------------ */
 __global__ void dot_fwd_k(nk_args A)
 {
-    FOR_NODES_BY_WARP(j, lane)
+    DBX_NK_FOR_NODES_BY_WARP(j, lane)
     {
-        const float *x0 = IN(0, j), *x1 = IN(1, j);
+        const float *x0 = DBX_NK_IN(0, j), *x1 = DBX_NK_IN(1, j);
         double s = 0;
         for (int i = lane; i < A.d0; i += 32) s += (double)x0[i] * x1[i];
         s = dbx__cu_warp_sum(s);
@@ -50,22 +37,22 @@ __global__ void dot_fwd_k(nk_args A)
 __global__ void dot_bwd_k(nk_args A)
 {
     const int D = A.d0;
-    FOR_ITEMS(t, (int64_t)A.n * D)
+    DBX_CU_FOR(t, (int64_t)A.n * D)
     {
         const int64_t j = t / D;
         const int i = (int)(t - j * D);
         const float dy = *DOUT(j);
-        const float x0 = IN(0, j)[i], x1 = IN(1, j)[i];
-        atomicAdd(DIN(0, j) + i, dy * x1);
-        atomicAdd(DIN(1, j) + i, dy * x0);
+        const float x0 = DBX_NK_IN(0, j)[i], x1 = DBX_NK_IN(1, j)[i];
+        atomicAdd(DBX_NK_DIN(0, j) + i, dy * x1);
+        atomicAdd(DBX_NK_DIN(1, j) + i, dy * x0);
     }
 }
 
 __global__ void sum_elems_fwd_k(nk_args A)
 {
-    FOR_NODES_BY_WARP(j, lane)
+    DBX_NK_FOR_NODES_BY_WARP(j, lane)
     {
-        const float *x = IN(0, j);
+        const float *x = DBX_NK_IN(0, j);
         double s = 0;
         for (int i = lane; i < A.d0; i += 32) s += x[i];
         s = dbx__cu_warp_sum(s);
@@ -76,22 +63,22 @@ __global__ void sum_elems_fwd_k(nk_args A)
 __global__ void sum_elems_bwd_k(nk_args A)
 {
     const int D = A.d0;
-    FOR_ITEMS(t, (int64_t)A.n * D)
+    DBX_CU_FOR(t, (int64_t)A.n * D)
     {
         const int64_t j = t / D;
         const int i = (int)(t - j * D);
-        atomicAdd(DIN(0, j) + i, *DOUT(j));
+        atomicAdd(DBX_NK_DIN(0, j) + i, *DOUT(j));
     }
 }
 
 __global__ void pick_fwd_k(nk_args A)
 {
-    FOR_ITEMS(j, A.n) *OUTV(j) = IN(0, j)[A.attr[j]];
+    DBX_CU_FOR(j, A.n) *OUTV(j) = DBX_NK_IN(0, j)[A.attr[j]];
 }
 
 __global__ void pick_bwd_k(nk_args A)
 {
-    FOR_ITEMS(j, A.n) atomicAdd(DIN(0, j) + A.attr[j], *DOUT(j));
+    DBX_CU_FOR(j, A.n) atomicAdd(DBX_NK_DIN(0, j) + A.attr[j], *DOUT(j));
 }
 
 /* ---- softmax, log-softmax ------------------------------------------------------------------ */
@@ -111,9 +98,9 @@ __device__ __forceinline__ double log_norm(const float *x, int D, int lane, floa
 __global__ void softmax_fwd_k(nk_args A)
 {
     const int D = A.dim;
-    FOR_NODES_BY_WARP(j, lane)
+    DBX_NK_FOR_NODES_BY_WARP(j, lane)
     {
-        const float *x = IN(0, j);
+        const float *x = DBX_NK_IN(0, j);
         float *y = OUTV(j), m;
         const double ln = log_norm(x, D, lane, &m);
         for (int i = lane; i < D; i += 32) y[i] = (float)exp((double)x[i] - m - ln);
@@ -124,10 +111,10 @@ __global__ void softmax_fwd_k(nk_args A)
 __global__ void softmax_bwd_k(nk_args A)
 {
     const int D = A.dim;
-    FOR_NODES_BY_WARP(j, lane)
+    DBX_NK_FOR_NODES_BY_WARP(j, lane)
     {
         const float *y = OUTV(j), *dy = DOUT(j);
-        float *dx = DIN(0, j);
+        float *dx = DBX_NK_DIN(0, j);
         double s = 0;
         for (int i = lane; i < D; i += 32) s += (double)dy[i] * y[i];
         s = dbx__cu_warp_sum(s);
@@ -138,9 +125,9 @@ __global__ void softmax_bwd_k(nk_args A)
 __global__ void log_softmax_fwd_k(nk_args A)
 {
     const int D = A.dim;
-    FOR_NODES_BY_WARP(j, lane)
+    DBX_NK_FOR_NODES_BY_WARP(j, lane)
     {
-        const float *x = IN(0, j);
+        const float *x = DBX_NK_IN(0, j);
         float *y = OUTV(j), m;
         const double ln = log_norm(x, D, lane, &m);
         for (int i = lane; i < D; i += 32) y[i] = (float)((double)x[i] - m - ln);
@@ -151,10 +138,10 @@ __global__ void log_softmax_fwd_k(nk_args A)
 __global__ void log_softmax_bwd_k(nk_args A)
 {
     const int D = A.dim;
-    FOR_NODES_BY_WARP(j, lane)
+    DBX_NK_FOR_NODES_BY_WARP(j, lane)
     {
         const float *y = OUTV(j), *dy = DOUT(j);
-        float *dx = DIN(0, j);
+        float *dx = DBX_NK_DIN(0, j);
         double s = 0;
         for (int i = lane; i < D; i += 32) s += dy[i];
         s = dbx__cu_warp_sum(s);
@@ -181,9 +168,9 @@ __device__ __forceinline__ void ln_stats(const float *x, int D, int lane, double
 __global__ void layer_norm_fwd_k(nk_args A)
 {
     const int D = A.dim;
-    FOR_NODES_BY_WARP(j, lane)
+    DBX_NK_FOR_NODES_BY_WARP(j, lane)
     {
-        const float *x = IN(0, j), *g = IN(1, j), *bb = IN(2, j);
+        const float *x = DBX_NK_IN(0, j), *g = DBX_NK_IN(1, j), *bb = DBX_NK_IN(2, j);
         float *y = OUTV(j);
         double mu, r;
         ln_stats(x, D, lane, &mu, &r);
@@ -196,9 +183,9 @@ __global__ void layer_norm_fwd_k(nk_args A)
 __global__ void layer_norm_bwd_k(nk_args A)
 {
     const int D = A.dim;
-    FOR_NODES_BY_WARP(j, lane)
+    DBX_NK_FOR_NODES_BY_WARP(j, lane)
     {
-        const float *x = IN(0, j), *g = IN(1, j), *dy = DOUT(j);
+        const float *x = DBX_NK_IN(0, j), *g = DBX_NK_IN(1, j), *dy = DOUT(j);
         double mu, r, m1 = 0, m2 = 0;
         ln_stats(x, D, lane, &mu, &r);
         for (int i = lane; i < D; i += 32) {
@@ -208,7 +195,7 @@ __global__ void layer_norm_bwd_k(nk_args A)
         }
         m1 = dbx__cu_warp_sum(m1) / D;
         m2 = dbx__cu_warp_sum(m2) / D;
-        float *dx = DIN(0, j), *dg = DIN(1, j), *db = DIN(2, j);
+        float *dx = DBX_NK_DIN(0, j), *dg = DBX_NK_DIN(1, j), *db = DBX_NK_DIN(2, j);
         for (int i = lane; i < D; i += 32) {
             const double xh = (x[i] - mu) * r;
             atomicAdd(dx + i, (float)(r * ((double)dy[i] * g[i] - m1 - xh * m2)));
@@ -225,11 +212,11 @@ __global__ void layer_norm_bwd_k(nk_args A)
 __global__ void mat_vec_fwd_k(nk_args A)
 {
     const int rows = A.dim, cols = A.d1;
-    FOR_ITEMS(t, (int64_t)A.n * rows)
+    DBX_CU_FOR(t, (int64_t)A.n * rows)
     {
         const int64_t j = t / rows;
         const int r = (int)(t - j * rows);
-        const float *M = IN(0, j), *x = IN(1, j);
+        const float *M = DBX_NK_IN(0, j), *x = DBX_NK_IN(1, j);
         float y = 0.0f;
         for (int c = 0; c < cols; c++) y += M[(int64_t)c * rows + r] * x[c];
         OUTV(j)[r] = y;
@@ -242,19 +229,19 @@ __global__ void mat_vec_bwd_k(nk_args A)
 {
     const int rows = A.dim, cols = A.d1;
     const int64_t nm = (int64_t)rows * cols, per = nm + cols;
-    FOR_ITEMS(t, (int64_t)A.n * per)
+    DBX_CU_FOR(t, (int64_t)A.n * per)
     {
         const int64_t j = t / per, e = t - j * per;
-        const float *M = IN(0, j), *x = IN(1, j), *dy = DOUT(j);
+        const float *M = DBX_NK_IN(0, j), *x = DBX_NK_IN(1, j), *dy = DOUT(j);
         if (e < nm) {
             const int c = (int)(e / rows), r = (int)(e - (int64_t)c * rows);
-            atomicAdd(DIN(0, j) + e, dy[r] * x[c]);
+            atomicAdd(DBX_NK_DIN(0, j) + e, dy[r] * x[c]);
         } else {
             const int c = (int)(e - nm);
             const float *mc = M + (int64_t)c * rows;
             float s = 0.0f;
             for (int r = 0; r < rows; r++) s += mc[r] * dy[r];
-            atomicAdd(DIN(1, j) + c, s);
+            atomicAdd(DBX_NK_DIN(1, j) + c, s);
         }
     }
 }
@@ -263,11 +250,11 @@ __global__ void mat_vec_bwd_k(nk_args A)
 __global__ void mat_t_vec_fwd_k(nk_args A)
 {
     const int cols = A.dim, rows = A.d1;
-    FOR_ITEMS(t, (int64_t)A.n * cols)
+    DBX_CU_FOR(t, (int64_t)A.n * cols)
     {
         const int64_t j = t / cols;
         const int c = (int)(t - j * cols);
-        const float *mc = IN(0, j) + (int64_t)c * rows, *y = IN(1, j);
+        const float *mc = DBX_NK_IN(0, j) + (int64_t)c * rows, *y = DBX_NK_IN(1, j);
         float s = 0.0f;
         for (int r = 0; r < rows; r++) s += mc[r] * y[r];
         OUTV(j)[c] = s;
@@ -280,16 +267,16 @@ __global__ void mat_t_vec_bwd_k(nk_args A)
 {
     const int cols = A.dim, rows = A.d1;
     const int64_t nm = (int64_t)rows * cols, per = nm + rows;
-    FOR_ITEMS(t, (int64_t)A.n * per)
+    DBX_CU_FOR(t, (int64_t)A.n * per)
     {
         const int64_t j = t / per, e = t - j * per;
-        const float *M = IN(0, j), *y = IN(1, j), *dout = DOUT(j);
+        const float *M = DBX_NK_IN(0, j), *y = DBX_NK_IN(1, j), *dout = DOUT(j);
         if (e < nm) {
             const int c = (int)(e / rows), r = (int)(e - (int64_t)c * rows);
-            atomicAdd(DIN(0, j) + e, dout[c] * y[r]);
+            atomicAdd(DBX_NK_DIN(0, j) + e, dout[c] * y[r]);
         } else {
             const int r = (int)(e - nm);
-            float *dy = DIN(1, j) + r;
+            float *dy = DBX_NK_DIN(1, j) + r;
             for (int c = 0; c < cols; c++) atomicAdd(dy, M[(int64_t)c * rows + r] * dout[c]);
         }
     }
@@ -323,13 +310,7 @@ dbx_status dbx__cu_nk_args(float *vals, float *grads, const dbx_kbatch *b, const
     A->d0 = b->nargs > 0 ? b->arg_dim[0] : 0;
     A->d1 = b->nargs > 1 ? b->arg_dim[1] : 0;
     A->fa = b->fparam[0];
-    if (!s->off)
-        return dbx__fail(DBX_EINVAL, "cuda backend: %s batch without argument offsets",
-                         dbx__op_names[b->op]);
-    if (dbx__op_attr[b->op] && !s->attr)
-        return dbx__fail(DBX_EINVAL, "cuda backend: %s batch without its per-node integers",
-                         dbx__op_names[b->op]);
-    return DBX_OK;
+    return dbx__cu_check_staged(b, s);
 }
 
 dbx_status dbx__cu_nk_launch(cu_ctx *c, void (*kernel)(nk_args), const nk_args &A,
