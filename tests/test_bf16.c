@@ -46,46 +46,10 @@
 #define BAND_GRAD 3e-2
 #define BAND_TRAIN 1e-2
 
-static uint64_t rng = 12345;
-static float frand(void)
-{
-    rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
-    return (float)((double)(rng >> 40) / (double)(1ULL << 24)) * 2.0f - 1.0f;
-}
-static int irand(int lo, int hi) /* [lo, hi] */
-{
-    rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
-    return lo + (int)((rng >> 33) % (uint64_t)(hi - lo + 1));
-}
-
-static float *randv(size_t n)
-{
-    float *p = malloc((n ? n : 1) * sizeof *p);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
-    for (size_t i = 0; i < n; i++) p[i] = frand();
-    return p;
-}
-
-static float *dup(const float *a, size_t n)
-{
-    float *p = malloc((n ? n : 1) * sizeof *p);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
-    memcpy(p, a, n * sizeof *p);
-    return p;
-}
-
-/* max |a - ref| / max |ref| */
-static double normwise(const float *a, const float *ref, size_t n)
-{
-    double maxref = 0, maxdiff = 0;
-    for (size_t i = 0; i < n; i++) {
-        maxref = fmax(maxref, fabs(ref[i]));
-        double d = fabs((double)a[i] - (double)ref[i]);
-        if (!(d <= maxdiff)) maxdiff = d;
-    }
-    return maxref > 0 ? maxdiff / maxref : maxdiff;
-}
-
+static uint64_t rng = 12345; /* the test values' stream (testutil.h) */
+static float frand(void) { return dbx_test_frand(&rng); }
+static int irand(int lo, int hi) { return dbx_test_irand(&rng, lo, hi); }
+static float *randv(size_t n) { return dbx_test_randv(&rng, n); }
 /* float -> bfloat16 -> float, rounding to nearest even */
 static float bf(float f)
 {
@@ -149,10 +113,10 @@ static void check_forms(int rows, int cols, int n, int packed)
     CU_ASSERT_FATAL(dbx__dnnl_dw(rows, cols, n, dy, ldy, x, dw_b, 1) == DBX_OK);
     ref_forms(rows, cols, n, ldo, ldy, w, x, dy, out_f, dx_f, dw_f, 0);
     ref_forms(rows, cols, n, ldo, ldy, w, x, dy, out_r, dx_r, dw_r, 1);
-    const double e[3] = {normwise(out_b, out_f, no), normwise(dx_b, dx_f, nx),
-                         normwise(dw_b, dw_f, nw)};
-    const double x3[3] = {normwise(out_b, out_r, no), normwise(dx_b, dx_r, nx),
-                          normwise(dw_b, dw_r, nw)};
+    const double e[3] = {dbx_test_normwise(out_b, out_f, no), dbx_test_normwise(dx_b, dx_f, nx),
+                         dbx_test_normwise(dw_b, dw_f, nw)};
+    const double x3[3] = {dbx_test_normwise(out_b, out_r, no), dbx_test_normwise(dx_b, dx_r, nx),
+                          dbx_test_normwise(dw_b, dw_r, nw)};
     for (int i = 0; i < 3; i++) {
         if (e[i] > worst_gemm) worst_gemm = e[i];
         if (x3[i] > worst_exact) worst_exact = x3[i];
@@ -166,7 +130,7 @@ static void check_forms(int rows, int cols, int n, int packed)
     for (size_t i = 0; i < no; i++) out_b[i] = out_f[i] = 1000.0f + (float)i * 1e-3f;
     CU_ASSERT_FATAL(dbx__dnnl_fwd(rows, cols, n, w, packed, x, out_b, ldo, 1) == DBX_OK);
     ref_forms(rows, cols, n, ldo, ldy, w, x, dy, out_f, dx_f, dw_f, 1);
-    CU_ASSERT(normwise(out_b, out_f, no) <= EXACT);
+    CU_ASSERT(dbx_test_normwise(out_b, out_f, no) <= EXACT);
     free(w), free(x), free(dy), free(out_b), free(dx_b), free(dw_b), free(out_f), free(dx_f);
     free(dw_f), free(out_r), free(dx_r), free(dw_r);
 }
@@ -226,8 +190,9 @@ static void check_kernel(int rows, int cols, int n, int contig)
             gx[(size_t)j * cols + k] = grads[off[j] + k];
         }
     ref_forms(rows, cols, n, rows, rows, w, x, dy, ro, rdx, rdw, 1);
-    double eo = normwise(vals + out_off, ro, (size_t)rows * n);
-    double ex = normwise(gx, rdx, (size_t)cols * n), ew = normwise(dw, rdw, (size_t)rows * cols);
+    double eo = dbx_test_normwise(vals + out_off, ro, (size_t)rows * n);
+    double ex = dbx_test_normwise(gx, rdx, (size_t)cols * n);
+    double ew = dbx_test_normwise(dw, rdw, (size_t)rows * cols);
     if (!(eo <= EXACT && ex <= EXACT && ew <= EXACT))
         printf("\n  kernel rows %d cols %d n %d contig %d: out %.3g dx %.3g dW %.3g", rows, cols,
                n, contig, eo, ex, ew);
@@ -307,7 +272,7 @@ static void run_step(const dbx_test_data *d, const char *sched, dbx_precision pr
         r->loss = loss;
         dbx_graph_free(g);
     }
-    r->grads = dup(dbx_model_grads(m), nf);
+    r->grads = dbx_test_dup(dbx_model_grads(m), nf);
     dbx_exec_free(ex);
     dbx_treelstm_free(tl);
     dbx_tagger_free(tg);
@@ -335,7 +300,7 @@ static double worst_tensor(const dbx_test_data *d, int size, const float *a, con
         int rows, cols;
         dbx_model_param_shape(m, p, &rows, &cols);
         size_t off = dbx_model_param_offset(m, p);
-        double e = normwise(a + off, ref + off, (size_t)rows * (size_t)cols);
+        double e = dbx_test_normwise(a + off, ref + off, (size_t)rows * (size_t)cols);
         if (!(e <= worst)) worst = e;
     }
     dbx_treelstm_free(tl);

@@ -28,46 +28,10 @@
 
 #define TOL 1e-5
 
-static uint64_t rng = 12345;
-static float frand(void)
-{
-    rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
-    return (float)((double)(rng >> 40) / (double)(1ULL << 24)) * 2.0f - 1.0f;
-}
-static int irand(int lo, int hi) /* [lo, hi] */
-{
-    rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
-    return lo + (int)((rng >> 33) % (uint64_t)(hi - lo + 1));
-}
-
-static float *randv(size_t n)
-{
-    float *p = malloc((n ? n : 1) * sizeof *p);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
-    for (size_t i = 0; i < n; i++) p[i] = frand();
-    return p;
-}
-
-static float *dup(const float *a, size_t n)
-{
-    float *p = malloc((n ? n : 1) * sizeof *p);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
-    memcpy(p, a, n * sizeof *p);
-    return p;
-}
-
-/* max |a - ref| / max |ref| */
-static double normwise(const float *a, const float *ref, size_t n)
-{
-    double maxref = 0, maxdiff = 0;
-    for (size_t i = 0; i < n; i++) {
-        maxref = fmax(maxref, fabs(ref[i]));
-        double d = fabs((double)a[i] - (double)ref[i]);
-        if (!(d <= maxdiff)) maxdiff = d;
-    }
-    return maxref > 0 ? maxdiff / maxref : maxdiff;
-}
-
+static uint64_t rng = 12345; /* the test values' stream (testutil.h) */
+static float frand(void) { return dbx_test_frand(&rng); }
+static int irand(int lo, int hi) { return dbx_test_irand(&rng, lo, hi); }
+static float *randv(size_t n) { return dbx_test_randv(&rng, n); }
 /* ---- the three GEMM forms ------------------------------------------------------------------- */
 static void check_forms(int rows, int cols, int n, int packed)
 {
@@ -75,9 +39,11 @@ static void check_forms(int rows, int cols, int n, int packed)
     float *w = randv((size_t)rows * cols), *x = randv((size_t)cols * n);
     float *out0 = randv((size_t)ldo * n), *dy = randv((size_t)ldy * n);
     float *dx0 = randv((size_t)cols * n), *dw0 = randv((size_t)rows * cols);
-    float *out_b = dup(out0, (size_t)ldo * n), *out_d = dup(out0, (size_t)ldo * n);
-    float *dx_b = dup(dx0, (size_t)cols * n), *dx_d = dup(dx0, (size_t)cols * n);
-    float *dw_b = dup(dw0, (size_t)rows * cols), *dw_d = dup(dw0, (size_t)rows * cols);
+    float *out_b = dbx_test_dup(out0, (size_t)ldo * n);
+    float *out_d = dbx_test_dup(out0, (size_t)ldo * n);
+    float *dx_b = dbx_test_dup(dx0, (size_t)cols * n), *dx_d = dbx_test_dup(dx0, (size_t)cols * n);
+    float *dw_b = dbx_test_dup(dw0, (size_t)rows * cols);
+    float *dw_d = dbx_test_dup(dw0, (size_t)rows * cols);
     /* OpenBLAS, as cpu_backend.c calls it */
     dbx__gemm(DBX_CBLAS_TRANS, DBX_CBLAS_NOTRANS, rows, n, cols, w, cols, x, cols, 1.0f, out_b,
               ldo);
@@ -89,15 +55,15 @@ static void check_forms(int rows, int cols, int n, int packed)
     CU_ASSERT_FATAL(dbx__dnnl_fwd(rows, cols, n, w, packed, x, out_d, ldo, 0) == DBX_OK);
     CU_ASSERT_FATAL(dbx__dnnl_dx(rows, cols, n, w, packed, dy, ldy, dx_d, 1, 0) == DBX_OK);
     CU_ASSERT_FATAL(dbx__dnnl_dw(rows, cols, n, dy, ldy, x, dw_d, 0) == DBX_OK);
-    double e1 = normwise(out_d, out_b, (size_t)ldo * n);
-    double e2 = normwise(dx_d, dx_b, (size_t)cols * n);
-    double e3 = normwise(dw_d, dw_b, (size_t)rows * cols);
+    double e1 = dbx_test_normwise(out_d, out_b, (size_t)ldo * n);
+    double e2 = dbx_test_normwise(dx_d, dx_b, (size_t)cols * n);
+    double e3 = dbx_test_normwise(dw_d, dw_b, (size_t)rows * cols);
     /* dx without accumulation (the gathered case writes into scratch) */
     float *dxz_b = randv((size_t)cols * n), *dxz_d = randv((size_t)cols * n);
     dbx__gemm(DBX_CBLAS_NOTRANS, DBX_CBLAS_NOTRANS, cols, n, rows, w, cols, dy, ldy, 0.0f, dxz_b,
               cols);
     CU_ASSERT_FATAL(dbx__dnnl_dx(rows, cols, n, w, packed, dy, ldy, dxz_d, 0, 0) == DBX_OK);
-    double e4 = normwise(dxz_d, dxz_b, (size_t)cols * n);
+    double e4 = dbx_test_normwise(dxz_d, dxz_b, (size_t)cols * n);
     if (e1 > TOL || e2 > TOL || e3 > TOL || e4 > TOL)
         printf("\n  rows %d cols %d n %d packed %d: fwd %.2g dx %.2g dW %.2g dx0 %.2g\n", rows,
                cols, n, packed, e1, e2, e3, e4);
@@ -130,7 +96,7 @@ static void test_repack_after_change(void)
     memset(a, 0, (size_t)rows * n * sizeof *a);
     CU_ASSERT_FATAL(dbx__dnnl_fwd(rows, cols, n, w, 1, x, a, rows, 0) == DBX_OK);
     dbx__gemm(DBX_CBLAS_TRANS, DBX_CBLAS_NOTRANS, rows, n, cols, w, cols, x, cols, 0.0f, b, rows);
-    CU_ASSERT(normwise(a, b, (size_t)rows * n) <= TOL);
+    CU_ASSERT(dbx_test_normwise(a, b, (size_t)rows * n) <= TOL);
     free(w), free(x), free(a), free(b);
 }
 
@@ -171,9 +137,9 @@ static void test_affine_gathered(void)
                          .arg_off = arg_off, .arg_contig = contig, .out_off = 4000,
                          .nterms = 3, .terms = terms};
         CU_ASSERT_FATAL(be->ops->reserve(be, 4096) == DBX_OK);
-        float *v = dup(vals, nv);
+        float *v = dbx_test_dup(vals, nv);
         CU_ASSERT_FATAL(be->ops->forward(be, v, &kb) == DBX_OK);
-        out[lib] = dup(v + 4000, (size_t)D * n);
+        out[lib] = dbx_test_dup(v + 4000, (size_t)D * n);
         float *g = randv(nv);
         rng = 99; /* the same upstream gradients and accumulators for both libraries */
         for (size_t i = 0; i < nv; i++) g[i] = frand();
@@ -182,11 +148,11 @@ static void test_affine_gathered(void)
         free(v);
     }
     CU_ASSERT_FATAL(dbx__cpu_gemm_select(DBX_GEMM_OPENBLAS) == DBX_OK);
-    CU_ASSERT(normwise(out[1], out[0], (size_t)D * n) <= TOL);
-    CU_ASSERT(normwise(grads[1], grads[0], nv) <= TOL);
-    CU_ASSERT(normwise(dw[1][0], dw[0][0], (size_t)r0 * d0) <= TOL);
-    CU_ASSERT(normwise(dw[1][1], dw[0][1], (size_t)r1 * d1) <= TOL);
-    CU_ASSERT(normwise(dw[1][2], dw[0][2], (size_t)D) <= TOL);
+    CU_ASSERT(dbx_test_normwise(out[1], out[0], (size_t)D * n) <= TOL);
+    CU_ASSERT(dbx_test_normwise(grads[1], grads[0], nv) <= TOL);
+    CU_ASSERT(dbx_test_normwise(dw[1][0], dw[0][0], (size_t)r0 * d0) <= TOL);
+    CU_ASSERT(dbx_test_normwise(dw[1][1], dw[0][1], (size_t)r1 * d1) <= TOL);
+    CU_ASSERT(dbx_test_normwise(dw[1][2], dw[0][2], (size_t)D) <= TOL);
     for (int lib = 0; lib < 2; lib++) {
         free(out[lib]), free(grads[lib]);
         for (int i = 0; i < 3; i++) free(dw[lib][i]);
@@ -252,7 +218,7 @@ static void run_steps(const dbx_test_data *d, int lib, int size, result *r)
         if (s != DBX_OK) printf("\n  step: %s\n", dbx_last_error());
         CU_ASSERT_FATAL(s == DBX_OK);
         r->loss[step] = loss;
-        r->grads[step] = dup(dbx_model_grads(m), nf);
+        r->grads[step] = dbx_test_dup(dbx_model_grads(m), nf);
         dbx_graph_free(g);
     }
     dbx_exec_free(ex);
@@ -289,7 +255,7 @@ static double worst_tensor(const dbx_test_data *d, int size, const float *a, con
         int rows, cols;
         dbx_model_param_shape(m, p, &rows, &cols);
         size_t off = dbx_model_param_offset(m, p);
-        double e = normwise(a + off, ref + off, (size_t)rows * (size_t)cols);
+        double e = dbx_test_normwise(a + off, ref + off, (size_t)rows * (size_t)cols);
         if (!(e <= worst)) worst = e;
     }
     dbx_treelstm_free(tl);

@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 int dbx_test_run(const char *suite, const dbx_test_case *tests)
@@ -54,4 +55,43 @@ const char *dbx_test_tmp_path(const char *name)
     const char *tmp = getenv("TMPDIR");
     snprintf(buf, sizeof buf, "%s/dbx-test-%ld-%s", tmp ? tmp : "/tmp", (long)getpid(), name);
     return buf;
+}
+
+double dbx_test_normwise(const float *a, const float *ref, size_t n)
+{
+    double maxref = 0, maxdiff = 0;
+    for (size_t i = 0; i < n; i++) {
+        maxref = fmax(maxref, fabs(ref[i]));
+        double d = fabs((double)a[i] - (double)ref[i]);
+        if (!(d <= maxdiff)) maxdiff = d;
+    }
+    return maxref > 0 ? maxdiff / maxref : maxdiff;
+}
+
+float dbx_test_frand(uint64_t *state)
+{
+    *state = *state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (float)((double)(*state >> 40) / (double)(1ULL << 24)) * 2.0f - 1.0f;
+}
+
+int dbx_test_irand(uint64_t *state, int lo, int hi)
+{
+    *state = *state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return lo + (int)((*state >> 33) % (uint64_t)(hi - lo + 1));
+}
+
+float *dbx_test_randv(uint64_t *state, size_t n)
+{
+    float *p = malloc((n ? n : 1) * sizeof *p);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    for (size_t i = 0; i < n; i++) p[i] = dbx_test_frand(state);
+    return p;
+}
+
+float *dbx_test_dup(const float *a, size_t n)
+{
+    float *p = malloc((n ? n : 1) * sizeof *p);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    memcpy(p, a, n * sizeof *p);
+    return p;
 }

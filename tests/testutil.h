@@ -6,6 +6,7 @@
 
 #include <CUnit/Basic.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct dbx_test_case {
     const char *name;
@@ -20,6 +21,19 @@ int dbx_test_run(const char *suite, const dbx_test_case *tests);
 int dbx_test_close(double a, double b, double atol, double rtol);
 /* Largest relative difference max_i |a_i - b_i| / max(|a_i|, |b_i|, floor). */
 double dbx_test_max_rel(const float *a, const float *b, size_t n, double floor);
+
+/* Normwise relative difference max_i |a_i - ref_i| / max_i |ref_i| (the difference itself
+   when ref is all zeros). */
+double dbx_test_normwise(const float *a, const float *ref, size_t n);
+
+/* A deterministic stream of test values from *state (a 64-bit LCG): floats uniform in
+   [-1, 1), integers uniform in [lo, hi], and n such floats in a new array (malloc'd; an
+   allocation failure fails the test). */
+float dbx_test_frand(uint64_t *state);
+int dbx_test_irand(uint64_t *state, int lo, int hi);
+float *dbx_test_randv(uint64_t *state, size_t n);
+/* A malloc'd copy of a[0..n) (an allocation failure fails the test). */
+float *dbx_test_dup(const float *a, size_t n);
 
 /* The source tree (DBX_SOURCE_DIR, set by ctest) joined with rel; static buffer. */
 const char *dbx_test_src_path(const char *rel);
