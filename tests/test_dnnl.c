@@ -177,24 +177,8 @@ static void run_steps(const dbx_test_data *d, int lib, int size, result *r)
     dbx_model *m = NULL;
     dbx_treelstm *tl = NULL;
     dbx_tagger *tg = NULL;
-    CU_ASSERT_FATAL(dbx_model_new(&m) == DBX_OK);
-    if (d->tagger) {
-        dbx_tagger_opts o = {.vocab = dbx_vocab_size(d->wv), .embed = size, .hidden = size,
-                             .mlp = size + 3, .tags = dbx_vocab_size(d->tv)};
-        CU_ASSERT_FATAL(dbx_tagger_new(m, &o, &tg) == DBX_OK);
-    } else {
-        dbx_treelstm_opts o = {.vocab = dbx_vocab_size(d->wv), .embed = size, .hidden = size,
-                               .labels = 5};
-        CU_ASSERT_FATAL(dbx_treelstm_new(m, &o, &tl) == DBX_OK);
-    }
-    CU_ASSERT_FATAL(dbx_model_init(m, 7) == DBX_OK);
     size_t nf = 0;
-    for (int p = 0; p < dbx_model_num_params(m); p++) {
-        int rows, cols;
-        dbx_model_param_shape(m, p, &rows, &cols);
-        size_t end = dbx_model_param_offset(m, p) + (size_t)rows * (size_t)cols;
-        if (end > nf) nf = end;
-    }
+    dbx_test_data_model(d, size, &m, &tl, &tg, &nf);
     r->nfloats = nf;
     dbx_exec_opts eo = {.scheduler = "agenda", .device = "cpu", .fuse = 1};
     dbx_exec *ex = NULL;
@@ -207,11 +191,7 @@ static void run_steps(const dbx_test_data *d, int lib, int size, result *r)
         dbx_model_zero_grads(m);
         dbx_graph *g = NULL;
         CU_ASSERT_FATAL(dbx_graph_new(m, 1, &g) == DBX_OK);
-        for (int i = 0; i < d->n; i++) {
-            dbx_status s = d->tagger ? dbx_tagger_build(tg, g, &d->ts->sents[i], NULL)
-                                     : dbx_treelstm_build(tl, g, &d->tb->trees[i], NULL);
-            CU_ASSERT(s == DBX_OK);
-        }
+        dbx_test_data_build(d, g, tl, tg);
         double loss = NAN;
         dbx_status s = dbx_exec_forward(ex, g, &loss);
         if (s == DBX_OK) s = dbx_exec_backward(ex, g, 1.0f);
@@ -222,9 +202,7 @@ static void run_steps(const dbx_test_data *d, int lib, int size, result *r)
         dbx_graph_free(g);
     }
     dbx_exec_free(ex);
-    dbx_treelstm_free(tl);
-    dbx_tagger_free(tg);
-    dbx_model_free(m);
+    dbx_test_data_model_free(m, tl, tg);
     CU_ASSERT_FATAL(dbx__cpu_gemm_select(DBX_GEMM_OPENBLAS) == DBX_OK);
 }
 
@@ -232,36 +210,6 @@ static void result_free(result *r)
 {
     free(r->grads[0]);
     free(r->grads[1]);
-}
-
-/* worst normwise difference over parameter tensors (shapes from a fresh model of d's kind) */
-static double worst_tensor(const dbx_test_data *d, int size, const float *a, const float *ref)
-{
-    dbx_model *m = NULL;
-    dbx_treelstm *tl = NULL;
-    dbx_tagger *tg = NULL;
-    CU_ASSERT_FATAL(dbx_model_new(&m) == DBX_OK);
-    if (d->tagger) {
-        dbx_tagger_opts o = {.vocab = dbx_vocab_size(d->wv), .embed = size, .hidden = size,
-                             .mlp = size + 3, .tags = dbx_vocab_size(d->tv)};
-        CU_ASSERT_FATAL(dbx_tagger_new(m, &o, &tg) == DBX_OK);
-    } else {
-        dbx_treelstm_opts o = {.vocab = dbx_vocab_size(d->wv), .embed = size, .hidden = size,
-                               .labels = 5};
-        CU_ASSERT_FATAL(dbx_treelstm_new(m, &o, &tl) == DBX_OK);
-    }
-    double worst = 0;
-    for (int p = 0; p < dbx_model_num_params(m); p++) {
-        int rows, cols;
-        dbx_model_param_shape(m, p, &rows, &cols);
-        size_t off = dbx_model_param_offset(m, p);
-        double e = dbx_test_normwise(a + off, ref + off, (size_t)rows * (size_t)cols);
-        if (!(e <= worst)) worst = e;
-    }
-    dbx_treelstm_free(tl);
-    dbx_tagger_free(tg);
-    dbx_model_free(m);
-    return worst;
 }
 
 static void check_model(dbx_test_data *d, const char *what, int size)
@@ -272,7 +220,7 @@ static void check_model(dbx_test_data *d, const char *what, int size)
     run_steps(d, DBX_GEMM_ONEDNN, size, &o2);
     for (int step = 0; step < 2; step++) {
         double el = fabs(o.loss[step] - b.loss[step]) / fmax(fabs(b.loss[step]), 1e-30);
-        double eg = worst_tensor(d, size, o.grads[step], b.grads[step]);
+        double eg = dbx_test_data_worst_tensor(d, size, o.grads[step], b.grads[step]);
         printf("\n  %s size %d step %d: loss %.9g vs %.9g (rel %.2g), gradients %.2g", what, size,
                step, o.loss[step], b.loss[step], el, eg);
         CU_ASSERT(el <= TOL);

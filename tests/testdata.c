@@ -54,3 +54,66 @@ void dbx_test_data_free(dbx_test_data *d)
     dbx_vocab_free(d->tv);
     memset(d, 0, sizeof *d);
 }
+
+void dbx_test_data_model(const dbx_test_data *d, int size, dbx_model **m, dbx_treelstm **tl,
+                         dbx_tagger **tg, size_t *nfloats)
+{
+    *tl = NULL;
+    *tg = NULL;
+    CU_ASSERT_FATAL(dbx_model_new(m) == DBX_OK);
+    if (d->tagger) {
+        dbx_tagger_opts o = {.vocab = dbx_vocab_size(d->wv), .embed = size, .hidden = size,
+                             .mlp = size + 3, .tags = dbx_vocab_size(d->tv)};
+        CU_ASSERT_FATAL(dbx_tagger_new(*m, &o, tg) == DBX_OK);
+    } else {
+        dbx_treelstm_opts o = {.vocab = dbx_vocab_size(d->wv), .embed = size, .hidden = size,
+                               .labels = 5};
+        CU_ASSERT_FATAL(dbx_treelstm_new(*m, &o, tl) == DBX_OK);
+    }
+    CU_ASSERT_FATAL(dbx_model_init(*m, 7) == DBX_OK);
+    size_t nf = 0;
+    for (int p = 0; p < dbx_model_num_params(*m); p++) {
+        int rows, cols;
+        dbx_model_param_shape(*m, p, &rows, &cols);
+        size_t end = dbx_model_param_offset(*m, p) + (size_t)rows * (size_t)cols;
+        if (end > nf) nf = end;
+    }
+    *nfloats = nf;
+}
+
+void dbx_test_data_model_free(dbx_model *m, dbx_treelstm *tl, dbx_tagger *tg)
+{
+    dbx_treelstm_free(tl);
+    dbx_tagger_free(tg);
+    dbx_model_free(m);
+}
+
+void dbx_test_data_build(const dbx_test_data *d, dbx_graph *g, dbx_treelstm *tl,
+                         dbx_tagger *tg)
+{
+    for (int i = 0; i < d->n; i++) {
+        dbx_status s = d->tagger ? dbx_tagger_build(tg, g, &d->ts->sents[i], NULL)
+                                 : dbx_treelstm_build(tl, g, &d->tb->trees[i], NULL);
+        CU_ASSERT(s == DBX_OK);
+    }
+}
+
+double dbx_test_data_worst_tensor(const dbx_test_data *d, int size, const float *a,
+                                  const float *ref)
+{
+    dbx_model *m;
+    dbx_treelstm *tl;
+    dbx_tagger *tg;
+    size_t nf;
+    dbx_test_data_model(d, size, &m, &tl, &tg, &nf);
+    double worst = 0;
+    for (int p = 0; p < dbx_model_num_params(m); p++) {
+        int rows, cols;
+        dbx_model_param_shape(m, p, &rows, &cols);
+        size_t off = dbx_model_param_offset(m, p);
+        double e = dbx_test_normwise(a + off, ref + off, (size_t)rows * (size_t)cols);
+        if (!(e <= worst)) worst = e;
+    }
+    dbx_test_data_model_free(m, tl, tg);
+    return worst;
+}

@@ -6,6 +6,8 @@
 #include <stdint.h>
 
 #include "dbx/data.h"
+#include "dbx/dbx.h"
+#include "dbx/models.h"
 
 typedef struct dbx_test_data {
     int tagger;        /* 0: trees (Tree-LSTM), 1: tagged sentences (BiLSTM tagger) */
@@ -21,5 +23,19 @@ void dbx_test_data_trees(dbx_test_data *d, int n, uint64_t seed);
    (word % 7), so the tagger can learn it. */
 void dbx_test_data_tags(dbx_test_data *d, int n, uint64_t seed);
 void dbx_test_data_free(dbx_test_data *d);
+
+/* A model of d's kind in a new *m, initialised from seed 7: a Tree-LSTM (5 labels) or a
+   tagger (MLP size + 3) of embed = hidden = size, whose state goes to *tl or *tg (the other
+   NULL); *nfloats: the floats its parameters span. Free with dbx_test_data_model_free. */
+void dbx_test_data_model(const dbx_test_data *d, int size, dbx_model **m, dbx_treelstm **tl,
+                         dbx_tagger **tg, size_t *nfloats);
+void dbx_test_data_model_free(dbx_model *m, dbx_treelstm *tl, dbx_tagger *tg);
+/* Builds every sample of d into g with the model state tl or tg. */
+void dbx_test_data_build(const dbx_test_data *d, dbx_graph *g, dbx_treelstm *tl,
+                         dbx_tagger *tg);
+/* The worst normwise difference (dbx_test_normwise) over the parameter tensors of the model
+   dbx_test_data_model makes, of two flat arrays laid out as its parameters. */
+double dbx_test_data_worst_tensor(const dbx_test_data *d, int size, const float *a,
+                                  const float *ref);
 
 #endif /* DBX_TESTS_TESTDATA_H */
