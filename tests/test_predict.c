@@ -16,39 +16,12 @@
 #include "dbx/train.h"
 #include "testutil.h"
 
-static char *tmp_path(const char *name)
-{
-    const char *p = dbx_test_tmp_path(name);
-    char *s = malloc(strlen(p) + 1);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
-    strcpy(s, p);
-    return s;
-}
-
 static void write_text(const char *path, const char *text)
 {
     FILE *f = fopen(path, "wb");
     CU_ASSERT_PTR_NOT_NULL_FATAL(f);
     fputs(text, f);
     CU_ASSERT_EQUAL(fclose(f), 0);
-}
-
-static void remove_params(const char *path)
-{
-    char v[4200];
-    snprintf(v, sizeof v, "%s.vocab", path);
-    unlink(path);
-    unlink(v);
-}
-
-static void expect_error(dbx_status got, dbx_status want, const char *needle)
-{
-    CU_ASSERT_EQUAL(got, want);
-    const char *e = dbx_last_error();
-    int ok = strstr(e, needle) != NULL;
-    CU_ASSERT(ok);
-    if (got != want || !ok)
-        printf("\n  got status %d '%s', want %d with '%s'\n", (int)got, e, (int)want, needle);
 }
 
 /* Trains briefly (o's model, data and sizes) and saves to path. */
@@ -151,7 +124,7 @@ static dbx_status collect_tree(void *arg, int32_t i, const dbx_sample *s, int no
 
 static void test_treelstm_predict(void)
 {
-    char *params = tmp_path("tl.params"), *data = tmp_path("tl.txt");
+    char *params = dbx_test_tmp_dup("tl.params"), *data = dbx_test_tmp_dup("tl.txt");
     char *text = NULL;
     size_t len = 0;
     CU_ASSERT_EQUAL_FATAL(dbx_sst_generate(60, 5, &text, &len), DBX_OK);
@@ -249,15 +222,15 @@ static void test_treelstm_predict(void)
     dbx_dataset_free(bare);
 
     /* damaged input: name:line:col; no sample */
-    expect_error(dbx_predictor_parse(p, "bad.txt", "(a b)\n((a) b c)\n", 16, &bare), DBX_EPARSE,
-                 "bad.txt:2:8: expected ')' after two children");
+    dbx_test_expect_error(dbx_predictor_parse(p, "bad.txt", "(a b)\n((a) b c)\n", 16, &bare),
+                          DBX_EPARSE, "bad.txt:2:8: expected ')' after two children");
     CU_ASSERT_PTR_NULL(bare);
-    expect_error(dbx_predictor_parse(p, "empty.txt", "\n", 1, &bare), DBX_EPARSE,
-                 "empty.txt: expected at least one tree");
-    expect_error(dbx_predictor_read(p, "/nonexistent/in.txt", &bare), DBX_EIO,
-                 "/nonexistent/in.txt");
+    dbx_test_expect_error(dbx_predictor_parse(p, "empty.txt", "\n", 1, &bare), DBX_EPARSE,
+                          "empty.txt: expected at least one tree");
+    dbx_test_expect_error(dbx_predictor_read(p, "/nonexistent/in.txt", &bare), DBX_EIO,
+                          "/nonexistent/in.txt");
     /* output files: atomic, none left on failure */
-    char *out = tmp_path("tl.jsonl");
+    char *out = dbx_test_tmp_dup("tl.jsonl");
     CU_ASSERT_EQUAL(dbx_predictor_write_file(p, in, 0, out), DBX_OK);
     char *back = NULL;
     size_t blen = 0;
@@ -267,8 +240,8 @@ static void test_treelstm_predict(void)
     free(a);
     free(back);
     unlink(out);
-    expect_error(dbx_predictor_write_file(p, in, 0, "/nonexistent/dir/out.jsonl"), DBX_EIO,
-                 "/nonexistent/dir/out.jsonl");
+    dbx_test_expect_error(dbx_predictor_write_file(p, in, 0, "/nonexistent/dir/out.jsonl"), DBX_EIO,
+                          "/nonexistent/dir/out.jsonl");
     dbx_predictor_free(p);
     dbx_predictor_free(NULL);
 
@@ -276,29 +249,30 @@ static void test_treelstm_predict(void)
     dbx_predict_opts po;
     dbx_predict_opts_default(&po);
     po.model = "bilstm-tagger";
-    expect_error(dbx_predictor_new(params, &po, &p), DBX_EINVAL,
-                 "the parameters are of a treelstm model, not bilstm-tagger");
+    dbx_test_expect_error(dbx_predictor_new(params, &po, &p), DBX_EINVAL,
+                          "the parameters are of a treelstm model, not bilstm-tagger");
     CU_ASSERT_PTR_NULL(p);
     po.model = "treelstm";
     CU_ASSERT_EQUAL(dbx_predictor_new(params, &po, &p), DBX_OK);
     dbx_predictor_free(p);
-    expect_error(dbx_predictor_new("/nonexistent/p.bin", NULL, &p), DBX_EIO, "p.bin.vocab");
+    dbx_test_expect_error(dbx_predictor_new("/nonexistent/p.bin", NULL, &p), DBX_EIO,
+                          "p.bin.vocab");
     /* the meta from another file */
-    char *meta = tmp_path("tl.meta"), vp[4200];
+    char *meta = dbx_test_tmp_dup("tl.meta"), vp[4200];
     snprintf(vp, sizeof vp, "%s.vocab", params);
     CU_ASSERT_EQUAL_FATAL(rename(vp, meta), 0);
-    expect_error(dbx_predictor_new(params, &po, &p), DBX_EIO, vp);
+    dbx_test_expect_error(dbx_predictor_new(params, &po, &p), DBX_EIO, vp);
     po.vocab = meta;
     CU_ASSERT_EQUAL(dbx_predictor_new(params, &po, &p), DBX_OK);
     dbx_predictor_free(p);
     po.model = "lattice-lstm";
-    expect_error(dbx_predictor_new(params, &po, &p), DBX_EINVAL,
-                 "tl.meta: the parameters are of a treelstm model, not lattice-lstm");
+    dbx_test_expect_error(dbx_predictor_new(params, &po, &p), DBX_EINVAL,
+                          "tl.meta: the parameters are of a treelstm model, not lattice-lstm");
     po.model = "treelstm";
     CU_ASSERT_EQUAL_FATAL(rename(meta, vp), 0);
     free(meta);
     po.batch = 0;
-    expect_error(dbx_predictor_new(params, &po, &p), DBX_EINVAL, "batch");
+    dbx_test_expect_error(dbx_predictor_new(params, &po, &p), DBX_EINVAL, "batch");
 
     free(out);
     free(stripped);
@@ -307,7 +281,7 @@ static void test_treelstm_predict(void)
     dbx_dataset_free(in);
     dbx_dataset_free(gold);
     free(text);
-    remove_params(params);
+    dbx_test_remove_params(params);
     unlink(data);
     free(params);
     free(data);
@@ -345,7 +319,7 @@ static dbx_status collect_tags(void *arg, int32_t i, const dbx_sample *s, int no
 
 static void test_tagger_predict(void)
 {
-    char *params = tmp_path("tg.params"), *data = tmp_path("tg.txt");
+    char *params = dbx_test_tmp_dup("tg.params"), *data = dbx_test_tmp_dup("tg.txt");
     FILE *f = fopen(data, "w");
     CU_ASSERT_PTR_NOT_NULL_FATAL(f);
     for (int i = 0; i < 40; i++) {
@@ -409,14 +383,14 @@ static void test_tagger_predict(void)
     free(jb);
     dbx_dataset_free(a);
     dbx_dataset_free(b);
-    expect_error(dbx_predictor_parse(p, "bin", "a b\nc \x01", 7, &a), DBX_EPARSE,
-                 "bin:2:3: expected printable text");
+    dbx_test_expect_error(dbx_predictor_parse(p, "bin", "a b\nc \x01", 7, &a), DBX_EPARSE,
+                          "bin:2:3: expected printable text");
 
     dbx_predictor_free(p);
     dbx_dataset_free(in);
     dbx_dataset_free(gold);
     free(text);
-    remove_params(params);
+    dbx_test_remove_params(params);
     unlink(data);
     free(params);
     free(data);
@@ -436,14 +410,15 @@ static dbx_status collect_lat(void *arg, int32_t i, const dbx_sample *s, int nou
     const int32_t n = s->w[0];
     CU_ASSERT_EQUAL_FATAL(nout, n);
     dbx_sample g = dbx_dataset_get(t->gold, i);
-    for (int32_t j = 0; j < n; j++) t->ok += dbx_probs_softmax(out[j], t->labels, NULL) == g.w[2 + j];
+    for (int32_t j = 0; j < n; j++)
+        t->ok += dbx_probs_softmax(out[j], t->labels, NULL) == g.w[2 + j];
     t->nodes += n;
     return DBX_OK;
 }
 
 static void test_lattice_predict(void)
 {
-    char *params = tmp_path("lat.params"), *data = tmp_path("lat.txt");
+    char *params = dbx_test_tmp_dup("lat.params"), *data = dbx_test_tmp_dup("lat.txt");
     char *text = NULL;
     size_t len = 0;
     CU_ASSERT_EQUAL_FATAL(dbx_lattice_type.generate(30, 3, &text, &len), DBX_OK);
@@ -479,13 +454,13 @@ static void test_lattice_predict(void)
     dbx_dataset *x = NULL;
     CU_ASSERT_EQUAL(dbx_predictor_parse(p, "odd", odd, strlen(odd), &x), DBX_OK);
     dbx_dataset_free(x);
-    expect_error(dbx_predictor_parse(p, "bad", "1\n2\n0 1\n0\n1 1 5\n", 16, &x), DBX_EPARSE,
-                 "bad:5:3: expected FROM");
+    dbx_test_expect_error(dbx_predictor_parse(p, "bad", "1\n2\n0 1\n0\n1 1 5\n", 16, &x),
+                          DBX_EPARSE, "bad:5:3: expected FROM");
     dbx_predictor_free(p);
     dbx_dataset_free(in);
     dbx_dataset_free(gold);
     free(text);
-    remove_params(params);
+    dbx_test_remove_params(params);
     unlink(data);
     free(params);
     free(data);
@@ -499,7 +474,7 @@ static void test_no_predict_callback(void)
     plain.name = "plain-tree";
     plain.parse_unlabelled = NULL;
     plain.predict = NULL;
-    char *params = tmp_path("plain.params");
+    char *params = dbx_test_tmp_dup("plain.params");
     dbx_train_opts o;
     dbx_train_opts_default(&o);
     o.model_type = &plain;
@@ -511,24 +486,26 @@ static void test_no_predict_callback(void)
     dbx_predict_opts_default(&po);
     dbx_predictor *p = NULL;
     /* not registered: found through model_type only */
-    expect_error(dbx_predictor_new(params, NULL, &p), DBX_EINVAL, "unknown model 'plain-tree'");
+    dbx_test_expect_error(dbx_predictor_new(params, NULL, &p), DBX_EINVAL,
+                          "unknown model 'plain-tree'");
     po.model_type = &plain;
     CU_ASSERT_EQUAL_FATAL(dbx_predictor_new(params, &po, &p), DBX_OK);
     /* input through parse: labelled only */
     dbx_dataset *ds = NULL;
-    expect_error(dbx_predictor_parse(p, "in", "((a b) c)\n", 10, &ds), DBX_EPARSE, "in:1:2:");
+    dbx_test_expect_error(dbx_predictor_parse(p, "in", "((a b) c)\n", 10, &ds), DBX_EPARSE,
+                          "in:1:2:");
     CU_ASSERT_EQUAL_FATAL(dbx_predictor_parse(p, "in", "(1 (2 a) (3 b))\n", 16, &ds), DBX_OK);
     int calls = 0;
     CU_ASSERT_EQUAL(dbx_predictor_run(p, ds, NULL, &calls), DBX_OK); /* outputs: fine */
-    expect_error(dbx_predictor_write(p, ds, 0, stdout), DBX_ENOTSUP,
-                 "model plain-tree does not support prediction");
-    char *out = tmp_path("plain.jsonl");
-    expect_error(dbx_predictor_write_file(p, ds, 0, out), DBX_ENOTSUP,
-                 "does not support prediction");
+    dbx_test_expect_error(dbx_predictor_write(p, ds, 0, stdout), DBX_ENOTSUP,
+                          "model plain-tree does not support prediction");
+    char *out = dbx_test_tmp_dup("plain.jsonl");
+    dbx_test_expect_error(dbx_predictor_write_file(p, ds, 0, out), DBX_ENOTSUP,
+                          "does not support prediction");
     CU_ASSERT(access(out, F_OK) != 0);
     dbx_dataset_free(ds);
     dbx_predictor_free(p);
-    remove_params(params);
+    dbx_test_remove_params(params);
     free(params);
     free(out);
 }

@@ -27,16 +27,6 @@ static dbx_train_opts small_opts(int trees)
     return o;
 }
 
-/* A copy of dbx_test_tmp_path (which returns a static buffer). */
-static char *tmp_path(const char *name)
-{
-    const char *p = dbx_test_tmp_path(name);
-    char *s = malloc(strlen(p) + 1);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
-    strcpy(s, p);
-    return s;
-}
-
 static void write_text(const char *path, const char *text, size_t len)
 {
     FILE *f = fopen(path, "wb");
@@ -47,25 +37,6 @@ static void write_text(const char *path, const char *text, size_t len)
 
 static int file_exists(const char *path) { return access(path, F_OK) == 0; }
 
-/* Removes path and path.vocab. */
-static void remove_params(const char *path)
-{
-    char v[4200];
-    snprintf(v, sizeof v, "%s.vocab", path);
-    unlink(path);
-    unlink(v);
-}
-
-static void expect_error(dbx_status got, dbx_status want, const char *needle)
-{
-    CU_ASSERT_EQUAL(got, want);
-    const char *e = dbx_last_error();
-    int ok = strstr(e, needle) != NULL;
-    CU_ASSERT(ok);
-    if (got != want || !ok)
-        printf("\n  got status %d '%s', want %d with '%s'\n", (int)got, e, (int)want, needle);
-}
-
 /* ---- tests --------------------------------------------------------------------------------- */
 static void test_kind_names(void)
 {
@@ -75,7 +46,7 @@ static void test_kind_names(void)
     CU_ASSERT_EQUAL(dbx_model_type_find("bilstm-tagger", &k), DBX_OK);
     CU_ASSERT_PTR_EQUAL(k, &dbx_tagger_type);
     CU_ASSERT_STRING_EQUAL(dbx_tagger_type.name, "bilstm-tagger");
-    expect_error(dbx_model_type_find("lstm", &k), DBX_EINVAL, "unknown model 'lstm'");
+    dbx_test_expect_error(dbx_model_type_find("lstm", &k), DBX_EINVAL, "unknown model 'lstm'");
     dbx_train_opts o;
     dbx_train_opts_default(&o);
     CU_ASSERT_EQUAL(o.batch, 64);
@@ -155,7 +126,7 @@ static int vocab_words(const char *params)
 
 static void test_save_eval_load(void)
 {
-    char *p = tmp_path("params.bin");
+    char *p = dbx_test_tmp_dup("params.bin");
     dbx_train_opts o = small_opts(150);
     o.epochs = 2;
     o.save = p;
@@ -209,18 +180,18 @@ static void test_save_eval_load(void)
     /* wrong model kind and missing --load */
     e.model = "bilstm-tagger";
     e.data = p; /* never read: the kind check comes first */
-    expect_error(dbx_evaluate(&e, &er), DBX_EINVAL, "treelstm");
+    dbx_test_expect_error(dbx_evaluate(&e, &er), DBX_EINVAL, "treelstm");
     e.model = "treelstm";
     e.data = NULL;
     e.load = NULL;
-    expect_error(dbx_evaluate(&e, &er), DBX_EINVAL, "eval needs --load");
-    remove_params(p);
+    dbx_test_expect_error(dbx_evaluate(&e, &er), DBX_EINVAL, "eval needs --load");
+    dbx_test_remove_params(p);
     free(p);
 }
 
 static void test_corrupt_params(void)
 {
-    char *p = tmp_path("corrupt.bin");
+    char *p = dbx_test_tmp_dup("corrupt.bin");
     dbx_train_opts o = small_opts(60);
     o.save = p;
     dbx_train_result r;
@@ -236,17 +207,17 @@ static void test_corrupt_params(void)
     CU_ASSERT_EQUAL(dbx_evaluate(&e, &er), DBX_OK);
     /* truncated */
     CU_ASSERT_EQUAL(truncate(p, (off_t)(len / 2)), 0);
-    expect_error(dbx_evaluate(&e, &er), DBX_EPARSE, p);
+    dbx_test_expect_error(dbx_evaluate(&e, &er), DBX_EPARSE, p);
     CU_ASSERT(isnan(er.loss));
     CU_ASSERT_EQUAL(truncate(p, 0), 0);
-    expect_error(dbx_evaluate(&e, &er), DBX_EPARSE, p);
+    dbx_test_expect_error(dbx_evaluate(&e, &er), DBX_EPARSE, p);
     /* one flipped byte in the values */
     text[len / 2] ^= 0x40;
     write_text(p, text, len);
-    expect_error(dbx_evaluate(&e, &er), DBX_EPARSE, "checksum");
+    dbx_test_expect_error(dbx_evaluate(&e, &er), DBX_EPARSE, "checksum");
     dbx_train_opts c = small_opts(60);
     c.load = p;
-    expect_error(dbx_train(&c, &r), DBX_EPARSE, "checksum");
+    dbx_test_expect_error(dbx_train(&c, &r), DBX_EPARSE, "checksum");
     /* a damaged .vocab file */
     text[len / 2] ^= 0x40;
     write_text(p, text, len);
@@ -255,10 +226,10 @@ static void test_corrupt_params(void)
     const char *bad =
         "dbx-vocab 1 model=treelstm embed=32 hidden=32 mlp=32 labels=5\nwords 9\n<unk>\n";
     write_text(v, bad, strlen(bad));
-    expect_error(dbx_evaluate(&e, &er), DBX_EPARSE, "expected 9 words, found 1");
+    dbx_test_expect_error(dbx_evaluate(&e, &er), DBX_EPARSE, "expected 9 words, found 1");
     unlink(v);
-    expect_error(dbx_evaluate(&e, &er), DBX_EIO, ".vocab");
-    remove_params(p);
+    dbx_test_expect_error(dbx_evaluate(&e, &er), DBX_EIO, ".vocab");
+    dbx_test_remove_params(p);
     free(text);
     free(p);
 }
@@ -287,7 +258,7 @@ static void write_tag_file(const char *path, int nsent, unsigned seed)
 
 static void test_tagger(void)
 {
-    char *data = tmp_path("tags.txt"), *p = tmp_path("tagger.bin");
+    char *data = dbx_test_tmp_dup("tags.txt"), *p = dbx_test_tmp_dup("tagger.bin");
     write_tag_file(data, 200, 7);
     dbx_train_opts o = small_opts(0);
     o.model = "bilstm-tagger";
@@ -315,12 +286,12 @@ static void test_tagger(void)
     CU_ASSERT(dbx_test_close(er.acc, r.dev_acc, 1e-9, 0));
     CU_ASSERT(dbx_test_close(er.loss, r.dev_loss, 1e-6, 1e-5));
     e.model = "treelstm";
-    expect_error(dbx_evaluate(&e, &er), DBX_EINVAL, "bilstm-tagger");
+    dbx_test_expect_error(dbx_evaluate(&e, &er), DBX_EINVAL, "bilstm-tagger");
     /* the tagger needs a data file */
     o.data = NULL;
     o.save = NULL;
-    expect_error(dbx_train(&o, &r), DBX_EINVAL, "bilstm-tagger needs --data");
-    remove_params(p);
+    dbx_test_expect_error(dbx_train(&o, &r), DBX_EINVAL, "bilstm-tagger needs --data");
+    dbx_test_remove_params(p);
     unlink(data);
     free(data);
     free(p);
@@ -328,7 +299,7 @@ static void test_tagger(void)
 
 static void test_dev_and_log(void)
 {
-    char *dev = tmp_path("dev.txt");
+    char *dev = dbx_test_tmp_dup("dev.txt");
     dbx_gen_opts go = {.ntrees = 40, .seed = 1};
     char *text = NULL;
     size_t len = 0;
@@ -436,7 +407,7 @@ static mcount count_metrics(const char *path)
 
 static void test_metrics_file(void)
 {
-    char *m = tmp_path("metrics.jsonl");
+    char *m = dbx_test_tmp_dup("metrics.jsonl");
     dbx_train_opts o = small_opts(50);
     o.metrics = m;
     o.steps = 6;
@@ -467,10 +438,10 @@ static void test_metrics_file(void)
        one as it was */
     unlink(m);
     o.save = "/nonexistent/dbx/p.bin";
-    expect_error(dbx_train(&o, &r), DBX_EIO, "/nonexistent/dbx/p.bin");
+    dbx_test_expect_error(dbx_train(&o, &r), DBX_EIO, "/nonexistent/dbx/p.bin");
     CU_ASSERT(!file_exists(m));
     write_text(m, "old\n", 4);
-    expect_error(dbx_train(&o, &r), DBX_EIO, "/nonexistent/dbx/p.bin");
+    dbx_test_expect_error(dbx_train(&o, &r), DBX_EIO, "/nonexistent/dbx/p.bin");
     FILE *f = fopen(m, "r");
     char old[8] = "";
     CU_ASSERT(f && fgets(old, sizeof old, f) && strcmp(old, "old\n") == 0);
@@ -479,13 +450,13 @@ static void test_metrics_file(void)
     /* an unwritable metrics file fails before the data are read, naming it */
     o.save = NULL;
     o.metrics = "/nonexistent/dbx/m.jsonl";
-    expect_error(dbx_train(&o, &r), DBX_EIO, "metrics file /nonexistent/dbx/m.jsonl");
+    dbx_test_expect_error(dbx_train(&o, &r), DBX_EIO, "metrics file /nonexistent/dbx/m.jsonl");
 
     /* the step loop through dbx_trainer_step, then a run that fails after training: the
        file keeps the config and step records and ends with an error record */
     o.metrics = m;
     o.steps = 3;
-    char *dir = tmp_path("tracedir"), trace[4200];
+    char *dir = dbx_test_tmp_dup("tracedir"), trace[4200];
     CU_ASSERT_EQUAL_FATAL(mkdir(dir, 0700), 0);
     snprintf(trace, sizeof trace, "%s/trace.json", dir);
     o.trace = trace;
@@ -512,28 +483,28 @@ static void test_bad_options(void)
     dbx_train_result r;
     dbx_train_opts o = small_opts(20);
     o.batch = 0;
-    expect_error(dbx_train(&o, &r), DBX_EINVAL, "batch");
+    dbx_test_expect_error(dbx_train(&o, &r), DBX_EINVAL, "batch");
     o = small_opts(20);
     o.embed = 0;
-    expect_error(dbx_train(&o, &r), DBX_EINVAL, "embed");
+    dbx_test_expect_error(dbx_train(&o, &r), DBX_EINVAL, "embed");
     o = small_opts(20);
     o.optim.lr = 0;
-    expect_error(dbx_train(&o, &r), DBX_EINVAL, "learning rate");
+    dbx_test_expect_error(dbx_train(&o, &r), DBX_EINVAL, "learning rate");
     o = small_opts(0);
-    expect_error(dbx_train(&o, &r), DBX_EINVAL, "synthetic");
+    dbx_test_expect_error(dbx_train(&o, &r), DBX_EINVAL, "synthetic");
     o = small_opts(20);
     o.epochs = 0;
-    expect_error(dbx_train(&o, &r), DBX_EINVAL, "epochs");
+    dbx_test_expect_error(dbx_train(&o, &r), DBX_EINVAL, "epochs");
     o = small_opts(20);
     o.dev = "/nonexistent/dev.txt";
-    expect_error(dbx_train(&o, &r), DBX_EIO, "/nonexistent/dev.txt");
+    dbx_test_expect_error(dbx_train(&o, &r), DBX_EIO, "/nonexistent/dev.txt");
     o = small_opts(20);
     o.save = "/nonexistent/dir/p.bin";
-    expect_error(dbx_train(&o, &r), DBX_EIO, "/nonexistent/dir/p.bin");
+    dbx_test_expect_error(dbx_train(&o, &r), DBX_EIO, "/nonexistent/dir/p.bin");
     CU_ASSERT_EQUAL(dbx_train(NULL, &r), DBX_EINVAL);
 
     /* malformed training data */
-    char *bad = tmp_path("bad.txt");
+    char *bad = dbx_test_tmp_dup("bad.txt");
     const char *text = "(2 (2 a) (2 b))\n(3 (2 a)\n";
     write_text(bad, text, strlen(text));
     o = small_opts(20);
@@ -550,7 +521,7 @@ static void test_bad_options(void)
     o.optim = dbx_optim_default(DBX_OPT_SGD);
     o.optim.lr = 3e38f;
     o.steps = 6;
-    expect_error(dbx_train(&o, &r), DBX_EINVAL, "loss became");
+    dbx_test_expect_error(dbx_train(&o, &r), DBX_EINVAL, "loss became");
 }
 
 int main(void)

@@ -29,19 +29,10 @@ static dbx_train_opts small_opts(int trees)
     return o;
 }
 
-static char *tmp_path(const char *name)
-{
-    const char *p = dbx_test_tmp_path(name);
-    char *s = malloc(strlen(p) + 1);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
-    strcpy(s, p);
-    return s;
-}
-
 /* Writes n synthetic SST trees generated with seed to a temporary file; returns its path. */
 static char *tree_file(const char *name, int n, uint64_t seed)
 {
-    char *path = tmp_path(name);
+    char *path = dbx_test_tmp_dup(name);
     dbx_gen_opts go = {.ntrees = n, .seed = seed};
     char *text = NULL;
     size_t len = 0;
@@ -52,28 +43,6 @@ static char *tree_file(const char *name, int n, uint64_t seed)
     CU_ASSERT_EQUAL(fclose(f), 0);
     free(text);
     return path;
-}
-
-/* Removes path and path.vocab. */
-static void remove_params(const char *path)
-{
-    size_t n = strlen(path) + 8;
-    char *v = malloc(n);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(v);
-    snprintf(v, n, "%s.vocab", path);
-    unlink(path);
-    unlink(v);
-    free(v);
-}
-
-static void expect_error(dbx_status got, dbx_status want, const char *needle)
-{
-    CU_ASSERT_EQUAL(got, want);
-    const char *e = dbx_last_error();
-    int ok = strstr(e, needle) != NULL;
-    CU_ASSERT(ok);
-    if (got != want || !ok)
-        printf("\n  got status %d '%s', want %d with '%s'\n", (int)got, e, (int)want, needle);
 }
 
 static int close_rel(double a, double b, double rtol)
@@ -312,7 +281,7 @@ static void test_dropout(void)
     CU_ASSERT(small_opts(1).dropout == 0);
     /* every built-in model drops in training: another loss and other parameters; the same
        dropout twice trains the same */
-    char *tags = tmp_path("tags.txt");
+    char *tags = dbx_test_tmp_dup("tags.txt");
     FILE *f = fopen(tags, "w");
     CU_ASSERT_PTR_NOT_NULL_FATAL(f);
     for (int s = 0; s < 60; s++) {
@@ -337,7 +306,7 @@ static void test_dropout(void)
     free(tags);
 
     /* recorded in the meta (and P.vocab) in millionths; absent without dropout */
-    char *p = tmp_path("drop.bin"), *dev = tree_file("drop-dev.txt", 30, 5);
+    char *p = dbx_test_tmp_dup("drop.bin"), *dev = tree_file("drop-dev.txt", 30, 5);
     dbx_train_opts o = small_opts(64);
     o.steps = 3;
     o.dropout = 0.35;
@@ -371,7 +340,7 @@ static void test_dropout(void)
     CU_ASSERT_EQUAL_FATAL(dbx_trainer_new(&o, &t), DBX_OK);
     CU_ASSERT_EQUAL(dbx_meta_get(dbx_trainer_meta(t), DBX_META_DROPOUT, -1), -1);
     dbx_trainer_free(t);
-    remove_params(p);
+    dbx_test_remove_params(p);
     unlink(dev);
     free(p);
     free(dev);
@@ -380,7 +349,7 @@ static void test_dropout(void)
 /* ---- keep-best and patience ---------------------------------------------------------------- */
 static void test_keep_best_patience(void)
 {
-    char *p = tmp_path("best.bin"), *dev = tree_file("best-dev.txt", 60, 11);
+    char *p = dbx_test_tmp_dup("best.bin"), *dev = tree_file("best-dev.txt", 60, 11);
     char last[4200];
     snprintf(last, sizeof last, "%s.last", p);
     dbx_train_opts o = small_opts(200);
@@ -393,8 +362,8 @@ static void test_keep_best_patience(void)
     o.patience = 2;
     dbx_train_result r;
     CU_ASSERT_EQUAL_FATAL(dbx_train(&o, &r), DBX_OK);
-    printf("\n  best dev headline metric %.4f after epoch %d (step %lld); stopped after %d evaluations",
-           r.best_dev, r.best_epoch, (long long)r.best_step, r.evaluations);
+    printf("\n  best dev headline metric %.4f after epoch %d (step %lld); stopped after %d "
+           "evaluations", r.best_dev, r.best_epoch, (long long)r.best_step, r.evaluations);
     /* stopped where patience says: two evaluations after the best one */
     CU_ASSERT_EQUAL(r.stopped_early, 1);
     CU_ASSERT(r.best_epoch >= 1);
@@ -417,7 +386,7 @@ static void test_keep_best_patience(void)
     CU_ASSERT(e.acc == r.dev_acc);
     CU_ASSERT(e.loss == r.dev_loss);
     /* deterministic: the same run stops at the same step with the same files */
-    char *p2 = tmp_path("best2.bin");
+    char *p2 = dbx_test_tmp_dup("best2.bin");
     o.save = p2;
     dbx_train_result r2;
     CU_ASSERT_EQUAL_FATAL(dbx_train(&o, &r2), DBX_OK);
@@ -464,11 +433,11 @@ static void test_keep_best_patience(void)
     CU_ASSERT(dbx_eval_headline(&h, &name) == 0.75);
     CU_ASSERT_STRING_EQUAL(name, "f1");
 
-    remove_params(p);
-    remove_params(last);
-    remove_params(p2);
+    dbx_test_remove_params(p);
+    dbx_test_remove_params(last);
+    dbx_test_remove_params(p2);
     snprintf(last, sizeof last, "%s.last", p2);
-    remove_params(last);
+    dbx_test_remove_params(last);
     unlink(dev);
     free(p);
     free(p2);
@@ -480,41 +449,41 @@ static void test_bad_options(void)
     dbx_train_result r;
     dbx_train_opts o = small_opts(20);
     o.clip_norm = -1;
-    expect_error(dbx_train(&o, &r), DBX_EINVAL, "clip norm");
+    dbx_test_expect_error(dbx_train(&o, &r), DBX_EINVAL, "clip norm");
     o = small_opts(20);
     o.dropout = 1;
-    expect_error(dbx_train(&o, &r), DBX_EINVAL, "dropout");
+    dbx_test_expect_error(dbx_train(&o, &r), DBX_EINVAL, "dropout");
     o.dropout = -0.1;
-    expect_error(dbx_train(&o, &r), DBX_EINVAL, "dropout");
+    dbx_test_expect_error(dbx_train(&o, &r), DBX_EINVAL, "dropout");
     o = small_opts(20);
     o.weight_decay = -1e-4;
-    expect_error(dbx_train(&o, &r), DBX_EINVAL, "weight decay");
+    dbx_test_expect_error(dbx_train(&o, &r), DBX_EINVAL, "weight decay");
     o = small_opts(20);
     o.lr_schedule = "linear";
-    expect_error(dbx_train(&o, &r), DBX_EINVAL, "unknown learning-rate schedule 'linear'");
+    dbx_test_expect_error(dbx_train(&o, &r), DBX_EINVAL, "unknown learning-rate schedule 'linear'");
     o = small_opts(20);
     o.lr_schedule = "step";
-    expect_error(dbx_train(&o, &r), DBX_EINVAL, "lr_step_every");
+    dbx_test_expect_error(dbx_train(&o, &r), DBX_EINVAL, "lr_step_every");
     o.lr_step_every = 5;
     o.lr_step_factor = 0;
-    expect_error(dbx_train(&o, &r), DBX_EINVAL, "factor");
+    dbx_test_expect_error(dbx_train(&o, &r), DBX_EINVAL, "factor");
     o = small_opts(20);
     o.warmup = -1;
-    expect_error(dbx_train(&o, &r), DBX_EINVAL, "warm-up");
+    dbx_test_expect_error(dbx_train(&o, &r), DBX_EINVAL, "warm-up");
     o = small_opts(20);
     o.lr_schedule = "cosine";
     o.lr_min = 1; /* above lr 0.001 */
-    expect_error(dbx_train(&o, &r), DBX_EINVAL, "lr_min");
+    dbx_test_expect_error(dbx_train(&o, &r), DBX_EINVAL, "lr_min");
     o = small_opts(20);
     o.keep_best = 1;
-    expect_error(dbx_train(&o, &r), DBX_EINVAL, "needs a dev set");
+    dbx_test_expect_error(dbx_train(&o, &r), DBX_EINVAL, "needs a dev set");
     o.dev = "dev.txt";
-    expect_error(dbx_train(&o, &r), DBX_EINVAL, "--keep-best needs --save");
+    dbx_test_expect_error(dbx_train(&o, &r), DBX_EINVAL, "--keep-best needs --save");
     o = small_opts(20);
     o.patience = 3;
-    expect_error(dbx_train(&o, &r), DBX_EINVAL, "--patience needs a dev set");
+    dbx_test_expect_error(dbx_train(&o, &r), DBX_EINVAL, "--patience needs a dev set");
     o.patience = -1;
-    expect_error(dbx_train(&o, &r), DBX_EINVAL, "patience");
+    dbx_test_expect_error(dbx_train(&o, &r), DBX_EINVAL, "patience");
 }
 
 int main(void)

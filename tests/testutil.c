@@ -95,3 +95,33 @@ float *dbx_test_dup(const float *a, size_t n)
     memcpy(p, a, n * sizeof *p);
     return p;
 }
+
+char *dbx_test_tmp_dup(const char *name)
+{
+    const char *p = dbx_test_tmp_path(name);
+    char *s = malloc(strlen(p) + 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    strcpy(s, p);
+    return s;
+}
+
+void dbx_test_expect_error(dbx_status got, dbx_status want, const char *needle)
+{
+    CU_ASSERT_EQUAL(got, want);
+    const char *e = dbx_last_error();
+    int ok = strstr(e, needle) != NULL;
+    CU_ASSERT(ok);
+    if (got != want || !ok)
+        printf("\n  got status %d '%s', want %d with '%s'\n", (int)got, e, (int)want, needle);
+}
+
+void dbx_test_remove_params(const char *path)
+{
+    size_t n = strlen(path) + 8;
+    char *v = malloc(n);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(v);
+    snprintf(v, n, "%s.vocab", path);
+    unlink(path);
+    unlink(v);
+    free(v);
+}

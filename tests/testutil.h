@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dbx/dbx.h"
+
 typedef struct dbx_test_case {
     const char *name;
     void (*fn)(void);
@@ -39,6 +41,12 @@ float *dbx_test_dup(const float *a, size_t n);
 const char *dbx_test_src_path(const char *rel);
 /* A path for temporary files of this test: $TMPDIR/dbx-test-<pid>-<name>; static buffer. */
 const char *dbx_test_tmp_path(const char *name);
+/* The same path in a malloc'd copy (free it). */
+char *dbx_test_tmp_dup(const char *name);
+/* Asserts that a call returned want with needle in dbx_last_error(), printing both if not. */
+void dbx_test_expect_error(dbx_status got, dbx_status want, const char *needle);
+/* Removes saved parameters: path and path.vocab. */
+void dbx_test_remove_params(const char *path);
 
 #define DBX_TEST(fn) {#fn, fn}
 #define DBX_TEST_END {NULL, NULL}
