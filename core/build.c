@@ -48,13 +48,19 @@ static dbx_node scalar_of(dbx_graph *g, enum dbx_op op, int n, const dbx_node *x
     return dbx__graph_add(g, &sp);
 }
 
-dbx_node dbx_dot(dbx_graph *g, dbx_node a, dbx_node b)
+/* A scalar node of op over two nodes of one dim (err: the message when they differ). */
+static dbx_node scalar_of_pair(dbx_graph *g, enum dbx_op op, dbx_node a, dbx_node b,
+                               const char *err)
 {
     dbx_node ab[2] = {a, b};
     if (!dbx__graph_check_args(g, 2, ab)) return DBX_NONE;
-    if (g->nodes[a].dim != g->nodes[b].dim)
-        return dbx__graph_bad(g, DBX_EINVAL, "dot: argument sizes differ");
-    return scalar_of(g, DBX_OP_DOT, 2, ab, 0);
+    if (g->nodes[a].dim != g->nodes[b].dim) return dbx__graph_bad(g, DBX_EINVAL, err);
+    return scalar_of(g, op, 2, ab, 0);
+}
+
+dbx_node dbx_dot(dbx_graph *g, dbx_node a, dbx_node b)
+{
+    return scalar_of_pair(g, DBX_OP_DOT, a, b, "dot: argument sizes differ");
 }
 
 dbx_node dbx_sum_elems(dbx_graph *g, dbx_node x)
@@ -192,11 +198,7 @@ dbx_node dbx_logistic_loss(dbx_graph *g, dbx_node s, int label)
 
 dbx_node dbx_squared_error(dbx_graph *g, dbx_node a, dbx_node b)
 {
-    dbx_node ab[2] = {a, b};
-    if (!dbx__graph_check_args(g, 2, ab)) return DBX_NONE;
-    if (g->nodes[a].dim != g->nodes[b].dim)
-        return dbx__graph_bad(g, DBX_EINVAL, "squared_error: argument sizes differ");
-    return scalar_of(g, DBX_OP_SQ_ERR, 2, ab, 0);
+    return scalar_of_pair(g, DBX_OP_SQ_ERR, a, b, "squared_error: argument sizes differ");
 }
 
 dbx_node dbx_hinge(dbx_graph *g, dbx_node x, int label, float margin)
