@@ -96,7 +96,7 @@ static dbx_status select_model(dbx_trainer *t, int epoch, int64_t step, dbx__sel
 static dbx_status run(dbx_trainer *t, dbx_train_result *res)
 {
     const dbx_train_opts *o = &t->o;
-    dbx__sums all, ep, win, s;
+    dbx__sums all, ep, win;
     memset(&all, 0, sizeof all);
     memset(&ep, 0, sizeof ep);
     memset(&win, 0, sizeof win);
@@ -109,7 +109,7 @@ static dbx_status run(dbx_trainer *t, dbx_train_result *res)
         dbx_step_info st;
         DBX_TRY(dbx_trainer_step(t, &st));
         const int64_t k = st.step;
-        dbx__step_sums(t, &st, &s);
+        const dbx__sums s = t->last_sums; /* dbx_trainer_step's sums of this step */
         if (!isfinite(s.loss))
             return dbx__fail(DBX_EINVAL, "loss became %s at step %lld",
                              isnan(s.loss) ? "NaN" : "inf", (long long)k);

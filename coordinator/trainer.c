@@ -481,11 +481,9 @@ dbx_status dbx_trainer_step(dbx_trainer *t, dbx_step_info *info)
     dbx_step_info own;
     if (!info) info = &own;
     dbx_status s = step(t, info);
-    if (!s && t->rank == 0 && t->metrics.open) { /* the step record, for any caller's loop */
-        dbx__sums sums;
-        dbx__step_sums(t, info, &sums);
-        s = dbx__report_step(t, info->step, info->epoch, &sums);
-    }
+    if (!s) dbx__step_sums(t, info, &t->last_sums);
+    if (!s && t->rank == 0 && t->metrics.open) /* the step record, for any caller's loop */
+        s = dbx__report_step(t, info->step, info->epoch, &t->last_sums);
     return dbx__fatal(t, s);
 }
 

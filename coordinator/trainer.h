@@ -71,6 +71,7 @@ struct dbx_trainer {
     dbx__metrics metrics;
     double t_report0;           /* when the config record was written (dbx__now) */
     double t_run;               /* when dbx_trainer_run started */
+    dbx__sums last_sums;        /* the last step's sums over the ranks (dbx_trainer_step) */
     int64_t step_run;           /* steps done before dbx_trainer_run */
     int have_dev;               /* a dev evaluation has run: last_dev is valid */
     dbx_eval_result last_dev;
