@@ -21,11 +21,65 @@
 #define DBX_COMM_DEFAULT_BUCKET ((size_t)4 << 20)
 #define DBX_COMM_DEFAULT_TIMEOUT 60.0
 
+/* The all-reduce costs DBX_AR_AUTO compares by default: Open MPI over TCP between network
+ * namespace hosts on one machine (bench/collectives.sh, README "Multi-node benchmarks"). */
+#define DBX_AR_DEFAULT_COST {76.3e-6, 1.764e-9}
+
 dbx__comm_opts dbx__comm_opts_default(void)
 {
     dbx__comm_opts o = {.want_mpi = -1, .bucket_bytes = DBX_COMM_DEFAULT_BUCKET,
-                       .timeout_s = DBX_COMM_DEFAULT_TIMEOUT};
+                       .timeout_s = DBX_COMM_DEFAULT_TIMEOUT, .algo = DBX_AR_AUTO, .hier = -1,
+                       .model = {DBX_AR_DEFAULT_COST, DBX_AR_DEFAULT_COST, DBX_AR_DEFAULT_COST}};
     return o;
+}
+
+dbx_status dbx__ar_model_parse(const char *spec, dbx__ar_model *m)
+{
+    const char *p = spec;
+    while (p && *p) {
+        char name[32];
+        double a = 0, b = 0;
+        int used = 0;
+        if (sscanf(p, "%31[a-z]=%lf,%lf%n", name, &a, &b, &used) != 3 || a < 0 || b < 0)
+            return dbx__fail(DBX_EINVAL, "all-reduce model '%s' at character %d: expected "
+                             "NAME=ALPHA_US,BETA_NS_PER_BYTE[;...] with NAME rd, rabenseifner "
+                             "or ring", spec, (int)(p - spec) + 1);
+        dbx__ar_algo algo;
+        DBX_TRY(dbx__ar_algo_parse(name, &algo));
+        dbx__ar_cost *cost = algo == DBX_AR_RD ? &m->rd : algo == DBX_AR_RAB ? &m->rab
+                           : algo == DBX_AR_RING ? &m->ring : NULL;
+        if (!cost)
+            return dbx__fail(DBX_EINVAL, "all-reduce model '%s': no cost model for '%s' "
+                             "(rd, rabenseifner or ring)", spec, name);
+        cost->alpha = a * 1e-6;
+        cost->beta = b * 1e-9;
+        p += used;
+        if (*p == ';') p++;
+        else if (*p)
+            return dbx__fail(DBX_EINVAL, "all-reduce model '%s' at character %d: expected ';'",
+                             spec, (int)(p - spec) + 1);
+    }
+    return DBX_OK;
+}
+
+/* DBX_ALLREDUCE, DBX_ALLREDUCE_HIER and DBX_ALLREDUCE_MODEL, where o keeps the defaults. */
+static dbx_status ar_env(dbx__comm_opts *o)
+{
+    const char *v = getenv("DBX_ALLREDUCE");
+    if (v && *v && o->algo == DBX_AR_AUTO) {
+        dbx_status s = dbx__ar_algo_parse(v, &o->algo);
+        if (s) return dbx__fail(s, "DBX_ALLREDUCE: %s", dbx_last_error());
+    }
+    v = getenv("DBX_ALLREDUCE_HIER");
+    if (v && *v && o->hier < 0) {
+        if (!strcmp(v, "1") || !strcmp(v, "on")) o->hier = 1;
+        else if (!strcmp(v, "0") || !strcmp(v, "off")) o->hier = 0;
+        else if (strcmp(v, "auto"))
+            return dbx__fail(DBX_EINVAL, "DBX_ALLREDUCE_HIER is '%s': expected on, off or auto", v);
+    }
+    v = getenv("DBX_ALLREDUCE_MODEL");
+    if (v && *v) DBX_TRY(dbx__ar_model_parse(v, &o->model));
+    return DBX_OK;
 }
 
 static int env_set(const char *name)
@@ -57,10 +111,18 @@ dbx_status dbx__comm_init(const dbx__comm_opts *opts, int *argc, char ***argv, d
     if (o.want_mpi < -1 || o.want_mpi > 1)
         return dbx__fail(DBX_EINVAL, "dbx__comm_init: want_mpi is %d (expected -1, 0 or 1)",
                          o.want_mpi);
+    if ((unsigned)o.algo >= DBX_AR_NALGO || o.hier < -1 || o.hier > 1)
+        return dbx__fail(DBX_EINVAL, "dbx__comm_init: all-reduce algorithm %d or hier %d out "
+                         "of range", (int)o.algo, o.hier);
+    DBX_TRY(ar_env(&o));
     dbx__comm *c = calloc(1, sizeof *c);
     if (!c) return dbx__fail(DBX_ENOMEM, "dbx__comm_init: out of memory");
     c->bucket_bytes = o.bucket_bytes;
     c->timeout_s = o.timeout_s;
+    c->ar_algo = o.algo;
+    c->ar_hier_opt = o.hier;
+    c->ar_model = o.model;
+    c->ar_participants = 1;
     c->rank = 0;
     c->size = 1;
     c->local_rank = 0;
@@ -167,6 +229,20 @@ void dbx__comm_last_allreduce(const dbx__comm *c, double *seconds, size_t *bytes
 }
 
 /* ---- collectives: checks, then the single-process identity or the MPI back end --------- */
+/* dbx__comm_digest: an ordered collective of kind k and size n was issued. */
+static void note(dbx__comm *c, unsigned k, uint64_t n)
+{
+    c->dg_count++;
+    uint64_t h = c->dg_hash ^ (((uint64_t)k << 56) ^ n);
+    c->dg_hash = h * 0x100000001b3ull + 0x9e3779b97f4a7c15ull;
+}
+
+void dbx__comm_digest(const dbx__comm *c, uint64_t d[3])
+{
+    d[0] = c ? c->dg_count : 0;
+    d[1] = c ? c->dg_hash : 0;
+    d[2] = c ? c->dg_arsum : 0;
+}
 #define COMM_CHECK_C(c, fn)                                                                  \
     do {                                                                                     \
         if (!(c)) return dbx__fail(DBX_EINVAL, "%s: comm is NULL", fn);                      \
@@ -192,14 +268,73 @@ static dbx_status check_root(const dbx__comm *c, int root, const char *fn)
     return DBX_OK;
 }
 
+/* ---- gradient all-reduce: front end of allreduce.c ---------------------------------------- */
+static dbx_status iallreduce(dbx__comm *c, float *buf, size_t n, int key)
+{
+    c->dg_count++;
+    c->dg_arsum += ((uint64_t)key * 0x9e3779b97f4a7c15ull) ^ (n * 0xc2b2ae3d27d4eb4full);
+    if (c->kind != DBX_COMM_MPI || c->size == 1) {
+        dbx__ar_algo a = c->ar_algo == DBX_AR_AUTO ? DBX_AR_RD : c->ar_algo;
+        c->ar_started[a]++;
+        return DBX_OK;
+    }
+    return dbx__ar_start(c, buf, n, key, c->ar_algo);
+}
+
+dbx_status dbx__comm_iallreduce_f32(dbx__comm *c, float *buf, size_t n, int key)
+{
+    COMM_CHECK_C(c, "dbx__comm_iallreduce_f32");
+    DBX_TRY(check_buf(buf, n, "dbx__comm_iallreduce_f32", "buf"));
+    if (key < 0 || key >= DBX_AR_MAX_KEY)
+        return dbx__fail(DBX_EINVAL, "dbx__comm_iallreduce_f32: key %d outside 0..%d", key,
+                         DBX_AR_MAX_KEY - 1);
+    if (n > INT_MAX)
+        return dbx__fail(DBX_EINVAL, "dbx__comm_iallreduce_f32: %zu floats exceed INT_MAX", n);
+    return iallreduce(c, buf, n, key);
+}
+
+dbx_status dbx__comm_allreduce_progress(dbx__comm *c)
+{
+    COMM_CHECK_C(c, "dbx__comm_allreduce_progress");
+    return c->ar ? dbx__ar_progress(c, 0) : DBX_OK;
+}
+
+dbx_status dbx__comm_allreduce_wait(dbx__comm *c)
+{
+    COMM_CHECK_C(c, "dbx__comm_allreduce_wait");
+    return c->ar ? dbx__ar_progress(c, 1) : DBX_OK;
+}
+
 dbx_status dbx__comm_allreduce_f32(dbx__comm *c, float *buf, size_t n)
 {
     COMM_CHECK_C(c, "dbx__comm_allreduce_f32");
     DBX_TRY(check_buf(buf, n, "dbx__comm_allreduce_f32", "buf"));
-    if (c->kind == DBX_COMM_MPI) return dbx__comm_mpi_allreduce_f32(c, buf, n);
-    c->last_ar_seconds = 0;
+    double t0 = dbx__now();
+    size_t chunk = c->bucket_bytes ? c->bucket_bytes / sizeof(float) : n;
+    if (chunk == 0) chunk = 1;
+    if (chunk > ((size_t)1 << 30)) chunk = (size_t)1 << 30;
+    size_t nb = n ? (n + chunk - 1) / chunk : 0;
+    if (nb > (size_t)(32767 - DBX_AR_MAX_KEY))
+        return dbx__fail(DBX_EINVAL, "dbx__comm_allreduce_f32: %zu buckets (bucket_bytes %zu): "
+                         "at most %d", nb, c->bucket_bytes, 32767 - DBX_AR_MAX_KEY);
+    for (size_t b = 0; b < nb; b++) {
+        size_t off = b * chunk, len = n - off < chunk ? n - off : chunk;
+        DBX_TRY(iallreduce(c, buf + off, len, DBX_AR_MAX_KEY + (int)b));
+    }
+    DBX_TRY(dbx__comm_allreduce_wait(c));
+    c->last_ar_seconds = c->kind == DBX_COMM_MPI ? dbx__now() - t0 : 0;
     c->last_ar_bytes = n * sizeof(float);
     return DBX_OK;
+}
+
+dbx__ar_algo dbx__comm_ar_algo(const dbx__comm *c) { return c ? c->ar_algo : DBX_AR_AUTO; }
+int dbx__comm_ar_hier(const dbx__comm *c) { return c ? c->ar_hier : 0; }
+int dbx__comm_ar_participants(const dbx__comm *c) { return c ? c->ar_participants : 1; }
+const dbx__ar_model *dbx__comm_ar_model(const dbx__comm *c) { return c ? &c->ar_model : NULL; }
+
+void dbx__comm_ar_counts(const dbx__comm *c, int64_t counts[DBX_AR_NALGO])
+{
+    for (int i = 0; i < DBX_AR_NALGO; i++) counts[i] = c ? c->ar_started[i] : 0;
 }
 
 dbx_status dbx__comm_allreduce_f64(dbx__comm *c, double *buf, size_t n, dbx__comm_op op)
@@ -207,6 +342,7 @@ dbx_status dbx__comm_allreduce_f64(dbx__comm *c, double *buf, size_t n, dbx__com
     COMM_CHECK_C(c, "dbx__comm_allreduce_f64");
     DBX_TRY(check_buf(buf, n, "dbx__comm_allreduce_f64", "buf"));
     DBX_TRY(check_op(op, "dbx__comm_allreduce_f64"));
+    note(c, 1 + (unsigned)op, n);
     if (c->kind == DBX_COMM_MPI) return dbx__comm_mpi_allreduce_f64(c, buf, n, op);
     return DBX_OK;
 }
@@ -216,6 +352,7 @@ dbx_status dbx__comm_allreduce_i64(dbx__comm *c, int64_t *buf, size_t n, dbx__co
     COMM_CHECK_C(c, "dbx__comm_allreduce_i64");
     DBX_TRY(check_buf(buf, n, "dbx__comm_allreduce_i64", "buf"));
     DBX_TRY(check_op(op, "dbx__comm_allreduce_i64"));
+    note(c, 4 + (unsigned)op, n);
     if (c->kind == DBX_COMM_MPI) return dbx__comm_mpi_allreduce_i64(c, buf, n, op);
     return DBX_OK;
 }
@@ -228,6 +365,7 @@ dbx_status dbx__comm_allgather(dbx__comm *c, const void *send, size_t bytes_each
     if (bytes_each > INT_MAX)
         return dbx__fail(DBX_EINVAL, "dbx__comm_allgather: %zu bytes per rank exceed INT_MAX",
                          bytes_each);
+    note(c, 7, bytes_each);
     if (c->kind == DBX_COMM_MPI) return dbx__comm_mpi_allgather(c, send, bytes_each, recv);
     if (bytes_each && recv != send) memmove(recv, send, bytes_each);
     return DBX_OK;
@@ -249,6 +387,9 @@ dbx_status dbx__comm_allgatherv(dbx__comm *c, const void *send, size_t bytes, vo
     if (bytes != counts[c->rank])
         return dbx__fail(DBX_EINVAL, "%s: rank %d sends %zu bytes but counts[%d] is %zu", fn,
                          c->rank, bytes, c->rank, counts[c->rank]);
+    uint64_t total = 0;
+    for (int r = 0; r < c->size; r++) total += counts[r];
+    note(c, 8, total);
     if (c->kind == DBX_COMM_MPI)
         return dbx__comm_mpi_allgatherv(c, send, bytes, recv, counts, displs);
     if (bytes && (char *)recv + displs[0] != (const char *)send)
@@ -261,6 +402,7 @@ dbx_status dbx__comm_bcast(dbx__comm *c, void *buf, size_t bytes, int root)
     COMM_CHECK_C(c, "dbx__comm_bcast");
     DBX_TRY(check_buf(buf, bytes, "dbx__comm_bcast", "buf"));
     DBX_TRY(check_root(c, root, "dbx__comm_bcast"));
+    note(c, 9, bytes);
     if (c->kind == DBX_COMM_MPI) return dbx__comm_mpi_bcast(c, buf, bytes, root);
     return DBX_OK;
 }
@@ -268,6 +410,7 @@ dbx_status dbx__comm_bcast(dbx__comm *c, void *buf, size_t bytes, int root)
 dbx_status dbx__comm_barrier(dbx__comm *c)
 {
     COMM_CHECK_C(c, "dbx__comm_barrier");
+    note(c, 10, 0);
     if (c->kind == DBX_COMM_MPI) return dbx__comm_mpi_barrier(c);
     return DBX_OK;
 }
@@ -297,6 +440,7 @@ dbx_status dbx__comm_scatter_start(dbx__comm *c, const void *send, const size_t 
         if (n && (const char *)recv != src) memmove(recv, src, n);
         c->scatter_own = own;
     }
+    note(c, 11, (uint64_t)root);
     if (c->kind == DBX_COMM_MPI)
         DBX_TRY(dbx__comm_mpi_scatter_start(c, send, counts, displs, recv, recv_cap, root));
     c->scatter_pending = 1;

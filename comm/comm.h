@@ -22,17 +22,55 @@ typedef struct dbx__comm dbx__comm;
 
 typedef enum dbx__comm_kind { DBX_COMM_SINGLE, DBX_COMM_MPI } dbx__comm_kind;
 
+/* Gradient all-reduce algorithms (comm/allreduce.c has the details):
+ *   DBX_AR_AUTO  per operation, the one the cost model (dbx__ar_model) predicts fastest for
+ *                its participants and size, among rd, rabenseifner and ring;
+ *   DBX_AR_MPI   MPI_Iallreduce, the MPI library's own choice;
+ *   DBX_AR_RD    recursive doubling: log2 P steps of the whole buffer (latency-optimal);
+ *   DBX_AR_RAB   Rabenseifner: reduce-scatter + all-gather, 2 log2 P steps, 2 (P-1)/P of
+ *                the buffer (bandwidth- and latency-efficient);
+ *   DBX_AR_RING  2 (P-1) steps of n/P (bandwidth-optimal, latency 2 (P-1) alpha).
+ * rd and rabenseifner sum every element by the same tree: the same bits as each other, on
+ * every rank and for any bucketing. */
+typedef enum dbx__ar_algo {
+    DBX_AR_AUTO, DBX_AR_MPI, DBX_AR_RD, DBX_AR_RAB, DBX_AR_RING, DBX_AR_NALGO
+} dbx__ar_algo;
+/* Parses "auto" | "mpi" | "rd" | "rabenseifner" (or "rab") | "ring". */
+dbx_status dbx__ar_algo_parse(const char *name, dbx__ar_algo *out);
+const char *dbx__ar_algo_name(dbx__ar_algo a);
+
+/* Per-algorithm alpha-beta costs: alpha seconds per message step, beta seconds per byte. */
+typedef struct dbx__ar_cost { double alpha, beta; } dbx__ar_cost;
+typedef struct dbx__ar_model { dbx__ar_cost rd, rab, ring; } dbx__ar_model;
+/* Predicted seconds of algorithm a (rd, rabenseifner, ring; else -1) on P participants. */
+double dbx__ar_model_seconds(const dbx__ar_model *m, dbx__ar_algo a, int P, size_t bytes);
+/* The algorithm m predicts fastest for P participants and bytes (ties: rd, rabenseifner,
+ * ring in that order). */
+dbx__ar_algo dbx__ar_choose(const dbx__ar_model *m, int P, size_t bytes);
+/* Parses "rd=ALPHA_US,BETA_NS;rabenseifner=...;ring=..." (any subset; microseconds and
+ * nanoseconds per byte) into m, which keeps the costs not named. */
+dbx_status dbx__ar_model_parse(const char *spec, dbx__ar_model *m);
+
 typedef struct dbx__comm_opts {
     int want_mpi;           /* -1: auto (MPI when launched by mpirun/srun), 0: single, 1: MPI */
-    size_t bucket_bytes;    /* all-reduce bucket size (default 4 MiB); 0: one call */
+    size_t bucket_bytes;    /* dbx__comm_allreduce_f32's bucket size (default 4 MiB); 0: one
+                             * operation */
     double timeout_s;       /* watchdog: abort when a collective waits longer (default 60);
                              * <= 0 disables the watchdog */
+    dbx__ar_algo algo;      /* gradient all-reduce algorithm (default DBX_AR_AUTO) */
+    int hier;               /* hierarchical all-reduce (node leaders): -1 auto (when a node
+                             * holds several ranks and there are several nodes; default),
+                             * 0 off, 1 on */
+    dbx__ar_model model;    /* the costs DBX_AR_AUTO compares (default: dbx's measurement on
+                             * TCP between namespace hosts, README "Multi-node benchmarks");
+                             * the environment variable DBX_ALLREDUCE_MODEL overrides them */
 } dbx__comm_opts;
 
-/* The defaults: {want_mpi = -1, bucket_bytes = 4 MiB, timeout_s = 60}. dbx__comm_init with
- * opts == NULL uses them. Auto means MPI when OMPI_COMM_WORLD_SIZE, PMIX_RANK, PMI_RANK or
- * PMI_SIZE is set, or a Slurm step of more than one task (SLURM_STEP_ID, SLURM_PROCID,
- * SLURM_STEP_NUM_TASKS > 1), or MPI is already initialised; otherwise single. */
+/* The defaults: {want_mpi = -1, bucket_bytes = 4 MiB, timeout_s = 60, algo = auto, hier =
+ * -1, model = the measured one}. dbx__comm_init with opts == NULL uses them. Auto means MPI
+ * when OMPI_COMM_WORLD_SIZE, PMIX_RANK, PMI_RANK or PMI_SIZE is set, or a Slurm step of more
+ * than one task (SLURM_STEP_ID, SLURM_PROCID, SLURM_STEP_NUM_TASKS > 1), or MPI is already
+ * initialised; otherwise single. */
 dbx__comm_opts dbx__comm_opts_default(void);
 
 /* Initialises MPI if wanted (MPI_Init_thread, MPI_THREAD_FUNNELED; not when MPI is already
@@ -53,10 +91,36 @@ int dbx__comm_local_rank(const dbx__comm *c);   /* rank among the ranks of this 
 int dbx__comm_local_size(const dbx__comm *c);
 const char *dbx__comm_host(const dbx__comm *c); /* this rank's host name */
 
-/* In-place SUM all-reduce of n floats on the gradient communicator, in buckets of
- * bucket_bytes (one MPI_Iallreduce per bucket, all in flight, then one wait). Any n: a
- * bucket never exceeds 2^30 floats. */
+/* In-place SUM all-reduce of n floats, in buckets of bucket_bytes (all in flight, then one
+ * wait), with the configured algorithm. Any n: a bucket never exceeds 2^30 floats. Must not
+ * be called while dbx__comm_iallreduce_f32 operations are in flight with keys of its range
+ * (it uses keys DBX_AR_MAX_KEY and up). */
 dbx_status dbx__comm_allreduce_f32(dbx__comm *c, float *buf, size_t n);
+
+/* Nonblocking in-place SUM all-reduce of n <= INT_MAX floats, identified by key (0 <= key
+ * < DBX_AR_MAX_KEY), which every rank gives the same operation (same n). Ranks may start
+ * their keys in different orders (the algorithms match messages by key), except with
+ * DBX_AR_MPI, whose operations every rank must start in the same order. One operation per
+ * key in flight; buf must stay untouched until dbx__comm_allreduce_wait. Communication
+ * advances in dbx__comm_allreduce_progress (never blocks) and dbx__comm_allreduce_wait
+ * (returns when every operation in flight has completed). A single process: nothing to do. */
+#define DBX_AR_MAX_KEY 16384
+dbx_status dbx__comm_iallreduce_f32(dbx__comm *c, float *buf, size_t n, int key);
+dbx_status dbx__comm_allreduce_progress(dbx__comm *c);
+dbx_status dbx__comm_allreduce_wait(dbx__comm *c);
+/* The all-reduce configuration in force: algorithm (as configured), hierarchical or not,
+ * the number of ranks that run the algorithm (all, or the node leaders), and the model. */
+dbx__ar_algo dbx__comm_ar_algo(const dbx__comm *c);
+int dbx__comm_ar_hier(const dbx__comm *c);
+int dbx__comm_ar_participants(const dbx__comm *c);
+const dbx__ar_model *dbx__comm_ar_model(const dbx__comm *c);
+/* Operations started so far with each algorithm (index dbx__ar_algo; auto's resolved). */
+void dbx__comm_ar_counts(const dbx__comm *c, int64_t counts[DBX_AR_NALGO]);
+
+/* What this rank has issued: d[0] collectives and all-reduce operations, d[1] a hash of
+ * the ordered collectives (kind and size, in call order), d[2] an order-free sum over the
+ * all-reduce operations' (key, size). Equal on every rank when they issued the same. */
+void dbx__comm_digest(const dbx__comm *c, uint64_t d[3]);
 /* In-place all-reduce of doubles / int64 with SUM, MAX or MIN (statistics, agreement), on
  * the control communicator; any n (split into calls of at most 2^30 elements). */
 typedef enum dbx__comm_op { DBX_COMM_SUM, DBX_COMM_MAX, DBX_COMM_MIN } dbx__comm_op;

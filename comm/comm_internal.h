@@ -15,6 +15,7 @@
 #include "comm/comm.h"
 
 typedef struct dbx_comm_mpi dbx_comm_mpi; /* MPI state, defined in comm_mpi.c */
+typedef struct dbx__ar dbx__ar;           /* all-reduce engine, defined in allreduce.c */
 
 struct dbx__comm {
     dbx__comm_kind kind;
@@ -25,6 +26,18 @@ struct dbx__comm {
 
     double last_ar_seconds; /* dbx__comm_last_allreduce */
     size_t last_ar_bytes;
+
+    /* gradient all-reduce (allreduce.c) */
+    dbx__ar_algo ar_algo;
+    int ar_hier_opt;         /* the option: -1 auto, 0, 1 */
+    int ar_hier;             /* in force */
+    int ar_participants;
+    dbx__ar_model ar_model;
+    int64_t ar_started[DBX_AR_NALGO];
+    dbx__ar *ar;             /* NULL in a single process */
+
+    /* dbx__comm_digest */
+    uint64_t dg_count, dg_hash, dg_arsum;
 
     /* the one outstanding scatter */
     int scatter_pending;
@@ -58,7 +71,13 @@ int dbx__comm_mpi_initialized(void); /* MPI_Init* done and MPI_Finalize not yet 
 dbx_status dbx__comm_mpi_init(dbx__comm *c, int *argc, char ***argv);
 void dbx__comm_mpi_free(dbx__comm *c);
 _Noreturn void dbx__comm_mpi_abort(int code);
-dbx_status dbx__comm_mpi_allreduce_f32(dbx__comm *c, float *buf, size_t n);
+/* The all-reduce engine (allreduce.c), MPI only: init after the communicators exist
+ * (leader_of[r]: the lowest rank on rank r's node; collective: duplicates a communicator),
+ * start, progress (block: until every operation has completed). */
+dbx_status dbx__ar_init(dbx__comm *c, const int *leader_of, int hier);
+void dbx__ar_free(dbx__comm *c);
+dbx_status dbx__ar_start(dbx__comm *c, float *buf, size_t n, int key, dbx__ar_algo algo);
+dbx_status dbx__ar_progress(dbx__comm *c, int block);
 dbx_status dbx__comm_mpi_allreduce_f64(dbx__comm *c, double *buf, size_t n, dbx__comm_op op);
 dbx_status dbx__comm_mpi_allreduce_i64(dbx__comm *c, int64_t *buf, size_t n, dbx__comm_op op);
 dbx_status dbx__comm_mpi_allgather(dbx__comm *c, const void *send, size_t bytes_each,

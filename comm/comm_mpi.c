@@ -1,19 +1,19 @@
-/* The MPI back end of comm/ (Open MPI, CPU workers) and the watchdog thread. The only file
- * of dbx that includes mpi.h. comm.c has checked the arguments before any call here.
+/* The MPI back end of comm/ (Open MPI, CPU workers) and the watchdog thread; dbx's own
+ * all-reduce algorithms are in allreduce.c. comm.c has checked the arguments before any call
+ * here.
  *
  * Every MPI return code is checked: MPI_COMM_WORLD and the two duplicated communicators
- * (grad: gradient all-reduces; ctrl: everything else) use MPI_ERRORS_RETURN, and MPI_TRY
+ * (grad: gradient all-reduces; ctrl: everything else) use MPI_ERRORS_RETURN, and DBX_MPI_TRY
  * turns a failure into DBX_EMPI with "host pid file:line: MPI_Xxx: <MPI error string>".
  * Nothing here calls exit() or abort(); the watchdog and dbx__comm_abort call MPI_Abort.
  *
  * Ownership: dbx_comm_mpi belongs to its dbx__comm. Thread safety: the owner thread makes
  * every MPI call (MPI_THREAD_FUNNELED) except the watchdog's final MPI_Abort. */
 #define _POSIX_C_SOURCE 200809L
-#include "comm/comm_internal.h"
+#include "comm/comm_mpi.h"
 
 #include <errno.h>
 #include <limits.h>
-#include <mpi.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,9 +31,6 @@
 struct dbx_comm_mpi {
     int initialised_here;       /* this object called MPI_Init_thread: finalise in free */
     MPI_Comm grad, ctrl;
-    MPI_Request *req;           /* all-reduce buckets */
-    MPI_Status *st;
-    size_t req_cap, st_cap;
     MPI_Request *sreq;          /* scatter: 2 per peer on the root, 2 on the others */
     MPI_Status *sst;
     int nsreq;
@@ -49,9 +46,7 @@ static const char *base_name(const char *path)
     return s ? s + 1 : path;
 }
 
-/* expr is the stringified call "MPI_Xxx(args)": the message names MPI_Xxx. Clears the
- * watchdog state (the blocking call has ended, with an error). */
-static dbx_status mpi_fail(dbx__comm *c, int rc, const char *expr, const char *file, int line)
+dbx_status dbx__comm_mpi_fail(dbx__comm *c, int rc, const char *expr, const char *file, int line)
 {
     char err[MPI_MAX_ERROR_STRING + 1] = "";
     int len = 0;
@@ -62,11 +57,6 @@ static dbx_status mpi_fail(dbx__comm *c, int rc, const char *expr, const char *f
                      base_name(file), line, name_len, expr, err);
 }
 
-#define MPI_TRY(c, call)                                                                     \
-    do {                                                                                     \
-        int rc_ = (call);                                                                    \
-        if (rc_ != MPI_SUCCESS) return mpi_fail((c), rc_, #call, __FILE__, __LINE__);        \
-    } while (0)
 
 /* After MPI_Waitall returned MPI_ERR_IN_STATUS: the first request's own error. */
 static int first_status_error(int rc, const MPI_Status *st, int n)
@@ -167,19 +157,19 @@ dbx_status dbx__comm_mpi_init(dbx__comm *c, int *argc, char ***argv)
     c->mpi = m;
 
     int init = 0, fin = 0;
-    MPI_TRY(c, MPI_Initialized(&init));
-    MPI_TRY(c, MPI_Finalized(&fin));
+    DBX_MPI_TRY(c, MPI_Initialized(&init));
+    DBX_MPI_TRY(c, MPI_Finalized(&fin));
     if (fin)
         return dbx__fail(DBX_EMPI, "%s %ld: dbx__comm_init: MPI is already finalised", c->host,
                          (long)getpid());
     if (!init) {
         int provided = 0;
-        MPI_TRY(c, MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided));
+        DBX_MPI_TRY(c, MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided));
         m->initialised_here = 1;
     }
-    MPI_TRY(c, MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN));
-    MPI_TRY(c, MPI_Comm_rank(MPI_COMM_WORLD, &c->rank));
-    MPI_TRY(c, MPI_Comm_size(MPI_COMM_WORLD, &c->size));
+    DBX_MPI_TRY(c, MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN));
+    DBX_MPI_TRY(c, MPI_Comm_rank(MPI_COMM_WORLD, &c->rank));
+    DBX_MPI_TRY(c, MPI_Comm_size(MPI_COMM_WORLD, &c->size));
     DBX_TRY(check_slurm_world(c));
 
     m->hdr = calloc((size_t)c->size, sizeof *m->hdr);
@@ -192,23 +182,34 @@ dbx_status dbx__comm_mpi_init(dbx__comm *c, int *argc, char ***argv)
 
     DBX_TRY(watchdog_start(c));
     dbx__comm_wd_enter(c, "dbx__comm_init/MPI_Comm_dup");
-    MPI_TRY(c, MPI_Comm_dup(MPI_COMM_WORLD, &m->grad));
-    MPI_TRY(c, MPI_Comm_dup(MPI_COMM_WORLD, &m->ctrl));
-    MPI_TRY(c, MPI_Comm_set_errhandler(m->grad, MPI_ERRORS_RETURN));
-    MPI_TRY(c, MPI_Comm_set_errhandler(m->ctrl, MPI_ERRORS_RETURN));
+    DBX_MPI_TRY(c, MPI_Comm_dup(MPI_COMM_WORLD, &m->grad));
+    DBX_MPI_TRY(c, MPI_Comm_dup(MPI_COMM_WORLD, &m->ctrl));
+    DBX_MPI_TRY(c, MPI_Comm_set_errhandler(m->grad, MPI_ERRORS_RETURN));
+    DBX_MPI_TRY(c, MPI_Comm_set_errhandler(m->ctrl, MPI_ERRORS_RETURN));
     MPI_Comm local = MPI_COMM_NULL;
-    MPI_TRY(c, MPI_Comm_split_type(m->ctrl, MPI_COMM_TYPE_SHARED, c->rank, MPI_INFO_NULL,
+    DBX_MPI_TRY(c, MPI_Comm_split_type(m->ctrl, MPI_COMM_TYPE_SHARED, c->rank, MPI_INFO_NULL,
                                    &local));
-    int lr = 0, ls = 1;
+    int lr = 0, ls = 1, leader = c->rank;
     int rc = MPI_Comm_rank(local, &lr);
     if (rc == MPI_SUCCESS) rc = MPI_Comm_size(local, &ls);
+    /* the node's leader: its lowest rank (local rank 0, as the split is keyed by rank) */
+    if (rc == MPI_SUCCESS) rc = MPI_Bcast(&leader, 1, MPI_INT, 0, local);
     int frc = MPI_Comm_free(&local);
-    if (rc != MPI_SUCCESS) return mpi_fail(c, rc, "MPI_Comm_rank/size(local)", __FILE__, __LINE__);
-    if (frc != MPI_SUCCESS) return mpi_fail(c, frc, "MPI_Comm_free(local)", __FILE__, __LINE__);
+    if (rc != MPI_SUCCESS) return dbx__comm_mpi_fail(c, rc, "MPI_Comm_rank/size(local)", __FILE__, __LINE__);
+    if (frc != MPI_SUCCESS) return dbx__comm_mpi_fail(c, frc, "MPI_Comm_free(local)", __FILE__, __LINE__);
     c->local_rank = lr;
     c->local_size = ls;
+    int *leader_of = malloc((size_t)c->size * sizeof *leader_of);
+    if (!leader_of) return dbx__fail(DBX_ENOMEM, "dbx__comm_init: out of memory");
+    rc = MPI_Allgather(&leader, 1, MPI_INT, leader_of, 1, MPI_INT, m->ctrl);
+    if (rc != MPI_SUCCESS) {
+        free(leader_of);
+        return dbx__comm_mpi_fail(c, rc, "MPI_Allgather(leaders)", __FILE__, __LINE__);
+    }
     dbx__comm_wd_leave(c);
-    return DBX_OK;
+    dbx_status s = dbx__ar_init(c, leader_of, c->ar_hier_opt);
+    free(leader_of);
+    return s;
 }
 
 static void warn_mpi(const dbx__comm *c, int rc, const char *call)
@@ -233,6 +234,7 @@ void dbx__comm_mpi_free(dbx__comm *c)
                 warn_mpi(c, rc, "MPI_Request_free");
         c->scatter_pending = 0;
     }
+    dbx__ar_free(c);
     if (m->grad != MPI_COMM_NULL && (rc = MPI_Comm_free(&m->grad)) != MPI_SUCCESS)
         warn_mpi(c, rc, "MPI_Comm_free");
     if (m->ctrl != MPI_COMM_NULL && (rc = MPI_Comm_free(&m->ctrl)) != MPI_SUCCESS)
@@ -240,8 +242,6 @@ void dbx__comm_mpi_free(dbx__comm *c)
     if (m->initialised_here && dbx__comm_mpi_initialized() &&
         (rc = MPI_Finalize()) != MPI_SUCCESS)
         warn_mpi(c, rc, "MPI_Finalize");
-    free(m->req);
-    free(m->st);
     free(m->sreq);
     free(m->sst);
     free(m->hdr);
@@ -258,42 +258,7 @@ _Noreturn void dbx__comm_mpi_abort(int code)
 }
 
 /* ---- collectives ---------------------------------------------------------------------- */
-static dbx_status grow_requests(dbx_comm_mpi *m, size_t n)
-{
-    DBX_TRY(DBX_GROW(m->req, m->req_cap, n));
-    DBX_TRY(DBX_GROW(m->st, m->st_cap, n));
-    return DBX_OK;
-}
-
-dbx_status dbx__comm_mpi_allreduce_f32(dbx__comm *c, float *buf, size_t n)
-{
-    dbx_comm_mpi *m = c->mpi;
-    double t0 = dbx__now();
-    size_t chunk = c->bucket_bytes ? c->bucket_bytes / sizeof(float) : n;
-    if (chunk == 0) chunk = 1;
-    if (chunk > COMM_MAX_ELEMS) chunk = COMM_MAX_ELEMS;
-    size_t nb = n ? (n + chunk - 1) / chunk : 0;
-    if (nb > INT_MAX)
-        return dbx__fail(DBX_EINVAL, "dbx__comm_allreduce_f32: %zu buckets (bucket_bytes %zu) "
-                         "exceed INT_MAX", nb, c->bucket_bytes);
-    DBX_TRY(grow_requests(m, nb));
-    for (size_t b = 0; b < nb; b++) {
-        size_t off = b * chunk, len = n - off < chunk ? n - off : chunk;
-        MPI_TRY(c, MPI_Iallreduce(MPI_IN_PLACE, buf + off, (int)len, MPI_FLOAT, MPI_SUM,
-                                  m->grad, &m->req[b]));
-    }
-    if (nb) {
-        dbx__comm_wd_enter(c, "dbx__comm_allreduce_f32/MPI_Waitall");
-        int rc = MPI_Waitall((int)nb, m->req, m->st);
-        if (rc != MPI_SUCCESS)
-            return mpi_fail(c, first_status_error(rc, m->st, (int)nb), "MPI_Waitall", __FILE__,
-                            __LINE__);
-        dbx__comm_wd_leave(c);
-    }
-    c->last_ar_seconds = dbx__now() - t0;
-    c->last_ar_bytes = n * sizeof(float);
-    return DBX_OK;
-}
+MPI_Comm dbx__comm_mpi_grad(const dbx__comm *c) { return c->mpi->grad; }
 
 static dbx_status allreduce_typed(dbx__comm *c, void *buf, size_t n, size_t es, MPI_Datatype t,
                                   dbx__comm_op op, const char *call)
@@ -301,7 +266,7 @@ static dbx_status allreduce_typed(dbx__comm *c, void *buf, size_t n, size_t es, 
     dbx__comm_wd_enter(c, call);
     for (size_t off = 0; off < n; off += COMM_MAX_ELEMS) {
         size_t len = n - off < COMM_MAX_ELEMS ? n - off : COMM_MAX_ELEMS;
-        MPI_TRY(c, MPI_Allreduce(MPI_IN_PLACE, (char *)buf + off * es, (int)len, t, mpi_op(op),
+        DBX_MPI_TRY(c, MPI_Allreduce(MPI_IN_PLACE, (char *)buf + off * es, (int)len, t, mpi_op(op),
                                  c->mpi->ctrl));
     }
     dbx__comm_wd_leave(c);
@@ -324,7 +289,7 @@ dbx_status dbx__comm_mpi_allgather(dbx__comm *c, const void *send, size_t bytes_
                                    void *recv)
 {
     dbx__comm_wd_enter(c, "dbx__comm_allgather/MPI_Allgather");
-    MPI_TRY(c, MPI_Allgather(send, (int)bytes_each, MPI_BYTE, recv, (int)bytes_each, MPI_BYTE,
+    DBX_MPI_TRY(c, MPI_Allgather(send, (int)bytes_each, MPI_BYTE, recv, (int)bytes_each, MPI_BYTE,
                              c->mpi->ctrl));
     dbx__comm_wd_leave(c);
     return DBX_OK;
@@ -339,7 +304,7 @@ dbx_status dbx__comm_mpi_allgatherv(dbx__comm *c, const void *send, size_t bytes
         m->idispls[r] = (int)displs[r];
     }
     dbx__comm_wd_enter(c, "dbx__comm_allgatherv/MPI_Allgatherv");
-    MPI_TRY(c, MPI_Allgatherv(send, (int)bytes, MPI_BYTE, recv, m->icounts, m->idispls, MPI_BYTE,
+    DBX_MPI_TRY(c, MPI_Allgatherv(send, (int)bytes, MPI_BYTE, recv, m->icounts, m->idispls, MPI_BYTE,
                               m->ctrl));
     dbx__comm_wd_leave(c);
     return DBX_OK;
@@ -350,7 +315,7 @@ dbx_status dbx__comm_mpi_bcast(dbx__comm *c, void *buf, size_t bytes, int root)
     dbx__comm_wd_enter(c, "dbx__comm_bcast/MPI_Bcast");
     for (size_t off = 0; off < bytes; off += COMM_MAX_ELEMS) {
         size_t len = bytes - off < COMM_MAX_ELEMS ? bytes - off : COMM_MAX_ELEMS;
-        MPI_TRY(c, MPI_Bcast((char *)buf + off, (int)len, MPI_BYTE, root, c->mpi->ctrl));
+        DBX_MPI_TRY(c, MPI_Bcast((char *)buf + off, (int)len, MPI_BYTE, root, c->mpi->ctrl));
     }
     dbx__comm_wd_leave(c);
     return DBX_OK;
@@ -359,7 +324,7 @@ dbx_status dbx__comm_mpi_bcast(dbx__comm *c, void *buf, size_t bytes, int root)
 dbx_status dbx__comm_mpi_barrier(dbx__comm *c)
 {
     dbx__comm_wd_enter(c, "dbx__comm_barrier/MPI_Barrier");
-    MPI_TRY(c, MPI_Barrier(c->mpi->ctrl));
+    DBX_MPI_TRY(c, MPI_Barrier(c->mpi->ctrl));
     dbx__comm_wd_leave(c);
     return DBX_OK;
 }
@@ -380,17 +345,17 @@ dbx_status dbx__comm_mpi_scatter_start(dbx__comm *c, const void *send, const siz
         for (int r = 0; r < c->size; r++) {
             if (r == root) continue;
             m->hdr[r] = counts[r];
-            MPI_TRY(c, MPI_Isend(&m->hdr[r], 1, MPI_UINT64_T, r, tag, m->ctrl,
+            DBX_MPI_TRY(c, MPI_Isend(&m->hdr[r], 1, MPI_UINT64_T, r, tag, m->ctrl,
                                  &m->sreq[m->nsreq++]));
-            MPI_TRY(c, MPI_Isend((const char *)send + displs[r], (int)counts[r], MPI_BYTE, r,
+            DBX_MPI_TRY(c, MPI_Isend((const char *)send + displs[r], (int)counts[r], MPI_BYTE, r,
                                  tag, m->ctrl, &m->sreq[m->nsreq++]));
         }
     } else {
         int cap = recv_cap > INT_MAX ? INT_MAX : (int)recv_cap;
         m->hdr_in = 0;
-        MPI_TRY(c, MPI_Irecv(&m->hdr_in, 1, MPI_UINT64_T, root, tag, m->ctrl,
+        DBX_MPI_TRY(c, MPI_Irecv(&m->hdr_in, 1, MPI_UINT64_T, root, tag, m->ctrl,
                              &m->sreq[m->nsreq++]));
-        MPI_TRY(c, MPI_Irecv(recv, cap, MPI_BYTE, root, tag, m->ctrl, &m->sreq[m->nsreq++]));
+        DBX_MPI_TRY(c, MPI_Irecv(recv, cap, MPI_BYTE, root, tag, m->ctrl, &m->sreq[m->nsreq++]));
     }
     return DBX_OK;
 }
@@ -404,14 +369,14 @@ dbx_status dbx__comm_mpi_scatter_wait(dbx__comm *c, size_t *recv_bytes)
             dbx__comm_wd_enter(c, "dbx__comm_scatter_wait/MPI_Waitall");
             int rc = MPI_Waitall(m->nsreq, m->sreq, m->sst);
             if (rc != MPI_SUCCESS)
-                return mpi_fail(c, first_status_error(rc, m->sst, m->nsreq), "MPI_Waitall",
+                return dbx__comm_mpi_fail(c, first_status_error(rc, m->sst, m->nsreq), "MPI_Waitall",
                                 __FILE__, __LINE__);
             dbx__comm_wd_leave(c);
         }
         return DBX_OK;
     }
     dbx__comm_wd_enter(c, "dbx__comm_scatter_wait/MPI_Wait");
-    MPI_TRY(c, MPI_Wait(&m->sreq[0], MPI_STATUS_IGNORE));
+    DBX_MPI_TRY(c, MPI_Wait(&m->sreq[0], MPI_STATUS_IGNORE));
     MPI_Status st;
     int rc = MPI_Wait(&m->sreq[1], &st);
     dbx__comm_wd_leave(c);
@@ -422,10 +387,10 @@ dbx_status dbx__comm_mpi_scatter_wait(dbx__comm *c, size_t *recv_bytes)
         if (MPI_Error_class(rc, &cls) == MPI_SUCCESS && cls == MPI_ERR_TRUNCATE &&
             m->hdr_in > c->scatter_cap)
             return DBX_OK;
-        return mpi_fail(c, rc, "MPI_Wait", __FILE__, __LINE__);
+        return dbx__comm_mpi_fail(c, rc, "MPI_Wait", __FILE__, __LINE__);
     }
     int got = 0;
-    MPI_TRY(c, MPI_Get_count(&st, MPI_BYTE, &got));
+    DBX_MPI_TRY(c, MPI_Get_count(&st, MPI_BYTE, &got));
     if ((uint64_t)got != m->hdr_in)
         return dbx__fail(DBX_EMPI, "%s %ld: scatter: the header says %llu bytes but %d arrived",
                          c->host, (long)getpid(), (unsigned long long)m->hdr_in, got);
