@@ -319,7 +319,7 @@ static dbx_status report_config(dbx_trainer *t, const char *topo_all)
     /* Every field of dbx_train_opts is written below; a new field must be added there
        (and to the README's schema), then this size updated. */
 #if defined(__x86_64__) && defined(__LP64__)
-    _Static_assert(sizeof(dbx_train_opts) == 320,
+    _Static_assert(sizeof(dbx_train_opts) == 336,
                    "dbx_train_opts changed: write the new field in report_config");
 #endif
     const dbx_train_opts *o = &t->o;
@@ -343,6 +343,11 @@ static dbx_status report_config(dbx_trainer *t, const char *topo_all)
     dbx__jl_str(j, "comm", dbx__comm_kind_of(t->comm) == DBX_COMM_MPI ? "mpi" : "single");
     dbx__jl_str(j, "partition", dbx__part_name(t->coord.strategy));
     dbx__jl_str(j, "device", o->device ? o->device : "cpu");
+    /* the gradient all-reduce as resolved: algorithm (auto: chosen per bucket), two levels
+       or one, the ranks that run it (all, or the node leaders) */
+    dbx__jl_str(j, "allreduce_algo", dbx__ar_algo_name(dbx__comm_ar_algo(t->comm)));
+    dbx__jl_bool(j, "allreduce_hier", dbx__comm_ar_hier(t->comm));
+    dbx__jl_int(j, "allreduce_participants", dbx__comm_ar_participants(t->comm));
     dbx__jl_open(j, "topology", '['); /* "host: cores ...; gpu ..." of each rank */
     for (const char *p = topo_all; *p;) {
         const char *e = strchr(p, '\n');
@@ -401,6 +406,9 @@ static dbx_status report_config(dbx_trainer *t, const char *topo_all)
     dbx__jl_int(j, "trace_steps", o->trace_steps);
     dbx__jl_str(j, "device", o->device);
     dbx__jl_str(j, "allreduce", o->allreduce);
+    dbx__jl_bool(j, "overlap", o->overlap);
+    dbx__jl_str(j, "hier", o->hier < 0 ? "auto" : o->hier ? "on" : "off");
+    dbx__jl_num(j, "bucket_mb", o->bucket_mb);
     dbx__jl_num(j, "clip_norm", o->clip_norm);
     dbx__jl_num(j, "dropout", o->dropout);
     dbx__jl_num(j, "weight_decay", o->weight_decay);
@@ -564,6 +572,7 @@ dbx_status dbx__report_step(dbx_trainer *t, int64_t step, int epoch, const dbx__
         jl_ms(j, "wait_ms", w->wait);
         jl_ms(j, "allreduce_ms", w->allreduce);
         dbx__jl_int(j, "allreduce_bytes", (int64_t)w->ar_bytes);
+        dbx__jl_int(j, "allreduce_early_bytes", (int64_t)w->ar_early);
         dbx__jl_close(j, '}');
     }
     dbx__jl_close(j, ']');
@@ -674,6 +683,14 @@ dbx_status dbx__report_summary(dbx_trainer *t, const dbx_train_result *r)
         dbx__jl_str(j, "dev", NULL);
     }
     dbx__jl_str(j, "checksum", ck);
+    /* checked equal on every rank (count, order of the collectives, set of all-reduces) */
+    dbx__jl_int(j, "collectives", (int64_t)t->collectives);
+    int64_t ops[DBX_AR_NALGO];
+    dbx__comm_ar_counts(t->comm, ops);
+    dbx__jl_open(j, "allreduce_ops", '{'); /* operations started, by algorithm */
+    for (int a = DBX_AR_MPI; a < DBX_AR_NALGO; a++)
+        dbx__jl_int(j, dbx__ar_algo_name((dbx__ar_algo)a), ops[a]);
+    dbx__jl_close(j, '}');
     return dbx__metrics_emit(&t->metrics);
 }
 

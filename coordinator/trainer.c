@@ -51,6 +51,9 @@ void dbx_train_opts_default(dbx_train_opts *o)
     o->comm = -1;
     o->timeout = 60;
     o->trace_steps = 20;
+    o->overlap = 1;
+    o->hier = -1;
+    o->bucket_mb = 4;
     o->clip_norm = 5;
     o->lr_schedule = "constant";
     o->lr_step_factor = 0.5;
@@ -90,6 +93,14 @@ static dbx_status check_opts(const dbx_train_opts *o, const dbx_model_type **t)
     DBX_TRY(dbx_sched_find(o->scheduler, &sp));
     if (o->log_every < 0)
         return dbx__fail(DBX_EINVAL, "log_every must be >= 0 (got %d)", o->log_every);
+    if (o->hier < -1 || o->hier > 1 || (o->overlap != 0 && o->overlap != 1))
+        return dbx__fail(DBX_EINVAL, "hier must be -1, 0 or 1 and overlap 0 or 1 (got %d, %d)",
+                         o->hier, o->overlap);
+    if (!(o->bucket_mb >= 0 && o->bucket_mb <= 1024))
+        return dbx__fail(DBX_EINVAL, "bucket_mb must be in 0..1024 (got %g)", o->bucket_mb);
+    dbx__ar_algo algo;
+    if (o->allreduce && strcmp(o->allreduce, "nccl") != 0)
+        DBX_TRY(dbx__ar_algo_parse(o->allreduce, &algo));
     return dbx__check_train_extra(o);
 }
 
@@ -261,7 +272,8 @@ static dbx_status setup(dbx_trainer *t)
        a GPU per rank (its init fails on a shared one), so refuse sharing here, on every rank
        alike (sharing is the job's maximum) */
     int gpu = 0, sharing = 0;
-    int want_nccl = !o->allreduce || strcmp(o->allreduce, "nccl") == 0;
+    int want_nccl = !o->allreduce || strcmp(o->allreduce, "nccl") == 0 ||
+                    strcmp(o->allreduce, "auto") == 0;
     DBX_TRY(dbx__gpu_pick(t->comm, o->device, &gpu, &sharing, t->gpu, sizeof t->gpu));
     if (sharing > 1 && want_nccl && dbx__nccl_new)
         return dbx__fail(DBX_ENOTSUP, "--device cuda: %d ranks of a host share one GPU (this "
@@ -278,6 +290,8 @@ static dbx_status setup(dbx_trainer *t)
     DBX_TRY(bcast_params(t));
     /* GPU models on several ranks: NCCL unless --allreduce mpi (or dbx has no NCCL) */
     dbx_model *m = t->w.model;
+    DBX_TRY(dbx__sync_attach(&t->w.sync, t->comm, m, t->w.ex, o->overlap,
+                             (size_t)(o->bucket_mb * 1048576.0)));
     if (!m->host && t->W > 1 && want_nccl) {
         if (dbx__nccl_new && m->be->ops->stream)
             DBX_TRY(dbx__nccl_new(t->comm, m->be->ops->stream(m->be), &t->w.sync.nccl));
@@ -320,9 +334,13 @@ dbx_status dbx__trainer_init(dbx_trainer *t, const dbx_train_opts *o)
 {
     t->o = *o;
     DBX_TRY(check_opts(o, &t->type));
-    dbx__comm_opts co = dbx__comm_opts_default(); /* 4 MiB all-reduce buckets */
+    dbx__comm_opts co = dbx__comm_opts_default();
     co.want_mpi = o->comm;
     co.timeout_s = o->timeout;
+    co.hier = o->hier;
+    co.bucket_bytes = (size_t)(o->bucket_mb * 1048576.0);
+    if (o->allreduce && strcmp(o->allreduce, "nccl") != 0)
+        DBX_TRY(dbx__ar_algo_parse(o->allreduce, &co.algo));
     DBX_TRY(dbx__comm_init(&co, NULL, NULL, &t->comm));
     t->rank = dbx__comm_rank(t->comm);
     t->W = dbx__comm_size(t->comm);
@@ -490,13 +508,27 @@ dbx_status dbx_trainer_step(dbx_trainer *t, dbx_step_info *info)
 dbx_status dbx__check_replicas(dbx_trainer *t, uint64_t *checksum)
 {
     uint64_t h = dbx_model_checksum(t->w.model);
-    int64_t v[2] = {(int64_t)h, -(int64_t)h}; /* MIN of both = min and -max */
-    /* collective (all ranks): do all replicas hold the same parameters? */
-    DBX_TRY(dbx__comm_allreduce_i64(t->comm, v, 2, DBX_COMM_MIN));
+    /* what this rank issued so far (before this check's own collective) */
+    uint64_t d[3];
+    dbx__comm_digest(t->comm, d);
+    int64_t v[8] = {(int64_t)h, -(int64_t)h}; /* MIN of both = min and -max */
+    for (int i = 0; i < 3; i++) {
+        v[2 + 2 * i] = (int64_t)d[i];
+        v[3 + 2 * i] = ~(int64_t)d[i]; /* MIN of ~x = ~MAX of x */
+    }
+    /* collective (all ranks): do all replicas hold the same parameters, and did every rank
+       issue the same collectives? */
+    DBX_TRY(dbx__comm_allreduce_i64(t->comm, v, 8, DBX_COMM_MIN));
     *checksum = h;
     if (v[0] != -v[1])
         return dbx__fail(DBX_EINVAL, "replicas diverged: parameter checksums differ across "
                                      "ranks (this rank %016llx)", (unsigned long long)h);
+    if (v[2] != ~v[3] || v[4] != ~v[5] || v[6] != ~v[7])
+        return dbx__fail(DBX_EINVAL, "ranks issued different collectives: this rank %llu "
+                         "(ordered hash %016llx, all-reduce sum %016llx), counts from %lld to "
+                         "%lld across ranks", (unsigned long long)d[0], (unsigned long long)d[1],
+                         (unsigned long long)d[2], (long long)v[2], (long long)~v[3]);
+    t->collectives = d[0];
     return DBX_OK;
 }
 

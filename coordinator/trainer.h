@@ -65,6 +65,8 @@ struct dbx_trainer {
     double t_coord;             /* seconds the coordinator spent planning (rank 0) */
     double t_coord_step;        /* ... during the last step (planning the next one) */
     double last_model_gemm;     /* the model GEMM FLOPs of the last step (rank 0) */
+    uint64_t collectives;       /* collectives and all-reduce operations each rank had issued
+                                   at the last dbx__check_replicas (the same on every rank) */
     double last_lr;             /* the learning rate of the last step */
     /* output (rank 0) */
     FILE *log;                  /* rank 0 and not quiet, else NULL */

@@ -50,7 +50,64 @@ void dbx_exec_free(dbx_exec *ex)
     dbx__schedule_free(&ex->schedule);
     dbx__layout_free(&ex->layout);
     dbx__arena_free(&ex->arena, ex->be);
+    free(ex->pdone);
+    free(ex->pstart);
+    free(ex->pfirst);
     free(ex);
+}
+
+void dbx__exec_set_grad_hook(dbx_exec *ex, dbx__grad_hook fn, void *ctx)
+{
+    ex->hook = fn;
+    ex->hook_ctx = ctx;
+}
+
+/* The parameter whose values start at float offset off (params are laid out in order). */
+static int32_t param_at(const dbx_model *m, size_t off)
+{
+    size_t lo = 0, hi = m->nparams;
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (m->params[mid].off <= off) lo = mid;
+        else hi = mid;
+    }
+    return (int32_t)lo;
+}
+
+/* The hook's lists: the parameters grouped by the batch that makes their last backward
+   contribution (their first forward use), unused ones under nbatches. */
+static dbx_status hook_lists(dbx_exec *ex, const dbx_model *m)
+{
+    const dbx__schedule *sc = &ex->schedule;
+    const dbx__layout *l = &ex->layout;
+    const size_t np = m->nparams, nb = sc->nbatches;
+    DBX_TRY(DBX_GROW(ex->pfirst, ex->cap_pfirst, np + 1));
+    DBX_TRY(DBX_GROW(ex->pdone, ex->cap_pdone, np + 1));
+    DBX_TRY(DBX_GROW(ex->pstart, ex->cap_pstart, nb + 2));
+    for (size_t p = 0; p < np; p++) ex->pfirst[p] = (int32_t)nb;
+    for (size_t b = nb; b-- > 0;) {
+        const dbx__blayout *bl = &l->b[b];
+        /* a batch fused into the previous one runs its backward in that one's kernel */
+        const int32_t at = bl->fuse < 0 && b > 0 ? (int32_t)b - 1 : (int32_t)b;
+        if (bl->table >= 0) ex->pfirst[bl->table] = at;
+        for (int32_t t = 0; t < bl->nterms; t++) {
+            const dbx_kterm *kt = &l->kterms[bl->term_at + t];
+            if (kt->dw) ex->pfirst[param_at(m, (size_t)(kt->dw - m->grad))] = at;
+        }
+    }
+    memset(ex->pstart, 0, (nb + 2) * sizeof *ex->pstart);
+    for (size_t p = 0; p < np; p++) ex->pstart[ex->pfirst[p] + 1]++;
+    for (size_t b = 0; b <= nb; b++) ex->pstart[b + 1] += ex->pstart[b];
+    for (size_t p = 0; p < np; p++) ex->pdone[ex->pstart[ex->pfirst[p]]++] = (int32_t)p;
+    for (size_t b = nb + 1; b > 0; b--) ex->pstart[b] = ex->pstart[b - 1];
+    ex->pstart[0] = 0;
+    return DBX_OK;
+}
+
+static dbx_status hook_call(dbx_exec *ex, size_t b)
+{
+    int32_t at = ex->pstart[b], n = ex->pstart[b + 1] - at;
+    return n ? ex->hook(ex->hook_ctx, ex->pdone + at, n) : DBX_OK;
 }
 
 dbx_status dbx__exec_schedule(dbx_exec *ex, const dbx_graph *g)
@@ -194,21 +251,28 @@ dbx_status dbx_exec_backward(dbx_exec *ex, dbx_graph *g, float loss_scale)
     const dbx__arena *a = &ex->arena;
     DBX_TRY(ops->memset0(ex->be, a->grads, l->floats * sizeof(float)));
     DBX_TRY(ops->fill(ex->be, a->grads, l->lossoff, (int)g->nlosses, loss_scale));
+    if (ex->hook) {
+        DBX_TRY(hook_lists(ex, m));
+        DBX_TRY(hook_call(ex, sc->nbatches));
+    }
     for (size_t b = sc->nbatches; b-- > 0;) {
         const dbx__batch *bt = &sc->batches[b];
         const dbx__blayout *bl = &l->b[b];
-        if (dbx__op_shared[bt->op] == DBX__SH_DATA) continue;
-        if (bl->table >= 0 && m->params[bl->table].lookup) /* sparse rows: the ones used */
-            for (int32_t i = 0; i < bt->n; i++)
-                DBX_TRY(dbx__model_touch(m, bl->table, l->attr[bl->attr_at + i]));
-        if (bl->fuse < 0) continue; /* runs inside the previous batch's kernel */
-        dbx_kbatch kb, next;
-        fill_kbatch(ex, m, b, &kb);
-        if (bl->fuse > 0) {
-            fill_kbatch(ex, m, b + 1, &next);
-            kb.chain = &next;
+        if (dbx__op_shared[bt->op] != DBX__SH_DATA) {
+            if (bl->table >= 0 && m->params[bl->table].lookup) /* sparse rows: the ones used */
+                for (int32_t i = 0; i < bt->n; i++)
+                    DBX_TRY(dbx__model_touch(m, bl->table, l->attr[bl->attr_at + i]));
+            if (bl->fuse >= 0) { /* fuse < 0: runs inside the previous batch's kernel */
+                dbx_kbatch kb, next;
+                fill_kbatch(ex, m, b, &kb);
+                if (bl->fuse > 0) {
+                    fill_kbatch(ex, m, b + 1, &next);
+                    kb.chain = &next;
+                }
+                DBX_TRY(ops->backward(ex->be, a->vals, a->grads, &kb));
+            }
         }
-        DBX_TRY(ops->backward(ex->be, a->vals, a->grads, &kb));
+        if (ex->hook) DBX_TRY(hook_call(ex, b));
     }
     /* no wait: on a device the backward pass (and the optimizer after it) runs while the
        host builds and plans the next step; whoever reads results waits (download, sync) */

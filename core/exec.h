@@ -163,6 +163,15 @@ dbx_status dbx__arena_fit(dbx__arena *a, dbx_backend *be, const dbx__layout *l);
 void dbx__arena_free(dbx__arena *a, dbx_backend *be);
 
 /* ---- executor ------------------------------------------------------------------------------ */
+/* Called by dbx_exec_backward with the parameters whose gradient is complete: once before
+ * the first backward batch with those the step does not use, then after each backward batch
+ * with those whose last contribution it made (their first use in the forward order). Each
+ * parameter of the model is named exactly once per backward pass. A non-OK status ends the
+ * backward pass with it. */
+typedef dbx_status (*dbx__grad_hook)(void *ctx, const int32_t *params, int n);
+/* Sets (fn NULL: clears) ex's gradient hook. */
+void dbx__exec_set_grad_hook(dbx_exec *ex, dbx__grad_hook fn, void *ctx);
+
 struct dbx_exec {
     dbx_exec_opts opts;     /* opts.scheduler: the scheduler's registered name */
     dbx_backend *be;
@@ -174,6 +183,13 @@ struct dbx_exec {
     dbx__layout layout;
     dbx__arena arena;
     dbx_exec_stats stats;
+
+    dbx__grad_hook hook;    /* dbx__exec_set_grad_hook */
+    void *hook_ctx;
+    int32_t *pdone;         /* (model params) the hook's lists: parameters by first use */
+    int32_t *pstart;        /* (batches + 2) where batch b's list starts in pdone */
+    int32_t *pfirst;        /* (model params) scratch: first batch using each parameter */
+    size_t cap_pdone, cap_pstart, cap_pfirst;
 
     const dbx_graph *graph; /* graph of the last forward */
     size_t graph_nodes;

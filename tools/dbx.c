@@ -46,7 +46,7 @@ enum {
     OPT_OPTIM, OPT_LR, OPT_EPOCHS, OPT_STEPS, OPT_SEED, OPT_METRICS, OPT_SAVE, OPT_LOAD,
     OPT_NO_DEDUP, OPT_NO_FUSE, OPT_PRECISION, OPT_LOG_EVERY, OPT_SYNTH, OPT_QUIET, OPT_HELP, OPT_PARTITION,
     OPT_BIND, OPT_TIMEOUT, OPT_CHECK_REPLICAS, OPT_TRACE, OPT_TRACE_STEPS, OPT_COMM, OPT_DEVICE,
-    OPT_ALLREDUCE, OPT_VERBOSE, OPT_CLIP_NORM, OPT_DROPOUT, OPT_WEIGHT_DECAY, OPT_LR_SCHEDULE,
+    OPT_ALLREDUCE, OPT_OVERLAP, OPT_HIER, OPT_BUCKET_MB, OPT_VERBOSE, OPT_CLIP_NORM, OPT_DROPOUT, OPT_WEIGHT_DECAY, OPT_LR_SCHEDULE,
     OPT_WARMUP, OPT_LR_STEP_EVERY, OPT_LR_STEP_FACTOR, OPT_LR_MIN, OPT_KEEP_BEST, OPT_PATIENCE
 };
 
@@ -199,8 +199,15 @@ static void train_help(void)
            "  --trace FILE     Chrome/Perfetto trace, one track per rank (default: none)\n"
            "  --trace-steps N  steps traced from the start (default 20)\n"
            "  --comm C         auto | single | mpi (default auto: MPI under mpirun/srun)\n"
-           "  --allreduce A    GPU gradients across ranks: nccl | mpi (through host memory)\n"
-           "                   (default nccl when dbx has NCCL)\n"
+           "  --allreduce A    gradient all-reduce: auto | rd | rabenseifner | ring | mpi |\n"
+           "                   nccl (default auto: per bucket the algorithm the measured\n"
+           "                   cost model predicts fastest; GPUs: nccl when dbx has it)\n"
+           "  --overlap on|off start each gradient bucket's all-reduce as soon as the\n"
+           "                   backward pass completes it (default on; same sums either way)\n"
+           "  --hier H         auto | on | off: hierarchical all-reduce through one leader\n"
+           "                   rank per node (default auto: when ranks share a node)\n"
+           "  --bucket-mb X    gradient bucket size in MiB (default 4; 0: one per run of\n"
+           "                   adjacent dense parameters)\n"
            "  --help           this help\n");
 }
 
@@ -238,6 +245,9 @@ static const struct option train_longopts[] = {
     {"trace-steps", required_argument, NULL, OPT_TRACE_STEPS},
     {"comm", required_argument, NULL, OPT_COMM},
     {"allreduce", required_argument, NULL, OPT_ALLREDUCE},
+    {"overlap", required_argument, NULL, OPT_OVERLAP},
+    {"hier", required_argument, NULL, OPT_HIER},
+    {"bucket-mb", required_argument, NULL, OPT_BUCKET_MB},
     {"clip-norm", required_argument, NULL, OPT_CLIP_NORM},
     {"dropout", required_argument, NULL, OPT_DROPOUT},
     {"weight-decay", required_argument, NULL, OPT_WEIGHT_DECAY},
@@ -381,11 +391,25 @@ static int cmd_train(int argc, char **argv)
             break;
         case OPT_TRACE: o.trace = optarg; break;
         case OPT_ALLREDUCE: {
-            static const char *const w[] = {"nccl", "mpi", NULL};
-            bad = one_of("--allreduce", optarg, w, "nccl or mpi");
+            static const char *const w[] = {"auto", "rd", "rabenseifner", "ring", "mpi", "nccl",
+                                            NULL};
+            bad = one_of("--allreduce", optarg, w, "auto, rd, rabenseifner, ring, mpi or nccl");
             o.allreduce = optarg;
             break;
         }
+        case OPT_OVERLAP: {
+            static const char *const w[] = {"on", "off", NULL};
+            bad = one_of("--overlap", optarg, w, "on or off");
+            o.overlap = strcmp(optarg, "on") == 0;
+            break;
+        }
+        case OPT_HIER: {
+            static const char *const w[] = {"auto", "on", "off", NULL};
+            bad = one_of("--hier", optarg, w, "auto, on or off");
+            o.hier = strcmp(optarg, "on") == 0 ? 1 : strcmp(optarg, "off") == 0 ? 0 : -1;
+            break;
+        }
+        case OPT_BUCKET_MB: bad = nonneg_double("--bucket-mb", optarg, 1024, &o.bucket_mb); break;
         case OPT_TRACE_STEPS:
             bad = cli_int32(cmd, "--trace-steps", optarg, 1, 1000000, &o.trace_steps);
             break;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/exec.h"
 #include "core/model.h"
 #include "core/status.h"
 #include "worker/dist.h"
@@ -12,6 +13,8 @@
 extern dbx_status dbx__nccl_allreduce_f32(dbx__nccl *n, float *dev, size_t count)
     __attribute__((weak));
 extern void dbx__nccl_free(dbx__nccl *n) __attribute__((weak));
+
+static dbx_status start_ready(dbx__sync *s, int all);
 
 /* staged: the table's gradient was already summed densely (host-staged path); only the
    union of touched rows is exchanged. */
@@ -82,6 +85,7 @@ dbx_status dbx__grad_sync(dbx__comm *c, dbx_model *m, dbx__sync *s)
     const int W = dbx__comm_size(c);
     if (W <= 1) {
         s->seconds = 0;
+        s->early = s->early_bytes = 0;
         return DBX_OK;
     }
     if (!s->counts) {
@@ -108,23 +112,94 @@ dbx_status dbx__grad_sync(dbx__comm *c, dbx_model *m, dbx__sync *s)
         s->seconds = dbx__now() - t0;
         return DBX_OK;
     }
-    /* dense parameters: one in-place all-reduce per run of adjacent dense tensors, in
-       parameter order on every rank */
-    size_t i = 0;
-    while (i < m->nparams) {
-        if (m->params[i].lookup) {
-            DBX_TRY(sync_lookup(c, m, &m->params[i], s, 0));
-            i++;
+    /* dense parameters: the buckets the backward pass has not started (all of them without
+       overlap), in index order; then the lookup tables (collectives, in parameter order on
+       every rank) while the buckets are in flight; then the wait */
+    if (s->model != m || s->comm != c)
+        return dbx__fail(DBX_EINVAL, "dbx__grad_sync: buckets planned for another model or "
+                                     "communicator (dbx__sync_attach)");
+    DBX_TRY(start_ready(s, 1));
+    for (size_t i = 0; i < m->nparams; i++)
+        if (m->params[i].lookup) DBX_TRY(sync_lookup(c, m, &m->params[i], s, 0));
+    DBX_TRY(dbx__comm_allreduce_wait(c));
+    for (size_t b = 0; b < s->nbuckets; b++) {
+        s->bytes += (s->buckets[b].hi - s->buckets[b].lo) * sizeof(float);
+        s->buckets[b].pending = s->buckets[b].nparams;
+        s->buckets[b].started = 0;
+    }
+    s->next = 0;
+    s->early = s->early_bytes;
+    s->early_bytes = 0;
+    s->seconds = dbx__now() - t0;
+    return DBX_OK;
+}
+
+/* Starts the buckets that are complete (all: every bucket not started yet), in index order
+   when the algorithm needs one order on every rank. */
+static dbx_status start_ready(dbx__sync *s, int all)
+{
+    for (size_t b = s->in_order ? s->next : 0; b < s->nbuckets; b++) {
+        dbx__bucket *k = &s->buckets[b];
+        if (k->started) continue;
+        if (k->pending > 0 && !all) {
+            if (s->in_order) break;
             continue;
         }
-        size_t j = i;
-        while (j < m->nparams && !m->params[j].lookup) j++;
-        size_t lo = m->params[i].off, hi = j < m->nparams ? m->params[j].off : m->nfloats;
-        DBX_TRY(dbx__comm_allreduce_f32(c, m->grad + lo, hi - lo));
-        s->bytes += (hi - lo) * sizeof(float);
-        i = j;
+        DBX_TRY(dbx__comm_iallreduce_f32(s->comm, s->model->grad + k->lo, k->hi - k->lo, (int)b));
+        k->started = 1;
+        if (!all) s->early_bytes += (k->hi - k->lo) * sizeof(float);
+        if (s->in_order) s->next = b + 1;
     }
-    s->seconds = dbx__now() - t0;
+    return DBX_OK;
+}
+
+/* The executor's gradient hook: these parameters' gradients are complete. */
+static dbx_status grad_ready(void *ctx, const int32_t *params, int n)
+{
+    dbx__sync *s = ctx;
+    int any = 0;
+    for (int i = 0; i < n; i++) {
+        int32_t b = s->pbucket[params[i]];
+        if (b >= 0 && --s->buckets[b].pending == 0) any = 1;
+    }
+    if (any) DBX_TRY(start_ready(s, 0));
+    return dbx__comm_allreduce_progress(s->comm);
+}
+
+dbx_status dbx__sync_attach(dbx__sync *s, dbx__comm *c, dbx_model *m, dbx_exec *ex,
+                            int overlap, size_t bucket_bytes)
+{
+    s->comm = c;
+    s->model = m;
+    s->nbuckets = 0;
+    s->next = 0;
+    s->in_order = dbx__comm_ar_algo(c) == DBX_AR_MPI;
+    DBX_TRY(DBX_GROW(s->pbucket, s->cap_pbucket, m->nparams + 1));
+    const size_t cap = bucket_bytes ? bucket_bytes / sizeof(float) : SIZE_MAX;
+    /* in reverse parameter order: runs of adjacent dense parameters, cut at cap floats */
+    for (size_t i = m->nparams; i-- > 0;) {
+        const dbx__param *p = &m->params[i];
+        if (p->lookup) {
+            s->pbucket[i] = -1;
+            continue;
+        }
+        size_t end = i + 1 < m->nparams ? m->params[i + 1].off : m->nfloats;
+        dbx__bucket *k = s->nbuckets ? &s->buckets[s->nbuckets - 1] : NULL;
+        if (!k || k->lo != end || m->params[i + 1].lookup || k->hi - k->lo >= cap) {
+            DBX_TRY(DBX_GROW(s->buckets, s->cap_buckets, s->nbuckets + 1));
+            k = &s->buckets[s->nbuckets++];
+            *k = (dbx__bucket){.lo = p->off, .hi = end};
+        }
+        k->lo = p->off;
+        k->nparams++;
+        s->pbucket[i] = (int32_t)(k - s->buckets);
+    }
+    if (s->nbuckets > DBX_AR_MAX_KEY)
+        return dbx__fail(DBX_EINVAL, "%zu gradient buckets: at most %d (a larger bucket size)",
+                         s->nbuckets, DBX_AR_MAX_KEY);
+    for (size_t b = 0; b < s->nbuckets; b++) s->buckets[b].pending = s->buckets[b].nparams;
+    s->overlap = overlap && dbx__comm_size(c) > 1 && m->host;
+    dbx__exec_set_grad_hook(ex, s->overlap ? grad_ready : NULL, s);
     return DBX_OK;
 }
 
@@ -139,5 +214,7 @@ void dbx__sync_free(dbx__sync *s)
     free(s->vals);
     free(s->send);
     free(s->staged);
+    free(s->buckets);
+    free(s->pbucket);
     memset(s, 0, sizeof *s);
 }

@@ -77,14 +77,26 @@ typedef struct dbx_train_opts {
     const char *bind;        /* "none" | "core" | "numa" (default: core under MPI) */
     double timeout;          /* seconds a rank may wait in a collective before the job is
                                 aborted naming it (default 60; <= 0: never) */
-    int check_replicas;      /* every N steps compare a parameter checksum across ranks and
-                                fail if they differ (default 0: only at the end) */
+    int check_replicas;      /* every N steps compare a parameter checksum and a digest of the
+                                collectives issued so far (count, order, sizes) across ranks
+                                and fail if they differ (default 0: only at the end) */
     const char *trace;       /* Chrome/Perfetto trace file (one track per rank), or NULL */
     int trace_steps;         /* steps traced from the start (default 20) */
     const char *device;      /* "cpu" (default) | "cuda": each rank uses a GPU near its cores,
                                 the ranks of a host spread over its GPUs (hwloc) */
-    const char *allreduce;   /* GPU gradients across ranks: "nccl" (default when dbx has
-                                NCCL) | "mpi" (through host memory) */
+    const char *allreduce;   /* the gradient all-reduce: "auto" (default: on the CPU the
+                                algorithm a measured cost model predicts fastest per bucket;
+                                on GPUs NCCL when dbx has it) | "rd" (recursive doubling) |
+                                "rabenseifner" | "ring" | "mpi" (the MPI library's
+                                MPI_Iallreduce; GPUs: through host memory) | "nccl" (GPUs) */
+    int overlap;             /* 1 (default): each gradient bucket's all-reduce starts as soon
+                                as the backward pass has completed its gradients; 0: after
+                                the backward pass. The same sums either way */
+    int hier;                /* hierarchical all-reduce (a node's ranks reduce to its leader,
+                                the leaders all-reduce): -1 auto (default: when ranks share a
+                                node and there are several nodes), 0 off, 1 on */
+    double bucket_mb;        /* gradient bucket size in MiB (default 4; 0: one bucket per run
+                                of adjacent dense parameters) */
     /* ---- regularisation, learning-rate schedule, model selection (README "Training
        options"); every one deterministic given the seed and the same on any number of
        workers ---- */
