@@ -670,26 +670,6 @@ static const dbx_test_case k_tests[] = {
     DBX_TEST_END,
 };
 
-/* Runs the suite on this rank; returns its failure count (assertions + failed tests). */
-static long run_suite(void)
-{
-    if (CU_initialize_registry() != CUE_SUCCESS) return 1;
-    CU_pSuite s = CU_add_suite("comm", NULL, NULL);
-    if (!s) return 1;
-    for (const dbx_test_case *t = k_tests; t->name; t++)
-        if (!CU_add_test(s, t->name, t->fn)) return 1;
-    CU_basic_set_mode(R == 0 ? CU_BRM_VERBOSE : CU_BRM_SILENT);
-    CU_basic_run_tests();
-    long fails = (long)CU_get_number_of_failures() + (long)CU_get_number_of_tests_failed();
-    if (R != 0) /* rank 0's report lists its own failures; the others list theirs here */
-        for (CU_pFailureRecord f = CU_get_failure_list(); f; f = f->pNext)
-            fprintf(stderr, "[r%d/%d] FAILED %s: %s:%u: %s\n", R, N,
-                    f->pTest ? f->pTest->pName : "?", f->strFileName ? f->strFileName : "?",
-                    f->uiLineNumber, f->strCondition ? f->strCondition : "?");
-    CU_cleanup_registry();
-    return fails;
-}
-
 /* Rank 1 stalls before a barrier; rank 0's watchdog (2 s) must abort the whole job. */
 static int watchdog_mode(void)
 {
@@ -742,7 +722,7 @@ int main(int argc, char **argv)
         return rc;
     }
 
-    long fails = run_suite();
+    long fails = dbx_test_run_ranked("comm", k_tests, R, N);
     int64_t total = fails;
     if (dbx__comm_allreduce_i64(g_comm, &total, 1, DBX_COMM_SUM) != DBX_OK) {
         fprintf(stderr, "[r%d] cannot agree on the result: %s\n", R, dbx_last_error());

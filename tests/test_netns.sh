@@ -3,7 +3,10 @@
 # their own host names h1..h3 and addresses 10.78.0.1..3, MPI over TCP between them):
 #  * 20 steps with 3 ranks, one per host (--map-by node), with --check-replicas 1, succeed;
 #  * the topology lines at start name 3 different hosts ("[r0/3] h1: ...", "[r1/3] h2: ...");
-#  * the saved parameters equal those of a 1-host run (dbx compare --rtol 1e-5).
+#  * the saved parameters equal those of a 1-host run (dbx compare --rtol 1e-5);
+#  * the gradient all-reduce across hosts: rabenseifner in small buckets started during the
+#    backward pass gives the bits of one rd all-reduce; with 2 ranks on each of 2 hosts the
+#    all-reduce is hierarchical by default and agrees with the flat one within 1e-6.
 # Needs root, `ip netns` and `unshare --uts`; otherwise prints the reason and exits 77
 # (skipped). The namespaces are always torn down (trap).
 # Usage: test_netns.sh DBX SOURCE_DIR
@@ -91,6 +94,33 @@ if [ -s "$tmp/one.bin" ] && [ -s "$tmp/three.bin" ]; then
     fi
 else
     bad "a parameter file is missing"
+fi
+
+echo "== the gradient all-reduce across hosts"
+# rabenseifner in 1 KiB buckets started during the backward pass = rd in one operation per
+# run of parameters: the same bits (a deterministic partition, so both runs share samples)
+det=(--partition round-robin --check-replicas 1)
+run rd1 "$cluster" run -np 3 --map-by node -x OPENBLAS_NUM_THREADS "$dbx" train "${args[@]}" \
+    "${det[@]}" --allreduce rd --overlap off --bucket-mb 0 --save "$tmp/rd1.bin"
+run rabov "$cluster" run -np 3 --map-by node -x OPENBLAS_NUM_THREADS "$dbx" train "${args[@]}" \
+    "${det[@]}" --allreduce rabenseifner --overlap on --bucket-mb 0.001 --save "$tmp/rabov.bin"
+if [ -s "$tmp/rd1.bin" ] && cmp -s "$tmp/rd1.bin" "$tmp/rabov.bin"; then
+    ok "3 hosts: bucketed, overlapped rabenseifner = one rd all-reduce, bit for bit"
+else
+    bad "3 hosts: bucketed, overlapped rabenseifner differs from one rd all-reduce"
+fi
+# 4 ranks on 2 hosts (2 slots each): hierarchical (auto) = flat within 1e-6
+run hier "$cluster" run -np 4 --map-by slot -x OPENBLAS_NUM_THREADS "$dbx" train "${args[@]}" \
+    "${det[@]}" --bucket-mb 0.001 --metrics "$tmp/hier.jsonl" --save "$tmp/hier.bin"
+run flat "$cluster" run -np 4 --map-by slot -x OPENBLAS_NUM_THREADS "$dbx" train "${args[@]}" \
+    "${det[@]}" --bucket-mb 0.001 --hier off --save "$tmp/flat.bin"
+h=$(python3 -c 'import json,sys; r=json.loads(open(sys.argv[1]).readline()); print(r["allreduce_hier"], r["allreduce_participants"])' "$tmp/hier.jsonl" 2>/dev/null)
+if [ "$h" = "True 2" ]; then ok "2 ranks on each of 2 hosts: hierarchical by default, 2 leaders"
+else bad "2 ranks on each of 2 hosts: the config record says '$h' (want 'True 2')"; fi
+if [ -s "$tmp/hier.bin" ] && msg=$("$dbx" compare --rtol 1e-6 "$tmp/flat.bin" "$tmp/hier.bin" 2>&1); then
+    ok "hierarchical = flat across hosts ($msg)"
+else
+    bad "hierarchical != flat across hosts (${msg:-a run failed})"
 fi
 
 echo "$passed passed, $failed failed"

@@ -24,6 +24,25 @@ int dbx_test_run(const char *suite, const dbx_test_case *tests)
     return fails ? 1 : 0;
 }
 
+long dbx_test_run_ranked(const char *suite, const dbx_test_case *tests, int rank, int size)
+{
+    if (CU_initialize_registry() != CUE_SUCCESS) return 1;
+    CU_pSuite s = CU_add_suite(suite, NULL, NULL);
+    if (!s) return 1;
+    for (const dbx_test_case *t = tests; t->name; t++)
+        if (!CU_add_test(s, t->name, t->fn)) return 1;
+    CU_basic_set_mode(rank == 0 ? CU_BRM_VERBOSE : CU_BRM_SILENT);
+    CU_basic_run_tests();
+    long fails = (long)CU_get_number_of_failures() + (long)CU_get_number_of_tests_failed();
+    if (rank != 0) /* rank 0's report lists its own failures; the others list theirs here */
+        for (CU_pFailureRecord f = CU_get_failure_list(); f; f = f->pNext)
+            fprintf(stderr, "[r%d/%d] FAILED %s: %s:%u: %s\n", rank, size,
+                    f->pTest ? f->pTest->pName : "?", f->strFileName ? f->strFileName : "?",
+                    f->uiLineNumber, f->strCondition ? f->strCondition : "?");
+    CU_cleanup_registry();
+    return fails;
+}
+
 int dbx_test_close(double a, double b, double atol, double rtol)
 {
     double m = fmax(fabs(a), fabs(b));

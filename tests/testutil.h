@@ -18,6 +18,10 @@ typedef struct dbx_test_case {
 /* Registers one suite with the given tests (NULL-terminated) and runs it; returns the
  * process exit code (0 when every assertion passed). */
 int dbx_test_run(const char *suite, const dbx_test_case *tests);
+/* The same on rank `rank` of `size` MPI ranks: rank 0 prints the CUnit report, the others
+ * print their own failures prefixed "[rR/N]". Returns this rank's failure count (assertions
+ * and failed tests), for the caller to sum over the ranks. */
+long dbx_test_run_ranked(const char *suite, const dbx_test_case *tests, int rank, int size);
 
 /* |a - b| <= atol + rtol * max(|a|, |b|) */
 int dbx_test_close(double a, double b, double atol, double rtol);
