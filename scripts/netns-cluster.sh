@@ -16,7 +16,7 @@
 #     bucket filter (`tc qdisc ... tbf`) on both ends of every host's veth pair: on eth0 inside
 #     hK (what the host sends) and on pK inside the switch (what it receives), so each host's
 #     link is limited to RATE in each direction. RATE is anything tc accepts (100mbit, 1gbit,
-#     10gbit). The bucket (--burst, DBX_NETNS_BURST, bytes) defaults to max(256 KiB, 1 ms at
+#     10gbit). The bucket (--burst, DBX_NETNS_BURST, bytes) defaults to max(64 KiB, 0.1 ms at
 #     RATE), the queue to 20 ms at RATE. `status` prints each link's qdisc.
 #     Only bandwidth can be shaped: `tc netem` is not available in the kernels of these
 #     machines, so added per-message delay cannot be emulated; the latency of a link is that
@@ -66,7 +66,7 @@ shape() {
     local ns=$1 dev=$2 bps burst limit
     bps=$(rate_bps "$RATE")
     [ "$bps" -gt 0 ] || die "--rate must be positive (got $RATE)"
-    burst=${BURST:-$(( bps / 8 / 1000 > 262144 ? bps / 8 / 1000 : 262144 ))}
+    burst=${BURST:-$(( bps / 8 / 10000 > 65536 ? bps / 8 / 10000 : 65536 ))}
     limit=$(( bps / 8 / 50 > 2 * burst ? bps / 8 / 50 : 2 * burst ))
     ip netns exec "$ns" tc qdisc replace dev "$dev" root tbf rate "$RATE" burst "$burst" \
         limit "$limit" || die "tc qdisc tbf on $dev in $ns failed (sch_tbf missing?)"
