@@ -277,6 +277,13 @@ def default_check(raw, links, ns):
     return rows
 
 
+def write_md(path, lines):
+    """Writes the Markdown lines to path and prints them."""
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
 def main(argv):
     if len(argv) > 1 and argv[1] in ("-h", "--help"):
         print(__doc__)
@@ -359,9 +366,7 @@ def main(argv):
                "%s; the forced algorithm whose measured time is nearest agrees in %d of %d "
                "(link, N, size) points." % (
                    ", ".join(sorted({LABEL[r["table"]] for r in agree})), same, len(agree)), ""]
-    with open(os.path.join(d, "fit.md"), "w") as f:
-        f.write("\n".join(md) + "\n")
-    print("\n".join(md))
+    write_md(os.path.join(d, "fit.md"), md)
     return 0
 
 

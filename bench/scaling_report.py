@@ -424,9 +424,7 @@ def main(argv):
                 s["fabric"], s["algorithm"].replace("_", " "), 100 * p256["efficiency"],
                 p256["sync_ms"], 100 * p1k["efficiency"], p1k["sync_ms"],
                 p1k["embedding_path"]))
-    with open(os.path.join(out, "scaling.md"), "w") as f:
-        f.write("\n".join(md) + "\n")
-    print("\n".join(md))
+    F.write_md(os.path.join(out, "scaling.md"), md)
     return 0
 
 
