@@ -414,19 +414,26 @@ static int scaling_script(FILE *f, const char *path, const js *doc, plots *P)
         }
         fputs("EOD\n", f);
     }
-    int np = proj && proj->kind == JS_ARR ? proj->n : 0;
+    /* the projections: "series" [{label, rows}] (one dashed line each), else "rows" */
+    const js *ser = js_get(js_get(doc, "projection"), "series");
+    int nser = ser && ser->kind == JS_ARR ? (ser->n < 8 ? ser->n : 8) : 0;
+    if (nser == 0 && proj && proj->kind == JS_ARR && proj->n) nser = 1, ser = NULL;
     double xmax = 1;
-    fputs("$proj << EOD\n", f);
-    for (int i = 0; i < np; i++) {
-        const js *r = &proj->items[i];
-        double x = js_num(r, "nodes", NAN);
-        xmax = x > xmax ? x : xmax;
-        gp_num(f, x);
-        gp_num(f, js_num(r, "sents_per_s", NAN));
-        gp_num(f, 100 * js_num(r, "efficiency", NAN));
-        fputc('\n', f);
+    for (int k = 0; k < nser; k++) { /* $p<k>: nodes, sents/s, efficiency % */
+        const js *rows = ser ? js_get(&ser->items[k], "rows") : proj;
+        int np = rows && rows->kind == JS_ARR ? rows->n : 0;
+        fprintf(f, "$p%d << EOD\n", k);
+        for (int i = 0; i < np; i++) {
+            const js *r = &rows->items[i];
+            double x = js_num(r, "nodes", NAN);
+            xmax = x > xmax ? x : xmax;
+            gp_num(f, x);
+            gp_num(f, js_num(r, "sents_per_s", NAN));
+            gp_num(f, 100 * js_num(r, "efficiency", NAN));
+            fputc('\n', f);
+        }
+        fputs("EOD\n", f);
     }
-    fputs("EOD\n", f);
     for (int i = 0; i < meas->n; i++) {
         double x = js_num(&meas->items[i], "workers", 1);
         xmax = x > xmax ? x : xmax;
@@ -439,7 +446,7 @@ static int scaling_script(FILE *f, const char *path, const js *doc, plots *P)
                    "set xlabel 'workers (projection: nodes, one worker each)'\n"
                    "set logscale x 2\nset xrange [0.8:%g]\nset key %s opaque box\n",
                 k ? "scaling efficiency" : "throughput", 1.25 * xmax,
-                k ? "left bottom" : "left top");
+                nser > 1 ? "below" : k ? "left bottom" : "left top");
         if (k) fputs("set ylabel 'efficiency (%)'\nunset logscale y\nset yrange [0:110]\n", f);
         else fputs("set ylabel 'sentences/s'\nset logscale y 10\nset yrange [*:*]\n", f);
         int col = k ? 3 : 2;
@@ -455,11 +462,18 @@ static int scaling_script(FILE *f, const char *path, const js *doc, plots *P)
             fprintf(f, ", $m%d using 1:%d:(sprintf('%s', $%d)) with labels left offset 1,%d "
                        "notitle", c, col, k ? "%.0f%%" : "%.0f", col, dy[c % 4]);
         }
-        if (np)
-            fprintf(f, ", $proj using 1:%d with linespoints lc rgb '#555555' lw 2 dt 2 pt 6 "
-                       "title 'projected (model, not measured)', $proj using 1:%d:(sprintf('%s', "
-                       "$%d)) with labels offset 0,1 notitle",
-                    col, col, k ? "%.0f%%" : "%.0f", col);
+        static const char *const pc[] = {"#555555", "#d62728", "#1f77b4", "#2ca02c",
+                                         "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"};
+        for (int q = 0; q < nser; q++) {
+            const char *lab = ser ? js_str(&ser->items[q], "label") : NULL;
+            char t[160];
+            snprintf(t, sizeof t, "projected: %s (model, not measured)", lab ? lab : "model");
+            fprintf(f, ", $p%d using 1:%d with linespoints lc rgb '%s' lw 2 dt %d pt 6 title ", q,
+                    col, pc[q % 8], 2 + q % 4);
+            gp_str(f, t);
+            fprintf(f, ", $p%d using 1:%d:(sprintf('%s', $%d)) with labels offset 0,%d notitle",
+                    q, col, k ? "%.0f%%" : "%.0f", col, q % 2 ? -1 : 1);
+        }
         fputc('\n', f);
     }
     return 0;
