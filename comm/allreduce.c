@@ -45,12 +45,15 @@ typedef struct ar_step {
 typedef struct ar_op {
     int active, key;
     dbx__ar_algo algo;
+    int wire16;         /* bfloat16 on the wire: the steps move and add wbuf */
     float *buf;
     size_t n;
     ar_step *steps;
     size_t nsteps, cap_steps, cur;
-    float *tmp;
+    float *tmp;         /* received floats (or bfloat16 pairs) of a reducing step */
     size_t cap_tmp;
+    uint16_t *wbuf;     /* wire16: buf rounded to bfloat16; the sums are rounded after each add */
+    size_t cap_wbuf;
 } ar_op;
 
 struct dbx__ar {
@@ -222,6 +225,24 @@ static dbx_status build_schedule(const dbx__ar *e, ar_op *op, dbx__ar_algo algo)
     return DBX_OK;
 }
 
+/* ---- bfloat16 on the wire --------------------------------------------------------------------- */
+static uint16_t to_bf16(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40); /* quiet NaN */
+    u += 0x7fffu + ((u >> 16) & 1u); /* round to nearest, ties to even */
+    return (uint16_t)(u >> 16);
+}
+
+static float from_bf16(uint16_t h)
+{
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
 /* ---- engine ------------------------------------------------------------------------------- */
 static int cmp_int(const void *a, const void *b)
 {
@@ -279,6 +300,7 @@ void dbx__ar_free(dbx__comm *c)
     for (int i = 0; i < e->nslots; i++) {
         free(e->ops[i].steps);
         free(e->ops[i].tmp);
+        free(e->ops[i].wbuf);
     }
     free(e->ops);
     free(e->req);
@@ -294,17 +316,20 @@ static dbx_status post_step(dbx__comm *c, dbx__ar *e, int slot)
 {
     ar_op *op = &e->ops[slot];
     const ar_step *s = &op->steps[op->cur];
+    const MPI_Datatype t = op->wire16 ? MPI_UINT16_T : MPI_FLOAT;
+    const size_t es = op->wire16 ? sizeof(uint16_t) : sizeof(float);
+    char *base = op->wire16 ? (char *)op->wbuf : (char *)op->buf;
     if (s->rpeer >= 0) {
-        float *dst = op->buf + s->roff;
+        void *dst = base + s->roff * es;
         if (s->reduce) {
             DBX_TRY(DBX_GROW(op->tmp, op->cap_tmp, s->rlen + 1));
             dst = op->tmp;
         }
-        DBX_MPI_TRY(c, MPI_Irecv(dst, (int)s->rlen, MPI_FLOAT, s->rpeer, op->key, e->comm,
+        DBX_MPI_TRY(c, MPI_Irecv(dst, (int)s->rlen, t, s->rpeer, op->key, e->comm,
                                  &e->req[2 * slot + 1]));
     }
     if (s->speer >= 0)
-        DBX_MPI_TRY(c, MPI_Isend(op->buf + s->soff, (int)s->slen, MPI_FLOAT, s->speer, op->key,
+        DBX_MPI_TRY(c, MPI_Isend(base + s->soff * es, (int)s->slen, t, s->speer, op->key,
                                  e->comm, &e->req[2 * slot]));
     return DBX_OK;
 }
@@ -315,12 +340,19 @@ static dbx_status advance(dbx__comm *c, dbx__ar *e, int slot)
     ar_op *op = &e->ops[slot];
     if (op->algo != DBX_AR_MPI) {
         const ar_step *s = &op->steps[op->cur];
-        if (s->rpeer >= 0 && s->reduce) {
+        if (s->rpeer >= 0 && s->reduce && op->wire16) {
+            uint16_t *restrict dst = op->wbuf + s->roff;
+            const uint16_t *restrict src = (const uint16_t *)op->tmp;
+            for (size_t i = 0; i < s->rlen; i++)
+                dst[i] = to_bf16(from_bf16(dst[i]) + from_bf16(src[i]));
+        } else if (s->rpeer >= 0 && s->reduce) {
             float *restrict dst = op->buf + s->roff;
             const float *restrict src = op->tmp;
             for (size_t i = 0; i < s->rlen; i++) dst[i] += src[i];
         }
         if (++op->cur < op->nsteps) return post_step(c, e, slot);
+        if (op->wire16)
+            for (size_t i = 0; i < op->n; i++) op->buf[i] = from_bf16(op->wbuf[i]);
     }
     op->active = 0;
     e->active--;
@@ -362,7 +394,12 @@ dbx_status dbx__ar_start(dbx__comm *c, float *buf, size_t n, int key, dbx__ar_al
     op->buf = buf;
     op->n = n;
     op->cur = 0;
-    if (algo == DBX_AR_AUTO) algo = dbx__ar_choose(&c->ar_model, e->npart, n * sizeof(float));
+    op->wire16 = c->ar_wire_bf16;
+    const size_t wire_bytes = n * (op->wire16 ? sizeof(uint16_t) : sizeof(float));
+    if (algo == DBX_AR_AUTO) algo = dbx__ar_choose(&c->ar_model, e->npart, wire_bytes);
+    if (op->wire16 && algo == DBX_AR_MPI)
+        return dbx__fail(DBX_EINVAL, "bfloat16 gradients on the wire need dbx's algorithms "
+                                     "(auto, rd, rabenseifner or ring), not mpi");
     op->algo = algo;
     op->active = 1;
     e->active++;
@@ -371,6 +408,10 @@ dbx_status dbx__ar_start(dbx__comm *c, float *buf, size_t n, int key, dbx__ar_al
         DBX_MPI_TRY(c, MPI_Iallreduce(MPI_IN_PLACE, buf, (int)n, MPI_FLOAT, MPI_SUM,
                                       dbx__comm_mpi_grad(c), &e->req[2 * slot]));
         return DBX_OK;
+    }
+    if (op->wire16) {
+        DBX_TRY(DBX_GROW(op->wbuf, op->cap_wbuf, n + 1));
+        for (size_t i = 0; i < n; i++) op->wbuf[i] = to_bf16(buf[i]);
     }
     DBX_TRY(build_schedule(e, op, algo));
     if (!op->nsteps) return advance(c, e, slot);

@@ -121,6 +121,7 @@ dbx_status dbx__comm_init(const dbx__comm_opts *opts, int *argc, char ***argv, d
     c->timeout_s = o.timeout_s;
     c->ar_algo = o.algo;
     c->ar_hier_opt = o.hier;
+    c->ar_wire_bf16 = o.wire_bf16 != 0;
     c->ar_model = o.model;
     c->ar_participants = 1;
     c->rank = 0;

@@ -61,6 +61,9 @@ typedef struct dbx__comm_opts {
     int hier;               /* hierarchical all-reduce (node leaders): -1 auto (when a node
                              * holds several ranks and there are several nodes; default),
                              * 0 off, 1 on */
+    int wire_bf16;          /* 1: gradients travel (and are summed) as bfloat16: half the bytes,
+                             * sums rounded to bfloat16 after each addition (changes the
+                             * results; not with DBX_AR_MPI). Default 0 */
     dbx__ar_model model;    /* the costs DBX_AR_AUTO compares (default: dbx's measurement on
                              * TCP between namespace hosts, README "Multi-node benchmarks");
                              * the environment variable DBX_ALLREDUCE_MODEL overrides them */

@@ -32,6 +32,7 @@ struct dbx__comm {
     int ar_hier_opt;         /* the option: -1 auto, 0, 1 */
     int ar_hier;             /* in force */
     int ar_participants;
+    int ar_wire_bf16;        /* gradients travel as bfloat16 */
     dbx__ar_model ar_model;
     int64_t ar_started[DBX_AR_NALGO];
     dbx__ar *ar;             /* NULL in a single process */

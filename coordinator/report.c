@@ -319,7 +319,7 @@ static dbx_status report_config(dbx_trainer *t, const char *topo_all)
     /* Every field of dbx_train_opts is written below; a new field must be added there
        (and to the README's schema), then this size updated. */
 #if defined(__x86_64__) && defined(__LP64__)
-    _Static_assert(sizeof(dbx_train_opts) == 336,
+    _Static_assert(sizeof(dbx_train_opts) == 344,
                    "dbx_train_opts changed: write the new field in report_config");
 #endif
     const dbx_train_opts *o = &t->o;
@@ -409,6 +409,7 @@ static dbx_status report_config(dbx_trainer *t, const char *topo_all)
     dbx__jl_bool(j, "overlap", o->overlap);
     dbx__jl_str(j, "hier", o->hier < 0 ? "auto" : o->hier ? "on" : "off");
     dbx__jl_num(j, "bucket_mb", o->bucket_mb);
+    dbx__jl_str(j, "grad_wire", o->grad_wire_bf16 ? "bf16" : "fp32");
     dbx__jl_num(j, "clip_norm", o->clip_norm);
     dbx__jl_num(j, "dropout", o->dropout);
     dbx__jl_num(j, "weight_decay", o->weight_decay);

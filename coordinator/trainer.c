@@ -93,6 +93,9 @@ static dbx_status check_opts(const dbx_train_opts *o, const dbx_model_type **t)
     DBX_TRY(dbx_sched_find(o->scheduler, &sp));
     if (o->log_every < 0)
         return dbx__fail(DBX_EINVAL, "log_every must be >= 0 (got %d)", o->log_every);
+    if (o->grad_wire_bf16 && o->allreduce && strcmp(o->allreduce, "mpi") == 0)
+        return dbx__fail(DBX_EINVAL, "bfloat16 gradients on the wire need dbx's all-reduce "
+                                     "(auto, rd, rabenseifner or ring), not mpi");
     if (o->hier < -1 || o->hier > 1 || (o->overlap != 0 && o->overlap != 1))
         return dbx__fail(DBX_EINVAL, "hier must be -1, 0 or 1 and overlap 0 or 1 (got %d, %d)",
                          o->hier, o->overlap);
@@ -339,6 +342,7 @@ dbx_status dbx__trainer_init(dbx_trainer *t, const dbx_train_opts *o)
     co.timeout_s = o->timeout;
     co.hier = o->hier;
     co.bucket_bytes = (size_t)(o->bucket_mb * 1048576.0);
+    co.wire_bf16 = o->grad_wire_bf16;
     if (o->allreduce && strcmp(o->allreduce, "nccl") != 0)
         DBX_TRY(dbx__ar_algo_parse(o->allreduce, &co.algo));
     DBX_TRY(dbx__comm_init(&co, NULL, NULL, &t->comm));

@@ -7,6 +7,7 @@
  *  - rd and rabenseifner give the same bits as each other, and a buffer reduced in slices
  *    (buckets of any size, started in a rank-dependent order) gives the same bits as the
  *    whole buffer in one operation;
+ *  - bfloat16 on the wire: within its rounding, the same bits everywhere, rd = rabenseifner;
  *  - keys in flight: a duplicate key and keys out of range are refused;
  *  - the cost model: hand-computed times, the choice per size, the DBX_ALLREDUCE_MODEL
  *    syntax with its errors;
@@ -72,9 +73,12 @@ static double max_err(const float *b, size_t n)
     return worst;
 }
 
+static int g_wire16; /* open_comm: bfloat16 on the wire */
+
 static dbx__comm *open_comm(dbx__ar_algo algo, int hier, size_t bucket)
 {
     dbx__comm_opts o = dbx__comm_opts_default();
+    o.wire_bf16 = g_wire16;
     o.algo = algo;
     o.hier = hier;
     o.bucket_bytes = bucket;
@@ -179,6 +183,43 @@ static void test_same_bits(void)
     dbx__comm_free(ring);
     dbx__comm_free(rab);
     dbx__comm_free(rd);
+}
+
+/* ---- bfloat16 on the wire: within bfloat16 rounding, the same bits everywhere; small
+   integers exact; rd = rabenseifner; refused with the MPI library's all-reduce ------------ */
+static void test_wire_bf16(void)
+{
+    g_wire16 = 1;
+    const size_t n = 3001;
+    float *ref = NULL;
+    const dbx__ar_algo algos[] = {DBX_AR_RD, DBX_AR_RAB, DBX_AR_RING, DBX_AR_AUTO};
+    for (size_t k = 0; k < sizeof algos / sizeof *algos; k++) {
+        dbx__comm *c = open_comm(algos[k], 0, 0);
+        CU_ASSERT_FATAL(c != NULL);
+        float *b = fill(n);
+        CU_ASSERT(dbx__comm_allreduce_f32(c, b, n) == DBX_OK);
+        /* each of the <= log2(N) + 3 roundings costs at most 2^-9 of the partial sum */
+        double e = max_err(b, n);
+        CU_ASSERT(e <= 8 * 0.001953125);
+        CU_ASSERT(same_everywhere(c, b, n));
+        if (algos[k] == DBX_AR_RD) ref = b;
+        else {
+            if (algos[k] == DBX_AR_RAB) CU_ASSERT(memcmp(b, ref, n * sizeof *b) == 0);
+            free(b);
+        }
+        float small[64];
+        for (int i = 0; i < 64; i++) small[i] = (float)(R + i % 3);
+        CU_ASSERT(dbx__comm_allreduce_f32(c, small, 64) == DBX_OK);
+        for (int i = 0; i < 64; i++) CU_ASSERT(small[i] == (float)(N * (N - 1) / 2 + N * (i % 3)));
+        dbx__comm_free(c);
+    }
+    free(ref);
+    dbx__comm *m = open_comm(DBX_AR_MPI, 0, 0);
+    CU_ASSERT_FATAL(m != NULL);
+    float x[4] = {1, 2, 3, 4};
+    CU_ASSERT(dbx__comm_iallreduce_f32(m, x, 4, 0) == (N > 1 ? DBX_EINVAL : DBX_OK));
+    dbx__comm_free(m);
+    g_wire16 = 0;
 }
 
 /* ---- keys --------------------------------------------------------------------------------- */
@@ -325,6 +366,7 @@ static const dbx_test_case k_tests[] = {
     DBX_TEST(test_hier_rabenseifner),
     DBX_TEST(test_hier_ring),
     DBX_TEST(test_same_bits),
+    DBX_TEST(test_wire_bf16),
     DBX_TEST(test_keys),
     DBX_TEST(test_model),
     DBX_TEST(test_digest),

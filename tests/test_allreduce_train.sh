@@ -9,6 +9,8 @@
 #      without it none do;
 #  (c) the hierarchical all-reduce (4 ranks on one node, --hier on: the node's leader sums)
 #      agrees with the flat one within 1e-6, and the config record says it ran;
+#  (e) bfloat16 gradients on the wire: rd and rabenseifner still agree bit for bit, the loss
+#      stays within 1% of fp32's, --allreduce mpi refuses it;
 #  (d) every rank issues the same collectives: every run has --check-replicas 1, which fails
 #      the run when the ranks' digests (count, order and sizes of the collectives) differ;
 #      runs that differ only in overlap issue the same number of them.
@@ -92,6 +94,20 @@ for model in treelstm bilstm-tagger; do
         else bad "$model: with overlap no bucket started during the backward pass"; fi
     fi
 done
+
+echo "== (e) bfloat16 gradients on the wire (opt-in, changes the results)"
+train bf-rd 3 treelstm --allreduce rd --grad-wire bf16 --bucket-mb 0.001
+train bf-rab 3 treelstm --allreduce rabenseifner --grad-wire bf16
+same_bits bf-rd bf-rab "bf16 wire: rd in 1 KiB buckets = rabenseifner in one"
+if ! cmp -s "$tmp/bf-rd.bin" "$tmp/ref-treelstm.bin"; then ok "bf16 wire changes the parameters"
+else bad "bf16 wire gave the bits of fp32"; fi
+l32=$(summary last_epoch_loss ref-treelstm) l16=$(summary last_epoch_loss bf-rd)
+if python3 -c 'import sys; a,b=map(float,sys.argv[1:]); sys.exit(0 if abs(a-b) <= 0.01*abs(a) else 1)' "$l32" "$l16" 2>/dev/null; then
+    ok "bf16 wire: loss $l16 within 1% of fp32's $l32"
+else bad "bf16 wire: loss '$l16' against fp32's '$l32'"; fi
+dbx_run bfmpi 60 "$dbx" train "${common[@]}" --allreduce mpi --grad-wire bf16 </dev/null
+if [ "$rc" -ne 0 ] && grep -q "not mpi" "$tmp/bfmpi.err"; then ok "bf16 wire with --allreduce mpi is refused"
+else bad "bf16 wire with --allreduce mpi: exit $rc"; fi
 
 echo "== (c) hierarchical all-reduce, 4 ranks on one node"
 train flat4 4 treelstm --allreduce rd --hier off --bucket-mb 0.001

@@ -46,7 +46,7 @@ enum {
     OPT_OPTIM, OPT_LR, OPT_EPOCHS, OPT_STEPS, OPT_SEED, OPT_METRICS, OPT_SAVE, OPT_LOAD,
     OPT_NO_DEDUP, OPT_NO_FUSE, OPT_PRECISION, OPT_LOG_EVERY, OPT_SYNTH, OPT_QUIET, OPT_HELP, OPT_PARTITION,
     OPT_BIND, OPT_TIMEOUT, OPT_CHECK_REPLICAS, OPT_TRACE, OPT_TRACE_STEPS, OPT_COMM, OPT_DEVICE,
-    OPT_ALLREDUCE, OPT_OVERLAP, OPT_HIER, OPT_BUCKET_MB, OPT_VERBOSE, OPT_CLIP_NORM, OPT_DROPOUT, OPT_WEIGHT_DECAY, OPT_LR_SCHEDULE,
+    OPT_ALLREDUCE, OPT_OVERLAP, OPT_HIER, OPT_BUCKET_MB, OPT_GRAD_WIRE, OPT_VERBOSE, OPT_CLIP_NORM, OPT_DROPOUT, OPT_WEIGHT_DECAY, OPT_LR_SCHEDULE,
     OPT_WARMUP, OPT_LR_STEP_EVERY, OPT_LR_STEP_FACTOR, OPT_LR_MIN, OPT_KEEP_BEST, OPT_PATIENCE
 };
 
@@ -208,6 +208,8 @@ static void train_help(void)
            "                   rank per node (default auto: when ranks share a node)\n"
            "  --bucket-mb X    gradient bucket size in MiB (default 4; 0: one per run of\n"
            "                   adjacent dense parameters)\n"
+           "  --grad-wire W    fp32 | bf16: dense gradients travel and are summed as\n"
+           "                   bfloat16 (half the bytes; CHANGES THE RESULTS; default fp32)\n"
            "  --help           this help\n");
 }
 
@@ -248,6 +250,7 @@ static const struct option train_longopts[] = {
     {"overlap", required_argument, NULL, OPT_OVERLAP},
     {"hier", required_argument, NULL, OPT_HIER},
     {"bucket-mb", required_argument, NULL, OPT_BUCKET_MB},
+    {"grad-wire", required_argument, NULL, OPT_GRAD_WIRE},
     {"clip-norm", required_argument, NULL, OPT_CLIP_NORM},
     {"dropout", required_argument, NULL, OPT_DROPOUT},
     {"weight-decay", required_argument, NULL, OPT_WEIGHT_DECAY},
@@ -410,6 +413,12 @@ static int cmd_train(int argc, char **argv)
             break;
         }
         case OPT_BUCKET_MB: bad = nonneg_double("--bucket-mb", optarg, 1024, &o.bucket_mb); break;
+        case OPT_GRAD_WIRE: {
+            static const char *const w[] = {"fp32", "bf16", NULL};
+            bad = one_of("--grad-wire", optarg, w, "fp32 or bf16");
+            o.grad_wire_bf16 = strcmp(optarg, "bf16") == 0;
+            break;
+        }
         case OPT_TRACE_STEPS:
             bad = cli_int32(cmd, "--trace-steps", optarg, 1, 1000000, &o.trace_steps);
             break;

@@ -97,6 +97,9 @@ typedef struct dbx_train_opts {
                                 node and there are several nodes), 0 off, 1 on */
     double bucket_mb;        /* gradient bucket size in MiB (default 4; 0: one bucket per run
                                 of adjacent dense parameters) */
+    int grad_wire_bf16;      /* 1: dense gradients travel and are summed as bfloat16 (half the
+                                bytes; CHANGES THE RESULTS: every partial sum is rounded to
+                                bfloat16; not with allreduce "mpi"). Default 0 */
     /* ---- regularisation, learning-rate schedule, model selection (README "Training
        options"); every one deterministic given the seed and the same on any number of
        workers ---- */
