@@ -19,7 +19,13 @@ not a power of two, else 0; alpha the per-message latency, beta seconds per byte
   basic linear (tuned 1: linear reduce, linear bcast)   2(N-1)(alpha + n beta)
   Open MPI's fixed decision (tuned 0): per point, the model of the algorithm that
       ompi_coll_tuned_allreduce_intra_dec_fixed (Open MPI 4.1, commutative operations) picks
-  dbx auto: the cheapest of ring, recursive doubling and Rabenseifner under its own fit
+  dbx auto (DBX_ALLREDUCE=auto, dbx's default): per call the algorithm dbx__ar_choose
+      (comm/allreduce.c) picks, the cheapest of recursive doubling, Rabenseifner and ring
+      under dbx's default cost model (DBX_AR_DEFAULT_* in comm/comm.c, read from the source
+      here, or DBX_ALLREDUCE_MODEL when the run records one), timed with the fit of the
+      chosen dbx algorithm on the same link: not fitted itself, so its error checks the
+      choice and the three fits together.
+  (dbx's rd, rabenseifner and ring are exactly the costs of dbx__ar_model_seconds.)
   all-gather (n bytes per rank)                          L alpha + (N-1) n beta
 Oversubscription: all N ranks share this machine's C cores (2 here), so from N > C on every
 step waits for the scheduler and the CPU-bound TCP stack runs on a share of a core. The fit
@@ -126,6 +132,44 @@ def coeffs(alg, N, n):
 
 
 AUTO_SET = ("ring", "recursive_doubling", "rabenseifner")
+# dbx__ar_choose's candidates in its order (a tie keeps the earlier one)
+DBX_ORDER = ("recursive_doubling", "rabenseifner", "ring")
+DBX_NAMES = {"rd": "recursive_doubling", "rabenseifner": "rabenseifner", "ring": "ring"}
+
+
+def dbx_choose(model, N, n):
+    """dbx__ar_choose: model {alg: (alpha, beta)} for DBX_ORDER; the algorithm dbx runs."""
+    best, tb = None, None
+    for a in DBX_ORDER:
+        t = predict(a, N, n, *model[a])
+        if tb is None or t < tb:
+            best, tb = a, t
+    return best
+
+
+def parse_model(spec):
+    """DBX_ALLREDUCE_MODEL "rd=ALPHA_US,BETA_NS;..." -> {alg: (alpha s, beta s/B)}."""
+    out = {}
+    for part in filter(None, (x.strip() for x in spec.split(";"))):
+        name, v = part.split("=")
+        a, b = v.split(",")
+        out[DBX_NAMES[name.strip()]] = (float(a) * 1e-6, float(b) * 1e-9)
+    return out
+
+
+def dbx_default_model(root=None):
+    """dbx's default all-reduce cost model, read from comm/comm.c (DBX_AR_DEFAULT_RD,
+    _RAB, _RING {alpha s, beta s/B}; or one DBX_AR_DEFAULT_COST for all three)."""
+    root = root or os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+    with open(os.path.join(root, "comm", "comm.c")) as f:
+        src = f.read()
+    num = r"\{\s*([-+0-9.eE]+)\s*,\s*([-+0-9.eE]+)\s*\}"
+    out = {}
+    for key, alg in (("RD", "recursive_doubling"), ("RAB", "rabenseifner"), ("RING", "ring")):
+        m = re.search(r"#define\s+DBX_AR_DEFAULT_%s\s+%s" % (key, num), src) or \
+            re.search(r"#define\s+DBX_AR_DEFAULT_COST\s+%s" % num, src)
+        out[alg] = (float(m.group(1)), float(m.group(2)))
+    return out
 
 
 def contention(N, cores, k):
@@ -232,6 +276,8 @@ def fit_all(d, cores):
     fits = []
     for (link, impl, alg), p in sorted(pts.items(), key=lambda kv: (link_order(kv[0][0]),
                                                                      kv[0][1], kv[0][2])):
+        if impl == "dbx" and alg == "auto":
+            continue  # below, from the three fits
         al, be, k, (med, mx) = fit_contended(p, alg, cores)
         _, _, (med0, mx0) = fit(p, alg)
         by_n = {}
@@ -244,6 +290,32 @@ def fit_all(d, cores):
                      "median_rel_err": med, "max_rel_err": mx,
                      "median_rel_err_by_ranks": by_n,
                      "plain_fit_median_rel_err": med0, "plain_fit_max_rel_err": mx0})
+    for (link, impl, alg), p in sorted(pts.items()):
+        if (impl, alg) != ("dbx", "auto"):
+            continue
+        sub = {a: find_fit(fits, link, "dbx", a) for a in DBX_ORDER}
+        if not all(sub.values()):
+            continue
+        spec = next((j.get("mpi", {}).get("DBX_ALLREDUCE_MODEL") for (lk, _, kd), j in
+                     raw.items() if lk == link and kd == "dbx-auto"), None)
+        model = parse_model(spec) if spec else dbx_default_model()
+        rel, by, chosen = [], {}, {}
+        for N, n, t in p:
+            a = dbx_choose(model, N, n)
+            f = sub[a]
+            m = predict(a, N, n, f["alpha_s"], f["beta_s_per_byte"], f["contention_k"], cores)
+            rel.append(abs(m - t) / t)
+            by.setdefault(N, []).append(rel[-1])
+            chosen.setdefault(a, 0)
+            chosen[a] += 1
+        fits.append({"link": link, "impl": "dbx", "algorithm": "auto", "alpha_s": None,
+                     "beta_s_per_byte": None, "contention_k": None, "cores": cores,
+                     "points": len(p), "ranks": sorted(by), "chooser_model":
+                     {a: list(v) for a, v in model.items()}, "chosen": chosen,
+                     "median_rel_err": statistics.median(rel), "max_rel_err": max(rel),
+                     "median_rel_err_by_ranks": {str(N): statistics.median(v)
+                                                 for N, v in sorted(by.items())},
+                     "plain_fit_median_rel_err": None, "plain_fit_max_rel_err": None})
     return fits, raw
 
 
@@ -328,6 +400,14 @@ def main(argv):
                "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|"]
         for f in fits:
             if f["link"] != link:
+                continue
+            if f["alpha_s"] is None:  # dbx auto: the chooser with the three fits
+                md.append("| dbx | auto (chooses %s) | - | - | - | - | %d | %.0f%% | %.0f%% | %s | "
+                          "- |" % (", ".join("%s %d" % (LABEL[a], c) for a, c in
+                                             sorted(f["chosen"].items())), f["points"],
+                                   100 * f["median_rel_err"], 100 * f["max_rel_err"],
+                                   " ".join("%s:%.0f%%" % (N, 100 * e) for N, e in
+                                            f["median_rel_err_by_ranks"].items())))
                 continue
             md.append("| %s | %s | %.1f | %.3f | %s | %.2f | %d | %.0f%% | %.0f%% | %s | %.0f%%, "
                       "%.0f%% |" % (

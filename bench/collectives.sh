@@ -19,7 +19,8 @@
 # file per run, LINK-nN-KIND.json / .txt, in OUT, and env.txt (what ran where).
 # Usage: bench/collectives.sh
 # Environment: BUILD_DIR (build), OUT (bench/results/collectives), NS ("2 3 4 6 8"),
-#   LINKS ("veth 1gbit 10gbit"; a tc rate or veth), TUNED ("0 1 2 3 4 5 6"), LIBNBC ("0 1 3 4"),
+#   LINKS ("veth 1gbit 10gbit"; a tc rate or veth), TUNED ("0 1 2 3 4 5 6"), LIBNBC ("0 1 3 4")
+#   (TUNED= and LIBNBC= empty: none of those, e.g. for dbx's own algorithms only),
 #   DBX_ALGS ("ring rd rabenseifner mpi auto" when the build has DBX_ALLREDUCE), REPS (10),
 #   ALLGATHER (1; 0: none), MAX_BYTES (4194304), BUDGET_S (840: links not started by then are skipped, and said so),
 #   DBX_NETNS_PREFIX (dbxb-), DBX_NETNS_DIR (/tmp/dbxb-netns).
@@ -31,8 +32,8 @@ ar=$build/bench_allreduce
 out=${OUT:-$root/bench/results/collectives}
 ns_list=${NS:-2 3 4 6 8}
 links=${LINKS:-veth 1gbit 10gbit}
-tuned=${TUNED:-0 1 2 3 4 5 6}
-libnbc=${LIBNBC:-0 1 3 4}
+tuned=${TUNED-0 1 2 3 4 5 6}
+libnbc=${LIBNBC-0 1 3 4}
 reps=${REPS:-10}
 maxb=${MAX_BYTES:-4194304}
 budget=${BUDGET_S:-840}

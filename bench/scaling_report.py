@@ -9,25 +9,27 @@ Usage: bench/scaling_report.py OUT [--per-worker N] [--fit FIT.json] [--algorith
                  scaling.md are written there (`dbx plot scaling.json` draws the PNGs).
   --fit          the per-algorithm collective models of bench/allreduce_fit.py (default
                  bench/results/collectives/fit.json; made from that folder's runs if absent).
-  --algorithm    the dense all-reduce algorithm of the projection: binomial, ring,
-                 recursive_doubling, rabenseifner or best (per size and node count the
-                 cheapest of ring, recursive doubling and Rabenseifner, as a size-aware
-                 choice makes it). Default: what the metrics' config record names (field
-                 "allreduce_algorithm", or options.allreduce when it names one of these),
-                 else best. The validation always models what the run really ran: the
-                 algorithm the config record names, else binomial (dbx's in-place
-                 MPI_Iallreduce is a binomial reduce + broadcast in Open MPI 4.1's libnbc).
+  --algorithm    the dense all-reduce algorithm of the projection: auto, rd (or
+                 recursive_doubling), rabenseifner, ring, or mpi (binomial: MPI_Iallreduce,
+                 a binomial reduce + broadcast in Open MPI 4.1's libnbc). Default: what the
+                 metrics' config record names (field "allreduce_algo"), else auto. auto is
+                 what dbx runs by default: per bucket the algorithm dbx__ar_choose
+                 (comm/allreduce.c) picks under dbx's default cost model (comm/comm.c, read
+                 by bench/allreduce_fit.py), timed with the model of the link or fabric.
+                 The validation always models what the run really ran (the config record).
 
 Measured: sentences/s X(N) (median over steps after warm-up), weak-scaling efficiency X(N) /
 (N X(1)), step, compute and gradient-synchronisation times, algbw and busbw.
 
 Communication per step (worker/dist.c dbx__grad_sync) for N ranks: the dense gradient
-all-reduce (D bytes) + for the embedding table (V rows of d floats): an all-gather of the
-per-rank row counts (8 bytes each), an all-gather of the touched row ids (4 r bytes per rank,
-r = rows a rank touched), then either an all-gather of the rows (4 d r bytes per rank) or,
-when N r (4 + 4 d) >= 4 V d, an all-reduce of the whole table. r comes from the step records
-("sparse_rows" where the metrics have it, else (allreduce_bytes - D) / 4 d per worker, D and
-V from the config record).
+all-reduce (D bytes, in buckets of options.bucket_mb, each with its own algorithm) + for the
+embedding table (V rows of d floats): an all-gather of the per-rank row counts (8 bytes
+each), an all-gather of the touched row ids (4 r bytes per rank, r = rows a rank touched),
+then either an all-gather of the rows (4 d r bytes per rank) or, when N r (4 + 4 d) >= 4 V d,
+an all-reduce of the whole table through the same engine (and the same buckets). r comes
+from the step records: "sparse_rows" (the rows exchanged, all ranks together) / N where the
+metrics have it, else (allreduce_bytes - D) / 4 d per worker; D and V from the config
+record.
 
 Validation: on each namespace-host configuration, the modelled synchronisation time (the
 fitted models of bench/allreduce_fit.py for the algorithms that ran, with their fitted
@@ -65,7 +67,9 @@ FABRICS = [  # name, alpha s, beta s/B, gamma s/B
     ("100 Gb/s fabric (alpha 5 us)", 5e-6, 8 / 100e9, GAMMA),
     ("10 Gb/s Ethernet (alpha 20 us)", 20e-6, 8 / 10e9, GAMMA),
 ]
-ALGS = ("binomial", "ring", "recursive_doubling", "rabenseifner", "best")
+ALGS = ("binomial", "ring", "recursive_doubling", "rabenseifner", "auto")
+BUCKET = 4 << 20  # dbx's default bucket (options.bucket_mb in the config record)
+CHOOSER = F.dbx_default_model()  # the model dbx__ar_choose uses by default
 
 
 def load(path):
@@ -95,11 +99,24 @@ def table_shape(cfg):
 def ran_algorithm(cfg):
     """The dense all-reduce algorithm a run used, as far as its config record says."""
     if cfg:
-        for v in (cfg.get("allreduce_algorithm"), (cfg.get("options") or {}).get("allreduce")):
+        for v in (cfg.get("allreduce_algo"), cfg.get("allreduce_algorithm"),
+                  (cfg.get("options") or {}).get("allreduce")):
             v = {"rd": "recursive_doubling", "mpi": "binomial"}.get(v, v)
             if v in ALGS:
                 return v
-    return "binomial"
+    return "auto"
+
+
+def engine(alg, N, n, t, bucket=BUCKET):
+    """Seconds of dbx's all-reduce of n bytes: buckets of `bucket` bytes, each with alg (auto:
+    what dbx__ar_choose picks under dbx's default model), t(alg, N, bytes) the time model."""
+    total, off = 0.0, 0
+    while off < n:
+        ln = min(bucket, n - off) if bucket else n
+        a = F.dbx_choose(CHOOSER, N, ln) if alg == "auto" else alg
+        total += t(a, N, ln)
+        off += ln
+    return total
 
 
 def summarize(label, path):
@@ -139,12 +156,16 @@ def summarize(label, path):
         rows = []
         for s in use:
             ws = s["workers"]
-            if all("sparse_rows" in w for w in ws):
-                rows.append(statistics.mean(w["sparse_rows"] for w in ws))
+            if all("sparse_rows" in w for w in ws):  # all ranks together
+                rows.append(statistics.mean(w["sparse_rows"] for w in ws) / W)
             else:
                 rows.append(statistics.mean(max(0.0, w["allreduce_bytes"] - D) / (4 * d)
                                             for w in ws))
         r.update({"dense_bytes": D, "table_rows": V, "row_floats": d,
+                  "bucket_bytes": int(((cfg.get("options") or {}).get("bucket_mb") or 4) * (1 << 20)),
+                  "early_bytes": statistics.median(
+                      statistics.mean(w.get("allreduce_early_bytes", 0) for w in s["workers"])
+                      for s in use),
                   "rows_per_worker": statistics.median(rows)})
     return r
 
@@ -180,10 +201,11 @@ def fabric_model(alpha, beta, gamma):
         return {"ring": (N - 1) / N * n, "recursive_doubling": (math.log2(p) + e) * n,
                 "rabenseifner": ((p - 1) / p + e) * n, "binomial": L * n}[alg]
 
-    def ar(alg, N, n):
-        if alg == "best":
-            return min(ar(a, N, n) for a in F.AUTO_SET)
+    def one(alg, N, n):
         return F.predict(alg, N, n, alpha, beta) + gamma * red(alg, N, n)
+
+    def ar(alg, N, n):
+        return engine(alg, N, n, one)
 
     def ag(N, n):
         return F.predict("allgather", N, n, alpha, beta)
@@ -192,7 +214,8 @@ def fabric_model(alpha, beta, gamma):
 
 def pick_fits(fits, link):
     """{"ar": {alg: fit}, "ag": fit} for one link: dbx's own algorithms first, then libnbc
-    (dbx's call), then Open MPI's tuned ones; best is made from the three it chooses among."""
+    (the same MPI_Iallreduce as dbx's mpi), then Open MPI's tuned ones; auto is made per bucket
+    from the three dbx chooses among."""
     out = {"ar": {}, "ag": None}
     for alg in ALGS[:-1]:
         for impl in ("dbx", "libnbc", "tuned"):
@@ -204,18 +227,15 @@ def pick_fits(fits, link):
     if out["ag"] is None or not out["ar"]:
         return None
     if all(a in out["ar"] for a in F.AUTO_SET):
-        out["ar"]["best"] = None  # computed per size by fit_best below
+        out["ar"]["auto"] = dict(source="dbx auto (%s)" % "/".join(
+            out["ar"][a]["source"].split(" ", 1)[1] for a in F.DBX_ORDER))
     return out
 
 
-def best_ar(fit, cores=None):
+def engine_ar(fit, cores=None, bucket=BUCKET):
+    """ar(alg, N, bytes) of dbx's engine with the fitted models of one link."""
     ar, _ = fit_model(fit, cores)
-
-    def f(alg, N, n):
-        if alg == "best":
-            return min(ar(a, N, n) for a in F.AUTO_SET)
-        return ar(alg, N, n)
-    return f
+    return lambda alg, N, n: engine(alg, N, n, ar, bucket)
 
 
 def main(argv):
@@ -231,7 +251,7 @@ def main(argv):
         elif argv[i] == "--fit" and i + 1 < len(argv):
             fit_path = argv[i + 1]
         elif argv[i] == "--algorithm" and i + 1 < len(argv):
-            alg_arg = {"rd": "recursive_doubling"}.get(argv[i + 1], argv[i + 1])
+            alg_arg = {"rd": "recursive_doubling", "mpi": "binomial"}.get(argv[i + 1], argv[i + 1])
             if alg_arg not in ALGS:
                 print("scaling_report: --algorithm is one of %s (got %s)" %
                       (", ".join(ALGS), argv[i + 1]), file=sys.stderr)
@@ -299,13 +319,17 @@ def main(argv):
         if alg not in veth["ar"]:
             continue
         N = r["workers"]
-        arf, agf = best_ar(veth, fit_cores), fit_model(veth, fit_cores)[1]
+        arf = engine_ar(veth, fit_cores, r.get("bucket_bytes", BUCKET))
+        agf = fit_model(veth, fit_cores)[1]
         t, pathname = sync_time(N, r["dense_bytes"], r["table_rows"], r["row_floats"],
                                 r["rows_per_worker"], lambda n: arf(alg, N, n),
                                 lambda n: agf(N, n))
         val.append({"config": r["config"], "workers": N, "algorithm": alg,
-                    "model_from": (veth["ar"][alg] or {}).get("source", alg),
+                    "model_from": "dbx auto: %s" % " + ".join(sorted({F.dbx_choose(
+                        CHOOSER, N, min(r["bucket_bytes"], r["dense_bytes"]))}))
+                    if alg == "auto" else (veth["ar"][alg] or {}).get("source", alg),
                     "dense_bytes": r["dense_bytes"], "rows_per_worker": r["rows_per_worker"],
+                    "early_bytes": r.get("early_bytes"),
                     "path": pathname, "measured_ms": r["comm_ms"], "model_ms": 1e3 * t,
                     "rel_err": (1e3 * t - r["comm_ms"]) / r["comm_ms"] if r["comm_ms"] else None})
 
@@ -315,9 +339,9 @@ def main(argv):
     shaped = max((r for r in rows if "rows_per_worker" in r), key=lambda r: r["workers"],
                  default=None)
     proj_alg = alg_arg
-    if proj_alg is None:  # what the runs name (dbx's own algorithms), else the best per size
+    if proj_alg is None:  # what the runs name, else auto
         named = {r["algorithm"] for r in rows if r["workers"] > 1}
-        proj_alg = named.pop() if len(named) == 1 and "binomial" not in named else "best"
+        proj_alg = named.pop() if len(named) == 1 else "auto"
     series = []
     if shaped:
         D, V, d, rows_w = (shaped["dense_bytes"], shaped["table_rows"], shaped["row_floats"],
@@ -332,7 +356,7 @@ def main(argv):
             fabrics.append(("measured %s (alpha %.0f us, %.2f GB/s)" % (
                 "namespace veth" if lk == "veth" else "tbf " + lk, 1e6 * fa["alpha_s"],
                 1e-9 / fa["beta_s_per_byte"] if fa["beta_s_per_byte"] else float("inf")),
-                (best_ar(lf), fit_model(lf)[1]), {"link": lk}))
+                (engine_ar(lf), fit_model(lf)[1]), {"link": lk}))
         for name, (arf, agf), params in fabrics:
             for alg in ALGS:
                 if "link" in params and alg not in links[params["link"]]["ar"]:
@@ -392,11 +416,14 @@ def main(argv):
         errs = [abs(v["rel_err"]) for v in val if v["rel_err"] is not None]
         md += ["", "#### Validation: modelled vs measured synchronisation per step "
                "(namespace hosts, plain veth)", "",
-               "| config | workers | dense algorithm (model) | rows/worker | embedding path | "
-               "measured ms | model ms | error |", "|---|---:|---|---:|---|---:|---:|---:|"]
+               "| config | workers | dense algorithm (model) | rows/worker | early MB | "
+               "embedding path | measured ms | model ms | error |",
+               "|---|---:|---|---:|---:|---|---:|---:|---:|"]
         for v in val:
-            md.append("| %s | %d | %s | %.0f | %s | %.2f | %.2f | %+.0f%% |" % (
-                v["config"], v["workers"], v["model_from"], v["rows_per_worker"], v["path"],
+            md.append("| %s | %d | %s | %.0f | %s | %s | %.2f | %.2f | %+.0f%% |" % (
+                v["config"], v["workers"], v["model_from"], v["rows_per_worker"],
+                "-" if v.get("early_bytes") is None else "%.2f" % (v["early_bytes"] / 1e6),
+                v["path"],
                 v["measured_ms"], v["model_ms"], 100 * v["rel_err"]))
         md += ["", "Error: median %.0f%%, max %.0f%% over %d configurations." % (
             100 * statistics.median(errs), 100 * max(errs), len(errs))]

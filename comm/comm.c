@@ -21,15 +21,21 @@
 #define DBX_COMM_DEFAULT_BUCKET ((size_t)4 << 20)
 #define DBX_COMM_DEFAULT_TIMEOUT 60.0
 
-/* The all-reduce costs DBX_AR_AUTO compares by default: Open MPI over TCP between network
- * namespace hosts on one machine (bench/collectives.sh, README "Multi-node benchmarks"). */
-#define DBX_AR_DEFAULT_COST {76.3e-6, 1.764e-9}
+/* The all-reduce costs {alpha s, beta s/byte} DBX_AR_AUTO compares by default: dbx's own
+ * rd, rabenseifner and ring over TCP between network-namespace hosts on plain veth links,
+ * 2-8 hosts on one 2-core machine, fitted to dbx__ar_model_seconds with the
+ * oversubscription factor taken out, i.e. one rank per core (bench/collectives.sh with
+ * TUNED= LIBNBC=, bench/allreduce_fit.py; README "Multi-node benchmarks", 2026-12-03).
+ * Median fit errors 38%, 14%, 15%. DBX_ALLREDUCE_MODEL overrides them. */
+#define DBX_AR_DEFAULT_RD {10.2e-6, 0.483e-9}
+#define DBX_AR_DEFAULT_RAB {18.5e-6, 0.643e-9}
+#define DBX_AR_DEFAULT_RING {22.0e-6, 0.958e-9}
 
 dbx__comm_opts dbx__comm_opts_default(void)
 {
     dbx__comm_opts o = {.want_mpi = -1, .bucket_bytes = DBX_COMM_DEFAULT_BUCKET,
                        .timeout_s = DBX_COMM_DEFAULT_TIMEOUT, .algo = DBX_AR_AUTO, .hier = -1,
-                       .model = {DBX_AR_DEFAULT_COST, DBX_AR_DEFAULT_COST, DBX_AR_DEFAULT_COST}};
+                       .model = {DBX_AR_DEFAULT_RD, DBX_AR_DEFAULT_RAB, DBX_AR_DEFAULT_RING}};
     return o;
 }
 
