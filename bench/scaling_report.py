@@ -170,13 +170,15 @@ def summarize(label, path):
     return r
 
 
-def sync_time(N, D, V, d, rows, ar, ag):
+def sync_time(N, D, V, d, rows, ar, ag, wire=1.0):
     """Modelled seconds of one step's synchronisation; ar(bytes), ag(bytes per rank) the
-    collective models. Returns (seconds, path)."""
-    t = ar(D) + ag(8) + ag(4 * rows)
-    if N * rows * (4 + 4 * d) < 4.0 * V * d:
+    collective models; wire: bytes on the wire per float byte of the all-reduces (0.5 with
+    --grad-wire bf16, which the all-gathers of sparse rows do not use). Returns (seconds,
+    path)."""
+    t = ar(D * wire) + ag(8) + ag(4 * rows)
+    if N * rows * (4 + 4 * d) < 4.0 * V * d:  # worker/dist.c's choice, in float bytes
         return t + ag(4 * d * rows), "sparse rows"
-    return t + ar(4.0 * V * d), "whole table"
+    return t + ar(4.0 * V * d * wire), "whole table"
 
 
 def fit_model(fit, cores=None):
@@ -358,22 +360,26 @@ def main(argv):
                 1e-9 / fa["beta_s_per_byte"] if fa["beta_s_per_byte"] else float("inf")),
                 (engine_ar(lf), fit_model(lf)[1]), {"link": lk}))
         for name, (arf, agf), params in fabrics:
-            for alg in ALGS:
+            # every algorithm with fp32 on the wire, and auto with --grad-wire bf16 (opt-in,
+            # changes the results: half the all-reduce bytes)
+            for alg, wire in [(a, 1.0) for a in ALGS] + [("auto", 0.5)]:
                 if "link" in params and alg not in links[params["link"]]["ar"]:
                     continue  # no fit of this algorithm on this link
                 pr = []
                 for n in NODES:
                     t_sync, pathname = sync_time(n, D, V, d, rows_w, lambda b: arf(alg, n, b),
-                                                 lambda b: agf(n, b))
+                                                 lambda b: agf(n, b), wire)
                     t = comp + t_sync
                     x = n * per / t
                     pr.append({"nodes": n, "step_ms": 1e3 * t, "sync_ms": 1e3 * t_sync,
                                "dense_allreduce_ms": 1e3 * arf(alg, n, D),
                                "embedding_path": pathname, "sents_per_s": x,
                                "efficiency": x / (n * x1)})
-                series.append({"fabric": name, "algorithm": alg, "params": params,
-                               "label": "%s, %s" % (name.split(" (")[0], alg.replace("_", " ")),
-                               "rows": pr})
+                tag = alg.replace("_", " ") + (" + bf16 wire" if wire != 1.0 else "")
+                series.append({"fabric": name, "algorithm": alg + ("_bf16_wire" if wire != 1.0
+                                                                   else ""),
+                               "params": params, "wire_bytes_per_float_byte": wire,
+                               "label": "%s, %s" % (name.split(" (")[0], tag), "rows": pr})
     main_series = [s for s in series if s["algorithm"] == proj_alg]
 
     with open(os.path.join(out, "scaling.json"), "w") as f:
