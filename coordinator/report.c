@@ -410,6 +410,7 @@ static dbx_status report_config(dbx_trainer *t, const char *topo_all)
     dbx__jl_str(j, "hier", o->hier < 0 ? "auto" : o->hier ? "on" : "off");
     dbx__jl_num(j, "bucket_mb", o->bucket_mb);
     dbx__jl_str(j, "grad_wire", o->grad_wire_bf16 ? "bf16" : "fp32");
+    dbx__jl_int(j, "accum_steps", o->accum_steps);
     dbx__jl_num(j, "clip_norm", o->clip_norm);
     dbx__jl_num(j, "dropout", o->dropout);
     dbx__jl_num(j, "weight_decay", o->weight_decay);

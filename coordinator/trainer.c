@@ -54,6 +54,7 @@ void dbx_train_opts_default(dbx_train_opts *o)
     o->overlap = 1;
     o->hier = -1;
     o->bucket_mb = 4;
+    o->accum_steps = 1;
     o->clip_norm = 5;
     o->lr_schedule = "constant";
     o->lr_step_factor = 0.5;
@@ -99,6 +100,9 @@ static dbx_status check_opts(const dbx_train_opts *o, const dbx_model_type **t)
     if (o->hier < -1 || o->hier > 1 || (o->overlap != 0 && o->overlap != 1))
         return dbx__fail(DBX_EINVAL, "hier must be -1, 0 or 1 and overlap 0 or 1 (got %d, %d)",
                          o->hier, o->overlap);
+    if (o->accum_steps < 1 || o->accum_steps > 1000000)
+        return dbx__fail(DBX_EINVAL, "accum_steps must be in 1..1000000 (got %d)",
+                         o->accum_steps);
     if (!(o->bucket_mb >= 0 && o->bucket_mb <= 1024))
         return dbx__fail(DBX_EINVAL, "bucket_mb must be in 0..1024 (got %g)", o->bucket_mb);
     dbx__ar_algo algo;
@@ -452,6 +456,10 @@ static dbx_status step(dbx_trainer *t, dbx_step_info *info)
     const int32_t *words = t->rbuf[k & 1];
     dbx__msg_header h;
     DBX_TRY(dbx__msg_read_header(words, nbytes, k, &h));
+    /* local accumulation: the update (and the all-reduce, which the backward pass may start
+       early) only after every accum_steps-th minibatch and after the last */
+    const int update = k % t->o.accum_steps == 0 || k >= t->total_steps;
+    if (t->o.accum_steps > 1) dbx__sync_overlap_now(&t->w.sync, t->w.ex, update);
     DBX_TRY(dbx__worker_compute(&t->w, words, nbytes, &h, &w));
     double t2 = dbx__now();
     w.compute = t2 - t1;
@@ -464,7 +472,12 @@ static dbx_status step(dbx_trainer *t, dbx_step_info *info)
                           .weight_decay = t->o.weight_decay};
     t->last_lr = dbx_train_lr(&t->o, k, t->total_steps);
     u.optim.lr = (float)t->last_lr;
-    DBX_TRY(dbx__worker_update(&t->w, t->comm, &u, h.global_bs, &w));
+    t->accum_bs += h.global_bs;
+    w.grad_norm = NAN;
+    if (update) {
+        DBX_TRY(dbx__worker_update(&t->w, t->comm, &u, t->accum_bs, &w));
+        t->accum_bs = 0;
+    }
     double t4 = dbx__now();
     dbx__trace_add(t, k, "gradient all-reduce + optimizer", t3, t4);
     /* collective (all ranks): every worker's statistics */

@@ -53,6 +53,7 @@ struct dbx_trainer {
     int32_t nsamples;
     int64_t train_units, total_steps;
     int64_t step;               /* steps done */
+    int32_t accum_bs;           /* samples of the minibatches accumulated since the last update */
     dbx__coord coord;           /* rank 0 only */
     dbx__shipment ship[2];      /* rank 0: steps k and k+1 in flight */
     int32_t *rbuf[2];           /* this rank's share of steps k and k+1 */

@@ -11,6 +11,8 @@
 #      agrees with the flat one within 1e-6, and the config record says it ran;
 #  (e) bfloat16 gradients on the wire: rd and rabenseifner still agree bit for bit, the loss
 #      stays within 1% of fp32's, --allreduce mpi refuses it;
+#  (f) --accum-steps 2 with batch 12 trains the parameters of batch 24 (within 1e-5) with
+#      half the all-reduces;
 #  (d) every rank issues the same collectives: every run has --check-replicas 1, which fails
 #      the run when the ranks' digests (count, order and sizes of the collectives) differ;
 #      runs that differ only in overlap issue the same number of them.
@@ -108,6 +110,19 @@ else bad "bf16 wire: loss '$l16' against fp32's '$l32'"; fi
 dbx_run bfmpi 60 "$dbx" train "${common[@]}" --allreduce mpi --grad-wire bf16 </dev/null
 if [ "$rc" -ne 0 ] && grep -q "not mpi" "$tmp/bfmpi.err"; then ok "bf16 wire with --allreduce mpi is refused"
 else bad "bf16 wire with --allreduce mpi: exit $rc"; fi
+
+echo "== (f) local gradient accumulation (opt-in, changes the results)"
+train acc2 3 treelstm --steps 12 --batch 12 --accum-steps 2
+train b24 3 treelstm --steps 6 --batch 24
+train b12 3 treelstm --steps 12 --batch 12
+dbx_agree "$tmp/b24.bin" "$tmp/acc2.bin" 1e-5 "2 accumulated minibatches of 12 = 1 of 24"
+if ! "$dbx" compare --rtol 1e-5 "$tmp/b24.bin" "$tmp/b12.bin" >/dev/null 2>&1; then
+    ok "without accumulation, 12 steps of 12 train other parameters"
+else bad "12 steps of 12 equal 6 steps of 24: the accumulation test shows nothing"; fi
+o1=$(summary allreduce_ops.rd acc2) o2=$(summary allreduce_ops.rd b24) o3=$(summary allreduce_ops.rd b12)
+if [ -n "$o1" ] && [ "$o1" = "$o2" ] && [ "$o3" = "$((2 * o1))" ]; then
+    ok "accumulation over 2 steps halves the all-reduces ($o1 against $o3)"
+else bad "all-reduce operations: accumulated '$o1', batch 24 '$o2', batch 12 '$o3'"; fi
 
 echo "== (c) hierarchical all-reduce, 4 ranks on one node"
 train flat4 4 treelstm --allreduce rd --hier off --bucket-mb 0.001

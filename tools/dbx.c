@@ -46,7 +46,7 @@ enum {
     OPT_OPTIM, OPT_LR, OPT_EPOCHS, OPT_STEPS, OPT_SEED, OPT_METRICS, OPT_SAVE, OPT_LOAD,
     OPT_NO_DEDUP, OPT_NO_FUSE, OPT_PRECISION, OPT_LOG_EVERY, OPT_SYNTH, OPT_QUIET, OPT_HELP, OPT_PARTITION,
     OPT_BIND, OPT_TIMEOUT, OPT_CHECK_REPLICAS, OPT_TRACE, OPT_TRACE_STEPS, OPT_COMM, OPT_DEVICE,
-    OPT_ALLREDUCE, OPT_OVERLAP, OPT_HIER, OPT_BUCKET_MB, OPT_GRAD_WIRE, OPT_VERBOSE, OPT_CLIP_NORM, OPT_DROPOUT, OPT_WEIGHT_DECAY, OPT_LR_SCHEDULE,
+    OPT_ALLREDUCE, OPT_OVERLAP, OPT_HIER, OPT_BUCKET_MB, OPT_GRAD_WIRE, OPT_ACCUM_STEPS, OPT_VERBOSE, OPT_CLIP_NORM, OPT_DROPOUT, OPT_WEIGHT_DECAY, OPT_LR_SCHEDULE,
     OPT_WARMUP, OPT_LR_STEP_EVERY, OPT_LR_STEP_FACTOR, OPT_LR_MIN, OPT_KEEP_BEST, OPT_PATIENCE
 };
 
@@ -210,6 +210,9 @@ static void train_help(void)
            "                   adjacent dense parameters)\n"
            "  --grad-wire W    fp32 | bf16: dense gradients travel and are summed as\n"
            "                   bfloat16 (half the bytes; CHANGES THE RESULTS; default fp32)\n"
+           "  --accum-steps K  sum K minibatches' gradients locally, then all-reduce and\n"
+           "                   update once (K x batch per update; CHANGES THE RESULTS;\n"
+           "                   default 1)\n"
            "  --help           this help\n");
 }
 
@@ -251,6 +254,7 @@ static const struct option train_longopts[] = {
     {"hier", required_argument, NULL, OPT_HIER},
     {"bucket-mb", required_argument, NULL, OPT_BUCKET_MB},
     {"grad-wire", required_argument, NULL, OPT_GRAD_WIRE},
+    {"accum-steps", required_argument, NULL, OPT_ACCUM_STEPS},
     {"clip-norm", required_argument, NULL, OPT_CLIP_NORM},
     {"dropout", required_argument, NULL, OPT_DROPOUT},
     {"weight-decay", required_argument, NULL, OPT_WEIGHT_DECAY},
@@ -413,6 +417,9 @@ static int cmd_train(int argc, char **argv)
             break;
         }
         case OPT_BUCKET_MB: bad = nonneg_double("--bucket-mb", optarg, 1024, &o.bucket_mb); break;
+        case OPT_ACCUM_STEPS:
+            bad = cli_int32(cmd, "--accum-steps", optarg, 1, 1000000, &o.accum_steps);
+            break;
         case OPT_GRAD_WIRE: {
             static const char *const w[] = {"fp32", "bf16", NULL};
             bad = one_of("--grad-wire", optarg, w, "fp32 or bf16");

@@ -166,6 +166,11 @@ static dbx_status grad_ready(void *ctx, const int32_t *params, int n)
     return dbx__comm_allreduce_progress(s->comm);
 }
 
+void dbx__sync_overlap_now(dbx__sync *s, dbx_exec *ex, int on)
+{
+    dbx__exec_set_grad_hook(ex, s->overlap && on ? grad_ready : NULL, s);
+}
+
 dbx_status dbx__sync_attach(dbx__sync *s, dbx__comm *c, dbx_model *m, dbx_exec *ex,
                             int overlap, size_t bucket_bytes)
 {

@@ -58,6 +58,9 @@ typedef struct dbx__sync {
  * change. */
 dbx_status dbx__sync_attach(dbx__sync *s, dbx__comm *c, dbx_model *m, dbx_exec *ex,
                             int overlap, size_t bucket_bytes);
+/* With overlap: whether the next backward pass starts the buckets (off for the minibatches
+ * whose gradients are only accumulated locally). */
+void dbx__sync_overlap_now(dbx__sync *s, dbx_exec *ex, int on);
 /* After the backward pass: starts the buckets not started yet (in index order), exchanges
  * the lookup tables, waits for every operation. */
 dbx_status dbx__grad_sync(dbx__comm *c, dbx_model *m, dbx__sync *s);

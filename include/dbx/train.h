@@ -100,6 +100,12 @@ typedef struct dbx_train_opts {
     int grad_wire_bf16;      /* 1: dense gradients travel and are summed as bfloat16 (half the
                                 bytes; CHANGES THE RESULTS: every partial sum is rounded to
                                 bfloat16; not with allreduce "mpi"). Default 0 */
+    int accum_steps;         /* K >= 1: gradients of K consecutive minibatches are summed
+                                locally and then synchronised and applied once, as one batch
+                                of K x batch samples (default 1; K > 1 CHANGES THE RESULTS:
+                                K times fewer updates and all-reduces). The step count and
+                                the learning-rate schedule stay per minibatch; the update
+                                uses the schedule's value at its last minibatch */
     /* ---- regularisation, learning-rate schedule, model selection (README "Training
        options"); every one deterministic given the seed and the same on any number of
        workers ---- */
