@@ -77,6 +77,14 @@ for o in objs:
     if len(sys.argv) > 3:
         assert abs(sum(o[sys.argv[3]]) - 1) < 1e-4, o
 '
+# The root_fine (%.2f) of the predictions $2 against the labelled trees $1 is $3.
+ROOT_FINE='
+import json, re, sys
+gold = [int(re.match(r"\((\d)", l).group(1)) for l in open(sys.argv[1]) if l.strip()]
+pred = [json.loads(l)["label"] for l in open(sys.argv[2])]
+acc = "%.2f" % (100 * sum(g == p for g, p in zip(gold, pred)) / len(gold))
+assert acc == sys.argv[3], "%s%% from the predictions" % acc
+'
 
 # ---- Tree-LSTM ---------------------------------------------------------------------------
 "$DBX" gen-data --trees 40 --vocab 200 --seed 7 --out "$T/g.txt" 2>"$T/err"
@@ -103,13 +111,8 @@ for l in open(sys.argv[1]):
 expect 0 "predict labelled trees" "$DBX" predict --model treelstm --load "$T/tl.bin" --data "$T/g.txt"
 if cmp -s "$T/out" "$T/tl.jsonl"; then ok; else bad "labelled and unlabelled trees predict differently"; fi
 # the predicted root labels score what eval reports
-check "root_fine from the predictions = eval's ($root_fine%)" '
-import json, re, sys
-gold = [int(re.match(r"\((\d)", l).group(1)) for l in open(sys.argv[1]) if l.strip()]
-pred = [json.loads(l)["label"] for l in open(sys.argv[2])]
-acc = "%.2f" % (100 * sum(g == p for g, p in zip(gold, pred)) / len(gold))
-assert acc == sys.argv[3], "%s%% from the predictions" % acc
-' "$T/g.txt" "$T/tl.jsonl" "$root_fine"
+check "root_fine from the predictions = eval's ($root_fine%)" "$ROOT_FINE" "$T/g.txt" \
+    "$T/tl.jsonl" "$root_fine"
 # --detail: the label of every node
 expect 0 "predict --detail" "$DBX" predict --load "$T/tl.bin" --data "$T/u.txt" --detail \
     --batch 7 --scheduler depth --no-dedup
@@ -136,13 +139,8 @@ if [ "$rc" -eq 0 ]; then
     expect 0 "predict --precision bf16" "$DBX" predict --load "$T/bf.bin" --data "$T/u.txt" \
         --precision bf16 --out "$T/bf.jsonl"
     check "bf16 tree JSON lines" "$JSONL" "$T/bf.jsonl" 40 probs
-    check "bf16 root_fine from the predictions = bf16 eval's ($bf_fine%)" '
-import json, re, sys
-gold = [int(re.match(r"\((\d)", l).group(1)) for l in open(sys.argv[1]) if l.strip()]
-pred = [json.loads(l)["label"] for l in open(sys.argv[2])]
-acc = "%.2f" % (100 * sum(g == p for g, p in zip(gold, pred)) / len(gold))
-assert acc == sys.argv[3], "%s%% from the predictions" % acc
-' "$T/g.txt" "$T/bf.jsonl" "$bf_fine"
+    check "bf16 root_fine from the predictions = bf16 eval's ($bf_fine%)" "$ROOT_FINE" \
+        "$T/g.txt" "$T/bf.jsonl" "$bf_fine"
     # bf16-trained parameters predict in fp32 too (the checkpoint is fp32 either way)
     expect 0 "predict bf16-trained in fp32" "$DBX" predict --load "$T/bf.bin" --data "$T/u.txt" \
         --out "$T/bf32.jsonl"
