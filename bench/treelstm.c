@@ -5,9 +5,11 @@
  * for the BiLSTM tagger) with batch 64 and Adam, for every requested size x scheduler x
  * dedup configuration. Each configuration runs in its own fork()ed child so that its
  * peak RSS is its own; the child sends its measurements back through a pipe. A GEMM-only
- * lower bound on the epoch time is computed per size from the GEMM shapes that the depth
- * scheduler really runs with deduplication off, each shape timed in isolation with the
- * BLAS. Prints a table and writes bench/results/<model>.json and .md (atomically).
+ * lower bound on the epoch time is computed per size from the affine terms that the depth
+ * scheduler really runs with deduplication off, each term shape timed in isolation through
+ * the CPU backend's affine kernels, so with the run's GEMM library and precision
+ * (bench/gemm_bound.h). Prints a table and writes bench/results/<model>.json and .md
+ * (atomically).
  * This is a measurement program, never a pass/fail test. See bench/README.md. */
 #include <errno.h>
 #include <inttypes.h>
@@ -30,6 +32,8 @@
 #include "dbx/sched.h"
 #include "kernels/cpu/blas.h"
 #include "bench/bench_util.h"
+#include "bench/gemm_bound.h"
+#include "kernels/cpu/dnnl.h"
 
 #ifndef BENCH_DEFAULT_MODEL
 #define BENCH_DEFAULT_MODEL "treelstm"
@@ -38,8 +42,6 @@
 enum { MAX_SIZES = 8, MAX_SCHEDS = 8, MAX_ROWS = 64 };
 
 #define PROGRESS_EVERY_S 10.0
-#define BOUND_MIN_RUN_S 0.002 /* each timed run of a shape lasts at least this long */
-#define BOUND_RUNS 5          /* timed runs per shape; the median is kept */
 
 /* ---- options ------------------------------------------------------------------------- */
 typedef struct bench_opts {
@@ -368,82 +370,17 @@ out:
     bm_free(&bm);
 }
 
-/* ---- the GEMM bound (runs in a child) ------------------------------------------------ */
-typedef struct shape_entry {
-    int m, n, k;            /* m = 0: empty slot */
-    int64_t count;
-} shape_entry;
-
-typedef struct shape_map {
-    shape_entry *e;
-    size_t cap, len;
-} shape_map;
-
-static size_t shape_hash(int m, int n, int k)
-{
-    uint64_t h = (uint64_t)(uint32_t)m * 0x9e3779b97f4a7c15ull;
-    h ^= (uint64_t)(uint32_t)n * 0xc2b2ae3d27d4eb4full + (h << 6) + (h >> 2);
-    h ^= (uint64_t)(uint32_t)k * 0x165667b19e3779f9ull + (h << 6) + (h >> 2);
-    return (size_t)(h ^ (h >> 29));
-}
-
-static void shape_add(shape_map *sm, int m, int n, int k, int64_t count)
-{
-    if (2 * (sm->len + 1) > sm->cap) {
-        shape_map big = {xcalloc(sm->cap ? 2 * sm->cap : 1024, sizeof *big.e),
-                         sm->cap ? 2 * sm->cap : 1024, 0};
-        for (size_t i = 0; i < sm->cap; i++)
-            if (sm->e[i].m) shape_add(&big, sm->e[i].m, sm->e[i].n, sm->e[i].k, sm->e[i].count);
-        free(sm->e);
-        *sm = big;
-    }
-    size_t i = shape_hash(m, n, k) & (sm->cap - 1);
-    while (sm->e[i].m && !(sm->e[i].m == m && sm->e[i].n == n && sm->e[i].k == k))
-        i = (i + 1) & (sm->cap - 1);
-    if (!sm->e[i].m) {
-        sm->e[i] = (shape_entry){m, n, k, 0};
-        sm->len++;
-    }
-    sm->e[i].count += count;
-}
-
+/* ---- the GEMM bound (runs in a child; bench/gemm_bound.h) ------------------------------ */
 typedef struct bound_result {
     int ok;
     char err[256];
     int64_t samples, calls;
-    int distinct;
+    int distinct;           /* distinct term shapes (rows, cols, batch width) */
     double flops;           /* GEMM FLOPs of the recorded shapes (fwd + bwd) */
     double model_flops;     /* the model's GEMM FLOPs (3 x forward, no dedup) */
-    double seconds;         /* sum over shapes of count x isolated time */
+    double seconds;         /* sum over term shapes of count x isolated time */
     double t_collect, t_time;
 } bound_result;
-
-/* Seconds per call of one column-major (m, n, k) sgemm, no transposes: the median of
- * BOUND_RUNS runs of enough calls to last BOUND_MIN_RUN_S each. */
-static double time_shape(int m, int n, int k, const float *a, const float *b, float *c)
-{
-    dbx__gemm(DBX_CBLAS_NOTRANS, DBX_CBLAS_NOTRANS, m, n, k, a, m, b, k, 1.0f, c, m);
-    double t = now_s();
-    dbx__gemm(DBX_CBLAS_NOTRANS, DBX_CBLAS_NOTRANS, m, n, k, a, m, b, k, 1.0f, c, m);
-    double one = now_s() - t;
-    long reps = one > 0 ? (long)ceil(BOUND_MIN_RUN_S / one) : 1000;
-    if (reps < 1) reps = 1;
-    double runs[BOUND_RUNS];
-    for (int r = 0; r < BOUND_RUNS; r++) {
-        t = now_s();
-        for (long i = 0; i < reps; i++)
-            dbx__gemm(DBX_CBLAS_NOTRANS, DBX_CBLAS_NOTRANS, m, n, k, a, m, b, k, 1.0f, c, m);
-        double dt = now_s() - t;
-        if (dt < BOUND_MIN_RUN_S && r == 0) { /* calibration was optimistic: redo longer */
-            reps = (long)ceil((double)reps * BOUND_MIN_RUN_S / (dt > 0 ? dt : 1e-9) * 1.2);
-            r--;
-            continue;
-        }
-        runs[r] = dt / (double)reps;
-    }
-    qsort(runs, BOUND_RUNS, sizeof *runs, cmp_double);
-    return runs[BOUND_RUNS / 2];
-}
 
 static void bound_child(const bench_opts *o, const bench_data *d, int size, bound_result *r)
 {
@@ -451,22 +388,22 @@ static void bound_child(const bench_opts *o, const bench_data *d, int size, boun
     bench_model bm;
     dbx_graph *g = NULL;
     dbx_exec *ex = NULL;
-    shape_map sm = {0};
+    term_map tmap = {0};
     int (*buf)[3] = NULL;
     int cap = 0;
-    float *a = NULL, *b = NULL, *c = NULL;
     dbx_status s = bm_new(&bm, d, size, o->seed);
     if (s) {
         fail_result(r->err, sizeof r->err, "model", s);
         return;
     }
-    dbx_exec_opts eo = {.scheduler = "depth", .fuse = o->fuse};
+    dbx_exec_opts eo = {.scheduler = "depth", .fuse = o->fuse, .precision = o->precision};
     if ((s = dbx_graph_new(bm.m, 0, &g)) || (s = dbx_exec_new(&eo, &ex))) {
         fail_result(r->err, sizeof r->err, "setup", s);
         goto out;
     }
     /* 1. collect the shapes: shapes are recorded when a graph is planned, forward and
-     * backward together, so a forward pass per minibatch suffices (no training). */
+     * backward together, so a forward pass per minibatch suffices (no training). They come
+     * three per weight term, the forward's (rows, n, cols) first (dbx_exec_gemm_shapes). */
     const int steps = (d->nsamples + o->batch - 1) / o->batch;
     double t0 = now_s(), t_report = t0;
     for (int step = 0; step < steps; step++) {
@@ -490,7 +427,11 @@ static void bound_child(const bench_opts *o, const bench_data *d, int size, boun
             buf = xcalloc((size_t)cap, sizeof *buf);
             n = dbx_exec_gemm_shapes(ex, buf, cap);
         }
-        for (int i = 0; i < n; i++) shape_add(&sm, buf[i][0], buf[i][1], buf[i][2], 1);
+        for (int i = 0; i + 2 < n; i += 3)
+            if (term_add(&tmap, buf[i][0], buf[i][2], buf[i][1], 1)) {
+                snprintf(r->err, sizeof r->err, "out of memory for the term shapes");
+                goto out;
+            }
         r->calls += n;
         r->samples += hi - lo;
         double t = now_s();
@@ -500,46 +441,33 @@ static void bound_child(const bench_opts *o, const bench_data *d, int size, boun
         }
     }
     r->t_collect = now_s() - t0;
-    /* 2. time every distinct shape in isolation */
-    size_t max_a = 1, max_b = 1, max_c = 1;
-    for (size_t i = 0; i < sm.cap; i++) {
-        const shape_entry *e = &sm.e[i];
-        if (!e->m) continue;
-        size_t m = (size_t)e->m, n = (size_t)e->n, k = (size_t)e->k;
-        if (m * k > max_a) max_a = m * k;
-        if (k * n > max_b) max_b = k * n;
-        if (m * n > max_c) max_c = m * n;
-    }
-    a = xcalloc(max_a, sizeof *a);
-    b = xcalloc(max_b, sizeof *b);
-    c = xcalloc(max_c, sizeof *c);
-    for (size_t i = 0; i < max_a; i++) a[i] = 1e-3f * (float)(i % 7);
-    for (size_t i = 0; i < max_b; i++) b[i] = 1e-3f * (float)(i % 5);
+    /* 2. time every distinct term in isolation, through the backend's affine kernels */
     t0 = now_s();
     t_report = t0;
     int done = 0;
-    for (size_t i = 0; i < sm.cap; i++) {
-        const shape_entry *e = &sm.e[i];
-        if (!e->m) continue;
-        double t = time_shape(e->m, e->n, e->k, a, b, c);
+    for (size_t i = 0; i < tmap.cap; i++) {
+        const term_entry *e = &tmap.e[i];
+        if (!e->rows) continue;
+        double t = 0;
+        if ((s = term_seconds(e, o->precision, &t))) {
+            fail_result(r->err, sizeof r->err, "timing a term", s);
+            goto out;
+        }
         r->seconds += (double)e->count * t;
-        r->flops += (double)e->count * 2.0 * e->m * (double)e->n * e->k;
+        r->flops += (double)e->count * 6.0 * e->rows * (double)e->cols * e->n;
         done++;
         double tn = now_s();
         if (tn - t_report >= PROGRESS_EVERY_S) {
             t_report = tn;
-            fprintf(stderr, "bench:   bound: timed %d/%zu shapes\n", done, sm.len);
+            fprintf(stderr, "bench:   bound: timed %d/%zu term shapes\n", done, tmap.len);
         }
     }
-    r->distinct = (int)sm.len;
+    r->distinct = (int)tmap.len;
     r->t_time = now_s() - t0;
     r->ok = 1;
 out:
-    free(a);
-    free(b);
-    free(c);
     free(buf);
-    free(sm.e);
+    free(tmap.e);
     dbx_exec_free(ex);
     dbx_graph_free(g);
     bm_free(&bm);
@@ -616,20 +544,22 @@ static int run_in_child(child_fn fn, const bench_opts *o, const bench_data *d, c
 }
 
 /* ---- reference numbers ----------------------------------------------------------------- */
-/* DyNet's sentences/s on one core (DyNet autobatching paper's setup, as given in the
- * project brief); -1: no number. 512/none: DyNet did not finish an epoch in 175 s. */
+/* DyNet's sentences/s on one core (DyNet autobatching paper's setup); -1: no number.
+ * agenda: the figures of issue 11, measured on this kind of machine (Tree-LSTM 1,907 / 874 /
+ * 242 at 128 / 256 / 512, tagger 382); none and depth: the project brief's. 512/none: DyNet
+ * did not finish an epoch in 175 s. */
 static double dynet_ref(const char *model, int size, const char *sched)
 {
     /* DyNet ran without autobatching (none), with depth-based and with agenda-based batching */
     const int k = !strcmp(sched, "none") ? 0 : !strcmp(sched, "depth") ? 1
                 : !strcmp(sched, "agenda") ? 2 : -1;
     if (k < 0) return -1;
-    if (!strcmp(model, "bilstm-tagger")) return size == 256 ? (double[]){91, 335, 379}[k] : -1;
+    if (!strcmp(model, "bilstm-tagger")) return size == 256 ? (double[]){91, 335, 382}[k] : -1;
     if (strcmp(model, "treelstm") != 0) return -1;
     switch (size) {
-    case 128: return (double[]){1032, 1885, 1976}[k];
-    case 256: return (double[]){172, 815, 860}[k];
-    case 512: return (double[]){-1, 254, 279}[k];
+    case 128: return (double[]){1032, 1885, 1907}[k];
+    case 256: return (double[]){172, 815, 874}[k];
+    case 512: return (double[]){-1, 254, 242}[k];
     default: return -1;
     }
 }
@@ -660,6 +590,7 @@ typedef struct report {
     const bench_data *d;
     const char *model_name;
     char cpu[256], blas[512], date[64], commit[64];
+    const char *gemm_lib;   /* the affine GEMMs' library: "OpenBLAS" or "oneDNN" */
     int cpus_allowed;
     double peak_gflops;
     row rows[MAX_ROWS];
@@ -728,10 +659,11 @@ static void fmt_num(char *out, size_t cap, double x, const char *fmt)
     else snprintf(out, cap, fmt, x);
 }
 
-enum { NCOLS = 13 };
+enum { NCOLS = 15, NTEXT = 5 }; /* the first NTEXT columns and the last are text */
 static const char *const col_names[NCOLS] = {
-    "size", "sched", "dedup", "sents/s", "vs DyNet", "% GEMM bound", "analysis %",
-    "batches/graph", "mean width", "gathered MB/step", "GFLOP/s (% peak)", "peak RSS MB", "note"};
+    "size", "sched", "dedup", "precision", "GEMM", "sents/s", "vs DyNet",
+    "% GEMM bound at this precision", "analysis %", "batches/graph", "mean width",
+    "gathered MB/step", "GFLOP/s (% peak)", "peak RSS MB", "note"};
 
 static void row_cells(const report *rp, const row *w, char cells[NCOLS][160])
 {
@@ -739,37 +671,41 @@ static void row_cells(const report *rp, const row *w, char cells[NCOLS][160])
     snprintf(cells[0], 160, "%d", w->c.size);
     snprintf(cells[1], 160, "%s", w->c.sched);
     snprintf(cells[2], 160, "%s", w->c.dedup ? "on" : "off");
-    fmt_num(cells[3], 160, v.sps, "%.1f");
+    snprintf(cells[3], 160, "%s", dbx_precision_name(rp->o->precision));
+    snprintf(cells[4], 160, "%s", rp->gemm_lib);
+    fmt_num(cells[5], 160, v.sps, "%.1f");
     if (v.dynet > 0 && !isnan(v.vs_dynet))
-        snprintf(cells[4], 160, "%.2fx (%.0f)", v.vs_dynet, v.dynet);
+        snprintf(cells[6], 160, "%.2fx (%.0f)", v.vs_dynet, v.dynet);
     else
-        snprintf(cells[4], 160, "n/a");
-    fmt_num(cells[5], 160, v.pct_bound, "%.1f");
-    fmt_num(cells[6], 160, v.analysis, "%.1f");
-    fmt_num(cells[7], 160, v.batches_per_graph, "%.1f");
-    fmt_num(cells[8], 160, v.width, "%.1f");
-    fmt_num(cells[9], 160, v.gathered_mb, "%.2f");
+        snprintf(cells[6], 160, "n/a");
+    fmt_num(cells[7], 160, v.pct_bound, "%.1f");
+    fmt_num(cells[8], 160, v.analysis, "%.1f");
+    fmt_num(cells[9], 160, v.batches_per_graph, "%.1f");
+    fmt_num(cells[10], 160, v.width, "%.1f");
+    fmt_num(cells[11], 160, v.gathered_mb, "%.2f");
     if (isnan(v.gflops))
-        snprintf(cells[10], 160, "n/a");
+        snprintf(cells[12], 160, "n/a");
     else
-        snprintf(cells[10], 160, "%.2f (%.1f%%)", v.gflops, v.pct_peak);
-    fmt_num(cells[11], 160, w->r.ok ? w->r.peak_rss_mb : NAN, "%.0f");
-    row_note(rp, w, cells[12], 160);
+        snprintf(cells[12], 160, "%.2f (%.1f%%)", v.gflops, v.pct_peak);
+    fmt_num(cells[13], 160, w->r.ok ? w->r.peak_rss_mb : NAN, "%.0f");
+    row_note(rp, w, cells[14], 160);
 }
 
 static void bound_line(const report *rp, const size_bound *sb, char *out, size_t cap)
 {
     if (sb->err[0] || !sb->b.ok) {
-        snprintf(out, cap, "GEMM bound, size %d: failed: %s", sb->size,
+        snprintf(out, cap, "GEMM bound (%s, %s), size %d: failed: %s",
+                 dbx_precision_name(rp->o->precision), rp->gemm_lib, sb->size,
                  sb->err[0] ? sb->err : sb->b.err);
         return;
     }
     const bound_result *b = &sb->b;
     double epoch = b->seconds * (double)rp->d->nsamples / (double)b->samples;
     snprintf(out, cap,
-             "GEMM bound, size %d: %.2f s/epoch, %.1f sents/s (%" PRId64 " GEMM calls, %d "
-             "distinct shapes, %.1f GFLOP/epoch, %.2f GFLOP/s; model GEMM FLOPs %.1f GFLOP)",
-             sb->size, epoch, (double)b->samples / b->seconds, b->calls, b->distinct,
+             "GEMM bound (%s, %s), size %d: %.2f s/epoch, %.1f sents/s (%" PRId64 " GEMM calls, "
+             "%d distinct term shapes, %.1f GFLOP/epoch, %.2f GFLOP/s; model GEMM FLOPs %.1f "
+             "GFLOP)",
+             dbx_precision_name(rp->o->precision), rp->gemm_lib, sb->size, epoch, (double)b->samples / b->seconds, b->calls, b->distinct,
              b->flops * 1e-9 * (double)rp->d->nsamples / (double)b->samples,
              b->flops / b->seconds * 1e-9, b->model_flops * 1e-9);
 }
@@ -795,7 +731,7 @@ static void print_table(const report *rp, FILE *f)
     }
     for (int i = 0; i < rp->nrows; i++)
         for (int j = 0; j < NCOLS; j++)
-            fprintf(f, j < 3 || j == NCOLS - 1 ? "%-*s%s" : "%*s%s", width[j], cells[i][j],
+            fprintf(f, j < NTEXT || j == NCOLS - 1 ? "%-*s%s" : "%*s%s", width[j], cells[i][j],
                     j + 1 < NCOLS ? "  " : "\n");
     char line[512];
     for (int i = 0; i < rp->nbounds; i++)
@@ -814,14 +750,15 @@ static void write_md(FILE *f, const void *arg)
     fprintf(f, "- BLAS: %s\n", rp->blas);
     fprintf(f, "- sgemm peak (1024^3, best of 10): %.1f GFLOP/s\n", rp->peak_gflops);
     fprintf(f, "- data: %s (%d samples, %d steps of batch %d), Adam lr 0.001, fuse %s, "
-               "precision %s\n\n",
+               "precision %s, GEMM library %s\n\n",
             rp->d->source, rp->d->nsamples, (rp->d->nsamples + rp->o->batch - 1) / rp->o->batch,
-            rp->o->batch, rp->o->fuse ? "on" : "off", dbx_precision_name(rp->o->precision));
+            rp->o->batch, rp->o->fuse ? "on" : "off", dbx_precision_name(rp->o->precision),
+            rp->gemm_lib);
     static char cells[MAX_ROWS][NCOLS][160];
     fputs("|", f);
     for (int j = 0; j < NCOLS; j++) fprintf(f, " %s |", col_names[j]);
     fputs("\n|", f);
-    for (int j = 0; j < NCOLS; j++) fputs(j < 3 || j == NCOLS - 1 ? "---|" : "---:|", f);
+    for (int j = 0; j < NCOLS; j++) fputs(j < NTEXT || j == NCOLS - 1 ? "---|" : "---:|", f);
     fputs("\n", f);
     for (int i = 0; i < rp->nrows; i++) {
         row_cells(rp, &rp->rows[i], cells[i]);
@@ -839,7 +776,9 @@ static void write_md(FILE *f, const void *arg)
             fprintf(f, "- %s\n", line);
         }
     fputs("\nvs DyNet: dbx sents/s divided by DyNet's (in parentheses) for the same size and "
-          "scheduler. % GEMM bound: dbx sents/s as a share of the bound's. GFLOP/s: the "
+          "scheduler. % GEMM bound at this precision: dbx sents/s as a share of the bound's, "
+          "whose GEMMs are timed through the CPU backend's affine kernels with the row's GEMM "
+          "library and precision. GFLOP/s: the "
           "model's GEMM FLOPs (forward + backward, no dedup) per second of the epoch.\n", f);
 }
 
@@ -874,11 +813,12 @@ static void write_json(FILE *f, const void *arg)
     dbx_meta_describe(rp->d->meta, meta, sizeof meta);
     fprintf(f, ", \"samples\": %d, \"units\": %" PRId64 ", \"meta\": \"%s\", "
                "\"batch\": %d, \"steps_per_epoch\": %d, \"optimizer\": \"adam\", \"lr\": 0.001, "
-               "\"max_seconds\": %g, \"fuse\": %s, \"precision\": \"%s\", \"seed\": %" PRIu64
-               "},\n",
+               "\"max_seconds\": %g, \"fuse\": %s, \"precision\": \"%s\", \"gemm_library\": "
+               "\"%s\", \"seed\": %" PRIu64 "},\n",
             rp->d->nsamples, rp->d->units, meta, o->batch,
             (rp->d->nsamples + o->batch - 1) / o->batch, o->max_seconds,
-            o->fuse ? "true" : "false", dbx_precision_name(o->precision), o->seed);
+            o->fuse ? "true" : "false", dbx_precision_name(o->precision), rp->gemm_lib,
+            o->seed);
     fprintf(f, "  \"bounds\": [");
     int first = 1;
     for (int i = 0; i < rp->nbounds; i++) {
@@ -890,9 +830,12 @@ static void write_json(FILE *f, const void *arg)
         first = 0;
         if (b->ok && !sb->err[0]) {
             double scale = (double)rp->d->nsamples / (double)b->samples;
-            fprintf(f, "\"scheduler\": \"depth\", \"dedup\": false, \"samples\": %" PRId64
-                       ", \"gemm_calls\": %" PRId64 ", \"distinct_shapes\": %d, ",
-                    b->samples, b->calls, b->distinct);
+            fprintf(f, "\"scheduler\": \"depth\", \"dedup\": false, \"precision\": \"%s\", "
+                       "\"gemm_library\": \"%s\", \"timed_through\": \"cpu backend affine "
+                       "kernels\", \"samples\": %" PRId64 ", \"gemm_calls\": %" PRId64
+                       ", \"distinct_term_shapes\": %d, ",
+                    dbx_precision_name(o->precision), rp->gemm_lib, b->samples, b->calls,
+                    b->distinct);
             json_num(f, "gemm_flops", b->flops, 0);
             json_num(f, "model_gemm_flops", b->model_flops, 0);
             json_num(f, "seconds", b->seconds, 0);
@@ -916,9 +859,11 @@ static void write_json(FILE *f, const void *arg)
         row_note(rp, w, note, sizeof note);
         const char *status = !v.ok ? "failed" : r->steps < r->steps_total ? "partial" : "complete";
         fprintf(f, "%s\n    {\"size\": %d, \"embed\": %d, \"hidden\": %d, \"scheduler\": \"%s\", "
-                   "\"dedup\": %s, \"status\": \"%s\", \"note\": ",
+                   "\"dedup\": %s, \"precision\": \"%s\", \"gemm_library\": \"%s\", "
+                   "\"status\": \"%s\", \"note\": ",
                 i ? "," : "", w->c.size, w->c.size, w->c.size, w->c.sched,
-                w->c.dedup ? "true" : "false", status);
+                w->c.dedup ? "true" : "false", dbx_precision_name(o->precision), rp->gemm_lib,
+                status);
         json_str(f, note);
         fprintf(f, ", \"steps\": %d, \"steps_total\": %d, \"samples\": %" PRId64
                    ", \"loss_terms\": %" PRId64 ", ",
@@ -928,7 +873,7 @@ static void write_json(FILE *f, const void *arg)
         json_num(f, "epoch_seconds_est", v.epoch_s, 0);
         json_num(f, "dynet_sents_per_s", v.dynet > 0 ? v.dynet : NAN, 0);
         json_num(f, "vs_dynet", v.vs_dynet, 0);
-        json_num(f, "pct_of_gemm_bound", v.pct_bound, 0);
+        json_num(f, "pct_of_gemm_bound", v.pct_bound, 0); /* at the row's precision */
         json_num(f, "analysis_pct", v.analysis, 0);
         fprintf(f, "\n     ");
         json_num(f, "t_build", r->t_build, 0);
@@ -1219,6 +1164,9 @@ int main(int argc, char **argv)
     fprintf(stderr, "bench: CPU %s, %d CPU(s) allowed\n", rp.cpu, rp.cpus_allowed);
     fprintf(stderr, "bench: BLAS %s\n", rp.blas);
     rp.peak_gflops = dbx_blas_measure_gflops(1024, 10);
+    /* bf16 runs every affine GEMM in oneDNN (the narrow ones on OpenBLAS, rounded) */
+    rp.gemm_lib = o.precision == DBX_PRECISION_BF16 || dbx__cpu_gemm == DBX_GEMM_ONEDNN
+                      ? "oneDNN" : "OpenBLAS";
     fprintf(stderr, "bench: sgemm peak %.1f GFLOP/s (1024^3, best of 10)\n", rp.peak_gflops);
 
     for (int si = 0; si < o.nsizes; si++) {

@@ -73,7 +73,8 @@ static dbx_status predictor_init(dbx_predictor *p, const char *params)
         return s;
     }
     dbx__worker_opts wo = {.seed = 1, .scheduler = o->scheduler, .dedup = o->dedup, .fuse = 1,
-                           .device = o->device, .device_index = gpu};
+                           .device = o->device, .device_index = gpu,
+                           .precision = o->precision};
     DBX_TRY(dbx__worker_init(&p->w, p->type, meta, &wo)); /* the worker owns the meta */
     return dbx_model_load(p->w.model, params);
 }

@@ -3,7 +3,8 @@
 # Lattice-LSTM trained for a few steps with --save, then predictions on unlabelled trees,
 # plain sentences and lattices: valid JSON lines (python3), one per sample, probabilities
 # summing to 1, labelled and unlabelled input predicting alike, and predicted labels scoring
-# what `dbx eval` reports (root_fine, accuracy); bad input (file:line:col, non-zero exit, no
+# what `dbx eval` reports (root_fine, accuracy), also trained, evaluated and predicted with
+# --precision bf16; bad input (file:line:col, non-zero exit, no
 # --out file left, an existing one untouched) and usage errors. Self-contained: all files
 # live in a temporary directory. Skips (77) without python3. Usage: test_predict.sh path/to/dbx
 set -u
@@ -76,6 +77,14 @@ for o in objs:
     if len(sys.argv) > 3:
         assert abs(sum(o[sys.argv[3]]) - 1) < 1e-4, o
 '
+# The root_fine (%.2f) of the predictions $2 against the labelled trees $1 is $3.
+ROOT_FINE='
+import json, re, sys
+gold = [int(re.match(r"\((\d)", l).group(1)) for l in open(sys.argv[1]) if l.strip()]
+pred = [json.loads(l)["label"] for l in open(sys.argv[2])]
+acc = "%.2f" % (100 * sum(g == p for g, p in zip(gold, pred)) / len(gold))
+assert acc == sys.argv[3], "%s%% from the predictions" % acc
+'
 
 # ---- Tree-LSTM ---------------------------------------------------------------------------
 "$DBX" gen-data --trees 40 --vocab 200 --seed 7 --out "$T/g.txt" 2>"$T/err"
@@ -102,13 +111,8 @@ for l in open(sys.argv[1]):
 expect 0 "predict labelled trees" "$DBX" predict --model treelstm --load "$T/tl.bin" --data "$T/g.txt"
 if cmp -s "$T/out" "$T/tl.jsonl"; then ok; else bad "labelled and unlabelled trees predict differently"; fi
 # the predicted root labels score what eval reports
-check "root_fine from the predictions = eval's ($root_fine%)" '
-import json, re, sys
-gold = [int(re.match(r"\((\d)", l).group(1)) for l in open(sys.argv[1]) if l.strip()]
-pred = [json.loads(l)["label"] for l in open(sys.argv[2])]
-acc = "%.2f" % (100 * sum(g == p for g, p in zip(gold, pred)) / len(gold))
-assert acc == sys.argv[3], "%s%% from the predictions" % acc
-' "$T/g.txt" "$T/tl.jsonl" "$root_fine"
+check "root_fine from the predictions = eval's ($root_fine%)" "$ROOT_FINE" "$T/g.txt" \
+    "$T/tl.jsonl" "$root_fine"
 # --detail: the label of every node
 expect 0 "predict --detail" "$DBX" predict --load "$T/tl.bin" --data "$T/u.txt" --detail \
     --batch 7 --scheduler depth --no-dedup
@@ -124,6 +128,32 @@ for t, o in zip(trees, objs):
 ' "$T/g.txt" "$T/detail.jsonl"
 echo '((the cat) (sat (down here)))' | "$DBX" predict --load "$T/tl.bin" --data - >"$T/one.jsonl" 2>"$T/err"
 check "a hand-written tree from stdin" "$JSONL" "$T/one.jsonl" 1 probs
+
+# ---- --precision bf16: train, save, eval and predict in bf16 (oneDNN; else a clear refusal) --
+run "$DBX" train --data "$T/g.txt" --embed 16 --hidden 16 --batch 8 --steps 15 --lr 0.01 \
+    --precision bf16 --save "$T/bf.bin" --quiet
+if [ "$rc" -eq 0 ]; then
+    expect 0 "eval --precision bf16" "$DBX" eval --load "$T/bf.bin" --data "$T/g.txt" \
+        --precision bf16
+    bf_fine=$(sed -nE 's/.*root_fine ([0-9.]+)%.*/\1/p' "$T/out")
+    expect 0 "predict --precision bf16" "$DBX" predict --load "$T/bf.bin" --data "$T/u.txt" \
+        --precision bf16 --out "$T/bf.jsonl"
+    check "bf16 tree JSON lines" "$JSONL" "$T/bf.jsonl" 40 probs
+    check "bf16 root_fine from the predictions = bf16 eval's ($bf_fine%)" "$ROOT_FINE" \
+        "$T/g.txt" "$T/bf.jsonl" "$bf_fine"
+    # bf16-trained parameters predict in fp32 too (the checkpoint is fp32 either way)
+    expect 0 "predict bf16-trained in fp32" "$DBX" predict --load "$T/bf.bin" --data "$T/u.txt" \
+        --out "$T/bf32.jsonl"
+    check "fp32 predictions of bf16-trained parameters" "$JSONL" "$T/bf32.jsonl" 40 probs
+else
+    has "$T/err" "precision bf16 needs oneDNN" "train --precision bf16 without oneDNN"
+    expect 1 "predict --precision bf16 without oneDNN" "$DBX" predict --load "$T/tl.bin" \
+        --data "$T/u.txt" --precision bf16
+    has "$T/err" "precision bf16 needs oneDNN" "predict --precision bf16 without oneDNN"
+fi
+expect 2 "predict --precision fp16" "$DBX" predict --load "$T/tl.bin" --data "$T/u.txt" \
+    --precision fp16
+has "$T/err" "dbx predict: --precision: expected fp32 or bf16, got 'fp16'" "bad --precision"
 
 # ---- errors --------------------------------------------------------------------------------
 printf '((a b) c)\n(a b c)\n' >"$T/bad.txt"

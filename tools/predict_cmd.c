@@ -43,13 +43,15 @@ static void predict_help(void)
            "  --scheduler S    none | depth | agenda (default agenda)\n"
            "  --no-dedup       do not merge identical nodes in a minibatch (default: merge)\n"
            "  --device D       cpu | cuda (default cpu)\n"
+           "  --precision P    fp32 | bf16: the affine GEMMs' arithmetic (default fp32; bf16\n"
+           "                   needs oneDNN)\n"
            "  --help           this help\n",
            dbx_model_type_names(), MAX_BATCH);
 }
 
 enum {
     OPT_MODEL = 256, OPT_LOAD, OPT_VOCAB, OPT_DATA, OPT_OUT, OPT_DETAIL, OPT_BATCH, OPT_SCHED,
-    OPT_NO_DEDUP, OPT_DEVICE, OPT_HELP
+    OPT_NO_DEDUP, OPT_DEVICE, OPT_PRECISION, OPT_HELP
 };
 
 static const struct option predict_longopts[] = {
@@ -63,6 +65,7 @@ static const struct option predict_longopts[] = {
     {"scheduler", required_argument, NULL, OPT_SCHED},
     {"no-dedup", no_argument, NULL, OPT_NO_DEDUP},
     {"device", required_argument, NULL, OPT_DEVICE},
+    {"precision", required_argument, NULL, OPT_PRECISION},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -101,6 +104,12 @@ static int check_value(int c, const char *arg, dbx_predict_opts *o)
         }
         o->device = arg;
         return 0;
+    case OPT_PRECISION:
+        if (dbx_precision_parse(arg, &o->precision) != DBX_OK) {
+            fprintf(stderr, "dbx predict: --precision: expected fp32 or bf16, got '%s'\n", arg);
+            return -1;
+        }
+        return 0;
     default: return 0;
     }
 }
@@ -126,6 +135,7 @@ int cli_predict(int argc, char **argv)
         case OPT_BATCH:
         case OPT_SCHED:
         case OPT_DEVICE:
+        case OPT_PRECISION:
             if (check_value(c, optarg, &o)) return CLI_USAGE;
             break;
         default: return cli_opt_error(cmd, c, argv, predict_longopts);

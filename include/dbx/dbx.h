@@ -366,7 +366,8 @@ dbx_status dbx_exec_grad(dbx_exec *ex, const dbx_graph *g, dbx_node x, float *ou
 /* Statistics of the last forward/backward. */
 const dbx_exec_stats *dbx_exec_last_stats(const dbx_exec *ex);
 /* Visits the GEMM shapes of the last forward+backward (M, N, K per call), e.g. to time a
- * GEMM-only bound. Returns the number of GEMM calls. */
+ * GEMM-only bound: three per weight term of a batch of n nodes, in this order: forward
+ * (rows, n, cols), dx (cols, n, rows), dW (cols, rows, n). Returns the number of GEMM calls. */
 int dbx_exec_gemm_shapes(const dbx_exec *ex, int (*shapes)[3], int max);
 
 #ifdef __cplusplus

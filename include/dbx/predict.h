@@ -44,6 +44,8 @@ typedef struct dbx_predict_opts {
     const char *scheduler;    /* batching scheduler (default "agenda"; see dbx/sched.h) */
     int dedup;                /* merge identical nodes across a minibatch (default 1) */
     const char *device;       /* "cpu" (default) | "cuda" */
+    dbx_precision precision;  /* the affine GEMMs' arithmetic (default fp32; bf16: see
+                                 dbx_exec_opts.precision) */
 } dbx_predict_opts;
 
 void dbx_predict_opts_default(dbx_predict_opts *o);

@@ -36,6 +36,10 @@ DBX_OP_TABLE(DBX__CPU_KDECL)
 #define DBX__ARG(b, a, j) ((b)->arg_off[(size_t)(a) * (size_t)(b)->n + (size_t)(j)])
 #define DBX__OUT(b, j) ((b)->out_off + (int64_t)(j) * (b)->dim)
 
+/* The column-major copy of weight matrix w that the executor refreshes every forward (the
+   backend's transpose), made now when make and it is older than the last refresh; *wt =
+   NULL (and *ld = 0) when the executor has not asked this thread's backend for one. */
+dbx_status dbx__cpu_colmajor(const float *w, int make, const float **wt, int *ld);
 void dbx__cpu_add_cols(float *y, int ldy, int rows, int n, const float *base, const int64_t *off,
                        const float *src);
 void dbx__cpu_scatter_add(float *base, const int64_t *off, int rows, int n, const float *x,

@@ -14,12 +14,25 @@
 #include "kernels/cpu/cpu.h"
 #include "kernels/cpu/dnnl.h"
 
+/* A column-major copy of a weight matrix the executor asked for (transpose): made by the
+   first GEMM of the step that reads it, so never for a matrix whose GEMMs all run in oneDNN
+   (which packs the row-major weights itself) or in bf16. */
+typedef struct colmajor {
+    const float *w; /* (rows, cols) row-major; NULL: free slot */
+    float *wt;      /* the copy, leading dimension ld */
+    int ld, rows, cols, stale;
+} colmajor;
+
 typedef struct cpu_ctx {
     float *scratch;
     size_t scratch_floats;
     float *bf;            /* bf16-rounded operands of the OpenBLAS path in bf16 */
     size_t bf_floats;
+    colmajor *cm;         /* open addressing by w, capacity cmcap (a power of two) */
+    size_t ncm, cmcap;
 } cpu_ctx;
+
+static _Thread_local cpu_ctx cpu_context;
 
 static dbx_status cpu_alloc(dbx_backend *be, size_t bytes, void **out)
 {
@@ -143,6 +156,77 @@ static void bf_copy(float *dst, const float *src, int rows, int cols, int ld)
             dst[(size_t)j * rows + i] = round_bf16(src[(size_t)j * ld + i]);
 }
 
+static size_t cm_hash(const float *w, size_t cap)
+{
+    uint64_t h = (uint64_t)(uintptr_t)w * 0x9e3779b97f4a7c15ull;
+    return (size_t)(h ^ (h >> 29)) & (cap - 1);
+}
+
+/* The slot of w's copy in c->cm: its entry, or the free slot where it goes (NULL when the
+   table is empty and grow is 0); grows the table at half load when grow. */
+static dbx_status cm_slot(cpu_ctx *c, const float *w, int grow, colmajor **out)
+{
+    *out = NULL;
+    if (grow && 2 * (c->ncm + 1) > c->cmcap) {
+        size_t cap = c->cmcap ? 2 * c->cmcap : 64;
+        colmajor *t = calloc(cap, sizeof *t);
+        if (!t) return dbx__fail(DBX_ENOMEM, "out of memory for the weight copies' table");
+        for (size_t i = 0; i < c->cmcap; i++) {
+            if (!c->cm[i].w) continue;
+            size_t j = cm_hash(c->cm[i].w, cap);
+            while (t[j].w) j = (j + 1) & (cap - 1);
+            t[j] = c->cm[i];
+        }
+        free(c->cm);
+        c->cm = t;
+        c->cmcap = cap;
+    }
+    if (!c->cmcap) return DBX_OK;
+    size_t j = cm_hash(w, c->cmcap);
+    while (c->cm[j].w && c->cm[j].w != w) j = (j + 1) & (c->cmcap - 1);
+    *out = &c->cm[j];
+    return DBX_OK;
+}
+
+/* dst (ld) = src (rows, cols) row-major stored column-major; tiles of 32 x 32, each written
+   column by column (contiguous stores) */
+static void transpose_now(float *dst, int ld, const float *src, int rows, int cols)
+{
+    enum { TB = 32 };
+    for (int r0 = 0; r0 < rows; r0 += TB)
+        for (int c0 = 0; c0 < cols; c0 += TB) {
+            int r1 = r0 + TB < rows ? r0 + TB : rows, c1 = c0 + TB < cols ? c0 + TB : cols;
+            for (int cc = c0; cc < c1; cc++)
+                for (int r = r0; r < r1; r++) dst[(size_t)cc * ld + r] = src[(size_t)r * cols + cc];
+        }
+}
+
+dbx_status dbx__cpu_colmajor(const float *w, int make, const float **wt, int *ld)
+{
+    cpu_ctx *c = &cpu_context;
+    colmajor *e;
+    *wt = NULL;
+    *ld = 0;
+    DBX_TRY(cm_slot(c, w, 0, &e));
+    if (!e || e->w != w) return DBX_OK;
+    if (make && e->stale) {
+        transpose_now(e->wt, e->ld, e->w, e->rows, e->cols);
+        e->stale = 0;
+    }
+    *wt = e->wt;
+    *ld = e->ld;
+    return DBX_OK;
+}
+
+/* Term tm's column-major copy tm->wt, made now when cpu_transpose recorded it since it was
+   last made. A copy the backend was not asked for is the caller's, current by contract. */
+static dbx_status colmajor_fresh(const dbx_kterm *tm)
+{
+    const float *wt;
+    int ld;
+    return dbx__cpu_colmajor(tm->w, 1, &wt, &ld);
+}
+
 static dbx_status affine_forward(cpu_ctx *c, float *vals, const dbx_kbatch *b)
 {
     const int n = b->n, D = b->dim;
@@ -173,10 +257,11 @@ static dbx_status affine_forward(cpu_ctx *c, float *vals, const dbx_kbatch *b)
         } else if (use_dnnl(b, tm->rows, n, 0))
             DBX_TRY(dbx__dnnl_fwd(tm->rows, tm->cols, n, tm->w, tm->wt != NULL, x,
                                   out + tm->row_off, D, b->bf16));
-        else if (tm->wt)
+        else if (tm->wt) {
+            DBX_TRY(colmajor_fresh(tm));
             dbx__gemm(DBX_CBLAS_NOTRANS, DBX_CBLAS_NOTRANS, tm->rows, n, tm->cols, tm->wt,
                       tm->wt_ld, x, tm->cols, 1.0f, out + tm->row_off, D);
-        else
+        } else
             dbx__gemm(DBX_CBLAS_TRANS, DBX_CBLAS_NOTRANS, tm->rows, n, tm->cols, tm->w, tm->cols,
                       x, tm->cols, 1.0f, out + tm->row_off, D);
     }
@@ -352,18 +437,18 @@ static dbx_status cpu_backward(dbx_backend *be, const float *vals, float *grads,
     return cpu_kernels[b->op].backward(be, vals, grads, b);
 }
 
+/* The executor's per-forward refresh of a weight's column-major copy (core/exec.c): records
+   it, to be made by the first GEMM that reads it (colmajor_fresh), and marks the weight's
+   oneDNN packed copies stale. */
 static dbx_status cpu_transpose(dbx_backend *be, float *dst, int ld, const float *src, int rows,
                                 int cols)
 {
-    (void)be;
-    dbx__dnnl_weights_changed(src); /* its packed copies, when oneDNN runs the GEMMs */
-    enum { TB = 32 };
-    for (int r0 = 0; r0 < rows; r0 += TB)
-        for (int c0 = 0; c0 < cols; c0 += TB) {
-            int r1 = r0 + TB < rows ? r0 + TB : rows, c1 = c0 + TB < cols ? c0 + TB : cols;
-            for (int r = r0; r < r1; r++)
-                for (int c = c0; c < c1; c++) dst[(size_t)c * ld + r] = src[(size_t)r * cols + c];
-        }
+    cpu_ctx *c = be->ctx;
+    dbx__dnnl_weights_changed(src);
+    colmajor *e;
+    DBX_TRY(cm_slot(c, src, 1, &e));
+    if (!e->w) c->ncm++;
+    *e = (colmajor){.w = src, .wt = dst, .ld = ld, .rows = rows, .cols = cols, .stale = 1};
     return DBX_OK;
 }
 
@@ -428,7 +513,6 @@ static const dbx_backend_ops cpu_ops = {
     .precision = cpu_precision,
 };
 
-static _Thread_local cpu_ctx cpu_context;
 static _Thread_local dbx_backend cpu_backend = {.ops = &cpu_ops, .ctx = NULL};
 
 dbx_status dbx__cpu_backend(dbx_backend **out)

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "core/status.h"
+#include "kernels/cpu/cpu.h"
 #include "kernels/cpu/dnnl.h"
 
 int dbx__cpu_gemm = DBX_GEMM_OPENBLAS;
@@ -185,6 +186,7 @@ typedef struct prim_ent {
     const dnnl_memory_desc_t *wmd; /* the weights' layout (owned by pd) */
     dnnl_primitive_desc_t pd;
     const char *impl;
+    int direct; /* packed key, but the weights are read where they lie (prim_create) */
 } prim_ent;
 
 enum { PACK_VARIANTS = 4 };
@@ -396,9 +398,51 @@ static dbx_status cvt_operand(dctx *c, int slot, int64_t d0, int64_t d1, const v
     return DBX_OK;
 }
 
-/* Creates the matmul primitive of key k (the weights in oneDNN's choice of layout when
-   k->packed, else at strides sb0, sb1). */
-static dbx_status prim_create(dctx *c, const prim_key *k, prim_ent *e)
+/* The matmul primitive descriptor C = A B (+ C when k->acc) on these layouts. */
+static dbx_status pd_create(dctx *c, const prim_key *k, const dnnl_memory_desc_t *a,
+                            const dnnl_memory_desc_t *b, const dnnl_memory_desc_t *cc,
+                            dnnl_primitive_desc_t *pd)
+{
+    dnnl_matmul_desc_t md;
+    DNNL_CHECK(D(dnnl_matmul_desc_init)(&md, a, b, NULL, cc));
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_post_ops_t po = NULL;
+    if (k->acc) {
+        DNNL_CHECK(D(dnnl_primitive_attr_create)(&attr));
+        DNNL_CHECK(D(dnnl_post_ops_create)(&po));
+        DNNL_CHECK(D(dnnl_post_ops_append_sum)(po, 1.0f));
+        DNNL_CHECK(D(dnnl_primitive_attr_set_post_ops)(attr, po));
+    }
+    dnnl_status_t st = D(dnnl_primitive_desc_create)(pd, &md, attr, c->eng, NULL);
+    if (po) D(dnnl_post_ops_destroy)(po);
+    if (attr) D(dnnl_primitive_attr_destroy)(attr);
+    if (st != dnnl_success)
+        return dbx__fail(DBX_ENOTSUP,
+                         "oneDNN: no %s matmul for M=%d N=%d K=%d form %d (status %d)",
+                         k->bf16 ? "bf16" : "f32", k->m, k->n, k->k, k->form, (int)st);
+    return DBX_OK;
+}
+
+/* 1 when md is a dense row- or column-major (d0, d1) f32 matrix: no blocking. */
+static int md_plain(const dnnl_memory_desc_t *md, int64_t d0, int64_t d1)
+{
+    dnnl_memory_desc_t ab, ba;
+    dnnl_status_t st = dnnl_success;
+    md_strides(&ab, d0, d1, d1, 1, dnnl_f32, &st);
+    md_strides(&ba, d0, d1, 1, d0, dnnl_f32, &st);
+    return st == dnnl_success &&
+           (D(dnnl_memory_desc_equal)(md, &ab) || D(dnnl_memory_desc_equal)(md, &ba));
+}
+
+/* Creates the matmul primitive of key k: the weights in oneDNN's choice of layout when
+   k->packed, else at strides sb0, sb1. When oneDNN chooses a plain layout for packed f32
+   weights (its gemm:jit, which it runs e.g. for an output or a dy with a leading dimension
+   above its width, packs its operands itself in every call), reordering them would copy
+   the weights once more per step; instead the primitive reads them (e->direct) where they
+   lie already in the layout it chose: the dx form reads w (row-major, strides ws0, ws1),
+   the forward form the executor's column-major copy (strides sb0 = its leading dimension,
+   1; dbx__cpu_colmajor), when there is one. Same products, one copy of the weights fewer. */
+static dbx_status prim_create(dctx *c, const prim_key *k, prim_ent *e, int64_t ws0, int64_t ws1)
 {
     dnnl_memory_desc_t a, b, cc;
     dnnl_status_t st = dnnl_success;
@@ -414,26 +458,23 @@ static dbx_status prim_create(dctx *c, const prim_key *k, prim_ent *e)
     md_strides(&cc, k->m, k->n, k->sc0, 1, dnnl_f32, &st);
     if (st != dnnl_success)
         return dbx__fail(DBX_ENOTSUP, "oneDNN: memory descriptor (status %d)", (int)st);
-    dnnl_matmul_desc_t md;
-    DNNL_CHECK(D(dnnl_matmul_desc_init)(&md, &a, &b, NULL, &cc));
-    dnnl_primitive_attr_t attr = NULL;
-    dnnl_post_ops_t po = NULL;
-    if (k->acc) {
-        DNNL_CHECK(D(dnnl_primitive_attr_create)(&attr));
-        DNNL_CHECK(D(dnnl_post_ops_create)(&po));
-        DNNL_CHECK(D(dnnl_post_ops_append_sum)(po, 1.0f));
-        DNNL_CHECK(D(dnnl_primitive_attr_set_post_ops)(attr, po));
-    }
     dnnl_primitive_desc_t pd;
-    st = D(dnnl_primitive_desc_create)(&pd, &md, attr, c->eng, NULL);
-    if (po) D(dnnl_post_ops_destroy)(po);
-    if (attr) D(dnnl_primitive_attr_destroy)(attr);
-    if (st != dnnl_success)
-        return dbx__fail(DBX_ENOTSUP,
-                         "oneDNN: no %s matmul for M=%d N=%d K=%d form %d (status %d)",
-                         k->bf16 ? "bf16" : "f32", k->m, k->n, k->k, k->form, (int)st);
-    DNNL_CHECK(D(dnnl_primitive_create)(&e->prim, pd));
+    DBX_TRY(pd_create(c, k, &a, &b, &cc, &pd));
     const dnnl_memory_desc_t *wmd = D(dnnl_primitive_desc_query_md)(pd, dnnl_query_weights_md, 0);
+    e->direct = 0;
+    if (k->packed && !k->bf16 && (k->form == F_DX || k->sb0 > 0) &&
+        md_plain(wmd, k->k, k->n)) {
+        D(dnnl_primitive_desc_destroy)(pd);
+        if (k->form == F_DX)
+            md_strides(&b, k->k, k->n, ws0, ws1, dnnl_f32, &st);
+        else
+            md_strides(&b, k->k, k->n, k->sb0, 1, dnnl_f32, &st);
+        if (st != dnnl_success) return dbx__fail(DBX_ENOTSUP, "oneDNN: weights descriptor");
+        DBX_TRY(pd_create(c, k, &a, &b, &cc, &pd));
+        wmd = D(dnnl_primitive_desc_query_md)(pd, dnnl_query_weights_md, 0);
+        e->direct = 1;
+    }
+    DNNL_CHECK(D(dnnl_primitive_create)(&e->prim, pd));
     DNNL_CHECK(D(dnnl_memory_create)(&e->a, &a, c->eng, DNNL_MEMORY_NONE));
     DNNL_CHECK(D(dnnl_memory_create)(&e->b, wmd, c->eng, DNNL_MEMORY_NONE));
     DNNL_CHECK(D(dnnl_memory_create)(&e->c, &cc, c->eng, DNNL_MEMORY_NONE));
@@ -521,10 +562,18 @@ static dbx_status run(prim_key *k, const float *a, const float *b, float *cm, co
     }
     prim_ent *e = NULL;
     DBX_TRY(prim_slot(c, k, &e));
-    if (!e->used) DBX_TRY(prim_create(c, k, e));
-    const void *bp = bpl;
-    if (k->packed) {
-        float *pb;
+    if (!e->used) DBX_TRY(prim_create(c, k, e, wsb0, wsb1));
+    const void *bp = e->direct ? w : bpl;
+    if (e->direct && k->form == F_FWD) {
+        const float *wt;
+        int ld;
+        DBX_TRY(dbx__cpu_colmajor(w, 1, &wt, &ld));
+        if (!wt || ld != k->sb0)
+            return dbx__fail(DBX_EINVAL, "oneDNN: no column-major copy of the weights");
+        bp = wt;
+    }
+    if (k->packed && !e->direct) {
+        float *pb = NULL;
         DBX_TRY(packed_weights(c, w, k->form, k->k, k->n, wsb0, wsb1, e->wmd, &pb));
         bp = pb;
     }
@@ -547,7 +596,7 @@ dbx_status dbx__dnnl_bf16_check(void)
                   .sb1 = 1, .sc0 = 16, .acc = 1, .packed = 0, .bf16 = 1};
     prim_ent *e = NULL;
     DBX_TRY(prim_slot(c, &k, &e));
-    if (!e->used && prim_create(c, &k, e) != DBX_OK)
+    if (!e->used && prim_create(c, &k, e, 0, 0) != DBX_OK)
         return dbx__fail(DBX_ENOTSUP, "%s has no bf16 matmul on this CPU (oneDNN 2.6 needs "
                                       "AVX-512, avx512_core or newer)", dnnl_desc);
     return DBX_OK;
@@ -556,9 +605,16 @@ dbx_status dbx__dnnl_bf16_check(void)
 dbx_status dbx__dnnl_fwd(int rows, int cols, int n, const float *w, int packed, const float *x,
                          float *out, int ldo, int bf16)
 {
-    /* out^T (n, rows) += x^T (n, cols) W^T (cols, rows); W^T of row-major W: strides (1, cols) */
+    /* out^T (n, rows) += x^T (n, cols) W^T (cols, rows); W^T of row-major W: strides (1, cols).
+       Packed f32: sb0 = the leading dimension of the executor's column-major copy of W (a
+       row-major W^T), 0 when it has none (prim_create). */
+    int ld = 0;
+    if (packed && !bf16) {
+        const float *wt;
+        DBX_TRY(dbx__cpu_colmajor(w, 0, &wt, &ld));
+    }
     prim_key k = {.form = F_FWD, .m = n, .n = rows, .k = cols, .sa0 = cols, .sa1 = 1,
-                  .sb0 = packed ? 0 : 1, .sb1 = packed ? 0 : cols, .sc0 = ldo, .acc = 1,
+                  .sb0 = packed ? ld : 1, .sb1 = packed ? 0 : cols, .sc0 = ldo, .acc = 1,
                   .packed = packed, .bf16 = bf16 != 0};
     return run(&k, x, w, out, w, 1, cols);
 }

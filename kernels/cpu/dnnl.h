@@ -8,7 +8,9 @@
  * Primitives are cached per thread by shape, strides and form. With `packed`, the weights
  * are reordered once into oneDNN's preferred blocked layout and reused until
  * dbx__dnnl_weights_changed(w) (the executor's per-forward weight refresh) marks them
- * stale: callers pass packed = 1 only for weights that the executor refreshes.
+ * stale: callers pass packed = 1 only for weights that the executor refreshes. Where
+ * oneDNN picks a plain layout for them (gemm:jit, e.g. for strided outputs), nothing is
+ * packed: dx reads w, the forward the executor's column-major copy (dbx__cpu_colmajor). 
  *
  * Precision (bf16 = 1; dbx_exec_opts.precision DBX_PRECISION_BF16): A and B are bfloat16
  * (rounded to nearest even), the products accumulate in f32 and C stays f32. Packed weights
