@@ -25,11 +25,12 @@
  * rd, rabenseifner and ring over TCP between network-namespace hosts on plain veth links,
  * 2-8 hosts on one 2-core machine, fitted to dbx__ar_model_seconds with the
  * oversubscription factor taken out, i.e. one rank per core (bench/collectives.sh with
- * TUNED= LIBNBC=, bench/allreduce_fit.py; README "Multi-node benchmarks", 2026-12-03).
- * Median fit errors 38%, 14%, 15%. DBX_ALLREDUCE_MODEL overrides them. */
-#define DBX_AR_DEFAULT_RD {10.2e-6, 0.483e-9}
-#define DBX_AR_DEFAULT_RAB {18.5e-6, 0.643e-9}
-#define DBX_AR_DEFAULT_RING {22.0e-6, 0.958e-9}
+ * TUNED= LIBNBC=, bench/allreduce_fit.py; README "Multi-node benchmarks", 2026-12-03, the
+ * machine otherwise idle). Median fit errors 25%, 21%, 21%. DBX_ALLREDUCE_MODEL overrides
+ * them. */
+#define DBX_AR_DEFAULT_RD {10.9e-6, 0.528e-9}
+#define DBX_AR_DEFAULT_RAB {11.3e-6, 0.504e-9}
+#define DBX_AR_DEFAULT_RING {14.1e-6, 0.603e-9}
 
 dbx__comm_opts dbx__comm_opts_default(void)
 {

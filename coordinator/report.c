@@ -576,6 +576,7 @@ dbx_status dbx__report_step(dbx_trainer *t, int64_t step, int epoch, const dbx__
         dbx__jl_int(j, "allreduce_bytes", (int64_t)w->ar_bytes);
         dbx__jl_int(j, "allreduce_early_bytes", (int64_t)w->ar_early);
         dbx__jl_int(j, "sparse_rows", (int64_t)w->ar_rows);
+        jl_ms(j, "allreduce_local_ms", w->ar_local);
         dbx__jl_close(j, '}');
     }
     dbx__jl_close(j, ']');

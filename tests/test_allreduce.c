@@ -255,11 +255,15 @@ static void test_model(void)
     CU_ASSERT(fabs(dbx__ar_model_seconds(&m, DBX_AR_RD, 6, 1000) - 4 * (10e-6 + 1e-6)) < 1e-12);
     CU_ASSERT(dbx__ar_model_seconds(&m, DBX_AR_RD, 1, 1000) == 0);
     CU_ASSERT(dbx__ar_model_seconds(&m, DBX_AR_MPI, 8, 1000) < 0);
-    /* one alpha-beta for all: rd for small messages, rabenseifner for large ones */
-    dbx__ar_model u = dbx__comm_opts_default().model;
+    /* the measured default: rd for small messages, rabenseifner for large ones on many ranks */
+    dbx__ar_model def = dbx__comm_opts_default().model;
+    CU_ASSERT(dbx__ar_choose(&def, 64, 64) == DBX_AR_RD);
+    CU_ASSERT(dbx__ar_choose(&def, 64, 4u << 20) == DBX_AR_RAB);
+    /* one alpha-beta for all: the same, and on 2 ranks rd (it moves no more, in fewer steps) */
+    dbx__ar_model u = {{10e-6, 1e-9}, {10e-6, 1e-9}, {10e-6, 1e-9}};
     CU_ASSERT(dbx__ar_choose(&u, 64, 64) == DBX_AR_RD);
     CU_ASSERT(dbx__ar_choose(&u, 64, 4u << 20) == DBX_AR_RAB);
-    CU_ASSERT(dbx__ar_choose(&u, 2, 4u << 20) == DBX_AR_RD); /* P = 2: rd moves no more */
+    CU_ASSERT(dbx__ar_choose(&u, 2, 4u << 20) == DBX_AR_RD);
     /* a ring with a much cheaper byte wins large messages on few ranks */
     dbx__ar_model r = u;
     r.ring.beta = u.rab.beta / 4;

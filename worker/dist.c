@@ -53,12 +53,15 @@ static dbx_status sync_lookup(dbx__comm *c, dbx_model *m, dbx__param *p, dbx__sy
         }
         DBX_TRY(DBX_GROW(s->send, s->cap_send, p->ntrows * (size_t)dim + 1));
         float *my = s->send; /* MPI: the send buffer must not alias the receive buffer */
+        double t0 = dbx__now();
         for (size_t k = 0; k < p->ntrows; k++)
             memcpy(my + k * (size_t)dim, g + (size_t)p->trows[k] * dim, (size_t)dim * sizeof *g);
+        s->local += dbx__now() - t0;
         DBX_TRY(dbx__comm_allgatherv(c, my, (size_t)mine * (size_t)dim * sizeof(float), s->vals,
                                     s->bcounts, s->bdispls));
         s->bytes += (size_t)mine * (size_t)dim * sizeof(float);
         /* sum in rank order on every rank */
+        t0 = dbx__now();
         for (size_t k = 0; k < p->ntrows; k++)
             memset(g + (size_t)p->trows[k] * dim, 0, (size_t)dim * sizeof *g);
         for (int64_t k = 0; k < total; k++) {
@@ -66,6 +69,7 @@ static dbx_status sync_lookup(dbx__comm *c, dbx_model *m, dbx__param *p, dbx__sy
             const float *src = s->vals + (size_t)k * dim;
             for (int i = 0; i < dim; i++) dst[i] += src[i];
         }
+        s->local += dbx__now() - t0;
     } else {
         /* collective 3 (all ranks): the whole table */
         DBX_TRY(dbx__comm_allreduce_f32(c, g, (size_t)p->rows * (size_t)dim));
@@ -73,7 +77,9 @@ static dbx_status sync_lookup(dbx__comm *c, dbx_model *m, dbx__param *p, dbx__sy
     }
     /* every rank updates the union of the touched rows */
     dbx_param pid = (dbx_param)(p - m->params);
+    double t1 = dbx__now();
     for (int64_t k = 0; k < total; k++) DBX_TRY(dbx__model_touch(m, pid, s->rows[k]));
+    s->local += dbx__now() - t1;
     return DBX_OK;
 }
 
@@ -82,6 +88,7 @@ dbx_status dbx__grad_sync(dbx__comm *c, dbx_model *m, dbx__sync *s)
     double t0 = dbx__now();
     s->bytes = 0;
     s->sparse_rows = 0;
+    s->local = 0;
     const int W = dbx__comm_size(c);
     if (W <= 1) {
         s->seconds = 0;

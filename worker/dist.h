@@ -29,6 +29,8 @@ typedef struct dbx__sync {
     double seconds;      /* time in dbx__grad_sync (with overlap: what the backward pass did
                             not hide) */
     size_t bytes;        /* gradient bytes this rank contributed */
+    double local;        /* of seconds: this rank's own work on the embedding rows (copies,
+                            sums, marking the union touched), no communication */
     size_t early;        /* dense bytes whose all-reduce started during the backward pass */
     size_t early_bytes;  /* ... counted as the backward pass goes */
     int64_t sparse_rows; /* embedding rows exchanged (all ranks) */

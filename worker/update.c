@@ -114,6 +114,7 @@ dbx_status dbx__worker_update(dbx__worker *w, dbx__comm *c, const dbx__update_op
     st->ar_bytes = (double)w->sync.bytes;
     st->ar_early = (double)w->sync.early;
     st->ar_rows = (double)w->sync.sparse_rows;
+    st->ar_local = w->sync.local;
     double t1 = dbx__now();
     dbx_model *m = w->model;
     dbx_optim o = u->optim;

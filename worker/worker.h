@@ -53,6 +53,7 @@ typedef struct dbx__wstat {
     double ar_bytes;
     double ar_early;  /* dense gradient bytes whose all-reduce started during the backward pass */
     double ar_rows;   /* embedding rows exchanged (all ranks together) */
+    double ar_local;  /* of allreduce: local work on the embedding rows */
     double launches;  /* device kernels and copies of forward + backward (0 on the CPU) */
     double grad_norm; /* L2 norm of the mean gradient after the all-reduce (NaN: not computed) */
     double clipped;   /* 1: the gradient was rescaled to the clipping norm */
