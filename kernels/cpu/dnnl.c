@@ -216,6 +216,8 @@ typedef struct dctx {
     const char *last_impl;
     uint16_t *cvt[2]; /* bf16 copies of the A and B operands of the current call */
     size_t cvt_cap[2];
+    float *dense; /* a dense f32 output or dy of the current call (dense_buf) */
+    size_t dense_cap;
 } dctx;
 
 static _Thread_local dctx ctx;
@@ -395,6 +397,20 @@ static dbx_status cvt_operand(dctx *c, int slot, int64_t d0, int64_t d1, const v
         *s1 = 1;
     }
     *p = dst;
+    return DBX_OK;
+}
+
+/* The context's dense f32 buffer of at least `need` floats. */
+static dbx_status dense_buf(dctx *c, size_t need, float **out)
+{
+    if (need > c->dense_cap) {
+        free(c->dense);
+        size_t cap = need + need / 2 + 64;
+        c->dense = aligned_alloc(64, (cap * sizeof(float) + 63) & ~(size_t)63);
+        c->dense_cap = c->dense ? cap : 0;
+        if (!c->dense) return dbx__fail(DBX_ENOMEM, "out of memory for a dense GEMM operand");
+    }
+    *out = c->dense;
     return DBX_OK;
 }
 
@@ -602,27 +618,69 @@ dbx_status dbx__dnnl_bf16_check(void)
     return DBX_OK;
 }
 
+/* The dy (rows, n; ld ldy) of a dx or dW call as oneDNN's A operand: dy itself when dense
+   (ldy == rows, or one column, or bf16, whose conversion compacts it), else a dense copy in
+   the context's buffer. oneDNN 2.6 runs its brgemm kernels only on dense A and C; on a dy
+   with a leading dimension above its rows (a term's rows inside a larger block: the
+   Tree-LSTM's A_l / A_r rows in the 5H gate block) it falls back to gemm:jit on plain
+   weights, 1.3-2x slower; the copy costs rows * n floats against 2 rows cols n flops. */
+static dbx_status dense_dy(int rows, int n, const float **dy, int *ldy, int bf16)
+{
+    if (*ldy == rows || n == 1 || bf16) {
+        if (n == 1) *ldy = rows;
+        return DBX_OK;
+    }
+    dctx *c;
+    DBX_TRY(ctx_get(&c));
+    float *d = NULL;
+    DBX_TRY(dense_buf(c, (size_t)rows * n, &d));
+    for (int j = 0; j < n; j++)
+        memcpy(d + (size_t)j * rows, *dy + (size_t)j * *ldy, (size_t)rows * sizeof *d);
+    *dy = d;
+    *ldy = rows;
+    return DBX_OK;
+}
+
 dbx_status dbx__dnnl_fwd(int rows, int cols, int n, const float *w, int packed, const float *x,
                          float *out, int ldo, int bf16)
 {
     /* out^T (n, rows) += x^T (n, cols) W^T (cols, rows); W^T of row-major W: strides (1, cols).
        Packed f32: sb0 = the leading dimension of the executor's column-major copy of W (a
-       row-major W^T), 0 when it has none (prim_create). */
+       row-major W^T), 0 when it has none (prim_create). An output with a leading dimension
+       above its rows (a term's rows inside a larger block) would make oneDNN 2.6 fall back
+       to gemm:jit on plain weights (dense_dy): the product goes to a dense buffer, then is
+       added in. */
     int ld = 0;
     if (packed && !bf16) {
         const float *wt;
         DBX_TRY(dbx__cpu_colmajor(w, 0, &wt, &ld));
     }
+    if (n == 1) ldo = rows;
+    const int strided = ldo != rows;
+    float *dst = out;
+    if (strided) {
+        dctx *c;
+        DBX_TRY(ctx_get(&c));
+        DBX_TRY(dense_buf(c, (size_t)rows * n, &dst));
+    }
     prim_key k = {.form = F_FWD, .m = n, .n = rows, .k = cols, .sa0 = cols, .sa1 = 1,
-                  .sb0 = packed ? ld : 1, .sb1 = packed ? 0 : cols, .sc0 = ldo, .acc = 1,
-                  .packed = packed, .bf16 = bf16 != 0};
-    return run(&k, x, w, out, w, 1, cols);
+                  .sb0 = packed ? ld : 1, .sb1 = packed ? 0 : cols, .sc0 = rows,
+                  .acc = !strided, .packed = packed, .bf16 = bf16 != 0};
+    DBX_TRY(run(&k, x, w, dst, w, 1, cols));
+    if (strided)
+        for (int j = 0; j < n; j++) {
+            float *o = out + (size_t)j * ldo;
+            const float *t = dst + (size_t)j * rows;
+            for (int i = 0; i < rows; i++) o[i] += t[i];
+        }
+    return DBX_OK;
 }
 
 dbx_status dbx__dnnl_dx(int rows, int cols, int n, const float *w, int packed, const float *dy,
                         int ldy, float *dx, int accumulate, int bf16)
 {
     /* dx^T (n, cols) (+)= dy^T (n, rows) W (rows, cols) */
+    DBX_TRY(dense_dy(rows, n, &dy, &ldy, bf16));
     prim_key k = {.form = F_DX, .m = n, .n = cols, .k = rows, .sa0 = ldy, .sa1 = 1,
                   .sb0 = packed ? 0 : cols, .sb1 = packed ? 0 : 1, .sc0 = cols,
                   .acc = accumulate != 0, .packed = packed, .bf16 = bf16 != 0};
@@ -634,6 +692,7 @@ dbx_status dbx__dnnl_dw(int rows, int cols, int n, const float *dy, int ldy, con
 {
     /* dW (rows, cols) += dy (rows, n) x^T (n, cols); dy column-major: strides (1, ldy). In
        bf16: dy and x rounded to bf16, the products accumulated in f32 into the f32 dW. */
+    DBX_TRY(dense_dy(rows, n, &dy, &ldy, bf16));
     prim_key k = {.form = F_DW, .m = rows, .n = cols, .k = n, .sa0 = 1, .sa1 = ldy,
                   .sb0 = cols, .sb1 = 1, .sc0 = cols, .acc = 1, .packed = 0, .bf16 = bf16 != 0};
     return run(&k, dy, x, dw, NULL, 0, 0);
