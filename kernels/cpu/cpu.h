@@ -40,6 +40,10 @@ DBX_OP_TABLE(DBX__CPU_KDECL)
    backend's transpose), made now when make and it is older than the last refresh; *wt =
    NULL (and *ld = 0) when the executor has not asked this thread's backend for one. */
 dbx_status dbx__cpu_colmajor(const float *w, int make, const float **wt, int *ld);
+/* Makes *buf (64-byte aligned, *cap elements of elem bytes) hold at least need elements,
+   growing it by half again when it does not (its contents are then lost); `what` names it in
+   the out-of-memory error. */
+dbx_status dbx__cpu_grow(void **buf, size_t *cap, size_t need, size_t elem, const char *what);
 void dbx__cpu_add_cols(float *y, int ldy, int rows, int n, const float *base, const int64_t *off,
                        const float *src);
 void dbx__cpu_scatter_add(float *base, const int64_t *off, int rows, int n, const float *x,

@@ -136,16 +136,22 @@ static inline float round_bf16(float f)
     return f;
 }
 
+dbx_status dbx__cpu_grow(void **buf, size_t *cap, size_t need, size_t elem, const char *what)
+{
+    if (need <= *cap) return DBX_OK;
+    free(*buf);
+    size_t n = need + need / 2 + 64;
+    *buf = aligned_alloc(64, (n * elem + 63) & ~(size_t)63);
+    *cap = *buf ? n : 0;
+    if (!*buf) return dbx__fail(DBX_ENOMEM, "out of memory for %s", what);
+    return DBX_OK;
+}
+
 /* Space for `floats` rounded operand floats in c->bf. */
 static dbx_status bf_reserve(cpu_ctx *c, size_t floats)
 {
-    if (floats <= c->bf_floats) return DBX_OK;
-    free(c->bf);
-    size_t cap = floats + floats / 2 + 64;
-    c->bf = aligned_alloc(64, (cap * sizeof(float) + 63) & ~(size_t)63);
-    c->bf_floats = c->bf ? cap : 0;
-    if (!c->bf) return dbx__fail(DBX_ENOMEM, "out of memory for bf16 operands");
-    return DBX_OK;
+    return dbx__cpu_grow((void **)&c->bf, &c->bf_floats, floats, sizeof(float),
+                         "bf16 operands");
 }
 
 /* dst (rows, cols; compact, ld rows) = src (rows, cols; ld ld) rounded to bf16 */

@@ -363,14 +363,8 @@ static inline uint16_t to_bf16(float f)
 static dbx_status cvt_operand(dctx *c, int slot, int64_t d0, int64_t d1, const void **p,
                               int64_t *s0, int64_t *s1)
 {
-    size_t need = (size_t)(d0 * d1);
-    if (need > c->cvt_cap[slot]) {
-        free(c->cvt[slot]);
-        size_t cap = need + need / 2 + 64;
-        c->cvt[slot] = aligned_alloc(64, (cap * sizeof(uint16_t) + 63) & ~(size_t)63);
-        c->cvt_cap[slot] = c->cvt[slot] ? cap : 0;
-        if (!c->cvt[slot]) return dbx__fail(DBX_ENOMEM, "out of memory for bf16 operands");
-    }
+    DBX_TRY(dbx__cpu_grow((void **)&c->cvt[slot], &c->cvt_cap[slot], (size_t)(d0 * d1),
+                          sizeof(uint16_t), "bf16 operands"));
     const float *src = *p;
     uint16_t *dst = c->cvt[slot];
     const int64_t a0 = *s0, a1 = *s1;
@@ -403,13 +397,8 @@ static dbx_status cvt_operand(dctx *c, int slot, int64_t d0, int64_t d1, const v
 /* The context's dense f32 buffer of at least `need` floats. */
 static dbx_status dense_buf(dctx *c, size_t need, float **out)
 {
-    if (need > c->dense_cap) {
-        free(c->dense);
-        size_t cap = need + need / 2 + 64;
-        c->dense = aligned_alloc(64, (cap * sizeof(float) + 63) & ~(size_t)63);
-        c->dense_cap = c->dense ? cap : 0;
-        if (!c->dense) return dbx__fail(DBX_ENOMEM, "out of memory for a dense GEMM operand");
-    }
+    DBX_TRY(dbx__cpu_grow((void **)&c->dense, &c->dense_cap, need, sizeof(float),
+                          "a dense GEMM operand"));
     *out = c->dense;
     return DBX_OK;
 }
