@@ -75,7 +75,8 @@ static void check_forms(int rows, int cols, int n, int packed)
 static void test_gemm_forms(void)
 {
     static const int fixed[][3] = {{640, 128, 1}, {640, 128, 8}, {1280, 256, 33}, {5, 128, 1},
-                                   {5, 256, 96},  {1, 1, 1},     {3, 7, 1},       {129, 65, 17}};
+                                   {5, 256, 96},  {1, 1, 1},     {3, 7, 1},       {129, 65, 17},
+                                   {2560, 512, 9}};
     for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
         for (int packed = 0; packed < 2; packed++)
             check_forms(fixed[i][0], fixed[i][1], fixed[i][2], packed);

@@ -607,18 +607,30 @@ dbx_status dbx__dnnl_bf16_check(void)
     return DBX_OK;
 }
 
+/* Strided operands (an output or dy with a leading dimension above its rows: a term's rows
+   inside a larger block, as the Tree-LSTM's A_l / A_r rows in the 5H gate block) make oneDNN
+   2.6 fall back from its packed brgemm kernels to gemm:jit on plain weights. For weights of
+   up to DENSE_MAX_W floats dbx gives it dense operands instead (a dense output buffer added
+   in afterwards, a dense copy of dy): with H = 256 (1280 x 256) brg ran the forward 1.4x,
+   dx 1.14x and dW 1.05x faster than gemm:jit on those shapes, and whole Tree-LSTM steps
+   gained 5%. With H = 512 (2560 x 512) gemm:jit ran as fast as brg, while packing the
+   weights for brg adds two reorders per matrix and step (about 3 ms each there), and the
+   steps lost 7% (README, BLAS): such terms keep gemm:jit in fp32. In bf16 the weights are
+   converted by a reorder anyway, so its forward always takes the dense output (its dx and
+   dW read the compact bf16 copy of dy). Measured on this machine (Intel Xeon, AVX-512,
+   oneDNN 2.6.3). */
+enum { DENSE_MAX_W = 1 << 19 };
+
+static int dense_pays(int rows, int cols) { return (int64_t)rows * cols <= DENSE_MAX_W; }
+
 /* The dy (rows, n; ld ldy) of a dx or dW call as oneDNN's A operand: dy itself when dense
-   (ldy == rows, or one column, or bf16, whose conversion compacts it), else a dense copy in
-   the context's buffer. oneDNN 2.6 runs its brgemm kernels only on dense A and C; on a dy
-   with a leading dimension above its rows (a term's rows inside a larger block: the
-   Tree-LSTM's A_l / A_r rows in the 5H gate block) it falls back to gemm:jit on plain
-   weights, 1.3-2x slower; the copy costs rows * n floats against 2 rows cols n flops. */
-static dbx_status dense_dy(int rows, int n, const float **dy, int *ldy, int bf16)
+   (ldy == rows, or one column, or bf16, whose conversion compacts it) or when dense_pays
+   says no, else a dense copy in the context's buffer (rows * n floats copied against
+   2 rows cols n flops). */
+static dbx_status dense_dy(int rows, int cols, int n, const float **dy, int *ldy, int bf16)
 {
-    if (*ldy == rows || n == 1 || bf16) {
-        if (n == 1) *ldy = rows;
-        return DBX_OK;
-    }
+    if (n == 1) *ldy = rows;
+    if (*ldy == rows || bf16 || !dense_pays(rows, cols)) return DBX_OK;
     dctx *c;
     DBX_TRY(ctx_get(&c));
     float *d = NULL;
@@ -637,7 +649,7 @@ dbx_status dbx__dnnl_fwd(int rows, int cols, int n, const float *w, int packed, 
        Packed f32: sb0 = the leading dimension of the executor's column-major copy of W (a
        row-major W^T), 0 when it has none (prim_create). An output with a leading dimension
        above its rows (a term's rows inside a larger block) would make oneDNN 2.6 fall back
-       to gemm:jit on plain weights (dense_dy): the product goes to a dense buffer, then is
+       to gemm:jit on plain weights (dense_pays): the product goes to a dense buffer, then is
        added in. */
     int ld = 0;
     if (packed && !bf16) {
@@ -645,7 +657,7 @@ dbx_status dbx__dnnl_fwd(int rows, int cols, int n, const float *w, int packed, 
         DBX_TRY(dbx__cpu_colmajor(w, 0, &wt, &ld));
     }
     if (n == 1) ldo = rows;
-    const int strided = ldo != rows;
+    const int strided = ldo != rows && (bf16 || dense_pays(rows, cols));
     float *dst = out;
     if (strided) {
         dctx *c;
@@ -653,8 +665,9 @@ dbx_status dbx__dnnl_fwd(int rows, int cols, int n, const float *w, int packed, 
         DBX_TRY(dense_buf(c, (size_t)rows * n, &dst));
     }
     prim_key k = {.form = F_FWD, .m = n, .n = rows, .k = cols, .sa0 = cols, .sa1 = 1,
-                  .sb0 = packed ? ld : 1, .sb1 = packed ? 0 : cols, .sc0 = rows,
-                  .acc = !strided, .packed = packed, .bf16 = bf16 != 0};
+                  .sb0 = packed ? ld : 1, .sb1 = packed ? 0 : cols,
+                  .sc0 = strided ? rows : ldo, .acc = !strided, .packed = packed,
+                  .bf16 = bf16 != 0};
     DBX_TRY(run(&k, x, w, dst, w, 1, cols));
     if (strided)
         for (int j = 0; j < n; j++) {
@@ -669,7 +682,7 @@ dbx_status dbx__dnnl_dx(int rows, int cols, int n, const float *w, int packed, c
                         int ldy, float *dx, int accumulate, int bf16)
 {
     /* dx^T (n, cols) (+)= dy^T (n, rows) W (rows, cols) */
-    DBX_TRY(dense_dy(rows, n, &dy, &ldy, bf16));
+    DBX_TRY(dense_dy(rows, cols, n, &dy, &ldy, bf16));
     prim_key k = {.form = F_DX, .m = n, .n = cols, .k = rows, .sa0 = ldy, .sa1 = 1,
                   .sb0 = packed ? 0 : cols, .sb1 = packed ? 0 : 1, .sc0 = cols,
                   .acc = accumulate != 0, .packed = packed, .bf16 = bf16 != 0};
@@ -681,7 +694,7 @@ dbx_status dbx__dnnl_dw(int rows, int cols, int n, const float *dy, int ldy, con
 {
     /* dW (rows, cols) += dy (rows, n) x^T (n, cols); dy column-major: strides (1, ldy). In
        bf16: dy and x rounded to bf16, the products accumulated in f32 into the f32 dW. */
-    DBX_TRY(dense_dy(rows, n, &dy, &ldy, bf16));
+    DBX_TRY(dense_dy(rows, cols, n, &dy, &ldy, bf16));
     prim_key k = {.form = F_DW, .m = rows, .n = cols, .k = n, .sa0 = 1, .sa1 = ldy,
                   .sb0 = cols, .sb1 = 1, .sc0 = cols, .acc = 1, .packed = 0, .bf16 = bf16 != 0};
     return run(&k, dy, x, dw, NULL, 0, 0);
