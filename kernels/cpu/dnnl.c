@@ -609,38 +609,16 @@ dbx_status dbx__dnnl_bf16_check(void)
 
 /* Strided operands (an output or dy with a leading dimension above its rows: a term's rows
    inside a larger block, as the Tree-LSTM's A_l / A_r rows in the 5H gate block) make oneDNN
-   2.6 fall back from its packed brgemm kernels to gemm:jit on plain weights. For weights of
-   up to DENSE_MAX_W floats dbx gives it dense operands instead (a dense output buffer added
-   in afterwards, a dense copy of dy): with H = 256 (1280 x 256) brg ran the forward 1.4x,
-   dx 1.14x and dW 1.05x faster than gemm:jit on those shapes, and whole Tree-LSTM steps
-   gained 5%. With H = 512 (2560 x 512) gemm:jit ran as fast as brg, while packing the
-   weights for brg adds two reorders per matrix and step (about 3 ms each there), and the
-   steps lost 7% (README, BLAS): such terms keep gemm:jit in fp32. In bf16 the weights are
-   converted by a reorder anyway, so its forward always takes the dense output (its dx and
-   dW read the compact bf16 copy of dy). Measured on this machine (Intel Xeon, AVX-512,
-   oneDNN 2.6.3). */
-enum { DENSE_MAX_W = 1 << 19 };
-
-static int dense_pays(int rows, int cols) { return (int64_t)rows * cols <= DENSE_MAX_W; }
-
-/* The dy (rows, n; ld ldy) of a dx or dW call as oneDNN's A operand: dy itself when dense
-   (ldy == rows, or one column, or bf16, whose conversion compacts it) or when dense_pays
-   says no, else a dense copy in the context's buffer (rows * n floats copied against
-   2 rows cols n flops). */
-static dbx_status dense_dy(int rows, int cols, int n, const float **dy, int *ldy, int bf16)
-{
-    if (n == 1) *ldy = rows;
-    if (*ldy == rows || bf16 || !dense_pays(rows, cols)) return DBX_OK;
-    dctx *c;
-    DBX_TRY(ctx_get(&c));
-    float *d = NULL;
-    DBX_TRY(dense_buf(c, (size_t)rows * n, &d));
-    for (int j = 0; j < n; j++)
-        memcpy(d + (size_t)j * rows, *dy + (size_t)j * *ldy, (size_t)rows * sizeof *d);
-    *dy = d;
-    *ldy = rows;
-    return DBX_OK;
-}
+   2.6 fall back from its packed brgemm kernels to gemm:jit on plain weights. In bf16 the
+   forward of such a term computes into a dense buffer (brg) and adds the product in: whole
+   Tree-LSTM steps gained 4-9% (its dx and dW read the compact bf16 copy of dy, dense
+   already). In fp32 the same route (and dense copies of dy for dx and dW) made every GEMM
+   run brg and cut the GEMM time by about 10% at H = 256, but the copies, the two extra
+   weight reorders per matrix and step that packing needs, and the brg primitives' creation
+   cost as much: whole steps measured 0.86-1.05x (H = 256) and 0.93x (H = 512) in
+   interleaved runs, so fp32 keeps gemm:jit on the weights where they lie (README, BLAS).
+   Measured on this machine (Intel Xeon, AVX-512, oneDNN 2.6.3). */
+static int dense_output(int rows, int ldo, int n, int bf16) { return bf16 && n > 1 && ldo != rows; }
 
 dbx_status dbx__dnnl_fwd(int rows, int cols, int n, const float *w, int packed, const float *x,
                          float *out, int ldo, int bf16)
@@ -648,16 +626,16 @@ dbx_status dbx__dnnl_fwd(int rows, int cols, int n, const float *w, int packed, 
     /* out^T (n, rows) += x^T (n, cols) W^T (cols, rows); W^T of row-major W: strides (1, cols).
        Packed f32: sb0 = the leading dimension of the executor's column-major copy of W (a
        row-major W^T), 0 when it has none (prim_create). An output with a leading dimension
-       above its rows (a term's rows inside a larger block) would make oneDNN 2.6 fall back
-       to gemm:jit on plain weights (dense_pays): the product goes to a dense buffer, then is
-       added in. */
+       above its rows (a term's rows inside a larger block) makes oneDNN 2.6 fall back to
+       gemm:jit on plain weights: in bf16 the product goes to a dense buffer, then is added
+       in (dense_output). */
     int ld = 0;
     if (packed && !bf16) {
         const float *wt;
         DBX_TRY(dbx__cpu_colmajor(w, 0, &wt, &ld));
     }
     if (n == 1) ldo = rows;
-    const int strided = ldo != rows && (bf16 || dense_pays(rows, cols));
+    const int strided = dense_output(rows, ldo, n, bf16);
     float *dst = out;
     if (strided) {
         dctx *c;
@@ -682,8 +660,7 @@ dbx_status dbx__dnnl_dx(int rows, int cols, int n, const float *w, int packed, c
                         int ldy, float *dx, int accumulate, int bf16)
 {
     /* dx^T (n, cols) (+)= dy^T (n, rows) W (rows, cols) */
-    DBX_TRY(dense_dy(rows, cols, n, &dy, &ldy, bf16));
-    prim_key k = {.form = F_DX, .m = n, .n = cols, .k = rows, .sa0 = ldy, .sa1 = 1,
+        prim_key k = {.form = F_DX, .m = n, .n = cols, .k = rows, .sa0 = ldy, .sa1 = 1,
                   .sb0 = packed ? 0 : cols, .sb1 = packed ? 0 : 1, .sc0 = cols,
                   .acc = accumulate != 0, .packed = packed, .bf16 = bf16 != 0};
     return run(&k, dy, w, dx, w, cols, 1);
@@ -694,8 +671,7 @@ dbx_status dbx__dnnl_dw(int rows, int cols, int n, const float *dy, int ldy, con
 {
     /* dW (rows, cols) += dy (rows, n) x^T (n, cols); dy column-major: strides (1, ldy). In
        bf16: dy and x rounded to bf16, the products accumulated in f32 into the f32 dW. */
-    DBX_TRY(dense_dy(rows, cols, n, &dy, &ldy, bf16));
-    prim_key k = {.form = F_DW, .m = rows, .n = cols, .k = n, .sa0 = 1, .sa1 = ldy,
+        prim_key k = {.form = F_DW, .m = rows, .n = cols, .k = n, .sa0 = 1, .sa1 = ldy,
                   .sb0 = cols, .sb1 = 1, .sc0 = cols, .acc = 1, .packed = 0, .bf16 = bf16 != 0};
     return run(&k, dy, x, dw, NULL, 0, 0);
 }
