@@ -121,9 +121,10 @@ int main(int argc, char **argv)
         else if (v && !strcmp(argv[i], "--seed")) o.seed = strtoull(v, NULL, 10);
         else if (v && !strcmp(argv[i], "--steps")) o.steps = atoll(v);
         else if (v && !strcmp(argv[i], "--save")) o.save = v;
+        else if (v && !strcmp(argv[i], "--partition")) o.partition = v;
         else {
             fprintf(stderr, "usage: treeln [--data FILE] [--trees N] [--seed S] [--steps K] "
-                            "[--save FILE]\n");
+                            "[--save FILE] [--partition S]\n");
             return 2;
         }
     }
