@@ -33,35 +33,38 @@ static int cpu_has_avx512(void)
 #endif
 }
 
-/* The affine kernels' GEMM library: DBX_CPU_GEMM=openblas|onednn, OpenBLAS by default
-   (see README, BLAS). The choice and, for oneDNN, its version and ISA end the description. */
+/* The affine kernels' GEMM library: DBX_CPU_GEMM=openblas|onednn; unset: oneDNN when it is
+   built in and loads (its packed kernels measure faster on the shapes dbx runs; README, BLAS),
+   else OpenBLAS. The choice and, for oneDNN, its version and ISA end the description. */
 static void gemm_choose(void)
 {
     const char *env = getenv("DBX_CPU_GEMM");
     size_t len = strlen(blas_desc);
-    int lib = DBX_GEMM_OPENBLAS;
-    if (env && *env && strcmp(env, "openblas") != 0) {
-        if (strcmp(env, "onednn") != 0) {
-            blas_status = DBX_EINVAL;
-            snprintf(blas_err, sizeof blas_err,
-                     "DBX_CPU_GEMM=%s: expected openblas or onednn", env);
-            return;
-        }
-        lib = DBX_GEMM_ONEDNN;
-    }
-    if (lib == DBX_GEMM_ONEDNN && dbx__cpu_gemm_select(DBX_GEMM_ONEDNN) != DBX_OK) {
-        blas_status = DBX_ENOTSUP;
-        snprintf(blas_err, sizeof blas_err, "DBX_CPU_GEMM=onednn: %s", dbx_last_error());
+    const int given = env && *env;
+    if (given && strcmp(env, "openblas") != 0 && strcmp(env, "onednn") != 0) {
+        blas_status = DBX_EINVAL;
+        snprintf(blas_err, sizeof blas_err, "DBX_CPU_GEMM=%s: expected openblas or onednn", env);
         return;
     }
+    int lib = given ? (strcmp(env, "onednn") == 0 ? DBX_GEMM_ONEDNN : DBX_GEMM_OPENBLAS)
+                    : (dbx__dnnl_built() ? DBX_GEMM_ONEDNN : DBX_GEMM_OPENBLAS);
+    char why[160] = "";
+    if (lib == DBX_GEMM_ONEDNN && dbx__cpu_gemm_select(DBX_GEMM_ONEDNN) != DBX_OK) {
+        if (given) {
+            blas_status = DBX_ENOTSUP;
+            snprintf(blas_err, sizeof blas_err, "DBX_CPU_GEMM=onednn: %s", dbx_last_error());
+            return;
+        }
+        snprintf(why, sizeof why, " (oneDNN unavailable: %.120s)", dbx_last_error());
+        lib = DBX_GEMM_OPENBLAS;
+    }
     if (lib == DBX_GEMM_ONEDNN)
-        snprintf(blas_desc + len, sizeof blas_desc - len, "; affine GEMMs: %s (DBX_CPU_GEMM)",
-                 dbx__dnnl_describe());
-    else if (dbx__dnnl_built())
-        snprintf(blas_desc + len, sizeof blas_desc - len,
-                 "; affine GEMMs: OpenBLAS (oneDNN built in: DBX_CPU_GEMM=onednn)");
+        snprintf(blas_desc + len, sizeof blas_desc - len, "; affine GEMMs: %s%s",
+                 dbx__dnnl_describe(), given ? " (DBX_CPU_GEMM)" : " (default)");
+    else if (given)
+        snprintf(blas_desc + len, sizeof blas_desc - len, "; affine GEMMs: OpenBLAS (DBX_CPU_GEMM)");
     else
-        snprintf(blas_desc + len, sizeof blas_desc - len, "; affine GEMMs: OpenBLAS");
+        snprintf(blas_desc + len, sizeof blas_desc - len, "; affine GEMMs: OpenBLAS%s", why);
 }
 
 static void blas_load(void)
