@@ -57,7 +57,9 @@ typedef struct ar_op {
 } ar_op;
 
 struct dbx__ar {
-    MPI_Comm comm;        /* dbx's algorithms (tags = keys); DBX_AR_MPI uses the grad comm */
+    MPI_Comm comm;        /* the gradient communicator (comm_mpi.c's, borrowed): dbx's
+                             algorithms' point-to-point messages (tags = keys) and
+                             DBX_AR_MPI's collectives, which MPI never matches together */
     ar_op *ops;           /* slots; an op's requests are req[2 * slot], req[2 * slot + 1] */
     MPI_Request *req;
     int *idx;
@@ -68,7 +70,6 @@ struct dbx__ar {
     int npart, vme;       /* their number; this rank's index among them (-1: not a leader) */
     int *members;         /* hierarchical: the other ranks of this node (leader only) */
     int nmembers, leader; /* ... and this node's leader (world rank) */
-    unsigned last_mpi_key; /* DBX_AR_MPI: keys in start order (checked) */
 };
 
 /* ---- cost model and names ----------------------------------------------------------------- */
@@ -244,18 +245,12 @@ static float from_bf16(uint16_t h)
 }
 
 /* ---- engine ------------------------------------------------------------------------------- */
-static int cmp_int(const void *a, const void *b)
-{
-    int x = *(const int *)a, y = *(const int *)b;
-    return (x > y) - (x < y);
-}
-
 dbx_status dbx__ar_init(dbx__comm *c, const int *leader_of, int hier)
 {
     dbx__ar *e = calloc(1, sizeof *e);
     if (!e) return dbx__fail(DBX_ENOMEM, "dbx__comm_init: out of memory");
     c->ar = e;
-    e->comm = MPI_COMM_NULL;
+    e->comm = dbx__comm_mpi_grad(c);
     const int N = c->size;
     e->part = malloc((size_t)N * sizeof *e->part);
     e->members = malloc((size_t)N * sizeof *e->members);
@@ -271,22 +266,17 @@ dbx_status dbx__ar_init(dbx__comm *c, const int *leader_of, int hier)
     e->leader = leader_of[c->rank];
     e->vme = -1;
     e->npart = 0;
-    for (int r = 0; r < N; r++) {
+    for (int r = 0; r < N; r++) { /* in rank order */
         if (e->hier && leader_of[r] != r) continue;
         if (r == c->rank) e->vme = e->npart;
         e->part[e->npart++] = r;
     }
-    qsort(e->part, (size_t)e->npart, sizeof *e->part, cmp_int);
     e->nmembers = 0;
     if (e->hier && e->leader == c->rank)
         for (int r = 0; r < N; r++)
             if (r != c->rank && leader_of[r] == c->rank) e->members[e->nmembers++] = r;
     c->ar_hier = e->hier;
     c->ar_participants = e->npart;
-    dbx__comm_wd_enter(c, "dbx__comm_init/MPI_Comm_dup");
-    DBX_MPI_TRY(c, MPI_Comm_dup(MPI_COMM_WORLD, &e->comm));
-    DBX_MPI_TRY(c, MPI_Comm_set_errhandler(e->comm, MPI_ERRORS_RETURN));
-    dbx__comm_wd_leave(c);
     return DBX_OK;
 }
 
@@ -296,7 +286,6 @@ void dbx__ar_free(dbx__comm *c)
     if (!e) return;
     for (int i = 0; i < 2 * e->nslots; i++)
         if (e->req[i] != MPI_REQUEST_NULL) MPI_Request_free(&e->req[i]);
-    if (e->comm != MPI_COMM_NULL) MPI_Comm_free(&e->comm);
     for (int i = 0; i < e->nslots; i++) {
         free(e->ops[i].steps);
         free(e->ops[i].tmp);
@@ -406,7 +395,7 @@ dbx_status dbx__ar_start(dbx__comm *c, float *buf, size_t n, int key, dbx__ar_al
     c->ar_started[algo]++;
     if (algo == DBX_AR_MPI) {
         DBX_MPI_TRY(c, MPI_Iallreduce(MPI_IN_PLACE, buf, (int)n, MPI_FLOAT, MPI_SUM,
-                                      dbx__comm_mpi_grad(c), &e->req[2 * slot]));
+                                      e->comm, &e->req[2 * slot]));
         return DBX_OK;
     }
     if (op->wire16) {

@@ -338,7 +338,6 @@ dbx_status dbx__comm_allreduce_f32(dbx__comm *c, float *buf, size_t n)
 dbx__ar_algo dbx__comm_ar_algo(const dbx__comm *c) { return c ? c->ar_algo : DBX_AR_AUTO; }
 int dbx__comm_ar_hier(const dbx__comm *c) { return c ? c->ar_hier : 0; }
 int dbx__comm_ar_participants(const dbx__comm *c) { return c ? c->ar_participants : 1; }
-const dbx__ar_model *dbx__comm_ar_model(const dbx__comm *c) { return c ? &c->ar_model : NULL; }
 
 void dbx__comm_ar_counts(const dbx__comm *c, int64_t counts[DBX_AR_NALGO])
 {

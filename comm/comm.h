@@ -112,11 +112,10 @@ dbx_status dbx__comm_iallreduce_f32(dbx__comm *c, float *buf, size_t n, int key)
 dbx_status dbx__comm_allreduce_progress(dbx__comm *c);
 dbx_status dbx__comm_allreduce_wait(dbx__comm *c);
 /* The all-reduce configuration in force: algorithm (as configured), hierarchical or not,
- * the number of ranks that run the algorithm (all, or the node leaders), and the model. */
+ * the number of ranks that run the algorithm (all, or the node leaders). */
 dbx__ar_algo dbx__comm_ar_algo(const dbx__comm *c);
 int dbx__comm_ar_hier(const dbx__comm *c);
 int dbx__comm_ar_participants(const dbx__comm *c);
-const dbx__ar_model *dbx__comm_ar_model(const dbx__comm *c);
 /* Operations started so far with each algorithm (index dbx__ar_algo; auto's resolved). */
 void dbx__comm_ar_counts(const dbx__comm *c, int64_t counts[DBX_AR_NALGO]);
 

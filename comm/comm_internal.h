@@ -73,7 +73,7 @@ dbx_status dbx__comm_mpi_init(dbx__comm *c, int *argc, char ***argv);
 void dbx__comm_mpi_free(dbx__comm *c);
 _Noreturn void dbx__comm_mpi_abort(int code);
 /* The all-reduce engine (allreduce.c), MPI only: init after the communicators exist
- * (leader_of[r]: the lowest rank on rank r's node; collective: duplicates a communicator),
+ * (leader_of[r]: the lowest rank on rank r's node; local: no communication),
  * start, progress (block: until every operation has completed). */
 dbx_status dbx__ar_init(dbx__comm *c, const int *leader_of, int hier);
 void dbx__ar_free(dbx__comm *c);

@@ -57,7 +57,6 @@ dbx_status dbx__comm_mpi_fail(dbx__comm *c, int rc, const char *expr, const char
                      base_name(file), line, name_len, expr, err);
 }
 
-
 /* After MPI_Waitall returned MPI_ERR_IN_STATUS: the first request's own error. */
 static int first_status_error(int rc, const MPI_Status *st, int n)
 {
