@@ -335,6 +335,7 @@ dbx_status dbx__comm_allreduce_f32(dbx__comm *c, float *buf, size_t n)
     return DBX_OK;
 }
 
+size_t dbx__comm_bucket_bytes(const dbx__comm *c) { return c ? c->bucket_bytes : 0; }
 dbx__ar_algo dbx__comm_ar_algo(const dbx__comm *c) { return c ? c->ar_algo : DBX_AR_AUTO; }
 int dbx__comm_ar_hier(const dbx__comm *c) { return c ? c->ar_hier : 0; }
 int dbx__comm_ar_participants(const dbx__comm *c) { return c ? c->ar_participants : 1; }

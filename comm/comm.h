@@ -113,6 +113,7 @@ dbx_status dbx__comm_allreduce_progress(dbx__comm *c);
 dbx_status dbx__comm_allreduce_wait(dbx__comm *c);
 /* The all-reduce configuration in force: algorithm (as configured), hierarchical or not,
  * the number of ranks that run the algorithm (all, or the node leaders). */
+size_t dbx__comm_bucket_bytes(const dbx__comm *c); /* the opts' bucket_bytes */
 dbx__ar_algo dbx__comm_ar_algo(const dbx__comm *c);
 int dbx__comm_ar_hier(const dbx__comm *c);
 int dbx__comm_ar_participants(const dbx__comm *c);

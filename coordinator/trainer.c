@@ -105,9 +105,6 @@ static dbx_status check_opts(const dbx_train_opts *o, const dbx_model_type **t)
                          o->accum_steps);
     if (!(o->bucket_mb >= 0 && o->bucket_mb <= 1024))
         return dbx__fail(DBX_EINVAL, "bucket_mb must be in 0..1024 (got %g)", o->bucket_mb);
-    dbx__ar_algo algo;
-    if (o->allreduce && strcmp(o->allreduce, "nccl") != 0)
-        DBX_TRY(dbx__ar_algo_parse(o->allreduce, &algo));
     return dbx__check_train_extra(o);
 }
 
@@ -298,7 +295,7 @@ static dbx_status setup(dbx_trainer *t)
     /* GPU models on several ranks: NCCL unless --allreduce mpi (or dbx has no NCCL) */
     dbx_model *m = t->w.model;
     DBX_TRY(dbx__sync_attach(&t->w.sync, t->comm, m, t->w.ex, o->overlap,
-                             (size_t)(o->bucket_mb * 1048576.0)));
+                             dbx__comm_bucket_bytes(t->comm)));
     if (!m->host && t->W > 1 && want_nccl) {
         if (dbx__nccl_new && m->be->ops->stream)
             DBX_TRY(dbx__nccl_new(t->comm, m->be->ops->stream(m->be), &t->w.sync.nccl));
@@ -347,7 +344,7 @@ dbx_status dbx__trainer_init(dbx_trainer *t, const dbx_train_opts *o)
     co.hier = o->hier;
     co.bucket_bytes = (size_t)(o->bucket_mb * 1048576.0);
     co.wire_bf16 = o->grad_wire_bf16;
-    if (o->allreduce && strcmp(o->allreduce, "nccl") != 0)
+    if (o->allreduce && strcmp(o->allreduce, "nccl") != 0) /* "nccl": GPUs; CPUs run auto */
         DBX_TRY(dbx__ar_algo_parse(o->allreduce, &co.algo));
     DBX_TRY(dbx__comm_init(&co, NULL, NULL, &t->comm));
     t->rank = dbx__comm_rank(t->comm);
@@ -524,28 +521,28 @@ dbx_status dbx_trainer_step(dbx_trainer *t, dbx_step_info *info)
 
 dbx_status dbx__check_replicas(dbx_trainer *t, uint64_t *checksum)
 {
-    uint64_t h = dbx_model_checksum(t->w.model);
-    /* what this rank issued so far (before this check's own collective) */
-    uint64_t d[3];
-    dbx__comm_digest(t->comm, d);
-    int64_t v[8] = {(int64_t)h, -(int64_t)h}; /* MIN of both = min and -max */
-    for (int i = 0; i < 3; i++) {
-        v[2 + 2 * i] = (int64_t)d[i];
-        v[3 + 2 * i] = ~(int64_t)d[i]; /* MIN of ~x = ~MAX of x */
+    /* the parameter checksum, then what this rank issued so far (before this check's own
+       collective): count, ordered hash, all-reduce sum */
+    uint64_t d[4] = {dbx_model_checksum(t->w.model)};
+    dbx__comm_digest(t->comm, d + 1);
+    int64_t v[8];
+    for (int i = 0; i < 4; i++) {
+        v[2 * i] = (int64_t)d[i];
+        v[2 * i + 1] = ~(int64_t)d[i]; /* MIN of ~x = ~MAX of x */
     }
     /* collective (all ranks): do all replicas hold the same parameters, and did every rank
        issue the same collectives? */
     DBX_TRY(dbx__comm_allreduce_i64(t->comm, v, 8, DBX_COMM_MIN));
-    *checksum = h;
-    if (v[0] != -v[1])
+    *checksum = d[0];
+    if (v[0] != ~v[1])
         return dbx__fail(DBX_EINVAL, "replicas diverged: parameter checksums differ across "
-                                     "ranks (this rank %016llx)", (unsigned long long)h);
+                                     "ranks (this rank %016llx)", (unsigned long long)d[0]);
     if (v[2] != ~v[3] || v[4] != ~v[5] || v[6] != ~v[7])
         return dbx__fail(DBX_EINVAL, "ranks issued different collectives: this rank %llu "
                          "(ordered hash %016llx, all-reduce sum %016llx), counts from %lld to "
-                         "%lld across ranks", (unsigned long long)d[0], (unsigned long long)d[1],
-                         (unsigned long long)d[2], (long long)v[2], (long long)~v[3]);
-    t->collectives = d[0];
+                         "%lld across ranks", (unsigned long long)d[1], (unsigned long long)d[2],
+                         (unsigned long long)d[3], (long long)v[2], (long long)~v[3]);
+    t->collectives = d[1];
     return DBX_OK;
 }
 

@@ -92,7 +92,7 @@ dbx_status dbx__grad_sync(dbx__comm *c, dbx_model *m, dbx__sync *s)
     const int W = dbx__comm_size(c);
     if (W <= 1) {
         s->seconds = 0;
-        s->early = s->early_bytes = 0;
+        s->early = 0;
         return DBX_OK;
     }
     if (!s->counts) {
@@ -125,6 +125,9 @@ dbx_status dbx__grad_sync(dbx__comm *c, dbx_model *m, dbx__sync *s)
     if (s->model != m || s->comm != c)
         return dbx__fail(DBX_EINVAL, "dbx__grad_sync: buckets planned for another model or "
                                      "communicator (dbx__sync_attach)");
+    s->early = 0; /* the buckets the backward pass started */
+    for (size_t b = 0; b < s->nbuckets; b++)
+        if (s->buckets[b].started) s->early += (s->buckets[b].hi - s->buckets[b].lo) * sizeof(float);
     DBX_TRY(start_ready(s, 1));
     for (size_t i = 0; i < m->nparams; i++)
         if (m->params[i].lookup) DBX_TRY(sync_lookup(c, m, &m->params[i], s, 0));
@@ -135,8 +138,6 @@ dbx_status dbx__grad_sync(dbx__comm *c, dbx_model *m, dbx__sync *s)
         s->buckets[b].started = 0;
     }
     s->next = 0;
-    s->early = s->early_bytes;
-    s->early_bytes = 0;
     s->seconds = dbx__now() - t0;
     return DBX_OK;
 }
@@ -154,7 +155,6 @@ static dbx_status start_ready(dbx__sync *s, int all)
         }
         DBX_TRY(dbx__comm_iallreduce_f32(s->comm, s->model->grad + k->lo, k->hi - k->lo, (int)b));
         k->started = 1;
-        if (!all) s->early_bytes += (k->hi - k->lo) * sizeof(float);
         if (s->in_order) s->next = b + 1;
     }
     return DBX_OK;
@@ -197,7 +197,8 @@ dbx_status dbx__sync_attach(dbx__sync *s, dbx__comm *c, dbx_model *m, dbx_exec *
         }
         size_t end = i + 1 < m->nparams ? m->params[i + 1].off : m->nfloats;
         dbx__bucket *k = s->nbuckets ? &s->buckets[s->nbuckets - 1] : NULL;
-        if (!k || k->lo != end || m->params[i + 1].lookup || k->hi - k->lo >= cap) {
+        if (!k || k->lo != end || k->hi - k->lo >= cap) { /* not adjacent (a lookup table
+                                                             between), or full */
             DBX_TRY(DBX_GROW(s->buckets, s->cap_buckets, s->nbuckets + 1));
             k = &s->buckets[s->nbuckets++];
             *k = (dbx__bucket){.lo = p->off, .hi = end};
@@ -211,7 +212,7 @@ dbx_status dbx__sync_attach(dbx__sync *s, dbx__comm *c, dbx_model *m, dbx_exec *
                          s->nbuckets, DBX_AR_MAX_KEY);
     for (size_t b = 0; b < s->nbuckets; b++) s->buckets[b].pending = s->buckets[b].nparams;
     s->overlap = overlap && dbx__comm_size(c) > 1 && m->host;
-    dbx__exec_set_grad_hook(ex, s->overlap ? grad_ready : NULL, s);
+    dbx__sync_overlap_now(s, ex, 1);
     return DBX_OK;
 }
 

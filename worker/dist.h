@@ -32,7 +32,6 @@ typedef struct dbx__sync {
     double local;        /* of seconds: this rank's own work on the embedding rows (copies,
                             sums, marking the union touched), no communication */
     size_t early;        /* dense bytes whose all-reduce started during the backward pass */
-    size_t early_bytes;  /* ... counted as the backward pass goes */
     int64_t sparse_rows; /* embedding rows exchanged (all ranks) */
     /* buckets (host models on several ranks), planned at dbx__sync_attach */
     dbx__comm *comm;
