@@ -365,6 +365,23 @@ dbx_status dbx__comm_allreduce_i64(dbx__comm *c, int64_t *buf, size_t n, dbx__co
     return DBX_OK;
 }
 
+dbx_status dbx__comm_range_u64(dbx__comm *c, const uint64_t *v, int n, int64_t *lo, int64_t *hi)
+{
+    int64_t w[16];
+    if (n < 0 || n > 8)
+        return dbx__fail(DBX_EINVAL, "dbx__comm_range_u64: %d values (at most 8)", n);
+    for (int i = 0; i < n; i++) {
+        w[2 * i] = (int64_t)v[i];
+        w[2 * i + 1] = ~(int64_t)v[i]; /* MIN of ~x = ~MAX of x */
+    }
+    DBX_TRY(dbx__comm_allreduce_i64(c, w, 2 * (size_t)n, DBX_COMM_MIN));
+    for (int i = 0; i < n; i++) {
+        lo[i] = w[2 * i];
+        hi[i] = ~w[2 * i + 1];
+    }
+    return DBX_OK;
+}
+
 dbx_status dbx__comm_allgather(dbx__comm *c, const void *send, size_t bytes_each, void *recv)
 {
     COMM_CHECK_C(c, "dbx__comm_allgather");

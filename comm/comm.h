@@ -129,6 +129,10 @@ void dbx__comm_digest(const dbx__comm *c, uint64_t d[3]);
 typedef enum dbx__comm_op { DBX_COMM_SUM, DBX_COMM_MAX, DBX_COMM_MIN } dbx__comm_op;
 dbx_status dbx__comm_allreduce_f64(dbx__comm *c, double *buf, size_t n, dbx__comm_op op);
 dbx_status dbx__comm_allreduce_i64(dbx__comm *c, int64_t *buf, size_t n, dbx__comm_op op);
+/* The smallest and largest value over the ranks of each of v[0..n) (as int64 bit patterns;
+ * lo[i] == hi[i]: every rank holds the same v[i]), in one MIN all-reduce of v and ~v on the
+ * control communicator. n <= 8. */
+dbx_status dbx__comm_range_u64(dbx__comm *c, const uint64_t *v, int n, int64_t *lo, int64_t *hi);
 /* Concatenates each rank's bytes on every rank: recv gets size * bytes_each
  * (all ranks contribute the same number of bytes; send and recv must not overlap). */
 dbx_status dbx__comm_allgather(dbx__comm *c, const void *send, size_t bytes_each, void *recv);

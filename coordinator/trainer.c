@@ -525,23 +525,19 @@ dbx_status dbx__check_replicas(dbx_trainer *t, uint64_t *checksum)
        collective): count, ordered hash, all-reduce sum */
     uint64_t d[4] = {dbx_model_checksum(t->w.model)};
     dbx__comm_digest(t->comm, d + 1);
-    int64_t v[8];
-    for (int i = 0; i < 4; i++) {
-        v[2 * i] = (int64_t)d[i];
-        v[2 * i + 1] = ~(int64_t)d[i]; /* MIN of ~x = ~MAX of x */
-    }
+    int64_t lo[4], hi[4];
     /* collective (all ranks): do all replicas hold the same parameters, and did every rank
        issue the same collectives? */
-    DBX_TRY(dbx__comm_allreduce_i64(t->comm, v, 8, DBX_COMM_MIN));
+    DBX_TRY(dbx__comm_range_u64(t->comm, d, 4, lo, hi));
     *checksum = d[0];
-    if (v[0] != ~v[1])
+    if (lo[0] != hi[0])
         return dbx__fail(DBX_EINVAL, "replicas diverged: parameter checksums differ across "
                                      "ranks (this rank %016llx)", (unsigned long long)d[0]);
-    if (v[2] != ~v[3] || v[4] != ~v[5] || v[6] != ~v[7])
+    if (lo[1] != hi[1] || lo[2] != hi[2] || lo[3] != hi[3])
         return dbx__fail(DBX_EINVAL, "ranks issued different collectives: this rank %llu "
                          "(ordered hash %016llx, all-reduce sum %016llx), counts from %lld to "
                          "%lld across ranks", (unsigned long long)d[1], (unsigned long long)d[2],
-                         (unsigned long long)d[3], (long long)v[2], (long long)~v[3]);
+                         (unsigned long long)d[3], (long long)lo[1], (long long)hi[1]);
     t->collectives = d[1];
     return DBX_OK;
 }

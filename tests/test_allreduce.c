@@ -11,6 +11,7 @@
  *  - keys in flight: a duplicate key and keys out of range are refused;
  *  - the cost model: hand-computed times, the choice per size, the DBX_ALLREDUCE_MODEL
  *    syntax with its errors;
+ *  - dbx__comm_range_u64 (min and max over the ranks);
  *  - the collective digest: equal on every rank after the same calls, different after a
  *    rank issued one more collective (then restored by the others doing the same).
  * Every rank runs the same tests in the same order; failures are summed over the ranks. */
@@ -46,15 +47,15 @@ static float *fill(size_t n)
     return b;
 }
 
-/* Every rank holds the same bytes? (FNV hash, compared through MIN and MAX.) */
+/* Every rank holds the same bytes? (FNV hash, compared through dbx__comm_range_u64.) */
 static int same_everywhere(dbx__comm *c, const float *b, size_t n)
 {
     uint64_t h = 0xcbf29ce484222325ull;
     const unsigned char *p = (const unsigned char *)b;
     for (size_t i = 0; i < n * sizeof *b; i++) h = (h ^ p[i]) * 0x100000001b3ull;
-    int64_t v[2] = {(int64_t)h, ~(int64_t)h};
-    if (dbx__comm_allreduce_i64(c, v, 2, DBX_COMM_MIN) != DBX_OK) return 0;
-    return v[0] == ~v[1];
+    int64_t lo, hi;
+    if (dbx__comm_range_u64(c, &h, 1, &lo, &hi) != DBX_OK) return 0;
+    return lo == hi;
 }
 
 /* max relative error of b against the double sum of every rank's values */
@@ -291,13 +292,9 @@ static void test_model(void)
 /* Do the digests d of all ranks agree? (compared on g_flat) */
 static int digests_agree(const uint64_t d[3])
 {
-    int64_t v[6];
-    for (int i = 0; i < 3; i++) {
-        v[2 * i] = (int64_t)d[i];
-        v[2 * i + 1] = ~(int64_t)d[i]; /* MIN of ~x = ~MAX of x */
-    }
-    if (dbx__comm_allreduce_i64(g_flat, v, 6, DBX_COMM_MIN) != DBX_OK) return -1;
-    return v[0] == ~v[1] && v[2] == ~v[3] && v[4] == ~v[5];
+    int64_t lo[3], hi[3];
+    if (dbx__comm_range_u64(g_flat, d, 3, lo, hi) != DBX_OK) return -1;
+    return lo[0] == hi[0] && lo[1] == hi[1] && lo[2] == hi[2];
 }
 
 /* A single-process communicator on each rank records what the rank issues without talking to
@@ -308,6 +305,18 @@ static dbx__comm *local_comm(void)
     o.want_mpi = 0;
     dbx__comm *c = NULL;
     return dbx__comm_init(&o, NULL, NULL, &c) == DBX_OK ? c : NULL;
+}
+
+/* dbx__comm_range_u64: the smallest and largest value over the ranks */
+static void test_range(void)
+{
+    uint64_t v[2] = {(uint64_t)R, 7};
+    int64_t lo[2], hi[2];
+    CU_ASSERT(dbx__comm_range_u64(g_flat, v, 2, lo, hi) == DBX_OK);
+    CU_ASSERT(lo[0] == 0 && hi[0] == N - 1 && lo[1] == 7 && hi[1] == 7);
+    uint64_t big[9] = {0};
+    int64_t l9[9], h9[9];
+    CU_ASSERT(dbx__comm_range_u64(g_flat, big, 9, l9, h9) == DBX_EINVAL);
 }
 
 static void test_digest(void)
@@ -373,6 +382,7 @@ static const dbx_test_case k_tests[] = {
     DBX_TEST(test_wire_bf16),
     DBX_TEST(test_keys),
     DBX_TEST(test_model),
+    DBX_TEST(test_range),
     DBX_TEST(test_digest),
     {NULL, NULL},
 };
