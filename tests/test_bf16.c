@@ -226,35 +226,13 @@ typedef struct result {
 static void run_step(const dbx_test_data *d, const char *sched, dbx_precision prec, int size,
                      result *r)
 {
-    dbx_model *m = NULL;
-    dbx_treelstm *tl = NULL;
-    dbx_tagger *tg = NULL;
-    size_t nf = 0;
-    dbx_test_data_model(d, size, &m, &tl, &tg, &nf);
-    r->nfloats = nf;
     dbx_exec_opts eo = {.scheduler = sched, .device = "cpu", .fuse = 1, .precision = prec};
-    dbx_exec *ex = NULL;
-    CU_ASSERT_FATAL(dbx_exec_new(&eo, &ex) == DBX_OK);
-    for (int step = 0; step < 2; step++) {
-        if (step) {
-            float *v = dbx_model_values(m);
-            for (size_t i = 0; i < nf; i++) v[i] *= 0.9f;
-        }
-        dbx_model_zero_grads(m);
-        dbx_graph *g = NULL;
-        CU_ASSERT_FATAL(dbx_graph_new(m, 1, &g) == DBX_OK);
-        dbx_test_data_build(d, g, tl, tg);
-        double loss = NAN;
-        dbx_status s = dbx_exec_forward(ex, g, &loss);
-        if (s == DBX_OK) s = dbx_exec_backward(ex, g, 1.0f);
-        if (s != DBX_OK) printf("\n  step: %s\n", dbx_last_error());
-        CU_ASSERT_FATAL(s == DBX_OK);
-        r->loss = loss;
-        dbx_graph_free(g);
-    }
-    r->grads = dbx_test_dup(dbx_model_grads(m), nf);
-    dbx_exec_free(ex);
-    dbx_test_data_model_free(m, tl, tg);
+    double loss[2];
+    float *grads[2];
+    dbx_test_data_two_steps(d, size, &eo, loss, grads, &r->nfloats);
+    free(grads[0]);
+    r->loss = loss[1];
+    r->grads = grads[1];
 }
 
 static void compare(const dbx_test_data *d, const char *what, int size, const result *a,

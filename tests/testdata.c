@@ -117,3 +117,36 @@ double dbx_test_data_worst_tensor(const dbx_test_data *d, int size, const float 
     dbx_test_data_model_free(m, tl, tg);
     return worst;
 }
+
+void dbx_test_data_two_steps(const dbx_test_data *d, int size, const dbx_exec_opts *eo,
+                             double loss[2], float *grads[2], size_t *nfloats)
+{
+    dbx_model *m = NULL;
+    dbx_treelstm *tl = NULL;
+    dbx_tagger *tg = NULL;
+    size_t nf = 0;
+    dbx_test_data_model(d, size, &m, &tl, &tg, &nf);
+    *nfloats = nf;
+    dbx_exec *ex = NULL;
+    CU_ASSERT_FATAL(dbx_exec_new(eo, &ex) == DBX_OK);
+    for (int step = 0; step < 2; step++) {
+        if (step) {
+            float *v = dbx_model_values(m);
+            for (size_t i = 0; i < nf; i++) v[i] *= 0.9f;
+        }
+        dbx_model_zero_grads(m);
+        dbx_graph *g = NULL;
+        CU_ASSERT_FATAL(dbx_graph_new(m, 1, &g) == DBX_OK);
+        dbx_test_data_build(d, g, tl, tg);
+        double l = NAN;
+        dbx_status s = dbx_exec_forward(ex, g, &l);
+        if (s == DBX_OK) s = dbx_exec_backward(ex, g, 1.0f);
+        if (s != DBX_OK) printf("\n  step: %s\n", dbx_last_error());
+        CU_ASSERT_FATAL(s == DBX_OK);
+        loss[step] = l;
+        grads[step] = dbx_test_dup(dbx_model_grads(m), nf);
+        dbx_graph_free(g);
+    }
+    dbx_exec_free(ex);
+    dbx_test_data_model_free(m, tl, tg);
+}

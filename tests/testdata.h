@@ -33,6 +33,12 @@ void dbx_test_data_model_free(dbx_model *m, dbx_treelstm *tl, dbx_tagger *tg);
 /* Builds every sample of d into g with the model state tl or tg. */
 void dbx_test_data_build(const dbx_test_data *d, dbx_graph *g, dbx_treelstm *tl,
                          dbx_tagger *tg);
+/* Two forward/backward passes of d's whole minibatch under executor options eo on a new model
+   of the given size; between them every parameter is scaled by 0.9 (so that packed or
+   converted weights must be refreshed). loss[k] and grads[k] (a copy, freed by the caller)
+   after pass k; *nfloats: the floats the parameters span. */
+void dbx_test_data_two_steps(const dbx_test_data *d, int size, const dbx_exec_opts *eo,
+                             double loss[2], float *grads[2], size_t *nfloats);
 /* The worst normwise difference (dbx_test_normwise) over the parameter tensors of the model
    dbx_test_data_model makes, of two flat arrays laid out as its parameters. */
 double dbx_test_data_worst_tensor(const dbx_test_data *d, int size, const float *a,
