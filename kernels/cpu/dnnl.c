@@ -216,7 +216,7 @@ typedef struct dctx {
     const char *last_impl;
     uint16_t *cvt[2]; /* bf16 copies of the A and B operands of the current call */
     size_t cvt_cap[2];
-    float *dense; /* a dense f32 output or dy of the current call (dense_buf) */
+    float *dense; /* a dense f32 output of the current call (dense_buf) */
     size_t dense_cap;
 } dctx;
 
